@@ -1,0 +1,410 @@
+package connectsid
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// DefaultMaxRecordSize bounds a session record before it is decoded. Real
+// records are a few hundred bytes; this leaves apps a lot of room while
+// keeping a poisoned key from costing the bridge much.
+const DefaultMaxRecordSize = 512 << 10
+
+// ErrNoField is returned by Session.Get for a field the record does not hold.
+var ErrNoField = errors.New("no such session field")
+
+// Session is one express-session record: its ID, its cookie object and the
+// app's own fields, in the order they were stored. Fields the Go code does
+// not change are written back exactly as they were read, so a
+// read-modify-write loses nothing. A Session is not safe for concurrent
+// mutation.
+type Session struct {
+	id      string
+	cookie  Cookie
+	members []member // the record's members in order, "cookie" included
+}
+
+// member is one top-level member of the record, as JSON text.
+type member struct {
+	key    string // decoded
+	rawKey string // as stored, quotes included
+	raw    string // the value's JSON text
+}
+
+// Cookie is the record's cookie object, as express-session's Cookie.toJSON
+// writes it. Optional attributes are nil (or "") when the app did not set
+// them, because JSON drops undefined values.
+type Cookie struct {
+	// OriginalMaxAge is the cookie's maxAge in milliseconds when the session
+	// was saved; nil for a browser-session cookie.
+	OriginalMaxAge *int64
+	// Expires is when the cookie expires; nil for a browser-session cookie.
+	Expires     *time.Time
+	Secure      *bool
+	HTTPOnly    *bool
+	Partitioned *bool
+	Domain      *string
+	Path        *string
+	Priority    *string
+	// SameSite is "lax", "strict" or "none", or "true"/"false" for the
+	// boolean forms; "" when absent.
+	SameSite string
+}
+
+// DecodeSession decodes a record as connect-redis stores it
+// (JSON.stringify of the session). It fails with ErrMalformedSession, naming
+// a redacted sid, when the record is not a JSON object or its cookie member
+// is missing or not the object express-session writes. The Session refers
+// to record's memory; record must not change afterwards (Go strings don't).
+func DecodeSession(sid, record string) (*Session, error) {
+	bad := func(why string) error {
+		return fmt.Errorf("%w (sid %s): %s", ErrMalformedSession, Redact(sid), why)
+	}
+	// 1. Only valid JSON, so the scan below can trust its input.
+	if !json.Valid(bytesOf(record)) {
+		return nil, bad("not valid JSON")
+	}
+	// 2. An object, split into its members.
+	members, err := splitObject(record)
+	if err != nil {
+		return nil, bad(err.Error())
+	}
+	s := &Session{id: sid, members: members}
+	// 3. The cookie object, which express-session cannot do without.
+	i := s.index("cookie")
+	if i < 0 {
+		return nil, bad("no cookie object")
+	}
+	if s.cookie, err = decodeCookie(members[i].raw); err != nil {
+		return nil, bad("cookie: " + err.Error())
+	}
+	return s, nil
+}
+
+// ID returns the session ID.
+func (s *Session) ID() string { return s.id }
+
+// Cookie returns the record's cookie object.
+func (s *Session) Cookie() Cookie { return s.cookie }
+
+// Expired reports whether the cookie's expiry has passed at now. A
+// browser-session cookie (no expiry) never expires here: the store's TTL
+// ends it.
+func (s *Session) Expired(now time.Time) bool {
+	return s.cookie.Expires != nil && !s.cookie.Expires.After(now)
+}
+
+// StoreTTL returns the TTL in seconds that connect-redis gives this record
+// when saving it at now: ceil((expires - now) / 1s) when the cookie has an
+// expiry, def otherwise. A result ≤ 0 means connect-redis deletes the key.
+func (s *Session) StoreTTL(now time.Time, def int64) int64 {
+	if s.cookie.Expires == nil {
+		return def
+	}
+	return ceilSeconds(s.cookie.Expires.UnixMilli() - now.UnixMilli())
+}
+
+// TouchTTL returns the TTL in seconds that connect-redis gives this session
+// when express-session touches it: express-session first resets the
+// expiry to now + originalMaxAge, so the TTL is ceil(originalMaxAge / 1s),
+// or def for a browser-session cookie.
+func (s *Session) TouchTTL(def int64) int64 {
+	if s.cookie.OriginalMaxAge == nil {
+		return def
+	}
+	return ceilSeconds(*s.cookie.OriginalMaxAge)
+}
+
+// ceilSeconds is JavaScript's Math.ceil(ms / 1000) for whole milliseconds.
+func ceilSeconds(ms int64) int64 {
+	if ms > 0 {
+		return (ms + 999) / 1000
+	}
+	return ms / 1000 // truncation is the ceiling for negatives
+}
+
+// Keys returns the names of the app's fields, in stored order, without
+// "cookie".
+func (s *Session) Keys() []string {
+	keys := make([]string, 0, len(s.members))
+	for _, m := range s.members {
+		if m.key != "cookie" {
+			keys = append(keys, m.key)
+		}
+	}
+	return keys
+}
+
+// Raw returns the JSON text of an app field.
+func (s *Session) Raw(key string) (json.RawMessage, bool) {
+	if i := s.index(key); i >= 0 && key != "cookie" {
+		return json.RawMessage(s.members[i].raw), true
+	}
+	return nil, false
+}
+
+// Get decodes an app field into v, as json.Unmarshal does. It fails with
+// ErrNoField when the record has no such field.
+func (s *Session) Get(key string, v any) error {
+	raw, ok := s.Raw(key)
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrNoField, key)
+	}
+	return json.Unmarshal(raw, v)
+}
+
+// String returns an app field that holds a JSON string.
+func (s *Session) String(key string) (string, bool) {
+	i := s.index(key)
+	if i < 0 || key == "cookie" || !strings.HasPrefix(s.members[i].raw, `"`) {
+		return "", false
+	}
+	raw := s.members[i].raw
+	if strings.IndexByte(raw, '\\') < 0 {
+		return raw[1 : len(raw)-1], true
+	}
+	var v string
+	if err := json.Unmarshal(bytesOf(raw), &v); err != nil {
+		return "", false
+	}
+	return v, true
+}
+
+// Bool returns an app field that holds a JSON boolean.
+func (s *Session) Bool(key string) (value, ok bool) {
+	if i := s.index(key); i >= 0 && key != "cookie" {
+		switch s.members[i].raw {
+		case "true":
+			return true, true
+		case "false":
+			return false, true
+		}
+	}
+	return false, false
+}
+
+// Set stores v, encoded as JSON the way JSON.stringify writes it (no HTML
+// escaping), in an app field, keeping the field's place or appending it.
+// The cookie object cannot be set.
+func (s *Session) Set(key string, v any) error {
+	if key == "cookie" {
+		return errors.New("connectsid: the cookie object cannot be set as a field")
+	}
+	raw, err := marshalJS(v)
+	if err != nil {
+		return fmt.Errorf("connectsid: set %q: %w", key, err)
+	}
+	if i := s.index(key); i >= 0 {
+		s.members[i].raw = raw
+		return nil
+	}
+	rawKey, _ := marshalJS(key)
+	s.members = append(s.members, member{key: key, rawKey: rawKey, raw: raw})
+	return nil
+}
+
+// Delete removes an app field; deleting a missing field does nothing.
+func (s *Session) Delete(key string) {
+	if i := s.index(key); i >= 0 && key != "cookie" {
+		s.members = append(s.members[:i], s.members[i+1:]...)
+	}
+}
+
+// Encode returns the record as connect-redis would store it. For a record
+// written by express-session and not changed since, it returns the same
+// bytes that were read.
+func (s *Session) Encode() []byte { return s.appendObject(nil, true) }
+
+// MarshalJSON returns Encode's result.
+func (s *Session) MarshalJSON() ([]byte, error) { return s.Encode(), nil }
+
+// AppJSON returns the app's fields as one JSON object, without the cookie.
+func (s *Session) AppJSON() []byte { return s.appendObject(nil, false) }
+
+func (s *Session) appendObject(b []byte, withCookie bool) []byte {
+	b = append(b, '{')
+	first := true
+	for _, m := range s.members {
+		if !withCookie && m.key == "cookie" {
+			continue
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = append(b, m.rawKey...)
+		b = append(b, ':')
+		b = append(b, m.raw...)
+	}
+	return append(b, '}')
+}
+
+func (s *Session) index(key string) int {
+	for i := range s.members {
+		if s.members[i].key == key {
+			return i
+		}
+	}
+	return -1
+}
+
+// marshalJS encodes v as JSON.stringify would: json.Marshal without the
+// HTML escaping that JavaScript does not do.
+func marshalJS(v any) (string, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(buf.String(), "\n"), nil
+}
+
+// The cookie object --------------------------------------------------------
+
+type cookieJSON struct {
+	OriginalMaxAge *float64        `json:"originalMaxAge"`
+	Expires        *string         `json:"expires"`
+	Secure         *bool           `json:"secure"`
+	HTTPOnly       *bool           `json:"httpOnly"`
+	Partitioned    *bool           `json:"partitioned"`
+	Domain         *string         `json:"domain"`
+	Path           *string         `json:"path"`
+	Priority       *string         `json:"priority"`
+	SameSite       json.RawMessage `json:"sameSite"`
+}
+
+func decodeCookie(raw string) (Cookie, error) {
+	if !strings.HasPrefix(raw, "{") {
+		return Cookie{}, errors.New("not an object")
+	}
+	var j cookieJSON
+	if err := json.Unmarshal(bytesOf(raw), &j); err != nil {
+		return Cookie{}, err
+	}
+	c := Cookie{Secure: j.Secure, HTTPOnly: j.HTTPOnly, Partitioned: j.Partitioned,
+		Domain: j.Domain, Path: j.Path, Priority: j.Priority}
+	if j.OriginalMaxAge != nil {
+		ms := int64(*j.OriginalMaxAge)
+		c.OriginalMaxAge = &ms
+	}
+	if j.Expires != nil {
+		t, err := time.Parse(time.RFC3339Nano, *j.Expires)
+		if err != nil {
+			return Cookie{}, fmt.Errorf("expires %q is not an ISO date", *j.Expires)
+		}
+		c.Expires = &t
+	}
+	switch ss := string(j.SameSite); {
+	case ss == "" || ss == "null":
+	case ss == "true" || ss == "false":
+		c.SameSite = ss
+	case strings.HasPrefix(ss, `"`):
+		if err := json.Unmarshal(j.SameSite, &c.SameSite); err != nil {
+			return Cookie{}, err
+		}
+	default:
+		return Cookie{}, fmt.Errorf("sameSite %s is neither a string nor a boolean", ss)
+	}
+	return c, nil
+}
+
+// The object scanner --------------------------------------------------------
+// These run only on text that json.Valid accepted, so they need not check
+// the grammar, only find where each member starts and ends.
+
+func splitObject(s string) ([]member, error) {
+	i := skipWS(s, 0)
+	if s[i] != '{' {
+		return nil, errors.New("not a JSON object")
+	}
+	members := make([]member, 0, 8)
+	i = skipWS(s, i+1)
+	if s[i] == '}' {
+		return members, nil
+	}
+	for {
+		kEnd := endOfString(s, i)
+		rawKey := s[i:kEnd]
+		key := rawKey[1 : len(rawKey)-1]
+		if strings.IndexByte(key, '\\') >= 0 {
+			if err := json.Unmarshal(bytesOf(rawKey), &key); err != nil {
+				return nil, err
+			}
+		}
+		i = skipWS(s, skipWS(s, kEnd)+1) // past ':'
+		vEnd := endOfValue(s, i)
+		m := member{key: key, rawKey: rawKey, raw: s[i:vEnd]}
+		if j := indexOf(members, key); j >= 0 {
+			members[j].raw = m.raw // JSON.parse: the last value wins, in the first place
+		} else {
+			members = append(members, m)
+		}
+		i = skipWS(s, vEnd)
+		if s[i] == '}' {
+			return members, nil
+		}
+		i = skipWS(s, i+1) // past ','
+	}
+}
+
+func indexOf(ms []member, key string) int {
+	for i := range ms {
+		if ms[i].key == key {
+			return i
+		}
+	}
+	return -1
+}
+
+func skipWS(s string, i int) int {
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// endOfString returns the index just past the string that starts at s[i].
+func endOfString(s string, i int) int {
+	for j := i + 1; j < len(s); j++ {
+		switch s[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
+		}
+	}
+	return len(s)
+}
+
+// endOfValue returns the index just past the value that starts at s[i].
+func endOfValue(s string, i int) int {
+	switch s[i] {
+	case '"':
+		return endOfString(s, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(s); j++ {
+			switch s[j] {
+			case '"':
+				j = endOfString(s, j) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return len(s)
+	}
+	j := i
+	for j < len(s) && !strings.ContainsRune(",}] \t\n\r", rune(s[j])) {
+		j++
+	}
+	return j
+}

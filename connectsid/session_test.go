@@ -1,0 +1,140 @@
+package connectsid
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A record as express-session 1.19 + connect-redis 9 wrote it (FORMATS.md).
+const expressRecord = `{"cookie":{"originalMaxAge":3600000,"expires":"2026-11-24T15:59:17.672Z","httpOnly":true,"path":"/","sameSite":"lax"},"loggedIn":true,"username":"Zoë 🚀","at":"1970-01-01T00:00:00.000Z","nested":{"a":[1,null,"x"]}}`
+
+func TestDecodeSessionReadsEveryField(t *testing.T) {
+	s, err := DecodeSession(testSID, expressRecord)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := s.Cookie()
+	if c.OriginalMaxAge == nil || *c.OriginalMaxAge != 3600000 {
+		t.Errorf("originalMaxAge = %v", c.OriginalMaxAge)
+	}
+	if want := time.Date(2026, 11, 24, 15, 59, 17, 672e6, time.UTC); c.Expires == nil || !c.Expires.Equal(want) {
+		t.Errorf("expires = %v, want %v", c.Expires, want)
+	}
+	if c.HTTPOnly == nil || !*c.HTTPOnly || c.Path == nil || *c.Path != "/" || c.SameSite != "lax" {
+		t.Errorf("cookie attributes = %+v", c)
+	}
+	if c.Secure != nil || c.Domain != nil || c.Partitioned != nil || c.Priority != nil {
+		t.Errorf("attributes Express did not write appear: %+v", c)
+	}
+	if got := strings.Join(s.Keys(), ","); got != "loggedIn,username,at,nested" {
+		t.Errorf("Keys = %s", got)
+	}
+	if v, ok := s.Bool("loggedIn"); !v || !ok {
+		t.Errorf("loggedIn = %v, %v", v, ok)
+	}
+	if v, _ := s.String("username"); v != "Zoë 🚀" {
+		t.Errorf("username = %q", v)
+	}
+	var nested struct{ A []any }
+	if err := s.Get("nested", &nested); err != nil || len(nested.A) != 3 || nested.A[1] != nil {
+		t.Errorf("nested = %+v, %v", nested, err)
+	}
+	if err := s.Get("missing", new(any)); !errors.Is(err, ErrNoField) {
+		t.Errorf("Get(missing) = %v", err)
+	}
+	if _, ok := s.Raw("cookie"); ok {
+		t.Error("the cookie must not read as an app field")
+	}
+}
+
+func TestEncodeIsByteExactAndKeepsOrder(t *testing.T) {
+	s, err := DecodeSession(testSID, expressRecord)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(s.Encode()); got != expressRecord {
+		t.Fatalf("unchanged record re-encoded as\n%s\nwant\n%s", got, expressRecord)
+	}
+	if err := s.Set("username", "Ada <&> \u2028"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set("added", map[string]int{"n": 1}); err != nil {
+		t.Fatal(err)
+	}
+	s.Delete("at")
+	want := `{"cookie":{"originalMaxAge":3600000,"expires":"2026-11-24T15:59:17.672Z","httpOnly":true,"path":"/","sameSite":"lax"},"loggedIn":true,"username":"Ada <&> \u2028","nested":{"a":[1,null,"x"]},"added":{"n":1}}`
+	if got := string(s.Encode()); got != want {
+		t.Fatalf("changed record encoded as\n%s\nwant\n%s", got, want)
+	}
+	if got := string(s.AppJSON()); strings.Contains(got, "cookie") {
+		t.Fatalf("AppJSON holds the cookie: %s", got)
+	}
+	if err := s.Set("cookie", 1); err == nil {
+		t.Fatal("Set(cookie) must fail")
+	}
+}
+
+func TestDecodeSessionRejects(t *testing.T) {
+	tests := []struct{ name, record string }{
+		{"not JSON", "{oops"},
+		{"array", `[1,2]`},
+		{"string", `"x"`},
+		{"no cookie", `{"loggedIn":true}`},
+		{"cookie not an object", `{"cookie":"x"}`},
+		{"bad expires", `{"cookie":{"expires":"tomorrow"}}`},
+		{"bad sameSite", `{"cookie":{"sameSite":3}}`},
+		{"deep", `{"cookie":{},"x":` + strings.Repeat("[", 10001) + strings.Repeat("]", 10001) + `}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := DecodeSession(testSID, tt.record)
+			if !errors.Is(err, ErrMalformedSession) {
+				t.Fatalf("err = %v, want ErrMalformedSession", err)
+			}
+			if !strings.Contains(err.Error(), Redact(testSID)) || strings.Contains(err.Error(), testSID) {
+				t.Fatalf("error %q must name the sid redacted", err)
+			}
+		})
+	}
+}
+
+func TestBrowserSessionCookieAndDuplicates(t *testing.T) {
+	s, err := DecodeSession(testSID, `{"cookie":{"originalMaxAge":null,"expires":null},"a":1,"a":2}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Expired(time.Now().Add(1000*time.Hour)) || s.StoreTTL(time.Now(), 86400) != 86400 || s.TouchTTL(77) != 77 {
+		t.Fatal("a browser-session cookie takes the store's TTL and never expires by itself")
+	}
+	if raw, _ := s.Raw("a"); string(raw) != "2" {
+		t.Fatalf("duplicate key: got %s, JSON.parse keeps the last", raw)
+	}
+}
+
+func TestTTLFollowsConnectRedis(t *testing.T) {
+	s, err := DecodeSession(testSID, expressRecord)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp := *s.Cookie().Expires
+	tests := []struct {
+		before time.Duration
+		want   int64
+	}{
+		{10 * time.Second, 10}, {9500 * time.Millisecond, 10}, {time.Millisecond, 1},
+		{0, 0}, {-500 * time.Millisecond, 0}, {-1500 * time.Millisecond, -1},
+	}
+	for _, tt := range tests {
+		if got := s.StoreTTL(exp.Add(-tt.before), 86400); got != tt.want {
+			t.Errorf("StoreTTL %v before expiry = %d, want %d", tt.before, got, tt.want)
+		}
+	}
+	if !s.Expired(exp) || s.Expired(exp.Add(-time.Millisecond)) {
+		t.Error("Expired must be true from the expiry instant on")
+	}
+	if got := s.TouchTTL(86400); got != 3600 {
+		t.Errorf("TouchTTL = %d, want 3600", got)
+	}
+}
