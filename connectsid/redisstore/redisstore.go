@@ -1,0 +1,311 @@
+// Package redisstore reads and writes express-session records in Redis
+// exactly as connect-redis (6 to 9) does: JSON at prefix+sid, with its TTL
+// rules, so that Express and Go can share sessions in both directions.
+//
+// It knows nothing of HTTP. Every call honours its context and is bounded
+// by Options.Timeout, so a dead Redis answers ErrStoreUnavailable quickly
+// instead of hanging a caller.
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/expressbridge/expressbridge/connectsid"
+)
+
+// Defaults, each the same as connect-redis's unless said otherwise.
+const (
+	DefaultPrefix = "sess:"
+	DefaultTTL    = 86400 * time.Second
+	// DefaultTimeout bounds one store call; ours, so that a dead Redis
+	// delays a handshake by at most this much.
+	DefaultTimeout = 2 * time.Second
+)
+
+// Options are connect-redis's options that change what is stored, plus the
+// Go side's limits. The zero value is connect-redis's defaults.
+type Options struct {
+	// Prefix is prepended to the sid to make the key ("sess:" when empty).
+	Prefix string
+	// TTL is used for records without cookie.expires (24h when zero).
+	TTL time.Duration
+	// DisableTTL stores records without expiry, as connect-redis's disableTTL.
+	DisableTTL bool
+	// DisableTouch makes Touch do nothing, as connect-redis's disableTouch.
+	DisableTouch bool
+	// AcceptExpired makes Get return records whose cookie.expires has passed
+	// instead of ErrExpired, as Express does with connect-redis (it trusts
+	// the Redis TTL). Apps with rolling: true need it: Express refreshes
+	// their TTL on every request but not the stored expires.
+	AcceptExpired bool
+	// MaxRecordSize bounds a record before decoding
+	// (connectsid.DefaultMaxRecordSize when zero).
+	MaxRecordSize int
+	// Timeout bounds each call (DefaultTimeout when zero).
+	Timeout time.Duration
+	// Now returns the time used for expiry and TTLs (time.Now when nil).
+	Now func() time.Time
+}
+
+// Store is a session store on a go-redis client: one node, Sentinel or
+// Cluster. It is safe for concurrent use.
+type Store struct {
+	client redis.UniversalClient
+	opts   Options
+}
+
+// New returns a store on client with opts; zero fields take their defaults.
+func New(client redis.UniversalClient, opts Options) *Store {
+	if opts.Prefix == "" {
+		opts.Prefix = DefaultPrefix
+	}
+	if opts.TTL <= 0 {
+		opts.TTL = DefaultTTL
+	}
+	if opts.MaxRecordSize <= 0 {
+		opts.MaxRecordSize = connectsid.DefaultMaxRecordSize
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Store{client: client, opts: opts}
+}
+
+// Prefix returns the key prefix.
+func (s *Store) Prefix() string { return s.opts.Prefix }
+
+// Key returns the Redis key of a session ID.
+func (s *Store) Key(sid string) string { return s.opts.Prefix + sid }
+
+// Client returns the underlying client.
+func (s *Store) Client() redis.UniversalClient { return s.client }
+
+// Get loads a session. It fails with connectsid.ErrNoSession when the key
+// is missing or empty (as connect-redis), ErrMalformedSession when the
+// record is too large or not a session record, ErrStoreUnavailable when
+// Redis cannot be asked. When cookie.expires has passed it fails with
+// ErrExpired unless Options.AcceptExpired, and then still returns the
+// session so that the caller can say by how long.
+func (s *Store) Get(ctx context.Context, sid string) (*connectsid.Session, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	// 1. One GET.
+	val, err := s.client.Get(ctx, s.Key(sid)).Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return nil, fmt.Errorf("%w (sid %s)", connectsid.ErrNoSession, connectsid.Redact(sid))
+	case err != nil:
+		return nil, s.unavailable("get", err)
+	case val == "":
+		return nil, fmt.Errorf("%w (sid %s): empty record", connectsid.ErrNoSession, connectsid.Redact(sid))
+	case len(val) > s.opts.MaxRecordSize:
+		return nil, fmt.Errorf("%w (sid %s): record of %d bytes exceeds %d", connectsid.ErrMalformedSession,
+			connectsid.Redact(sid), len(val), s.opts.MaxRecordSize)
+	}
+	// 2. Decode, without copying the record.
+	sess, err := connectsid.DecodeSession(sid, val)
+	if err != nil {
+		return nil, err
+	}
+	// 3. Expiry, which connect-redis leaves to the TTL.
+	if !s.opts.AcceptExpired && sess.Expired(s.opts.Now()) {
+		return sess, fmt.Errorf("%w (sid %s) at %s", connectsid.ErrExpired, connectsid.Redact(sid),
+			sess.Cookie().Expires.UTC().Format(time.RFC3339))
+	}
+	return sess, nil
+}
+
+// Set saves a session as connect-redis's set does: SET with EX of
+// ceil((expires - now)/1s), or of Options.TTL without an expiry, or no
+// expiry with DisableTTL; a TTL ≤ 0 deletes the key instead.
+func (s *Store) Set(ctx context.Context, sess *connectsid.Session) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	ttl := sess.StoreTTL(s.opts.Now(), s.defaultTTL())
+	key := s.Key(sess.ID())
+	var err error
+	switch {
+	case ttl <= 0:
+		err = s.client.Del(ctx, key).Err()
+	case s.opts.DisableTTL:
+		err = s.client.Set(ctx, key, sess.Encode(), 0).Err()
+	default:
+		err = s.client.Set(ctx, key, sess.Encode(), time.Duration(ttl)*time.Second).Err()
+	}
+	if err != nil {
+		return s.unavailable("set", err)
+	}
+	return nil
+}
+
+// Touch renews a session's TTL as express-session + connect-redis do on a
+// request that did not change the session: EXPIRE with ceil(originalMaxAge
+// /1s), or Options.TTL for a browser-session cookie. It does nothing with
+// DisableTouch or DisableTTL, and fails with ErrNoSession when the key is
+// gone.
+func (s *Store) Touch(ctx context.Context, sess *connectsid.Session) error {
+	if s.opts.DisableTouch || s.opts.DisableTTL {
+		return nil
+	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	ok, err := s.client.Expire(ctx, s.Key(sess.ID()), time.Duration(sess.TouchTTL(s.defaultTTL()))*time.Second).Result()
+	if err != nil {
+		return s.unavailable("touch", err)
+	}
+	if !ok {
+		return fmt.Errorf("%w (sid %s)", connectsid.ErrNoSession, connectsid.Redact(sess.ID()))
+	}
+	return nil
+}
+
+// Destroy deletes a session, as connect-redis's destroy; a missing session
+// is not an error.
+func (s *Store) Destroy(ctx context.Context, sid string) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	if err := s.client.Del(ctx, s.Key(sid)).Err(); err != nil {
+		return s.unavailable("destroy", err)
+	}
+	return nil
+}
+
+// TTL returns the time the key has left; -1 when it has no expiry. It fails
+// with ErrNoSession when the key is missing.
+func (s *Store) TTL(ctx context.Context, sid string) (time.Duration, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	d, err := s.client.PTTL(ctx, s.Key(sid)).Result()
+	switch {
+	case err != nil:
+		return 0, s.unavailable("ttl", err)
+	case d == -2 || d == -2*time.Millisecond:
+		return 0, fmt.Errorf("%w (sid %s)", connectsid.ErrNoSession, connectsid.Redact(sid))
+	case d < 0:
+		return -1, nil
+	}
+	return d, nil
+}
+
+// IDs returns up to limit session IDs under the prefix (all when limit ≤ 0),
+// found with SCAN MATCH prefix* as connect-redis's all/ids/length do, on
+// every master of a cluster.
+func (s *Store) IDs(ctx context.Context, limit int) ([]string, error) {
+	var ids []string
+	pattern := escapeGlob(s.opts.Prefix) + "*"
+	scan := func(ctx context.Context, c redis.Cmdable) error {
+		it := c.Scan(ctx, 0, pattern, 100).Iterator()
+		for it.Next(ctx) {
+			if limit > 0 && len(ids) >= limit {
+				return nil
+			}
+			ids = append(ids, strings.TrimPrefix(it.Val(), s.opts.Prefix))
+		}
+		return it.Err()
+	}
+	var err error
+	if cc, ok := s.client.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return scan(ctx, c) })
+	} else {
+		err = scan(ctx, s.client)
+	}
+	if err != nil {
+		return ids, s.unavailable("scan", err)
+	}
+	return ids, nil
+}
+
+// Ping checks that Redis answers.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	if err := s.client.Ping(ctx).Err(); err != nil {
+		return s.unavailable("ping", err)
+	}
+	return nil
+}
+
+func (s *Store) defaultTTL() int64 { return int64(s.opts.TTL / time.Second) }
+
+func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.opts.Timeout)
+}
+
+func (s *Store) unavailable(op string, err error) error {
+	return fmt.Errorf("%w: redis %s: %w", connectsid.ErrStoreUnavailable, op, err)
+}
+
+// escapeGlob quotes SCAN MATCH's special characters in a literal prefix.
+func escapeGlob(s string) string {
+	var b strings.Builder
+	for _, c := range s {
+		if strings.ContainsRune(`*?[]\^`, c) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// OpenURL returns a client for a Redis URL:
+//
+//	redis://[user:pass@]host:port[/db]           one node (rediss:// for TLS, unix:///path.sock)
+//	redis://host:port?master_name=NAME           Sentinel, the URL naming a sentinel
+//	redis+cluster://host:port?addr=host2:port    Cluster, seeded by every address given
+//
+// The client is set up so that context deadlines bound every call.
+func OpenURL(rawURL string) (redis.UniversalClient, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("redis URL: %w", err)
+	}
+	// One dial and one retry: a refused connection should answer "store
+	// unavailable" at once, and a pooled connection that died with a Redis
+	// restart is replaced on the retry. Deadlines come from the context.
+	const dial, io, retries = time.Second, time.Second, 1
+	switch {
+	case strings.HasSuffix(u.Scheme, "+cluster"):
+		u.Scheme = strings.TrimSuffix(u.Scheme, "+cluster")
+		o, err := redis.ParseClusterURL(u.String())
+		if err != nil {
+			return nil, fmt.Errorf("redis cluster URL: %w", err)
+		}
+		o.ContextTimeoutEnabled, o.DialTimeout, o.ReadTimeout, o.WriteTimeout = true, dial, io, io
+		o.MaxRetries, o.DialerRetries = retries, retries
+		return redis.NewClusterClient(o), nil
+	case u.Query().Get("master_name") != "":
+		o, err := redis.ParseFailoverURL(rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("redis sentinel URL: %w", err)
+		}
+		o.ContextTimeoutEnabled, o.DialTimeout, o.ReadTimeout, o.WriteTimeout = true, dial, io, io
+		o.MaxRetries, o.DialerRetries = retries, retries
+		return redis.NewFailoverClient(o), nil
+	}
+	o, err := redis.ParseURL(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("redis URL: %w", err)
+	}
+	o.ContextTimeoutEnabled, o.DialTimeout, o.ReadTimeout, o.WriteTimeout = true, dial, io, io
+	o.MaxRetries, o.DialerRetries = retries, retries
+	return redis.NewClient(o), nil
+}
+
+// Redact returns a Redis URL without its password, for logs and messages.
+func Redact(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
