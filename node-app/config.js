@@ -1,0 +1,88 @@
+'use strict'
+
+// Reads the environment into the plain config object that createApp() takes.
+// The variable names are a contract with the Go test helpers: see README.md.
+
+const fs = require('fs')
+
+class ConfigError extends Error {}
+
+function readSecretsFile(file) {
+  let text
+  try {
+    text = fs.readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new ConfigError(`cannot read SESSION_SECRETS_FILE ${file}: ${err.message}`)
+  }
+  // One secret per line; the line ending (\n or \r\n) is not part of it.
+  // Lines that are empty (or only whitespace) are ignored. Other whitespace
+  // inside or around a secret is kept: it is part of the secret.
+  return text
+    .split('\n')
+    .map((line) => line.replace(/[\r\n]+$/, ''))
+    .filter((line) => line.trim() !== '')
+}
+
+function flag(value) {
+  return value === '1'
+}
+
+function intVar(env, name) {
+  const raw = env[name]
+  if (!/^-?\d+$/.test(raw)) {
+    throw new ConfigError(`${name} must be an integer, got ${JSON.stringify(raw)}`)
+  }
+  return Number(raw)
+}
+
+function fromEnv(env = process.env) {
+  let secrets
+  if (env.SESSION_SECRETS_FILE) {
+    secrets = readSecretsFile(env.SESSION_SECRETS_FILE)
+    if (secrets.length === 0) {
+      throw new ConfigError(`SESSION_SECRETS_FILE ${env.SESSION_SECRETS_FILE} holds no secret (one per line)`)
+    }
+  } else if (env.SESSION_SECRET) {
+    secrets = [env.SESSION_SECRET]
+  } else {
+    throw new ConfigError('no session secret: set SESSION_SECRET, or SESSION_SECRETS_FILE (one secret per line, the first signs)')
+  }
+
+  let maxAgeMs = 3600000
+  if (env.SESSION_MAX_AGE_MS === 'session') {
+    maxAgeMs = null
+  } else if (env.SESSION_MAX_AGE_MS !== undefined && env.SESSION_MAX_AGE_MS !== '') {
+    maxAgeMs = intVar(env, 'SESSION_MAX_AGE_MS')
+  }
+
+  const expressFlavor = env.EXPRESS_FLAVOR || '4'
+  if (expressFlavor !== '4' && expressFlavor !== '5') {
+    throw new ConfigError(`EXPRESS_FLAVOR must be 4 or 5, got ${JSON.stringify(expressFlavor)}`)
+  }
+  const storeFlavor = env.STORE_FLAVOR || 'connect-redis9'
+  if (storeFlavor !== 'connect-redis9' && storeFlavor !== 'connect-redis8-ioredis') {
+    throw new ConfigError(`STORE_FLAVOR must be connect-redis9 or connect-redis8-ioredis, got ${JSON.stringify(storeFlavor)}`)
+  }
+
+  let port = 3000
+  if (env.PORT !== undefined && env.PORT !== '') port = intVar(env, 'PORT')
+
+  return {
+    host: env.HOST || 'localhost',
+    port,
+    redisUrl: env.REDIS_URL || 'redis://127.0.0.1:6379',
+    secrets,
+    bridgeUrl: env.BRIDGE_URL || null,
+    cookieName: env.SESSION_COOKIE_NAME || null,
+    prefix: env.SESSION_PREFIX || 'sess:',
+    disableTTL: flag(env.SESSION_DISABLE_TTL),
+    disableTouch: flag(env.SESSION_DISABLE_TOUCH),
+    ttl: env.SESSION_TTL !== undefined && env.SESSION_TTL !== '' ? intVar(env, 'SESSION_TTL') : null,
+    maxAgeMs,
+    expressFlavor,
+    storeFlavor,
+    testRoutes: flag(env.EXPRESSBRIDGE_TEST_ROUTES),
+  }
+}
+
+module.exports = { fromEnv, ConfigError }
