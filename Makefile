@@ -1,0 +1,62 @@
+# expressbridge: `make demo` runs the demo, `make test` runs every test.
+# Both install what they need (npm ci, redis-server via apt-get as root,
+# Go modules) or say in one line what is missing.
+
+GO        ?= go
+BIN       := bin/expressbridge
+FUZZTIME  ?= 30s
+BENCHTIME ?= 1s
+TESTFLAGS ?=
+
+.PHONY: all build test vet vectors vectors-check demo bench fuzz clean deps
+
+all: build
+
+deps:
+	@scripts/ensure.sh go node redis node-modules
+	@$(GO) mod download
+
+build:
+	@scripts/ensure.sh go
+	$(GO) build -o $(BIN) ./cmd/expressbridge
+
+## test: vectors still match the real npm packages, vet, then every Go test
+## with the race detector (real redis-server, node and Chromium processes).
+test: deps vectors-check vet
+	$(GO) test -race -count=1 -timeout 9m $(TESTFLAGS) ./...
+
+vet:
+	$(GO) vet ./...
+
+## vectors: regenerate testdata/ from the real npm packages.
+vectors: deps
+	cd node-app && node scripts/gen-vectors.js ../testdata/cookies.json
+
+## vectors-check: regenerate into a temp folder and fail if Express's answers
+## differ from the committed vectors.
+vectors-check:
+	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
+	(cd node-app && node scripts/gen-vectors.js $$tmp/cookies.json 2>/dev/null) && \
+	for f in cookies.json cookies-big.json; do \
+	  diff -q testdata/$$f $$tmp/$$f >/dev/null || { \
+	    echo "vectors-check: testdata/$$f differs from what the real npm packages say now:"; \
+	    diff testdata/$$f $$tmp/$$f | head -20; echo "run 'make vectors' if the change is intended"; exit 1; }; \
+	done && echo "vectors-check: testdata/ agrees with the real npm packages"
+
+## demo: Redis + the Express app + the Go bridge; prints the URL to open.
+demo: deps build
+	@scripts/demo.sh
+
+## bench: Go micro-benchmarks beside the Node packages' own figures.
+bench: deps
+	@scripts/bench.sh $(BENCHTIME)
+
+## fuzz: each fuzz target for FUZZTIME (default 30s).
+fuzz:
+	@for t in FuzzParseCookies FuzzUnsign FuzzDecodeSession; do \
+	  echo "== $$t ($(FUZZTIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./connectsid || exit 1; \
+	done
+
+clean:
+	rm -rf bin build
