@@ -12,6 +12,8 @@ echo "== Go micro-benchmarks (benchtime $benchtime)" >&2
 go test -run '^$' -bench . -benchmem -count 5 -benchtime "$benchtime" ./connectsid ./connectsid/redisstore | tee "$out/go-raw.txt" >&2
 grep '^Benchmark' "$out/go-raw.txt" | awk '{ns = al = ""; for (i = 2; i <= NF; i++) { if ($(i+1) == "ns/op") ns = $i; if ($(i+1) == "allocs/op") al = $i } print $1, ns, al}' |
   sort -k1,1 -k2,2n | awk '{ n[$1]++; v[$1, n[$1]] = $0 } END { for (k in n) print v[k, int((n[k] + 1) / 2)] }' > "$out/go.txt"
+echo "== Revocation latency: a session's record deleted → close frame at its client, 1,000 sessions" >&2
+go test -run '^$' -bench Revocation -benchtime 1x ./bridge | tee "$out/revocation.txt" >&2
 echo "== Node: cookie-signature unsign and cookie.parse, as express-session loads them" >&2
 (cd node-app && node scripts/bench-unsign.js) | tee "$out/node.txt" >&2
 
@@ -42,3 +44,5 @@ awk '
     row("Go   redisstore Get (loopback Redis)", g, al["BenchmarkGet"], "1.0×")
     row("Go   bare go-redis GET + DecodeSession", b, al["BenchmarkBareGetDecode"], sprintf("Get costs %+.1f%% over it", (g / b - 1) * 100))
   }' "$out/go.txt" "$out/node.txt" | tee "$out/table.txt"
+awk '/^BenchmarkRevocation/ { for (i = 2; i <= NF; i++) { if ($(i+1) == "p50-ms") p50 = $i; if ($(i+1) == "p99-ms") p99 = $i }
+  printf "%-52s p50 %.2f ms, p99 %.2f ms (target: p99 < 50 ms)\n", "Go   revocation latency, 1,000 sessions", p50, p99 }' "$out/revocation.txt" | tee -a "$out/table.txt"

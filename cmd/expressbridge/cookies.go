@@ -1,0 +1,230 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/spf13/cobra"
+
+	"github.com/expressbridge/expressbridge/connectsid"
+)
+
+// maxInput bounds what is read from stdin. Node refuses request headers
+// over 16 KiB, so four times that holds any real Cookie header with room
+// for pasted whitespace.
+const maxInput = 4 * connectsid.MaxValueLen
+
+func newUnsignCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "unsign [COOKIE | -]",
+		Short: "Verify a connect.sid cookie with the app's secrets and print its session ID",
+		Long: `unsign verifies a session cookie as express-session does and prints the
+session ID alone on a line.
+
+COOKIE is either the cookie's value, as the browser sends it (s%3A…) or
+decoded (s:…), or a whole Cookie header ("a=1; connect.sid=s%3A…", a leading
+"Cookie:" is allowed), in which the cookie named by --cookie-name is used.
+Without COOKIE, or with "-", it is read from stdin.
+
+The secrets come from --secret-file or, without it, from ` + envSecret + `.
+When the cookie verifies with a secret other than the first, a note on
+stderr says so: cookies signed with an older secret are still in use, so
+that secret cannot be retired yet.
+
+Exit status: 0 verified, 1 refused (the code says why: no-cookie, not-signed,
+bad-signature, malformed), 2 usage error.`,
+		Example: `  export SESSION_SECRET='keyboard cat'
+  expressbridge unsign 's%3Ad-L9xbwSXrMcxjPo6X_sFHJSTgb3vlOR.rPdcmAd8H7LnDrih7JlnEAc5ob49dAfrkjmDX6FZaPs'
+  expressbridge unsign 'theme=dark; connect.sid=s%3Ad-L9xbwSXrMcxjPo6X_sFHJSTgb3vlOR.rPdcmAd8H7LnDrih7JlnEAc5ob49dAfrkjmDX6FZaPs'
+  pbpaste | expressbridge unsign --secret-file /etc/myapp/secrets --json`,
+		Args: cobra.MaximumNArgs(1),
+	}
+	o := &sessionOptions{a: a}
+	o.addCookieFlags(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		in, err := a.cookieInput(args)
+		if err != nil {
+			return err
+		}
+		sid, idx, err := o.unsign(parseCookieArg(in))
+		if err != nil {
+			return o.explain(err)
+		}
+		o.noteRotation(idx)
+		if a.json {
+			a.writeJSON(struct {
+				OK          bool   `json:"ok"`
+				SID         string `json:"sid"`
+				SecretIndex int    `json:"secretIndex"`
+			}{true, sid, idx})
+			return nil
+		}
+		fmt.Fprintln(a.stdout, sid)
+		return nil
+	}
+	return cmd
+}
+
+func newSignCmd(a *app) *cobra.Command {
+	var header bool
+	cmd := &cobra.Command{
+		Use:   "sign SID",
+		Short: "Print the connect.sid cookie value the app would set for a session ID",
+		Long: `sign prints the cookie value express-session would write for SID, signed with
+the first secret and encoded as the browser sends it (s%3A…). With --header
+it prints a whole Cookie header instead, ready for curl or a WebSocket
+client.
+
+The secrets come from --secret-file (the first line signs) or, without it,
+from ` + envSecret + `.`,
+		Example: `  export SESSION_SECRET='keyboard cat'
+  expressbridge sign d-L9xbwSXrMcxjPo6X_sFHJSTgb3vlOR
+  curl -H "$(expressbridge sign --header "$SID")" http://localhost:3000/me`,
+		Args: cobra.ExactArgs(1),
+	}
+	o := &sessionOptions{a: a}
+	o.addCookieFlags(cmd)
+	cmd.Flags().BoolVar(&header, "header", false, "print a Cookie header: Cookie: NAME=VALUE (NAME from --cookie-name)")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		sid := args[0]
+		switch {
+		case sid == "":
+			return usageErrorf("SID is empty")
+		case !utf8.ValidString(sid):
+			return usageErrorf("SID is not valid UTF-8")
+		case len(sid) > connectsid.MaxValueLen:
+			return usageErrorf("SID is %d bytes long; a cookie value is at most %d", len(sid), connectsid.MaxValueLen)
+		}
+		v, err := o.verifier()
+		if err != nil {
+			return err
+		}
+		value := v.Sign(sid)
+		line := value
+		if header {
+			line = "Cookie: " + o.cookieName + "=" + value
+		}
+		if a.json {
+			out := struct {
+				OK     bool   `json:"ok"`
+				SID    string `json:"sid"`
+				Value  string `json:"value"`
+				Header string `json:"header,omitempty"`
+			}{OK: true, SID: sid, Value: value}
+			if header {
+				out.Header = line
+			}
+			a.writeJSON(out)
+			return nil
+		}
+		fmt.Fprintln(a.stdout, line)
+		return nil
+	}
+	return cmd
+}
+
+// Cookie arguments ----------------------------------------------------------
+
+// argKind is what a COOKIE argument turned out to be.
+type argKind int
+
+const (
+	argValue  argKind = iota // a cookie value: s%3A… or s:…
+	argHeader                // a Cookie header, with or without "Cookie:"
+	argBare                  // neither: a bare session ID, or a cookie that is not signed
+)
+
+type cookieArg struct {
+	kind argKind
+	text string
+}
+
+// parseCookieArg tells a cookie value from a Cookie header. A value starts
+// with "s:" or "s%3A" (any case of hex), possibly inside one pair of double
+// quotes; a header is anything else holding "=" or ";", with or without a
+// leading "Cookie:".
+func parseCookieArg(s string) cookieArg {
+	s = strings.TrimSpace(s)
+	if len(s) >= len("Cookie:") && strings.EqualFold(s[:len("Cookie:")], "Cookie:") {
+		return cookieArg{argHeader, strings.TrimSpace(s[len("Cookie:"):])}
+	}
+	unquoted := s
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		unquoted = s[1 : len(s)-1]
+	}
+	switch {
+	case strings.HasPrefix(unquoted, "s:"),
+		len(unquoted) >= 4 && unquoted[:2] == "s%" && strings.EqualFold(unquoted[2:4], "3A"):
+		return cookieArg{argValue, unquoted}
+	case strings.ContainsAny(s, "=;"):
+		return cookieArg{argHeader, s}
+	}
+	return cookieArg{argBare, unquoted}
+}
+
+// unsign verifies a cookie argument with the app's secrets. A bare argument
+// is treated as a value, so that it fails with ErrNotSigned.
+func (o *sessionOptions) unsign(c cookieArg) (sid string, secretIndex int, err error) {
+	v, err := o.verifier()
+	if err != nil {
+		return "", -1, err
+	}
+	if c.kind == argHeader {
+		o.header = c.text
+		return v.FromHeader(c.text, o.cookieName)
+	}
+	return v.Unsign(connectsid.DecodeValue(c.text))
+}
+
+// noteRotation tells the operator that a cookie verified with an older
+// secret, which therefore cannot be retired yet.
+func (o *sessionOptions) noteRotation(secretIndex int) {
+	if secretIndex > 0 {
+		o.a.note("verified with secret %d of %d; cookies signed with older secrets are still in use",
+			secretIndex+1, o.v.Secrets())
+	}
+}
+
+// cookieInput returns the COOKIE argument, or stdin's contents when the
+// argument is "-" or absent, trimmed of surrounding spaces and the newline.
+func (a *app) cookieInput(args []string) (string, error) {
+	if len(args) == 1 && args[0] != "-" {
+		s := strings.TrimSpace(args[0])
+		if s == "" {
+			return "", usageErrorf("the COOKIE argument is empty")
+		}
+		return s, nil
+	}
+	if len(args) == 0 && isTerminal(a.stdin) {
+		return "", usageErrorf("no COOKIE: pass it as an argument, or on stdin")
+	}
+	data, err := io.ReadAll(io.LimitReader(a.stdin, maxInput+1))
+	if err != nil {
+		return "", &cliError{code: codeError, msg: fmt.Sprintf("cannot read stdin: %v", err), exit: exitRefused}
+	}
+	if len(data) > maxInput {
+		return "", usageErrorf("stdin holds over %d bytes; a Cookie header is at most %d", maxInput, connectsid.MaxValueLen)
+	}
+	s := strings.TrimSpace(string(data))
+	switch {
+	case s == "":
+		return "", usageErrorf("stdin is empty: pass one cookie value or Cookie header")
+	case strings.ContainsAny(s, "\r\n"):
+		return "", usageErrorf("stdin holds more than one line: pass one cookie value or Cookie header")
+	}
+	return s, nil
+}
+
+// isTerminal reports whether r is an interactive terminal, where waiting
+// for input the user did not mean to type would look like a hang.
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

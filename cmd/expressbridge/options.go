@@ -1,0 +1,201 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/expressbridge/expressbridge/connectsid"
+	"github.com/expressbridge/expressbridge/connectsid/redisstore"
+)
+
+// Defaults, each express-session's or connect-redis's.
+const (
+	defaultCookieName = "connect.sid"
+	defaultRedisURL   = "redis://127.0.0.1:6379"
+)
+
+// Environment variables for the session options.
+const (
+	envSecretFile   = "EXPRESSBRIDGE_SECRET_FILE"
+	envSecret       = "SESSION_SECRET" // one secret; never a flag
+	envCookieName   = "EXPRESSBRIDGE_COOKIE_NAME"
+	envRedisURL     = "REDIS_URL"
+	envPrefix       = "EXPRESSBRIDGE_PREFIX"
+	envTTL          = "EXPRESSBRIDGE_TTL"
+	envDisableTTL   = "EXPRESSBRIDGE_DISABLE_TTL"
+	envDisableTouch = "EXPRESSBRIDGE_DISABLE_TOUCH"
+)
+
+// sessionOptions are the settings shared by every command that deals with
+// the Express app's sessions: how its cookies are signed (secrets, cookie
+// name) and where its records are (Redis URL, prefix and connect-redis's
+// TTL options). A command gets them with addSessionFlags (or one half, with
+// addCookieFlags or addStoreFlags on a new value) and, once its flags are
+// parsed, calls verifier and openStore. One value serves one run of one
+// command.
+type sessionOptions struct {
+	a *app
+
+	// Cookie flags.
+	secretFile string
+	cookieName string
+
+	// Store flags.
+	redisURL     string
+	prefix       string
+	ttl          time.Duration
+	disableTTL   bool
+	disableTouch bool
+
+	v            *connectsid.Verifier // loaded on first use
+	secretSource string               // "--secret-file" or envSecret, for hints
+	header       string               // the Cookie header last read, for the no-cookie hint
+}
+
+// addSessionFlags puts the cookie and the store flags on cmd. This is what
+// every command that verifies cookies and reads their sessions uses.
+func addSessionFlags(cmd *cobra.Command, a *app) *sessionOptions {
+	o := &sessionOptions{a: a}
+	o.addCookieFlags(cmd)
+	o.addStoreFlags(cmd)
+	return o
+}
+
+// addCookieFlags puts the flags needed to verify and sign cookies on cmd:
+// --secret-file and --cookie-name.
+func (o *sessionOptions) addCookieFlags(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	fs.StringVar(&o.secretFile, "secret-file", "",
+		"file of the app's secrets, one per line in the order of its secret option, the first signs; "+
+			"without it the variable "+envSecret+" holds the one secret")
+	bindEnv(fs, "secret-file", envSecretFile)
+	fs.StringVar(&o.cookieName, "cookie-name", defaultCookieName, "name of the session cookie (express-session's name option)")
+	bindEnv(fs, "cookie-name", envCookieName)
+}
+
+// addStoreFlags puts the Redis flags on cmd.
+func (o *sessionOptions) addStoreFlags(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	fs.StringVar(&o.redisURL, "redis-url", defaultRedisURL,
+		"Redis holding the sessions: redis://[user:pass@]host:port[/db], rediss:// for TLS, "+
+			"?master_name=NAME for Sentinel, redis+cluster:// for Cluster")
+	bindEnv(fs, "redis-url", envRedisURL)
+	fs.StringVar(&o.prefix, "prefix", redisstore.DefaultPrefix, "key prefix (connect-redis's prefix option)")
+	bindEnv(fs, "prefix", envPrefix)
+	fs.DurationVar(&o.ttl, "ttl", redisstore.DefaultTTL, "TTL of records whose cookie has no expiry (connect-redis's ttl option)")
+	bindEnv(fs, "ttl", envTTL)
+	fs.BoolVar(&o.disableTTL, "disable-ttl", false, "records have no expiry and touch does nothing (connect-redis's disableTTL)")
+	bindEnv(fs, "disable-ttl", envDisableTTL)
+	fs.BoolVar(&o.disableTouch, "disable-touch", false, "touch does nothing (connect-redis's disableTouch)")
+	bindEnv(fs, "disable-touch", envDisableTouch)
+}
+
+// openStore connects to the store the flags describe. mod, when not nil,
+// adjusts the store options (e.g. AcceptExpired). The caller must call
+// closeStore. Failures are usage errors: the URL is wrong, not Redis.
+func (o *sessionOptions) openStore(mod func(*redisstore.Options)) (store *redisstore.Store, closeStore func(), err error) {
+	if o.ttl <= 0 {
+		return nil, nil, usageErrorf("--ttl must be positive, not %v", o.ttl)
+	}
+	if o.prefix == "" {
+		return nil, nil, usageErrorf("--prefix must not be empty (connect-redis's default is %q)", redisstore.DefaultPrefix)
+	}
+	client, err := redisstore.OpenURL(o.redisURL)
+	if err != nil {
+		e := usageErrorf("bad --redis-url %s: %s", redisstore.Redact(o.redisURL), o.scrubURL(err.Error()))
+		e.hint = "the form is redis://[user:pass@]host:port[/db]; check --redis-url / " + envRedisURL
+		return nil, nil, e
+	}
+	opts := redisstore.Options{
+		Prefix:       o.prefix,
+		TTL:          o.ttl,
+		DisableTTL:   o.disableTTL,
+		DisableTouch: o.disableTouch,
+	}
+	if mod != nil {
+		mod(&opts)
+	}
+	return redisstore.New(client, opts), func() { _ = client.Close() }, nil
+}
+
+// scrubURL removes the Redis URL and its password from msg: url.Parse's
+// errors quote the whole URL.
+func (o *sessionOptions) scrubURL(msg string) string {
+	msg = strings.ReplaceAll(msg, o.redisURL, redisstore.Redact(o.redisURL))
+	if u, err := url.Parse(o.redisURL); err == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok && pw != "" {
+			msg = strings.ReplaceAll(msg, pw, "xxxxx")
+		}
+	}
+	return msg
+}
+
+// explain turns an error of connectsid or redisstore into what the user
+// sees: its code, a message without secrets or whole cookies, a hint of what
+// to try next and the exit status. cliErrors pass through.
+func (o *sessionOptions) explain(err error) error {
+	var ce *cliError
+	if errors.As(err, &ce) {
+		return ce
+	}
+	code := connectsid.ErrorCode(err)
+	e := &cliError{code: code, msg: err.Error(), exit: exitStatus(code)}
+	switch code {
+	case connectsid.CodeNoCookie:
+		e.hint = o.noCookieHint()
+	case connectsid.CodeNotSigned:
+		e.hint = "the cookie must be the signed value Express sets (s%3A…), not the bare session ID"
+	case connectsid.CodeBadSignature:
+		if o.secretSource == envSecret {
+			e.hint = "check that " + envSecret + " is the Express app's secret option " +
+				"(an app with several secrets needs --secret-file, one per line, in the same order)"
+		} else {
+			e.hint = "check that --secret-file holds the Express app's secret option, in the same order"
+		}
+	case connectsid.CodeMalformed:
+		e.hint = "a signed cookie looks like s%3A<session ID>.<signature>; was it copied whole?"
+	case connectsid.CodeNoSession:
+		e.hint = fmt.Sprintf("the user logged out or the session ended; check that --prefix (%q) and --redis-url "+
+			"match the app's connect-redis store", o.prefix)
+	case connectsid.CodeMalformedSession:
+		e.hint = fmt.Sprintf("the key is not a record express-session wrote; check --prefix (%q)", o.prefix)
+	case connectsid.CodeExpired:
+		e.hint = "the user must log in again in the Express app"
+	case connectsid.CodeStoreUnavailable:
+		cause := strings.TrimPrefix(err.Error(), connectsid.ErrStoreUnavailable.Error()+": ")
+		e.msg = fmt.Sprintf("cannot reach redis at %s: %s", redisstore.Redact(o.redisURL), o.scrubURL(cause))
+		e.hint = "is redis-server running? check --redis-url / " + envRedisURL
+	default:
+		e.code, e.exit = codeError, exitRefused
+	}
+	return e
+}
+
+// maxNamesInHint bounds the cookie names listed in the no-cookie hint.
+const maxNamesInHint = 10
+
+// noCookieHint names the cookies that the header does have.
+func (o *sessionOptions) noCookieHint() string {
+	if v, ok := connectsid.Lookup(o.header, o.cookieName); ok && v == "" {
+		return fmt.Sprintf("the cookie %s is empty", o.cookieName)
+	}
+	cookies := connectsid.ParseCookies(o.header)
+	if len(cookies) == 0 {
+		return "the header holds no cookies; pass the Cookie header the browser sends, or the cookie's value (s%3A…)"
+	}
+	names := make([]string, 0, len(cookies))
+	for n := range cookies {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if len(names) > maxNamesInHint {
+		names = append(names[:maxNamesInHint], "…")
+	}
+	return fmt.Sprintf("no cookie named %s; names present: %s (use --cookie-name)", o.cookieName, strings.Join(names, ", "))
+}

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/spf13/cobra"
+
+	"github.com/expressbridge/expressbridge/bridge"
+	"github.com/expressbridge/expressbridge/connectsid/redisstore"
+)
+
+// serveOptions are serve's own flags, beside the shared session options.
+type serveOptions struct {
+	listen, path     string
+	origins          []string
+	userField        string
+	loginField       string
+	acceptExpired    bool
+	readLimit        int64
+	pingInterval     time.Duration
+	sendQueue        int
+	handshakeTimeout time.Duration
+	shutdownTimeout  time.Duration
+	revalidate       time.Duration
+	touch            time.Duration
+	logFormat        string
+	logLevel         string
+}
+
+func newServeCmd(a *app) *cobra.Command {
+	var so serveOptions
+	var o *sessionOptions
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the WebSocket bridge beside an Express app",
+		Long: `serve runs the WebSocket bridge. Each handshake is checked the way the Express
+app would check a request: the signed session cookie (with the app's secrets
+and cookie name), the session record in the app's Redis (with its prefix),
+and the login field. Refused handshakes get an HTTP status and a JSON body
+{"error":CODE,"message":…}; add ?explain=1 to the WebSocket URL to have the
+reason sent as a frame instead (browsers cannot read a refused handshake).
+
+Share three things with the Express app: its secret list (--secret-file or
+SESSION_SECRET), its Redis (--redis-url, --prefix) and its cookie name
+(--cookie-name). Pages of other origins may connect only when listed with
+--allow-origin (the bridge usually runs on another port than the app, which
+is another origin).
+
+A connection ends (close code 4401, reason logged-out, session-expired or
+session-changed) when its session does: the bridge subscribes to Redis
+keyspace notifications for the prefix, switching on the event classes it
+needs (CONFIG SET, merged with those set), or revalidates open sessions every
+--revalidate-interval where CONFIG is not allowed.
+
+GET /healthz answers 200 while Redis answers, 503 otherwise. SIGINT or
+SIGTERM stop accepting, close every connection with 1001 and exit within
+--shutdown-timeout.`,
+		Example: `  SESSION_SECRET='keyboard cat' expressbridge serve \
+      --redis-url redis://127.0.0.1:6379 --allow-origin http://localhost:3000`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return so.run(cmd.Context(), a, o)
+		},
+	}
+	o = addSessionFlags(cmd, a)
+	fs := cmd.Flags()
+	fs.StringVar(&so.listen, "listen", "127.0.0.1:8081", "address to listen on")
+	bindEnv(fs, "listen", "EXPRESSBRIDGE_LISTEN")
+	fs.StringVar(&so.path, "path", "/ws", "path of the WebSocket endpoint")
+	bindEnv(fs, "path", "EXPRESSBRIDGE_PATH")
+	fs.StringSliceVar(&so.origins, "allow-origin", nil,
+		"origin (scheme://host[:port]) whose pages may connect; repeatable; none: only pages of the bridge's own host")
+	bindEnv(fs, "allow-origin", "EXPRESSBRIDGE_ALLOW_ORIGIN")
+	fs.StringVar(&so.userField, "user-field", bridge.DefaultUserField, "session field holding the user's name")
+	bindEnv(fs, "user-field", "EXPRESSBRIDGE_USER_FIELD")
+	fs.StringVar(&so.loginField, "login-field", bridge.DefaultLoginField, "session field that must be true")
+	bindEnv(fs, "login-field", "EXPRESSBRIDGE_LOGIN_FIELD")
+	fs.BoolVar(&so.acceptExpired, "accept-expired", false,
+		"accept records whose cookie.expires has passed while Redis still holds them, as Express does (apps with rolling: true need it)")
+	bindEnv(fs, "accept-expired", "EXPRESSBRIDGE_ACCEPT_EXPIRED")
+	fs.Int64Var(&so.readLimit, "read-limit", bridge.DefaultReadLimit, "largest client message in bytes")
+	fs.DurationVar(&so.pingInterval, "ping-interval", bridge.DefaultPingInterval, "how often to ping clients")
+	fs.IntVar(&so.sendQueue, "send-queue", bridge.DefaultSendQueue, "messages queued per client before a slow client is closed")
+	fs.DurationVar(&so.handshakeTimeout, "handshake-timeout", bridge.DefaultHandshakeTimeout, "bound on reading a handshake and loading its session")
+	fs.DurationVar(&so.revalidate, "revalidate-interval", bridge.DefaultRevalidateInterval,
+		"how often open sessions are reloaded when Redis keyspace notifications are unavailable")
+	bindEnv(fs, "revalidate-interval", "EXPRESSBRIDGE_REVALIDATE_INTERVAL")
+	fs.DurationVar(&so.touch, "touch-interval", time.Minute,
+		"renew an active session's TTL at most this often, as Express does on each request (0: never)")
+	bindEnv(fs, "touch-interval", "EXPRESSBRIDGE_TOUCH_INTERVAL")
+	fs.DurationVar(&so.shutdownTimeout, "shutdown-timeout", 10*time.Second, "bound on a graceful shutdown")
+	bindEnv(fs, "shutdown-timeout", "EXPRESSBRIDGE_SHUTDOWN_TIMEOUT")
+	fs.StringVar(&so.logFormat, "log-format", "text", "log format: text or json")
+	bindEnv(fs, "log-format", "EXPRESSBRIDGE_LOG_FORMAT")
+	fs.StringVar(&so.logLevel, "log-level", "info", "log level: debug, info, warn or error (debug logs each refusal's step)")
+	bindEnv(fs, "log-level", "EXPRESSBRIDGE_LOG_LEVEL")
+	return cmd
+}
+
+func (so *serveOptions) run(ctx context.Context, a *app, o *sessionOptions) error {
+	log, err := newLogger(a.stderr, so.logFormat, so.logLevel)
+	if err != nil {
+		return err
+	}
+	ver, err := o.verifier()
+	if err != nil {
+		return err
+	}
+	store, closeStore, err := o.openStore(func(opts *redisstore.Options) {
+		opts.AcceptExpired = so.acceptExpired
+	})
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	// go-redis logs pool trouble on its own; route it through slog (its
+	// logger is its package's one, set once here by the program).
+	redis.SetLogger(redisLog{log})
+
+	srv, err := bridge.New(bridge.Config{
+		Verifier:           ver,
+		Store:              store,
+		CookieName:         o.cookieName,
+		LoginField:         so.loginField,
+		UserField:          so.userField,
+		AllowedOrigins:     so.origins,
+		ReadLimit:          so.readLimit,
+		PingInterval:       so.pingInterval,
+		SendQueue:          so.sendQueue,
+		HandshakeTimeout:   so.handshakeTimeout,
+		Watch:              store.Watch,
+		RevalidateInterval: so.revalidate,
+		TouchInterval:      so.touch,
+		Logger:             log,
+	})
+	if err != nil {
+		return usageErrorf("%v", err)
+	}
+	if !strings.HasPrefix(so.path, "/") {
+		return usageErrorf("--path must start with /, not %q", so.path)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(so.path, srv)
+	mux.Handle("/healthz", srv.Healthz())
+
+	ln, err := net.Listen("tcp", so.listen)
+	if err != nil {
+		return usageErrorf("cannot listen on %s: %v", so.listen, err)
+	}
+	hs := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: so.handshakeTimeout, // a handshake that trickles in is cut
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	if err := store.Ping(ctx); err != nil {
+		log.Warn("redis does not answer yet; handshakes get 503 store-unavailable until it does",
+			"redis", redisstore.Redact(o.redisURL), "err", o.scrubURL(err.Error()))
+	}
+	log.Info("expressbridge serving",
+		"url", "ws://"+ln.Addr().String()+so.path, "redis", redisstore.Redact(o.redisURL),
+		"prefix", o.prefix, "cookie", o.cookieName, "secrets", ver.Secrets(),
+		"origins", originsForLog(so.origins))
+
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	go srv.Run(ctx) // ends connections with their Express session
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "connections", srv.Len(), "timeout", so.shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), so.shutdownTimeout)
+	defer cancel()
+	herr := hs.Shutdown(sctx) // stops accepting; hijacked WebSockets are the bridge's
+	berr := srv.Shutdown(sctx)
+	if err := errors.Join(herr, berr); err != nil {
+		log.Warn("shutdown did not finish in time", "err", err)
+		return &cliError{code: codeError, msg: "shutdown did not finish within --shutdown-timeout", exit: exitRefused}
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func originsForLog(o []string) string {
+	if len(o) == 0 {
+		return "same host only"
+	}
+	return strings.Join(o, ",")
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, usageErrorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, usageErrorf("--log-format %q: use text or json", format)
+}
+
+// redisLog sends go-redis's own log lines to slog at debug level: the
+// bridge reports what matters (503s, /healthz) itself.
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, "redis: "+fmt.Sprintf(format, v...))
+}
