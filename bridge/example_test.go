@@ -1,0 +1,60 @@
+package bridge_test
+
+import (
+	"context"
+	"log"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/expressbridge/expressbridge/bridge"
+	"github.com/expressbridge/expressbridge/connectsid"
+	"github.com/expressbridge/expressbridge/connectsid/redisstore"
+)
+
+// ExampleNew serves the bridge next to an Express app that uses
+// express-session with connect-redis: the same Redis, the same secrets, and
+// the page's origin allowed. It has no output to check, so it is compiled
+// but not run.
+func ExampleNew() {
+	// The secrets of express-session's secret option, the signing one first.
+	verifier, err := connectsid.NewVerifier(os.Getenv("SESSION_SECRET"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	// The Redis that connect-redis uses, with its default prefix "sess:".
+	client, err := redisstore.OpenURL("redis://127.0.0.1:6379")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+
+	srv, err := bridge.New(bridge.Config{
+		Verifier:       verifier,
+		Store:          redisstore.New(client, redisstore.Options{}),
+		AllowedOrigins: []string{"https://app.example.com"},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	http.Handle("/ws", srv)
+	http.Handle("/healthz", srv.Healthz())
+
+	hs := &http.Server{Addr: ":8081", ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := hs.ListenAndServe(); err != http.ErrServerClosed {
+			log.Fatal(err)
+		}
+	}()
+
+	// On SIGTERM: stop accepting, close every WebSocket with 1001, then stop.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	<-ctx.Done()
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	srv.Shutdown(shutdown)
+	hs.Shutdown(shutdown)
+}

@@ -1,0 +1,258 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/expressbridge/expressbridge/connectsid"
+)
+
+// Live sessions: connections end when their Express session does.
+
+// Reasons of the 4401 close of a connection whose session ended.
+const (
+	ReasonLoggedOut      = "logged-out"
+	ReasonSessionExpired = "session-expired"
+	ReasonSessionChanged = "session-changed"
+)
+
+// Defaults of the live-session settings.
+const (
+	// DefaultRevalidateInterval is how often every open session is reloaded
+	// when Redis cannot tell the bridge about changes.
+	DefaultRevalidateInterval = 30 * time.Second
+	// revalidateWorkers bounds the store lookups of one revalidation round,
+	// so that a round does not flood Redis.
+	revalidateWorkers = 8
+)
+
+// WatchFunc reports changes to stored sessions until ctx ends:
+// onEvent(sid, op) with op "del", "expired", "evicted" or "set", and
+// onSync(err) after each (re)subscription, err non-nil when changes will
+// not be reported and the server must poll. redisstore.Store.Watch is one.
+type WatchFunc func(ctx context.Context, onEvent func(sid, op string), onSync func(error)) error
+
+// Toucher is a store that can renew a session's TTL, as express-session
+// does on every request (redisstore.Store is one).
+type Toucher interface {
+	Touch(ctx context.Context, sess *connectsid.Session) error
+}
+
+// live is the per-session state of open sessions, guarded by Server.mu.
+type live struct {
+	expiry    *time.Timer // revalidates at cookie.expires
+	expires   time.Time   // cookie.expires of the last load; zero for none
+	lastTouch time.Time
+}
+
+// Run watches the store for session changes and closes connections whose
+// session ended, until ctx ends. Without Config.Watch, or while the watch
+// cannot confirm notifications, it revalidates every open session each
+// Config.RevalidateInterval instead. It returns ctx's error.
+func (s *Server) Run(ctx context.Context) error {
+	var mu sync.Mutex
+	polling := s.cfg.Watch == nil
+	warned := false
+	if s.cfg.Watch != nil {
+		go s.cfg.Watch(ctx, func(sid, op string) { s.sessionEvent(ctx, sid, op) }, func(err error) {
+			mu.Lock()
+			polling = err != nil
+			if err != nil && !warned {
+				warned = true
+				s.log.Warn("session changes cannot be watched; revalidating open sessions periodically instead",
+					"every", s.cfg.RevalidateInterval, "err", err)
+			}
+			mu.Unlock()
+			if err == nil {
+				s.log.Info("watching session changes")
+			}
+			// Changes may have been missed while disconnected.
+			go s.RevalidateAll(ctx)
+		})
+	}
+	t := time.NewTicker(s.cfg.RevalidateInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+			mu.Lock()
+			p := polling
+			mu.Unlock()
+			if p {
+				s.RevalidateAll(ctx)
+			}
+		}
+	}
+}
+
+// sessionEvent closes or revalidates the connections of sid after a change
+// to its record.
+func (s *Server) sessionEvent(ctx context.Context, sid, op string) {
+	s.mu.Lock()
+	_, open := s.live[sid]
+	s.mu.Unlock()
+	if !open {
+		return
+	}
+	switch op {
+	case "del":
+		s.endSession(sid, ReasonLoggedOut)
+	case "expired", "evicted":
+		s.endSession(sid, ReasonSessionExpired)
+	case "set":
+		go s.Revalidate(ctx, sid)
+	}
+}
+
+// Revalidate reloads sid's session and closes its connections when the
+// session is gone, expired, or no longer passes the login check. A store
+// that cannot be reached leaves them open. It returns the close reason, or
+// "" when they stay open.
+func (s *Server) Revalidate(ctx context.Context, sid string) string {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.HandshakeTimeout)
+	defer cancel()
+	sess, err := s.cfg.Store.Get(ctx, sid)
+	reason := ""
+	switch {
+	case errors.Is(err, connectsid.ErrNoSession):
+		reason = ReasonLoggedOut
+		s.mu.Lock()
+		if l := s.live[sid]; l != nil && !l.expires.IsZero() && !time.Now().Before(l.expires) {
+			reason = ReasonSessionExpired // Redis's TTL ran out just before we asked
+		}
+		s.mu.Unlock()
+	case errors.Is(err, connectsid.ErrExpired):
+		reason = ReasonSessionExpired
+	case errors.Is(err, connectsid.ErrMalformedSession):
+		reason = ReasonSessionChanged
+	case err != nil:
+		s.log.Debug("revalidation postponed", "sid", connectsid.Redact(sid), "err", err)
+		return ""
+	case !s.loggedIn(sess):
+		reason = ReasonSessionChanged
+	}
+	if reason != "" {
+		s.endSession(sid, reason)
+		return reason
+	}
+	s.mu.Lock()
+	if l := s.live[sid]; l != nil {
+		s.armExpiry(sid, l, sess)
+	}
+	s.mu.Unlock()
+	return ""
+}
+
+// RevalidateAll revalidates every open session, a few at a time.
+func (s *Server) RevalidateAll(ctx context.Context) {
+	s.mu.Lock()
+	sids := make([]string, 0, len(s.live))
+	for sid := range s.live {
+		sids = append(sids, sid)
+	}
+	s.mu.Unlock()
+	work := make(chan string)
+	var wg sync.WaitGroup
+	for range min(revalidateWorkers, len(sids)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for sid := range work {
+				s.Revalidate(ctx, sid)
+			}
+		}()
+	}
+	for _, sid := range sids {
+		select {
+		case work <- sid:
+		case <-ctx.Done():
+		}
+	}
+	close(work)
+	wg.Wait()
+}
+
+func (s *Server) endSession(sid, reason string) {
+	if n := s.CloseSession(sid, CloseUnauthorized, reason); n > 0 {
+		s.log.LogAttrs(context.Background(), slog.LevelInfo, "session ended; connections closed",
+			slog.String("sid", connectsid.Redact(sid)), slog.String("reason", reason), slog.Int("connections", n))
+	}
+}
+
+// trackLocked starts the live state of a session's first connection.
+// Called with s.mu held.
+func (s *Server) trackLocked(c *Conn) {
+	if s.live[c.sid] != nil {
+		return
+	}
+	l := &live{lastTouch: time.Now()}
+	s.live[c.sid] = l
+	s.armExpiry(c.sid, l, c.sess)
+}
+
+// untrackLocked drops the live state once a session has no connection.
+// Called with s.mu held.
+func (s *Server) untrackLocked(sid string) {
+	if l := s.live[sid]; l != nil && len(s.bySID[sid]) == 0 {
+		if l.expiry != nil {
+			l.expiry.Stop()
+		}
+		delete(s.live, sid)
+	}
+}
+
+// armExpiry schedules a revalidation at the session's cookie.expires, so
+// that it ends on time even if Redis reports the expiry late or never.
+// Called with s.mu held.
+func (s *Server) armExpiry(sid string, l *live, sess *connectsid.Session) {
+	if l.expiry != nil {
+		l.expiry.Stop()
+		l.expiry = nil
+	}
+	l.expires = time.Time{}
+	exp := sess.Cookie().Expires
+	if exp == nil {
+		return
+	}
+	l.expires = *exp
+	d := time.Until(*exp)
+	if d <= 0 {
+		return // an expired record the store accepts (AcceptExpired): the TTL decides
+	}
+	l.expiry = time.AfterFunc(d, func() { s.Revalidate(context.Background(), sid) })
+}
+
+// touchIfDue renews the session's TTL when its connection is active and the
+// last touch is older than Config.TouchInterval.
+func (s *Server) touchIfDue(c *Conn) {
+	t, ok := s.cfg.Store.(Toucher)
+	if !ok || s.cfg.TouchInterval <= 0 {
+		return
+	}
+	now := time.Now()
+	s.mu.Lock()
+	l := s.live[c.sid]
+	due := l != nil && now.Sub(l.lastTouch) >= s.cfg.TouchInterval
+	if due {
+		l.lastTouch = now
+	}
+	s.mu.Unlock()
+	if !due {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.HandshakeTimeout)
+		defer cancel()
+		err := t.Touch(ctx, c.sess)
+		if errors.Is(err, connectsid.ErrNoSession) {
+			s.endSession(c.sid, ReasonLoggedOut)
+		} else if err != nil {
+			s.log.Debug("touch failed", "sid", connectsid.Redact(c.sid), "err", err)
+		}
+	}()
+}

@@ -1,0 +1,107 @@
+package bridge_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/expressbridge/expressbridge/bridge"
+	"github.com/expressbridge/expressbridge/connectsid"
+	"github.com/expressbridge/expressbridge/connectsid/redisstore"
+	"github.com/expressbridge/expressbridge/internal/testenv"
+)
+
+// BenchmarkRevocation measures, over 1,000 open sessions, the time from the
+// deletion of a session's record (what Express's logout does) to the close
+// frame at its client, and reports p50 and p99. One iteration is the whole
+// measurement: run it with -benchtime 1x.
+func BenchmarkRevocation(b *testing.B) {
+	const n = 1000
+	r := testenv.StartRedis(b)
+	client, err := redisstore.OpenURL(r.URL())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { client.Close() })
+	store := redisstore.New(client, redisstore.Options{})
+	ver, _ := connectsid.NewVerifier("revocation bench secret")
+	srv, err := bridge.New(bridge.Config{Verifier: ver, Store: store, Watch: store.Watch,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	ctx, cancel := context.WithCancel(context.Background())
+	go srv.Run(ctx)
+	b.Cleanup(func() { cancel(); srv.Shutdown(context.Background()); hs.Close() })
+	url := "ws" + strings.TrimPrefix(hs.URL, "http")
+	rc := r.Client(b)
+	for rc.PubSubNumPat(ctx).Val() == 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	for b.Loop() {
+		// n logged-in sessions, as connect-redis stores them, each connected.
+		exp := time.Now().Add(time.Hour).UTC().Format("2006-01-02T15:04:05.000Z")
+		sids := make([]string, n)
+		pipe := rc.Pipeline()
+		for i := range sids {
+			sids[i] = fmt.Sprintf("revocation-%06d-abcdefghijklmnop", i)
+			pipe.Set(ctx, store.Key(sids[i]), `{"cookie":{"originalMaxAge":3600000,"expires":"`+exp+
+				`","httpOnly":true,"path":"/"},"loggedIn":true,"username":"u`+fmt.Sprint(i)+`"}`, time.Hour)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			b.Fatal(err)
+		}
+		conns := make([]*websocket.Conn, n)
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 32)
+		for i := range sids {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func(i int) {
+				defer func() { <-sem; wg.Done() }()
+				c, _, err := websocket.DefaultDialer.Dial(url, map[string][]string{"Cookie": {"connect.sid=" + ver.Sign(sids[i])}})
+				if err == nil {
+					_, _, err = c.ReadMessage() // hello
+				}
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				conns[i] = c
+			}(i)
+		}
+		wg.Wait()
+		if b.Failed() {
+			return
+		}
+		// One logout at a time, so that each latency is its own.
+		lat := make([]time.Duration, n)
+		for i, c := range conns {
+			start := time.Now()
+			rc.Del(ctx, store.Key(sids[i]))
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			_, _, err := c.ReadMessage()
+			var ce *websocket.CloseError
+			if !errors.As(err, &ce) || ce.Code != bridge.CloseUnauthorized {
+				b.Fatalf("session %d: %v", i, err)
+			}
+			lat[i] = time.Since(start)
+			c.Close()
+		}
+		slices.Sort(lat)
+		b.ReportMetric(float64(lat[n/2].Microseconds())/1000, "p50-ms")
+		b.ReportMetric(float64(lat[n*99/100].Microseconds())/1000, "p99-ms")
+	}
+}

@@ -1,0 +1,451 @@
+// Package bridge is a WebSocket server that accepts only users logged in
+// through an Express app: at each handshake it reads the app's signed
+// session cookie, loads the session from the app's store and checks the
+// login, before upgrading. Refusals carry an HTTP status and a JSON body
+// {"error":CODE,"message":…}; accepted connections carry the session to
+// every later message.
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/expressbridge/expressbridge/connectsid"
+)
+
+// Defaults for Config's zero fields.
+const (
+	DefaultCookieName = "connect.sid"
+	DefaultLoginField = "loggedIn"
+	DefaultUserField  = "username"
+	// DefaultReadLimit bounds one client message: chat-sized, far below
+	// what would let one client hold much memory.
+	DefaultReadLimit = 64 << 10
+	// DefaultPingInterval keeps NAT and proxy mappings alive and finds dead
+	// peers within about a minute.
+	DefaultPingInterval = 30 * time.Second
+	// DefaultWriteTimeout is how long one write may block before the peer
+	// counts as gone.
+	DefaultWriteTimeout = 10 * time.Second
+	// DefaultSendQueue is how many messages may wait for a slow client
+	// before it is closed (1008) rather than slowing anyone else.
+	DefaultSendQueue = 64
+	// DefaultHandshakeTimeout bounds the session lookup and the upgrade.
+	DefaultHandshakeTimeout = 5 * time.Second
+	// retryAfter is the Retry-After of a 503: long enough for Redis to
+	// restart, short enough that users barely notice.
+	retryAfter = "2"
+)
+
+// SessionStore is what the bridge needs from a session store: one lookup.
+// Get fails with connectsid.ErrNoSession, ErrExpired, ErrMalformedSession or
+// ErrStoreUnavailable.
+type SessionStore interface {
+	Get(ctx context.Context, sid string) (*connectsid.Session, error)
+}
+
+// Pinger is a store that can say whether it answers (for /healthz).
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Protocol handles accepted connections. Open runs once a connection is
+// accepted, Message for each message the client sends (in order, one at a
+// time per connection), Close once after the connection ends. Methods may
+// be called concurrently for different connections.
+type Protocol interface {
+	Open(c *Conn)
+	Message(c *Conn, msg []byte)
+	Close(c *Conn)
+}
+
+// Config configures a Server. Verifier and Store are required; every other
+// zero field takes the safe default named beside it.
+type Config struct {
+	Verifier *connectsid.Verifier
+	Store    SessionStore
+	// CookieName is express-session's name option (DefaultCookieName).
+	CookieName string
+	// LoginField is the session field that must be true (DefaultLoginField).
+	LoginField string
+	// LoggedIn, when set, replaces the LoginField check.
+	LoggedIn func(*connectsid.Session) bool
+	// UserField is the session field holding the user's name (DefaultUserField).
+	UserField string
+	// AllowedOrigins lists the origins (scheme://host[:port]) whose pages may
+	// connect. When empty, only pages served from the bridge's own host may.
+	// Requests without an Origin header (not browsers) are allowed: they
+	// cannot be cross-site.
+	AllowedOrigins []string
+	// ReadLimit bounds one client message in bytes (DefaultReadLimit).
+	ReadLimit int64
+	// PingInterval is how often the server pings (DefaultPingInterval).
+	PingInterval time.Duration
+	// WriteTimeout bounds one write (DefaultWriteTimeout).
+	WriteTimeout time.Duration
+	// SendQueue is a connection's outgoing queue length (DefaultSendQueue).
+	SendQueue int
+	// HandshakeTimeout bounds session lookup and upgrade (DefaultHandshakeTimeout).
+	HandshakeTimeout time.Duration
+	// Watch, when set, reports changes to stored sessions so that
+	// connections end with their session (redisstore.Store.Watch).
+	Watch WatchFunc
+	// RevalidateInterval is how often open sessions are reloaded when Watch
+	// is nil or cannot work (DefaultRevalidateInterval).
+	RevalidateInterval time.Duration
+	// TouchInterval, when positive, renews an active session's TTL at most
+	// this often, as Express does on each request, so that a user who only
+	// chats is not logged out of Express. The store must be a Toucher.
+	TouchInterval time.Duration
+	// Protocol handles accepted connections (Chat when nil).
+	Protocol Protocol
+	// Logger receives the server's logs (slog.Default when nil). Logs never
+	// hold a secret, a whole cookie or a whole session ID.
+	Logger *slog.Logger
+}
+
+// Server is the bridge: an http.Handler that authenticates WebSocket
+// handshakes and serves the accepted connections. It is safe for
+// concurrent use.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	upgrader websocket.Upgrader
+	origins  map[string]bool
+
+	mu     sync.Mutex
+	conns  map[*Conn]struct{}
+	bySID  map[string][]*Conn
+	live   map[string]*live
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// New returns a server for cfg, with defaults for zero fields. It fails
+// when Verifier or Store is missing, a limit or timeout is negative, or an
+// allowed origin is not an origin.
+func New(cfg Config) (*Server, error) {
+	if cfg.Verifier == nil || cfg.Store == nil {
+		return nil, errors.New("bridge: Config.Verifier and Config.Store are required")
+	}
+	if cfg.ReadLimit < 0 || cfg.PingInterval < 0 || cfg.WriteTimeout < 0 || cfg.SendQueue < 0 || cfg.HandshakeTimeout < 0 {
+		// Zero means the default; a negative value would panic (NewTicker,
+		// make) or silently disable a limit.
+		return nil, errors.New("bridge: Config limits and timeouts must not be negative")
+	}
+	setDefault(&cfg.CookieName, DefaultCookieName)
+	setDefault(&cfg.LoginField, DefaultLoginField)
+	setDefault(&cfg.UserField, DefaultUserField)
+	setDefault(&cfg.ReadLimit, DefaultReadLimit)
+	setDefault(&cfg.PingInterval, DefaultPingInterval)
+	setDefault(&cfg.WriteTimeout, DefaultWriteTimeout)
+	setDefault(&cfg.SendQueue, DefaultSendQueue)
+	setDefault(&cfg.HandshakeTimeout, DefaultHandshakeTimeout)
+	setDefault(&cfg.RevalidateInterval, DefaultRevalidateInterval)
+	if cfg.Protocol == nil {
+		cfg.Protocol = &Chat{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	origins := make(map[string]bool, len(cfg.AllowedOrigins))
+	for _, o := range cfg.AllowedOrigins {
+		u, err := url.Parse(o)
+		if err != nil || u.Scheme == "" || u.Host == "" || (u.Path != "" && u.Path != "/") ||
+			u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+			return nil, errors.New("bridge: allowed origin " + o + " is not of the form scheme://host[:port]")
+		}
+		origins[strings.ToLower(u.Scheme+"://"+u.Host)] = true
+	}
+	s := &Server{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		origins: origins,
+		conns:   make(map[*Conn]struct{}),
+		bySID:   make(map[string][]*Conn),
+		live:    make(map[string]*live),
+	}
+	s.upgrader = websocket.Upgrader{
+		HandshakeTimeout: cfg.HandshakeTimeout,
+		ReadBufferSize:   1024,
+		WriteBufferSize:  1024,
+		WriteBufferPool:  &sync.Pool{},
+		// The origin was checked before the upgrade, with our rules.
+		CheckOrigin: func(*http.Request) bool { return true },
+		// What the upgrader still refuses (version, key) gets a JSON body too.
+		Error: func(w http.ResponseWriter, _ *http.Request, status int, reason error) {
+			w.Header().Set("Sec-Websocket-Version", "13")
+			writeRefusal(w, &Refusal{status, CodeBadRequest, StepRequest, reason.Error()})
+		},
+	}
+	return s, nil
+}
+
+func setDefault[T comparable](p *T, def T) {
+	var zero T
+	if *p == zero {
+		*p = def
+	}
+}
+
+// ServeHTTP authenticates a WebSocket handshake and, when it passes,
+// upgrades it. Refusals happen before the upgrade, with a status and a JSON
+// body; with ?explain=1 the server upgrades instead, sends one
+// {"type":"error","error":CODE,"message":…} frame and closes with 4401,
+// 4403 or 4503, because a browser cannot read a refused handshake.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	explain := r.URL.Query().Get("explain") == "1"
+	sess, ref := s.authenticate(r)
+	if ref != nil {
+		s.log.LogAttrs(r.Context(), levelOf(ref), "handshake refused",
+			slog.String("step", ref.Step), slog.String("code", ref.Code),
+			slog.String("reason", ref.Message), slog.String("remote", r.RemoteAddr))
+		if explain && ref.Code != CodeBadRequest {
+			s.explain(w, r, ref)
+			return
+		}
+		writeRefusal(w, ref)
+		return
+	}
+	ws, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		s.log.LogAttrs(r.Context(), slog.LevelDebug, "handshake refused",
+			slog.String("step", StepRequest), slog.String("code", CodeBadRequest),
+			slog.String("reason", err.Error()), slog.String("remote", r.RemoteAddr))
+		return // the upgrader has answered the client
+	}
+	c := s.newConn(ws, sess)
+	if !s.register(c) {
+		c.closeNow(websocket.CloseGoingAway, CodeShuttingDown)
+		return
+	}
+	s.log.LogAttrs(r.Context(), slog.LevelDebug, "connection accepted",
+		slog.String("sid", connectsid.Redact(sess.ID())), slog.String("remote", r.RemoteAddr))
+	c.start()
+}
+
+// authenticate walks the handshake's steps and returns the session, or why
+// it was refused.
+func (s *Server) authenticate(r *http.Request) (*connectsid.Session, *Refusal) {
+	// 1. A WebSocket handshake at all.
+	if r.Method != http.MethodGet {
+		return nil, &Refusal{http.StatusMethodNotAllowed, CodeBadRequest, StepRequest, "a WebSocket handshake is a GET"}
+	}
+	if !websocket.IsWebSocketUpgrade(r) || r.Header.Get("Sec-Websocket-Key") == "" {
+		return nil, &Refusal{http.StatusBadRequest, CodeBadRequest, StepRequest, "not a WebSocket handshake"}
+	}
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return nil, &Refusal{http.StatusServiceUnavailable, CodeShuttingDown, StepRequest, "the server is shutting down"}
+	}
+	// 2. Origin, against cross-site WebSocket hijacking.
+	if ref := s.checkOrigin(r); ref != nil {
+		return nil, ref
+	}
+	// 3. Cookie and signature. Node joins repeated Cookie headers with "; ".
+	header := strings.Join(r.Header.Values("Cookie"), "; ")
+	sid, _, err := s.cfg.Verifier.FromHeader(header, s.cfg.CookieName)
+	if err != nil {
+		step := StepSignature
+		if errors.Is(err, connectsid.ErrNoCookie) {
+			step = StepCookie
+		}
+		return nil, refuse(step, err)
+	}
+	// 4. The session record.
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.HandshakeTimeout)
+	defer cancel()
+	sess, err := s.cfg.Store.Get(ctx, sid)
+	if err != nil {
+		return nil, refuse(StepStore, err)
+	}
+	// 5. The login.
+	if !s.loggedIn(sess) {
+		return nil, &Refusal{http.StatusUnauthorized, CodeNotLoggedIn, StepLogin,
+			"session " + connectsid.Redact(sid) + " is not logged in (" + s.cfg.LoginField + " is not true)"}
+	}
+	return sess, nil
+}
+
+func (s *Server) loggedIn(sess *connectsid.Session) bool {
+	if s.cfg.LoggedIn != nil {
+		return s.cfg.LoggedIn(sess)
+	}
+	v, ok := sess.Bool(s.cfg.LoginField)
+	return ok && v
+}
+
+func (s *Server) checkOrigin(r *http.Request) *Refusal {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return nil
+	}
+	u, err := url.Parse(origin)
+	if err == nil && u.Host != "" {
+		if len(s.origins) > 0 {
+			if s.origins[strings.ToLower(u.Scheme+"://"+u.Host)] {
+				return nil
+			}
+		} else if strings.EqualFold(u.Host, r.Host) {
+			return nil
+		}
+	}
+	return &Refusal{http.StatusForbidden, CodeBadOrigin, StepOrigin,
+		"origin " + origin + " is not allowed (see --allow-origin)"}
+}
+
+func levelOf(r *Refusal) slog.Level {
+	if r.Status == http.StatusServiceUnavailable {
+		return slog.LevelWarn
+	}
+	return slog.LevelDebug
+}
+
+func writeRefusal(w http.ResponseWriter, ref *Refusal) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	if ref.Status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", retryAfter)
+	}
+	w.WriteHeader(ref.Status)
+	json.NewEncoder(w).Encode(ref)
+}
+
+// explain upgrades a refused handshake only to tell the page why.
+func (s *Server) explain(w http.ResponseWriter, r *http.Request, ref *Refusal) {
+	ws, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return
+	}
+	defer ws.Close()
+	msg, _ := json.Marshal(struct {
+		Type    string `json:"type"`
+		Error   string `json:"error"`
+		Message string `json:"message"`
+	}{"error", ref.Code, ref.Message})
+	deadline := time.Now().Add(s.cfg.WriteTimeout)
+	ws.SetWriteDeadline(deadline)
+	if ws.WriteMessage(websocket.TextMessage, msg) == nil {
+		ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(ref.CloseCode(), ref.Code), deadline)
+	}
+}
+
+// Healthz returns a handler that answers 200 when the store answers and 503
+// otherwise. A store that cannot be pinged always counts as healthy.
+func (s *Server) Healthz() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if p, ok := s.cfg.Store.(Pinger); ok {
+			ctx, cancel := context.WithTimeout(r.Context(), s.cfg.HandshakeTimeout)
+			defer cancel()
+			if err := p.Ping(ctx); err != nil {
+				w.Header().Set("Retry-After", retryAfter)
+				w.WriteHeader(http.StatusServiceUnavailable)
+				json.NewEncoder(w).Encode(map[string]string{"status": "unavailable", "error": connectsid.CodeStoreUnavailable})
+				return
+			}
+		}
+		json.NewEncoder(w).Encode(map[string]any{"status": "ok", "connections": s.Len()})
+	})
+}
+
+// Len returns the number of open connections.
+func (s *Server) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+// Broadcast queues msg for every open connection. A connection whose queue
+// is full is closed with 1008 instead of slowing the others.
+func (s *Server) Broadcast(msg []byte) {
+	s.mu.Lock()
+	all := make([]*Conn, 0, len(s.conns))
+	for c := range s.conns {
+		all = append(all, c)
+	}
+	s.mu.Unlock()
+	for _, c := range all {
+		c.Send(msg)
+	}
+}
+
+// CloseSession closes every connection of a session with code and reason,
+// and returns how many there were.
+func (s *Server) CloseSession(sid string, code int, reason string) int {
+	s.mu.Lock()
+	conns := append([]*Conn(nil), s.bySID[sid]...)
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.Close(code, reason)
+	}
+	return len(conns)
+}
+
+// Shutdown refuses new handshakes, closes every connection with 1001 and
+// waits until their goroutines have ended or ctx is done.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	all := make([]*Conn, 0, len(s.conns))
+	for c := range s.conns {
+		all = append(all, c)
+	}
+	s.mu.Unlock()
+	for _, c := range all {
+		c.Close(websocket.CloseGoingAway, CodeShuttingDown)
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Server) register(c *Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	s.bySID[c.sid] = append(s.bySID[c.sid], c)
+	s.trackLocked(c)
+	s.wg.Add(1)
+	return true
+}
+
+func (s *Server) unregister(c *Conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	list := s.bySID[c.sid]
+	for i, x := range list {
+		if x == c {
+			list = append(list[:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(s.bySID, c.sid)
+	} else {
+		s.bySID[c.sid] = list
+	}
+	s.untrackLocked(c.sid)
+	s.mu.Unlock()
+	s.wg.Done()
+}
