@@ -1,0 +1,145 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/expressbridge/expressbridge/connectsid"
+	"github.com/expressbridge/expressbridge/internal/testenv"
+)
+
+// lockedBuffer is the serve command's stderr, read while it runs.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestServe runs `expressbridge serve` in-process beside the real Express
+// app and a real Redis, as a user would: login through Express, hello from
+// the bridge, health, explain mode, and a graceful stop.
+func TestServe(t *testing.T) {
+	secret := "serve test secret ✓"
+	r := testenv.StartRedis(t)
+	app := testenv.StartNodeApp(t, testenv.NodeAppConfig{RedisURL: r.URL(), Secrets: []string{secret}})
+	port := testenv.FreePort(t)
+	dir := t.TempDir()
+	secretFile := filepath.Join(dir, "secrets")
+	os.WriteFile(secretFile, []byte(secret+"\n"), 0o600)
+
+	var stderr lockedBuffer
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	exited := make(chan int, 1)
+	go func() {
+		exited <- run(ctx, []string{"serve", "--listen", "127.0.0.1:" + strconv.Itoa(port),
+			"--secret-file", secretFile, "--log-level", "debug", "--allow-origin", app.URL()},
+			strings.NewReader(""), &bytes.Buffer{}, &stderr,
+			func(k string) string { return map[string]string{"REDIS_URL": r.URL()}[k] })
+	}()
+	base := "127.0.0.1:" + strconv.Itoa(port)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get("http://" + base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not become healthy: %v\n%s", err, stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	cookie := app.Login(context.Background(), t, "Zoë 🚀")
+	ver, _ := connectsid.NewVerifier(secret)
+	sid, _, err := ver.FromHeader(cookie, "connect.sid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr := http.Header{"Cookie": {cookie}, "Origin": {app.URL()}}
+	c, _, err := websocket.DefaultDialer.Dial("ws://"+base+"/ws", hdr)
+	if err != nil {
+		t.Fatalf("dial: %v\n%s", err, stderr.String())
+	}
+	defer c.Close()
+	var hello struct{ Type, User string }
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if err := c.ReadJSON(&hello); err != nil || hello.Type != "hello" || hello.User != "Zoë 🚀" {
+		t.Fatalf("hello = %+v, %v", hello, err)
+	}
+
+	// A page of another origin is refused, and explain mode says why.
+	bad, resp, err := websocket.DefaultDialer.Dial("ws://"+base+"/ws?explain=1",
+		http.Header{"Cookie": {cookie}, "Origin": {"http://evil.example"}})
+	if err != nil {
+		t.Fatalf("explain dial: %v (%v)", err, resp)
+	}
+	var refusal struct{ Type, Error string }
+	bad.ReadJSON(&refusal)
+	_, _, err = bad.ReadMessage()
+	var ce *websocket.CloseError
+	if refusal.Error != "bad-origin" || !errors.As(err, &ce) || ce.Code != 4403 {
+		t.Fatalf("explain: %+v then %v", refusal, err)
+	}
+	bad.Close()
+
+	// /healthz follows Redis.
+	r.Kill(t)
+	if resp, err := http.Get("http://" + base + "/healthz"); err != nil || resp.StatusCode != 503 {
+		t.Fatalf("healthz with Redis down: %v %v", resp, err)
+	}
+	r.Start(t)
+
+	// SIGTERM's path: stop accepting, close with 1001, exit 0.
+	stop()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, _, err = c.ReadMessage()
+	if !errors.As(err, &ce) || ce.Code != websocket.CloseGoingAway {
+		t.Fatalf("on shutdown the client got %v, want close 1001", err)
+	}
+	select {
+	case code := <-exited:
+		if code != exitOK {
+			t.Fatalf("serve exited %d\n%s", code, stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+
+	logs := stderr.String()
+	for _, s := range []string{secret, cookie, strings.TrimPrefix(cookie, "connect.sid="), sid} {
+		if strings.Contains(logs, s) {
+			t.Errorf("serve's log holds %.12q…", s)
+		}
+	}
+	for _, want := range []string{"expressbridge serving", "handshake refused", "step=origin", "stopped"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("serve's log lacks %q:\n%s", want, logs)
+		}
+	}
+}
