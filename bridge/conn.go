@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -129,6 +130,8 @@ func (c *Conn) start() {
 	<-writerDone
 	c.s.cfg.Protocol.Close(c)
 	c.s.unregister(c)
+	c.s.log.LogAttrs(context.Background(), slog.LevelDebug, "connection closed",
+		slog.String("sid", connectsid.Redact(c.sid)), slog.Int("code", c.code), slog.String("reason", c.reason))
 }
 
 func (c *Conn) readLoop() {
