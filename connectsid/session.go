@@ -189,10 +189,14 @@ func (s *Session) Bool(key string) (value, ok bool) {
 
 // Set stores v, encoded as JSON the way JSON.stringify writes it (no HTML
 // escaping), in an app field, keeping the field's place or appending it.
-// The cookie object cannot be set.
+// The cookie object cannot be set, nor a field express-session would drop
+// on its next load (id, req, save, touch, constructor, …).
 func (s *Session) Set(key string, v any) error {
 	if key == "cookie" {
 		return errors.New("connectsid: the cookie object cannot be set as a field")
+	}
+	if reservedField(key) {
+		return fmt.Errorf("connectsid: field %q would be dropped by express-session, which keeps its own property of that name", key)
 	}
 	raw, err := marshalJS(v)
 	if err != nil {
@@ -205,6 +209,20 @@ func (s *Session) Set(key string, v any) error {
 	rawKey, _ := marshalJS(key)
 	s.members = append(s.members, member{key: key, rawKey: rawKey, raw: raw})
 	return nil
+}
+
+// reservedField reports whether express-session drops a stored field of
+// this name when it loads a record: the Session's own properties and
+// methods, and Object.prototype's.
+func reservedField(key string) bool {
+	switch key {
+	case "id", "req", "regenerate", "destroy", "reload", "save", "touch", "resetMaxAge",
+		"constructor", "__proto__", "toString", "toLocaleString", "valueOf", "hasOwnProperty",
+		"isPrototypeOf", "propertyIsEnumerable", "__defineGetter__", "__defineSetter__",
+		"__lookupGetter__", "__lookupSetter__":
+		return true
+	}
+	return false
 }
 
 // Delete removes an app field; deleting a missing field does nothing.

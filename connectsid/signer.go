@@ -102,7 +102,7 @@ func (v *Verifier) Unsign(value string) (sid string, secretIndex int, err error)
 			return sid, i, nil
 		}
 	}
-	return "", -1, fmt.Errorf("%w (sid %s, %d secrets tried)", ErrBadSignature, Redact(sid), len(v.keys))
+	return "", -1, fmt.Errorf("%w (sid %s, %s tried)", ErrBadSignature, Redact(sid), secretsN(len(v.keys)))
 }
 
 // FromHeader finds the cookie called name in a Cookie header, decodes it as
@@ -180,6 +180,13 @@ func uriUnreserved(c byte) bool {
 		return true
 	}
 	return strings.IndexByte("-_.!~*'()", c) >= 0
+}
+
+func secretsN(n int) string {
+	if n == 1 {
+		return "1 secret"
+	}
+	return fmt.Sprintf("%d secrets", n)
 }
 
 // Redact returns a prefix of a session ID that is safe to log: enough to
