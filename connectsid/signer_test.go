@@ -135,7 +135,11 @@ func TestUnsignDoesNotAllocate(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	if allocs != 0 {
+	switch {
+	case raceEnabled:
+		// make test runs this test again without -race, where it counts.
+		t.Logf("allocations not counted under -race (sync.Pool drops items on purpose): %v", allocs)
+	case allocs != 0:
 		t.Fatalf("Unsign allocates %v times per call", allocs)
 	}
 }

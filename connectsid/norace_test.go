@@ -1,0 +1,5 @@
+//go:build !race
+
+package connectsid
+
+const raceEnabled = false
