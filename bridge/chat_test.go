@@ -232,7 +232,7 @@ func TestBroadcast(t *testing.T) {
 // every message, none of them waiting on the slow one.
 func TestSlowConsumer(t *testing.T) {
 	h := newHarness(t)
-	const writeTimeout = time.Second
+	const writeTimeout = 2 * time.Second
 	b := h.serve(bridge.Config{SendQueue: 4, WriteTimeout: writeTimeout})
 	names := []string{"Fast A", "Fast B", "Slow"}
 	conns := make([]*websocket.Conn, len(names))
@@ -357,7 +357,7 @@ func TestReadLimit(t *testing.T) {
 // without a pong; a client that answers stays.
 func TestPingTimeout(t *testing.T) {
 	h := newHarness(t)
-	const interval, writeTimeout = 100 * time.Millisecond, 400 * time.Millisecond
+	const interval, writeTimeout = 100 * time.Millisecond, 900 * time.Millisecond
 	b := h.serve(bridge.Config{PingInterval: interval, WriteTimeout: writeTimeout})
 	cookie, _ := h.login("Zoë")
 
@@ -399,8 +399,8 @@ func TestPingTimeout(t *testing.T) {
 			mu.Unlock()
 			return c.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(ioWait))
 		})
-		// Read (answering pings) for three times the pong wait: no frame comes.
-		window := 3 * (interval + writeTimeout)
+		// Read (answering pings) for twice the pong wait: no frame comes.
+		window := 2 * (interval + writeTimeout)
 		c.SetReadDeadline(time.Now().Add(window))
 		_, _, err := c.ReadMessage()
 		var ne net.Error

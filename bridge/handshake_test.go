@@ -309,10 +309,10 @@ func TestOrigins(t *testing.T) {
 	tests := []struct {
 		name   string
 		b      *bridgeServer
-		origin string // "SELF" stands for http://<the bridge's host:port>
+		origin string // SELF stands for the bridge's host:port
 		ok     bool
 	}{
-		{"same host", sameHost, "SELF", true},
+		{"same host", sameHost, "http://SELF", true},
 		{"same host, https page", sameHost, "https://SELF", true},
 		{"no Origin", sameHost, "", true},
 		{"other host", sameHost, "http://evil.example", false},
@@ -328,17 +328,13 @@ func TestOrigins(t *testing.T) {
 		{"allow-list miss, port", listed, "https://app.example.com:8443", false},
 		{"allow-list miss, subdomain", listed, "https://evil.app.example.com", false},
 		{"allow-list miss, suffix", listed, "https://app.example.com.evil.example", false},
-		{"allow-list replaces same host", listed, "SELF", false},
+		{"allow-list replaces same host", listed, "http://SELF", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var header []string
 			if tc.origin != "" {
-				origin := strings.Replace(tc.origin, "SELF", tc.b.host, 1)
-				if !strings.Contains(origin, "://") && tc.origin == "SELF" {
-					origin = "http://" + origin
-				}
-				header = []string{"Origin", origin}
+				header = []string{"Origin", strings.Replace(tc.origin, "SELF", tc.b.host, 1)}
 			}
 			c, resp, err := dial(t, tc.b.ws, cookie, header...)
 			if !tc.ok {
@@ -374,6 +370,7 @@ func TestNewRejects(t *testing.T) {
 		{"negative WriteTimeout", bridge.Config{Verifier: v, Store: store, WriteTimeout: -time.Second}},
 		{"negative SendQueue", bridge.Config{Verifier: v, Store: store, SendQueue: -1}},
 		{"negative HandshakeTimeout", bridge.Config{Verifier: v, Store: store, HandshakeTimeout: -time.Second}},
+		{"negative RevalidateInterval", bridge.Config{Verifier: v, Store: store, RevalidateInterval: -time.Second}},
 	}
 	for _, o := range []string{
 		"", "example.com", "localhost:3000", "http://", "//example.com", "http://example.com/app",

@@ -263,8 +263,8 @@ func send(t *testing.T, c *websocket.Conn, v any) {
 }
 
 // expectClose reads until the connection ends (skipping data frames) and
-// fails unless it ends with a close frame of code.
-func expectClose(t *testing.T, c *websocket.Conn, code int) {
+// fails unless it ends with a close frame of code. It returns the reason.
+func expectClose(t *testing.T, c *websocket.Conn, code int) string {
 	t.Helper()
 	deadline := time.Now().Add(ioWait)
 	for {
@@ -280,7 +280,7 @@ func expectClose(t *testing.T, c *websocket.Conn, code int) {
 		if ce.Code != code {
 			t.Fatalf("close code %d (%q), want %d", ce.Code, ce.Text, code)
 		}
-		return
+		return ce.Text
 	}
 }
 

@@ -137,7 +137,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Verifier == nil || cfg.Store == nil {
 		return nil, errors.New("bridge: Config.Verifier and Config.Store are required")
 	}
-	if cfg.ReadLimit < 0 || cfg.PingInterval < 0 || cfg.WriteTimeout < 0 || cfg.SendQueue < 0 || cfg.HandshakeTimeout < 0 {
+	if cfg.ReadLimit < 0 || cfg.PingInterval < 0 || cfg.WriteTimeout < 0 || cfg.SendQueue < 0 ||
+		cfg.HandshakeTimeout < 0 || cfg.RevalidateInterval < 0 {
 		// Zero means the default; a negative value would panic (NewTicker,
 		// make) or silently disable a limit.
 		return nil, errors.New("bridge: Config limits and timeouts must not be negative")
