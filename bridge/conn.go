@@ -129,9 +129,9 @@ func (c *Conn) start() {
 	c.Close(0, "") // the peer is gone or broke the protocol: no frame to write
 	<-writerDone
 	c.s.cfg.Protocol.Close(c)
-	c.s.unregister(c)
 	c.s.log.LogAttrs(context.Background(), slog.LevelDebug, "connection closed",
 		slog.String("sid", connectsid.Redact(c.sid)), slog.Int("code", c.code), slog.String("reason", c.reason))
+	c.s.unregister(c)
 }
 
 func (c *Conn) readLoop() {

@@ -70,7 +70,7 @@ func (s *Server) Run(ctx context.Context) error {
 				s.log.Info("watching session changes")
 			}
 			// Changes may have been missed while disconnected.
-			go s.RevalidateAll(ctx)
+			s.background(func() { s.RevalidateAll(ctx) })
 		})
 	}
 	t := time.NewTicker(s.cfg.RevalidateInterval)
@@ -105,7 +105,7 @@ func (s *Server) sessionEvent(ctx context.Context, sid, op string) {
 	case "expired", "evicted":
 		s.endSession(sid, ReasonSessionExpired)
 	case "set":
-		go s.Revalidate(ctx, sid)
+		s.background(func() { s.Revalidate(ctx, sid) })
 	}
 }
 
@@ -224,7 +224,9 @@ func (s *Server) armExpiry(sid string, l *live, sess *connectsid.Session) {
 	if d <= 0 {
 		return // an expired record the store accepts (AcceptExpired): the TTL decides
 	}
-	l.expiry = time.AfterFunc(d, func() { s.Revalidate(context.Background(), sid) })
+	l.expiry = time.AfterFunc(d, func() {
+		s.background(func() { s.Revalidate(context.Background(), sid) })
+	})
 }
 
 // touchIfDue renews the session's TTL when its connection is active and the
@@ -245,7 +247,7 @@ func (s *Server) touchIfDue(c *Conn) {
 	if !due {
 		return
 	}
-	go func() {
+	s.background(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.HandshakeTimeout)
 		defer cancel()
 		err := t.Touch(ctx, c.sess)
@@ -254,5 +256,20 @@ func (s *Server) touchIfDue(c *Conn) {
 		} else if err != nil {
 			s.log.Debug("touch failed", "sid", connectsid.Redact(c.sid), "err", err)
 		}
+	})
+}
+
+// background runs f in a goroutine that Shutdown waits for, unless the
+// server is already shut down.
+func (s *Server) background(f func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		f()
 	}()
 }

@@ -54,8 +54,9 @@ func expectEnded(t *testing.T, c *websocket.Conn, limit time.Duration, reason st
 // a test's change cannot come before it.
 func watching(t *testing.T, h *harness) {
 	t.Helper()
+	rc := h.redis.Client(t)
 	waitFor(t, 5*time.Second, "the keyspace subscription", func() bool {
-		n, _ := h.redis.Client(t).PubSubNumPat(context.Background()).Result()
+		n, _ := rc.PubSubNumPat(context.Background()).Result()
 		return n > 0
 	})
 }

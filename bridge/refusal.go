@@ -43,9 +43,20 @@ type Refusal struct {
 	Code    string `json:"error"`
 	Step    string `json:"-"`
 	Message string `json:"message"`
+	// detail is the cause for the log when Message hides it from the
+	// client (a store failure's addresses are the operator's business).
+	detail string
 }
 
 func (r *Refusal) Error() string { return r.Code + ": " + r.Message }
+
+// logReason is what the log says of the refusal: the full cause.
+func (r *Refusal) logReason() string {
+	if r.detail != "" {
+		return r.detail
+	}
+	return r.Message
+}
 
 // CloseCode is the WebSocket close code that stands for the refusal's
 // status in explain mode.
@@ -71,6 +82,10 @@ func refuse(step string, err error) *Refusal {
 	}
 	if code == connectsid.CodeMalformedSession {
 		step = StepRecord
+	}
+	if status == http.StatusServiceUnavailable {
+		return &Refusal{Status: status, Code: code, Step: step,
+			Message: "the session store is unavailable; try again shortly", detail: err.Error()}
 	}
 	return &Refusal{Status: status, Code: code, Step: step, Message: err.Error()}
 }

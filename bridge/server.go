@@ -127,7 +127,8 @@ type Server struct {
 	bySID  map[string][]*Conn
 	live   map[string]*live
 	closed bool
-	wg     sync.WaitGroup
+	wg     sync.WaitGroup // connections
+	bg     sync.WaitGroup // background work: touches, revalidations
 }
 
 // New returns a server for cfg, with defaults for zero fields. It fails
@@ -185,7 +186,7 @@ func New(cfg Config) (*Server, error) {
 		// What the upgrader still refuses (version, key) gets a JSON body too.
 		Error: func(w http.ResponseWriter, _ *http.Request, status int, reason error) {
 			w.Header().Set("Sec-Websocket-Version", "13")
-			writeRefusal(w, &Refusal{status, CodeBadRequest, StepRequest, reason.Error()})
+			writeRefusal(w, &Refusal{Status: status, Code: CodeBadRequest, Step: StepRequest, Message: reason.Error()})
 		},
 	}
 	return s, nil
@@ -209,7 +210,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if ref != nil {
 		s.log.LogAttrs(r.Context(), levelOf(ref), "handshake refused",
 			slog.String("step", ref.Step), slog.String("code", ref.Code),
-			slog.String("reason", ref.Message), slog.String("remote", r.RemoteAddr))
+			slog.String("reason", ref.logReason()), slog.String("remote", r.RemoteAddr))
 		if explain && ref.Code != CodeBadRequest {
 			s.explain(w, r, ref)
 			return
@@ -239,16 +240,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) authenticate(r *http.Request) (*connectsid.Session, *Refusal) {
 	// 1. A WebSocket handshake at all.
 	if r.Method != http.MethodGet {
-		return nil, &Refusal{http.StatusMethodNotAllowed, CodeBadRequest, StepRequest, "a WebSocket handshake is a GET"}
+		return nil, &Refusal{Status: http.StatusMethodNotAllowed, Code: CodeBadRequest, Step: StepRequest, Message: "a WebSocket handshake is a GET"}
 	}
 	if !websocket.IsWebSocketUpgrade(r) || r.Header.Get("Sec-Websocket-Key") == "" {
-		return nil, &Refusal{http.StatusBadRequest, CodeBadRequest, StepRequest, "not a WebSocket handshake"}
+		return nil, &Refusal{Status: http.StatusBadRequest, Code: CodeBadRequest, Step: StepRequest, Message: "not a WebSocket handshake"}
 	}
 	s.mu.Lock()
 	closed := s.closed
 	s.mu.Unlock()
 	if closed {
-		return nil, &Refusal{http.StatusServiceUnavailable, CodeShuttingDown, StepRequest, "the server is shutting down"}
+		return nil, &Refusal{Status: http.StatusServiceUnavailable, Code: CodeShuttingDown, Step: StepRequest, Message: "the server is shutting down"}
 	}
 	// 2. Origin, against cross-site WebSocket hijacking.
 	if ref := s.checkOrigin(r); ref != nil {
@@ -273,8 +274,7 @@ func (s *Server) authenticate(r *http.Request) (*connectsid.Session, *Refusal) {
 	}
 	// 5. The login.
 	if !s.loggedIn(sess) {
-		return nil, &Refusal{http.StatusUnauthorized, CodeNotLoggedIn, StepLogin,
-			"session " + connectsid.Redact(sid) + " is not logged in (" + s.cfg.LoginField + " is not true)"}
+		return nil, &Refusal{Status: http.StatusUnauthorized, Code: CodeNotLoggedIn, Step: StepLogin, Message: "session " + connectsid.Redact(sid) + " is not logged in (" + s.cfg.LoginField + " is not true)"}
 	}
 	return sess, nil
 }
@@ -302,8 +302,7 @@ func (s *Server) checkOrigin(r *http.Request) *Refusal {
 			return nil
 		}
 	}
-	return &Refusal{http.StatusForbidden, CodeBadOrigin, StepOrigin,
-		"origin " + origin + " is not allowed (see --allow-origin)"}
+	return &Refusal{Status: http.StatusForbidden, Code: CodeBadOrigin, Step: StepOrigin, Message: "origin " + origin + " is not allowed (see --allow-origin)"}
 }
 
 func levelOf(r *Refusal) slog.Level {
@@ -404,12 +403,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for c := range s.conns {
 		all = append(all, c)
 	}
+	for _, l := range s.live {
+		if l.expiry != nil {
+			l.expiry.Stop()
+		}
+	}
 	s.mu.Unlock()
 	for _, c := range all {
 		c.Close(websocket.CloseGoingAway, CodeShuttingDown)
 	}
 	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
+	go func() { s.wg.Wait(); s.bg.Wait(); close(done) }()
 	select {
 	case <-done:
 		return nil
