@@ -35,22 +35,37 @@ func (Chat) Open(c *Conn) {
 
 // Message answers one client message.
 func (Chat) Message(c *Conn, msg []byte) {
+	broadcast, reply := chatAnswer(c.User(), msg, c.Session().AppJSON)
+	if broadcast != nil {
+		c.Server().Broadcast(broadcast)
+	}
+	if reply != nil {
+		c.Send(reply)
+	}
+}
+
+// chatAnswer is the protocol itself, without I/O: what to send to every
+// connection and what to answer the sender, for one message from user.
+// Any input gets one of the two, and the output is always valid JSON.
+func chatAnswer(user string, msg []byte, session func() []byte) (broadcast, reply []byte) {
 	var in chatIn
 	if json.Unmarshal(msg, &in) != nil {
 		in.Type = ""
 	}
 	switch {
 	case in.Type == "say" && in.Text != nil:
-		user := c.User()
 		out, err := json.Marshal(chatOut{Type: "said", User: &user, Text: in.Text})
 		if err == nil {
-			c.Server().Broadcast(out)
+			return out, nil
 		}
 	case in.Type == "whoami":
-		c.SendJSON(chatOut{Type: "session", Session: c.Session().AppJSON()})
-	default:
-		c.SendJSON(chatOut{Type: "error", Error: "bad-message"})
+		out, err := json.Marshal(chatOut{Type: "session", Session: session()})
+		if err == nil {
+			return nil, out
+		}
 	}
+	out, _ := json.Marshal(chatOut{Type: "error", Error: "bad-message"})
+	return nil, out
 }
 
 // Close does nothing: Chat keeps no state per connection.

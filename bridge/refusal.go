@@ -41,7 +41,7 @@ const (
 type Refusal struct {
 	Status  int    `json:"-"`
 	Code    string `json:"error"`
-	Step    string `json:"-"`
+	Step    string `json:"step"`
 	Message string `json:"message"`
 	// detail is the cause for the log when Message hides it from the
 	// client (a store failure's addresses are the operator's business).
@@ -80,8 +80,8 @@ func refuse(step string, err error) *Refusal {
 	case errors.Is(err, connectsid.ErrStoreUnavailable):
 		status = http.StatusServiceUnavailable
 	}
-	if code == connectsid.CodeMalformedSession {
-		step = StepRecord
+	if code == connectsid.CodeMalformedSession || code == connectsid.CodeExpired {
+		step = StepRecord // found, but the record refuses it: doctor says the same
 	}
 	if status == http.StatusServiceUnavailable {
 		return &Refusal{Status: status, Code: code, Step: step,

@@ -44,6 +44,12 @@ const (
 	// retryAfter is the Retry-After of a 503: long enough for Redis to
 	// restart, short enough that users barely notice.
 	retryAfter = "2"
+	// MaxHeaderBytes is the request-header limit for the http.Server in
+	// front of the bridge (serve sets it): twice Node's 16 KiB, so every
+	// handshake Express would take fits, far below net/http's 1 MiB
+	// default. net/http answers 431 to larger headers (it allows 4 KiB of
+	// slack over the limit).
+	MaxHeaderBytes = 32 << 10
 )
 
 // SessionStore is what the bridge needs from a session store: one lookup.
@@ -102,6 +108,13 @@ type Config struct {
 	// RevalidateInterval is how often open sessions are reloaded when Watch
 	// is nil or cannot work (DefaultRevalidateInterval).
 	RevalidateInterval time.Duration
+	// CloseOnStoreUnavailable makes Run ping the store every second (when
+	// it is a Pinger) and close every open connection with 4503
+	// "store-unavailable" each time a ping fails, so that no connection
+	// outlives the bridge's ability to see its session end. By default
+	// open connections stay open through a store outage (new handshakes
+	// get 503 store-unavailable either way).
+	CloseOnStoreUnavailable bool
 	// TouchInterval, when positive, renews an active session's TTL at most
 	// this often, as Express does on each request, so that a user who only
 	// chats is not logged out of Express. The store must be a Toucher.
@@ -333,8 +346,9 @@ func (s *Server) explain(w http.ResponseWriter, r *http.Request, ref *Refusal) {
 	msg, _ := json.Marshal(struct {
 		Type    string `json:"type"`
 		Error   string `json:"error"`
+		Step    string `json:"step"`
 		Message string `json:"message"`
-	}{"error", ref.Code, ref.Message})
+	}{"error", ref.Code, ref.Step, ref.Message})
 	deadline := time.Now().Add(s.cfg.WriteTimeout)
 	ws.SetWriteDeadline(deadline)
 	if ws.WriteMessage(websocket.TextMessage, msg) == nil {

@@ -83,9 +83,13 @@ Every flag that describes the app can also be set from the environment; the
 flag wins over the variable, the variable over the default. Each flag's help
 names its variable.
 
+When the bridge refuses a user, 'expressbridge doctor' walks the same steps
+for their cookie and says which one fails, why, and what to try next.
+
 Exit status: 0 success, 1 cookie refused or session missing or expired,
 2 usage error, 3 session store unavailable.`,
 		Example: `  export SESSION_SECRET='keyboard cat'
+  expressbridge doctor 'theme=dark; connect.sid=s%3Ad-L9xbwSXrMcxjPo6X_sFHJSTgb3vlOR.rPdcmAd8H7LnDrih7JlnEAc5ob49dAfrkjmDX6FZaPs'
   expressbridge unsign 's%3Ad-L9xbwSXrMcxjPo6X_sFHJSTgb3vlOR.rPdcmAd8H7LnDrih7JlnEAc5ob49dAfrkjmDX6FZaPs'
   expressbridge session list --redis-url redis://127.0.0.1:6379`,
 		Args:          cobra.ArbitraryArgs,
@@ -101,7 +105,7 @@ Exit status: 0 success, 1 cookie refused or session missing or expired,
 	root.SetVersionTemplate(versionLine() + "\n")
 	root.PersistentFlags().BoolVar(&a.json, "json", false, "print results and errors as JSON on stdout")
 	root.SetFlagErrorFunc(flagError)
-	root.AddCommand(newServeCmd(a), newUnsignCmd(a), newSignCmd(a), newSessionCmd(a), newVersionCmd(a))
+	root.AddCommand(newServeCmd(a), newDoctorCmd(a), newUnsignCmd(a), newSignCmd(a), newSessionCmd(a), newVersionCmd(a))
 	return root
 }
 
@@ -157,6 +161,9 @@ type cliError struct {
 	// session, which session get prints along with the failure.
 	sid    string
 	record json.RawMessage
+	// quiet: the command has printed its own report (doctor); run only
+	// returns the exit status.
+	quiet bool
 }
 
 func (e *cliError) Error() string { return e.code + ": " + e.msg }
@@ -197,6 +204,9 @@ func (a *app) report(cmd *cobra.Command, err error) int {
 			e.code = codeUsage
 		}
 		e.exit = exitStatus(e.code)
+	}
+	if e.quiet {
+		return e.exit
 	}
 	if e.hint == "" && e.code == codeUsage && cmd != nil {
 		e.hint = fmt.Sprintf("run '%s --help'", cmd.CommandPath())

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -201,15 +202,23 @@ func (s *Store) TTL(ctx context.Context, sid string) (time.Duration, error) {
 // found with SCAN MATCH prefix* as connect-redis's all/ids/length do, on
 // every master of a cluster.
 func (s *Store) IDs(ctx context.Context, limit int) ([]string, error) {
-	var ids []string
-	pattern := escapeGlob(s.opts.Prefix) + "*"
+	var (
+		mu  sync.Mutex // ForEachMaster scans the masters concurrently
+		ids []string
+	)
+	pattern := EscapeGlob(s.opts.Prefix) + "*"
 	scan := func(ctx context.Context, c redis.Cmdable) error {
 		it := c.Scan(ctx, 0, pattern, 100).Iterator()
 		for it.Next(ctx) {
-			if limit > 0 && len(ids) >= limit {
+			mu.Lock()
+			full := limit > 0 && len(ids) >= limit
+			if !full {
+				ids = append(ids, strings.TrimPrefix(it.Val(), s.opts.Prefix))
+			}
+			mu.Unlock()
+			if full {
 				return nil
 			}
-			ids = append(ids, strings.TrimPrefix(it.Val(), s.opts.Prefix))
 		}
 		return it.Err()
 	}
@@ -245,8 +254,9 @@ func (s *Store) unavailable(op string, err error) error {
 	return fmt.Errorf("%w: redis %s: %w", connectsid.ErrStoreUnavailable, op, err)
 }
 
-// escapeGlob quotes SCAN MATCH's special characters in a literal prefix.
-func escapeGlob(s string) string {
+// EscapeGlob quotes the special characters of SCAN MATCH and PSUBSCRIBE
+// patterns, so that s matches only itself.
+func EscapeGlob(s string) string {
 	var b strings.Builder
 	for _, c := range s {
 		if strings.ContainsRune(`*?[]\^`, c) {

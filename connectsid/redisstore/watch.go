@@ -70,7 +70,7 @@ func (s *Store) Watch(ctx context.Context, onEvent func(sid, op string), onSync 
 func (s *Store) watchNode(ctx context.Context, c redis.UniversalClient, db int,
 	onEvent func(sid, op string), onSync func(error)) {
 	channelPrefix := "__keyspace@" + strconv.Itoa(db) + "__:" + s.opts.Prefix
-	ps := c.PSubscribe(ctx, escapeGlob(channelPrefix)+"*")
+	ps := c.PSubscribe(ctx, EscapeGlob(channelPrefix)+"*")
 	defer ps.Close()
 	ch := ps.ChannelWithSubscriptions(redis.WithChannelSize(1024))
 	for {

@@ -115,6 +115,12 @@ func TestWatchReportsEveryOp(t *testing.T) {
 	rec.waitFor(t, "an event after the restart", func(e []string, _ []error) bool { return has(e, "set three") })
 }
 
+func TestEscapeGlob(t *testing.T) {
+	if got := redisstore.EscapeGlob(`a*b?[c]\^`); got != `a\*b\?\[c\]\\\^` {
+		t.Errorf("EscapeGlob = %q", got)
+	}
+}
+
 func TestWatchWithoutConfig(t *testing.T) {
 	r := testenv.StartRedis(t, testenv.WithRedisArgs("--rename-command", "CONFIG", ""))
 	client, _ := redisstore.OpenURL(r.URL())
