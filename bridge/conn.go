@@ -1,11 +1,16 @@
 package bridge
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net"
+	"net/http"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -22,39 +27,90 @@ var (
 	ErrSlowConsumer = errors.New("bridge: client cannot keep up; closing")
 )
 
-// closeGrace bounds the write of a close frame: a peer that cannot take 2
-// bytes in a second is gone anyway.
-const closeGrace = time.Second
+const (
+	// closeGrace bounds the write of a close frame: a peer that cannot take
+	// 2 bytes in a second is gone anyway.
+	closeGrace = time.Second
+	// frameTimeout bounds the read of one message once it has begun, so a
+	// client cannot hold a reader by trickling a frame.
+	frameTimeout = 10 * time.Second
+)
 
-// Conn is one accepted connection with the session it was opened with. One
-// goroutine reads and one writes; Send, Close and the accessors are safe
-// for concurrent use.
+// Conn is one accepted connection with the session it was opened with.
+//
+// An idle connection costs no goroutine: the server's poller starts a
+// reader when input arrives (one at a time per connection, so messages are
+// handled in order), and a writer runs only while there is something to
+// write (one at a time, the only writer of frames). Send, Close and the
+// accessors are safe for concurrent use.
 type Conn struct {
 	s    *Server
 	ws   *websocket.Conn
+	fc   *frameConn
+	raw  syscall.RawConn
+	fd   int
 	sess *connectsid.Session
 	sid  string
 	user string
 
-	send    chan []byte
-	ctx     context.Context
-	cancel  context.CancelFunc
-	once    sync.Once
-	closing chan struct{} // closed by the first Close
-	code    int           // close frame to write; 0 for none
+	ctx      context.Context
+	cancel   context.CancelFunc
+	lastRead atomic.Int64 // unix nanoseconds of the last frame received
+	pollGen  uint32       // the poller's, guarded by it
+	poll     poller       // the server's, set at registration
+	blocking atomic.Bool  // c could not be polled: its reader waits in reads
+
+	readMu   sync.Mutex // held by the one reader
+	finished atomic.Bool
+
+	wmu     sync.Mutex // guards what follows
+	queue   []outFrame
+	writing bool // a writer goroutine is running
+	closing bool
+	code    int // close frame to write; 0 for none
 	reason  string
 }
 
-func (s *Server) newConn(ws *websocket.Conn, sess *connectsid.Session) *Conn {
+type outFrame struct {
+	op   int // websocket.TextMessage, PingMessage or PongMessage
+	data []byte
+}
+
+// hijacker hands gorilla a frameConn instead of the bare connection.
+type hijacker struct {
+	http.ResponseWriter
+	fc *frameConn
+}
+
+func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	h.fc = &frameConn{Conn: conn}
+	return h.fc, brw, nil
+}
+
+// upgrade completes the handshake of an authenticated request.
+func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, sess *connectsid.Session) (*Conn, error) {
+	h := &hijacker{ResponseWriter: w}
+	ws, err := s.upgrader.Upgrade(h, r, nil)
+	if err != nil {
+		return nil, err
+	}
 	user, _ := sess.String(s.cfg.UserField)
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Conn{
-		s: s, ws: ws, sess: sess, sid: sess.ID(), user: user,
-		send:    make(chan []byte, s.cfg.SendQueue),
-		ctx:     ctx,
-		cancel:  cancel,
-		closing: make(chan struct{}),
+	c := &Conn{s: s, ws: ws, fc: h.fc, sess: sess, sid: sess.ID(), user: user, ctx: ctx, cancel: cancel, fd: -1}
+	c.lastRead.Store(time.Now().UnixNano())
+	h.fc.onFrame = func() { c.lastRead.Store(time.Now().UnixNano()) }
+	h.fc.onPing = func(p []byte) { c.enqueue(outFrame{websocket.PongMessage, append([]byte(nil), p...)}) }
+	if sc, ok := h.fc.Conn.(syscall.Conn); ok {
+		if c.raw, err = sc.SyscallConn(); err == nil {
+			c.raw.Control(func(fd uintptr) { c.fd = int(fd) })
+		}
 	}
+	ws.SetReadLimit(s.cfg.ReadLimit)
+	return c, nil
 }
 
 // Session returns the session the connection was accepted with. Treat it as
@@ -76,18 +132,7 @@ func (c *Conn) Context() context.Context { return c.ctx }
 // Send queues a text message without blocking. When the queue is full the
 // connection is closed with 1008 and ErrSlowConsumer returned.
 func (c *Conn) Send(msg []byte) error {
-	select {
-	case <-c.closing:
-		return ErrClosed
-	default:
-	}
-	select {
-	case c.send <- msg:
-		return nil
-	default:
-		c.Close(websocket.ClosePolicyViolation, "slow consumer")
-		return ErrSlowConsumer
-	}
+	return c.enqueue(outFrame{websocket.TextMessage, msg})
 }
 
 // SendJSON queues v encoded as JSON.
@@ -99,85 +144,163 @@ func (c *Conn) SendJSON(v any) error {
 	return c.Send(msg)
 }
 
-// Close closes the connection with a close code and reason. Only the first
-// call counts; it does not wait for the close to be written.
+func (c *Conn) enqueue(f outFrame) error {
+	c.wmu.Lock()
+	if c.closing {
+		c.wmu.Unlock()
+		return ErrClosed
+	}
+	if len(c.queue) >= c.s.cfg.SendQueue {
+		c.wmu.Unlock()
+		c.Close(websocket.ClosePolicyViolation, "slow consumer")
+		return ErrSlowConsumer
+	}
+	c.queue = append(c.queue, f)
+	start := !c.writing
+	c.writing = true
+	c.wmu.Unlock()
+	if start {
+		go c.writeLoop()
+	}
+	return nil
+}
+
+// Close closes the connection with a close code and reason (code 0: no
+// close frame). Only the first call counts; it does not wait.
 func (c *Conn) Close(code int, reason string) {
-	c.once.Do(func() {
-		c.code, c.reason = code, reason
-		close(c.closing)
-		c.cancel()
-	})
+	c.wmu.Lock()
+	if c.closing {
+		c.wmu.Unlock()
+		return
+	}
+	c.closing, c.code, c.reason = true, code, reason
+	c.queue = nil // what was not sent is moot
+	start := !c.writing
+	c.writing = true
+	c.wmu.Unlock()
+	c.cancel()
+	if start {
+		go c.writeLoop()
+	}
 }
 
-// closeNow closes a connection that never started its loops.
-func (c *Conn) closeNow(code int, reason string) {
-	c.Close(code, reason)
-	c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(closeGrace))
-	c.ws.Close()
+// writeLoop writes what is queued, then ends. It is the connection's only
+// writer of frames; the last one also writes the close frame.
+func (c *Conn) writeLoop() {
+	for {
+		c.wmu.Lock()
+		if c.closing {
+			code, reason := c.code, c.reason
+			c.wmu.Unlock()
+			if code != 0 {
+				c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(closeGrace))
+			}
+			c.finish(false)
+			return
+		}
+		if len(c.queue) == 0 {
+			c.writing = false
+			c.queue = nil // an idle connection keeps no queue
+			c.wmu.Unlock()
+			return
+		}
+		// One frame at a time, so the queue's length is the backlog that
+		// tells a slow client.
+		f := c.queue[0]
+		c.queue[0] = outFrame{}
+		c.queue = c.queue[1:]
+		c.wmu.Unlock()
+		deadline := time.Now().Add(c.s.cfg.WriteTimeout)
+		var err error
+		if f.op == websocket.TextMessage {
+			c.ws.SetWriteDeadline(deadline)
+			err = c.ws.WriteMessage(websocket.TextMessage, f.data)
+		} else {
+			err = c.ws.WriteControl(f.op, f.data, deadline)
+		}
+		if err != nil {
+			c.abort()
+			c.finish(false)
+			return
+		}
+	}
 }
 
-// start runs the connection: the writer in its own goroutine, the reader in
-// the caller's (the HTTP server's), until either ends.
-func (c *Conn) start() {
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		c.writeLoop()
-	}()
-	c.s.cfg.Protocol.Open(c)
-	c.readLoop()
-	c.Close(0, "") // the peer is gone or broke the protocol: no frame to write
-	<-writerDone
+// abort ends the connection without a close frame: the peer is gone or
+// broke the protocol.
+func (c *Conn) abort() {
+	c.Close(0, "")
+}
+
+// readReady reads what the client has sent, then waits for more through the
+// poller. It runs when the poller saw input; one at a time per connection.
+func (c *Conn) readReady() {
+	c.readMu.Lock()
+	defer c.readMu.Unlock()
+	for !c.finished.Load() {
+		c.fc.Conn.SetReadDeadline(time.Now().Add(frameTimeout))
+		forGorilla, err := c.fc.next()
+		if err == nil && forGorilla {
+			var msg []byte
+			if _, msg, err = c.ws.ReadMessage(); err == nil {
+				c.s.touchIfDue(c)
+				c.s.cfg.Protocol.Message(c, msg)
+			}
+		}
+		if err != nil {
+			c.abort()
+			c.finish(true)
+			return
+		}
+		c.wmu.Lock()
+		closing := c.closing
+		c.wmu.Unlock()
+		if closing {
+			return // the writer finishes the connection
+		}
+		if !c.blocking.Load() && !c.poll.pending(c) {
+			c.poll.rearm(c)
+			return
+		}
+	}
+}
+
+// finish releases the connection once: after its reader is done, it leaves
+// the poller and the server and tells the protocol. readerHeld says the
+// caller is the reader.
+func (c *Conn) finish(readerHeld bool) {
+	if !c.finished.CompareAndSwap(false, true) {
+		return
+	}
+	c.cancel()
+	c.poll.remove(c) // before the close, so the descriptor cannot be reused while armed
+	c.ws.Close()     // also ends a reader waiting in a read
+	if !readerHeld {
+		c.readMu.Lock()
+		defer c.readMu.Unlock()
+	}
 	c.s.cfg.Protocol.Close(c)
 	c.s.log.LogAttrs(context.Background(), slog.LevelDebug, "connection closed",
 		slog.String("sid", connectsid.Redact(c.sid)), slog.Int("code", c.code), slog.String("reason", c.reason))
 	c.s.unregister(c)
 }
 
-func (c *Conn) readLoop() {
-	pongWait := c.s.cfg.PingInterval + c.s.cfg.WriteTimeout
-	c.ws.SetReadLimit(c.s.cfg.ReadLimit)
-	c.ws.SetReadDeadline(time.Now().Add(pongWait))
-	c.ws.SetPongHandler(func(string) error {
-		return c.ws.SetReadDeadline(time.Now().Add(pongWait))
-	})
-	for {
-		_, msg, err := c.ws.ReadMessage()
-		if err != nil {
-			return
-		}
-		c.ws.SetReadDeadline(time.Now().Add(pongWait))
-		c.s.touchIfDue(c)
-		c.s.cfg.Protocol.Message(c, msg)
+// start runs an accepted connection: Open, then input through the poller.
+func (c *Conn) start() {
+	c.s.cfg.Protocol.Open(c)
+	if c.fd < 0 || c.poll.add(c) != nil {
+		c.blocking.Store(true) // no descriptor to poll: a reader of its own
+		go c.readReady()
 	}
 }
 
-// writeLoop is the connection's only writer of data frames and pings.
-func (c *Conn) writeLoop() {
-	ticker := time.NewTicker(c.s.cfg.PingInterval)
-	defer func() {
-		ticker.Stop()
-		c.ws.Close() // also ends the reader
-	}()
-	for {
-		select {
-		case msg := <-c.send:
-			c.ws.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
-			if err := c.ws.WriteMessage(websocket.TextMessage, msg); err != nil {
-				c.Close(0, "")
-				return
-			}
-		case <-ticker.C:
-			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.s.cfg.WriteTimeout)); err != nil {
-				c.Close(0, "")
-				return
-			}
-		case <-c.closing:
-			if c.code != 0 {
-				c.ws.WriteControl(websocket.CloseMessage,
-					websocket.FormatCloseMessage(c.code, c.reason), time.Now().Add(closeGrace))
-			}
-			return
-		}
+// ping is the server's keeper: it pings c, or ends it when the client has
+// sent nothing, not even a pong, for longer than a ping interval and a
+// write timeout.
+func (c *Conn) ping(now time.Time) {
+	if now.Sub(time.Unix(0, c.lastRead.Load())) > c.s.cfg.PingInterval+c.s.cfg.WriteTimeout {
+		c.abort()
+		return
 	}
+	c.enqueue(outFrame{websocket.PingMessage, nil})
 }

@@ -27,6 +27,10 @@ const (
 	// revalidateWorkers bounds the store lookups of one revalidation round,
 	// so that a round does not flood Redis.
 	revalidateWorkers = 8
+	// storePingInterval is how often Run pings the store under
+	// Config.CloseOnStoreUnavailable: an outage ends connections within
+	// about a second plus the store's own timeout.
+	storePingInterval = time.Second
 )
 
 // WatchFunc reports changes to stored sessions until ctx ends:
@@ -51,8 +55,18 @@ type live struct {
 // Run watches the store for session changes and closes connections whose
 // session ended, until ctx ends. Without Config.Watch, or while the watch
 // cannot confirm notifications, it revalidates every open session each
-// Config.RevalidateInterval instead. It returns ctx's error.
+// Config.RevalidateInterval instead. With Config.CloseOnStoreUnavailable
+// it also pings the store every second. It returns ctx's error.
 func (s *Server) Run(ctx context.Context) error {
+	if s.cfg.CloseOnStoreUnavailable {
+		if p, ok := s.cfg.Store.(Pinger); ok {
+			done := make(chan struct{})
+			go func() { defer close(done); s.pingStore(ctx, p) }()
+			defer func() { <-done }()
+		} else {
+			s.log.Warn("CloseOnStoreUnavailable has no effect: the session store cannot be pinged")
+		}
+	}
 	var mu sync.Mutex
 	polling := s.cfg.Watch == nil
 	warned := false
@@ -88,6 +102,55 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// pingStore pings the store every storePingInterval until ctx ends and
+// closes every open connection with 4503 store-unavailable after each ping
+// that fails: a connection accepted just before an outage is closed by the
+// next ping.
+func (s *Server) pingStore(ctx context.Context, p Pinger) {
+	t := time.NewTicker(storePingInterval)
+	defer t.Stop()
+	down := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, s.cfg.HandshakeTimeout)
+		err := p.Ping(pctx)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return // a ping cut short by the end of Run is no outage
+		case err != nil:
+			n := s.closeAll(CloseUnavailable, connectsid.CodeStoreUnavailable)
+			if !down || n > 0 {
+				s.log.LogAttrs(ctx, slog.LevelWarn, "session store unavailable; connections closed",
+					slog.Int("connections", n), slog.String("err", err.Error()))
+			}
+			down = true
+		case down:
+			down = false
+			s.log.Info("session store answers again")
+		}
+	}
+}
+
+// closeAll closes every open connection with code and reason and returns
+// how many there were.
+func (s *Server) closeAll(code int, reason string) int {
+	s.mu.Lock()
+	all := make([]*Conn, 0, len(s.conns))
+	for c := range s.conns {
+		all = append(all, c)
+	}
+	s.mu.Unlock()
+	for _, c := range all {
+		c.Close(code, reason)
+	}
+	return len(all)
 }
 
 // sessionEvent closes or revalidates the connections of sid after a change

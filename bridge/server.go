@@ -142,6 +142,13 @@ type Server struct {
 	closed bool
 	wg     sync.WaitGroup // connections
 	bg     sync.WaitGroup // background work: touches, revalidations
+
+	// Started with the first connection, stopped by Shutdown.
+	startOnce               sync.Once
+	poller                  poller
+	stop                    chan struct{}
+	kept                    chan struct{} // closed when the keeper has stopped
+	stopKeeper, closePoller sync.Once
 }
 
 // New returns a server for cfg, with defaults for zero fields. It fails
@@ -191,9 +198,11 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.upgrader = websocket.Upgrader{
 		HandshakeTimeout: cfg.HandshakeTimeout,
-		ReadBufferSize:   1024,
-		WriteBufferSize:  1024,
-		WriteBufferPool:  &sync.Pool{},
+		// frameConn hands gorilla one frame at a time: a small buffer
+		// serves, and it stays with the connection for its life.
+		ReadBufferSize:  256,
+		WriteBufferSize: 1024,
+		WriteBufferPool: &sync.Pool{},
 		// The origin was checked before the upgrade, with our rules.
 		CheckOrigin: func(*http.Request) bool { return true },
 		// What the upgrader still refuses (version, key) gets a JSON body too.
@@ -231,16 +240,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeRefusal(w, ref)
 		return
 	}
-	ws, err := s.upgrader.Upgrade(w, r, nil)
+	c, err := s.upgrade(w, r, sess)
 	if err != nil {
 		s.log.LogAttrs(r.Context(), slog.LevelDebug, "handshake refused",
 			slog.String("step", StepRequest), slog.String("code", CodeBadRequest),
 			slog.String("reason", err.Error()), slog.String("remote", r.RemoteAddr))
 		return // the upgrader has answered the client
 	}
-	c := s.newConn(ws, sess)
 	if !s.register(c) {
-		c.closeNow(websocket.CloseGoingAway, CodeShuttingDown)
+		c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, CodeShuttingDown),
+			time.Now().Add(closeGrace))
+		c.ws.Close()
 		return
 	}
 	s.log.LogAttrs(r.Context(), slog.LevelDebug, "connection accepted",
@@ -428,11 +438,58 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); s.bg.Wait(); close(done) }()
+	var err error
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
-		return ctx.Err()
+		err = ctx.Err()
+	}
+	s.mu.Lock()
+	s.startOnce.Do(func() {}) // nothing to stop if nothing started
+	s.mu.Unlock()
+	if s.stop != nil {
+		s.stopKeeper.Do(func() { close(s.stop); <-s.kept })
+		if err == nil { // no connection left to read for
+			s.closePoller.Do(s.poller.close)
+		}
+	}
+	return err
+}
+
+// startLocked starts what connections need: the poller and the keeper.
+// Called with s.mu held, once.
+func (s *Server) startLocked() {
+	p, err := newPoller()
+	if err != nil {
+		s.log.Warn("cannot poll connections; each gets a reader goroutine", "err", err)
+		p = blockingPoller{}
+	}
+	s.poller = p
+	s.stop, s.kept = make(chan struct{}), make(chan struct{})
+	go s.keep()
+}
+
+// keep pings every connection each PingInterval and ends those whose
+// client has gone silent.
+func (s *Server) keep() {
+	defer close(s.kept)
+	t := time.NewTicker(s.cfg.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case now := <-t.C:
+			s.mu.Lock()
+			all := make([]*Conn, 0, len(s.conns))
+			for c := range s.conns {
+				all = append(all, c)
+			}
+			s.mu.Unlock()
+			for _, c := range all {
+				c.ping(now)
+			}
+		}
 	}
 }
 
@@ -442,6 +499,8 @@ func (s *Server) register(c *Conn) bool {
 	if s.closed {
 		return false
 	}
+	s.startOnce.Do(s.startLocked)
+	c.poll = s.poller
 	s.conns[c] = struct{}{}
 	s.bySID[c.sid] = append(s.bySID[c.sid], c)
 	s.trackLocked(c)

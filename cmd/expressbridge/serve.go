@@ -34,6 +34,7 @@ type serveOptions struct {
 	shutdownTimeout  time.Duration
 	revalidate       time.Duration
 	touch            time.Duration
+	closeOnStoreFail bool
 	logFormat        string
 	logLevel         string
 }
@@ -62,6 +63,11 @@ session-changed) when its session does: the bridge subscribes to Redis
 keyspace notifications for the prefix, switching on the event classes it
 needs (CONFIG SET, merged with those set), or revalidates open sessions every
 --revalidate-interval where CONFIG is not allowed.
+
+While Redis does not answer, handshakes get 503 store-unavailable and open
+connections stay open; with --close-on-store-failure the bridge pings Redis
+every second and closes every connection with 4503 store-unavailable when a
+ping fails. Request headers over 32 KiB get 431.
 
 GET /healthz answers 200 while Redis answers, 503 otherwise. SIGINT or
 SIGTERM stop accepting, close every connection with 1001 and exit within
@@ -99,6 +105,10 @@ SIGTERM stop accepting, close every connection with 1001 and exit within
 	fs.DurationVar(&so.touch, "touch-interval", time.Minute,
 		"renew an active session's TTL at most this often, as Express does on each request (0: never)")
 	bindEnv(fs, "touch-interval", "EXPRESSBRIDGE_TOUCH_INTERVAL")
+	fs.BoolVar(&so.closeOnStoreFail, "close-on-store-failure", false,
+		"ping Redis every second and close every connection (4503 store-unavailable) when it does not answer; "+
+			"by default connections stay open through an outage")
+	bindEnv(fs, "close-on-store-failure", "EXPRESSBRIDGE_CLOSE_ON_STORE_FAILURE")
 	fs.DurationVar(&so.shutdownTimeout, "shutdown-timeout", 10*time.Second, "bound on a graceful shutdown")
 	bindEnv(fs, "shutdown-timeout", "EXPRESSBRIDGE_SHUTDOWN_TIMEOUT")
 	fs.StringVar(&so.logFormat, "log-format", "text", "log format: text or json")
@@ -143,6 +153,8 @@ func (so *serveOptions) run(ctx context.Context, a *app, o *sessionOptions) erro
 		RevalidateInterval: so.revalidate,
 		TouchInterval:      so.touch,
 		Logger:             log,
+
+		CloseOnStoreUnavailable: so.closeOnStoreFail,
 	})
 	if err != nil {
 		return usageErrorf("%v", err)
@@ -161,6 +173,7 @@ func (so *serveOptions) run(ctx context.Context, a *app, o *sessionOptions) erro
 	hs := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: so.handshakeTimeout, // a handshake that trickles in is cut
+		MaxHeaderBytes:    bridge.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	if err := store.Ping(ctx); err != nil {

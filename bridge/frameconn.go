@@ -1,0 +1,106 @@
+package bridge
+
+import (
+	"encoding/binary"
+	"io"
+	"net"
+)
+
+// frameConn is the connection gorilla reads from. It reads every frame's
+// header itself, for two reasons:
+//
+//   - gorilla's buffer then never holds more than the frame being read, so
+//     "the socket is readable" (from epoll) is the same as "a frame has
+//     begun": no frame can wait unseen in a buffer.
+//   - pings and pongs are answered here. gorilla handles control frames
+//     inside NextReader and then waits for a data frame, so a lone pong
+//     would keep a goroutine blocked in it: the cost an idle connection
+//     must not have.
+//
+// Data, continuation and close frames, and any malformed frame, are handed
+// to gorilla, which validates them. Only the connection's one reader uses
+// a frameConn's read side.
+type frameConn struct {
+	net.Conn
+	hdr    [14]byte
+	replay []byte // header bytes gorilla has not read yet
+	remain int64  // payload bytes of gorilla's frame it has not read yet
+	ctl    [125]byte
+
+	onFrame func()               // any frame began
+	onPing  func(payload []byte) // a ping arrived; payload is only valid during the call
+}
+
+// Read gives gorilla the current frame's bytes, never more. At a frame
+// boundary (gorilla wants the next fragment of a message) it reads on to
+// the next frame gorilla must see.
+func (f *frameConn) Read(p []byte) (int, error) {
+	for {
+		if len(f.replay) > 0 {
+			n := copy(p, f.replay)
+			f.replay = f.replay[n:]
+			return n, nil
+		}
+		if f.remain > 0 {
+			if int64(len(p)) > f.remain {
+				p = p[:f.remain]
+			}
+			n, err := f.Conn.Read(p)
+			f.remain -= int64(n)
+			return n, err
+		}
+		if _, err := f.next(); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// next reads one frame header from the socket. For a ping or pong it
+// consumes the frame and returns false; otherwise it keeps the header for
+// gorilla to read and returns true.
+func (f *frameConn) next() (forGorilla bool, err error) {
+	if _, err := io.ReadFull(f.Conn, f.hdr[:2]); err != nil {
+		return false, err
+	}
+	f.onFrame()
+	b0, b1 := f.hdr[0], f.hdr[1]
+	h, n := 2, int64(b1&0x7f)
+	switch n {
+	case 126:
+		h += 2
+	case 127:
+		h += 8
+	}
+	masked := b1&0x80 != 0
+	if masked {
+		h += 4
+	}
+	if _, err := io.ReadFull(f.Conn, f.hdr[2:h]); err != nil {
+		return false, err
+	}
+	switch n {
+	case 126:
+		n = int64(binary.BigEndian.Uint16(f.hdr[2:4]))
+	case 127:
+		n = int64(binary.BigEndian.Uint64(f.hdr[2:10]) & (1<<63 - 1))
+	}
+	op := b0 & 0x0f
+	// A well-formed ping or pong from a client: final, no extension bits,
+	// masked, at most 125 bytes. Anything else goes to gorilla to refuse.
+	if (op == 9 || op == 10) && b0&0xf0 == 0x80 && masked && n <= 125 {
+		payload := f.ctl[:n]
+		if _, err := io.ReadFull(f.Conn, payload); err != nil {
+			return false, err
+		}
+		if op == 9 {
+			key := f.hdr[h-4 : h]
+			for i := range payload {
+				payload[i] ^= key[i&3]
+			}
+			f.onPing(payload)
+		}
+		return false, nil
+	}
+	f.replay, f.remain = f.hdr[:h], n
+	return true, nil
+}

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package bridge
+
+func newPoller() (poller, error) { return blockingPoller{}, nil }
