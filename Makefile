@@ -8,7 +8,7 @@ FUZZTIME  ?= 30s
 BENCHTIME ?= 1s
 TESTFLAGS ?=
 
-.PHONY: all build test vet vectors vectors-check demo bench fuzz clean deps
+.PHONY: all build test vet vectors vectors-check demo bench bench-scale fuzz soak clean deps
 
 all: build
 
@@ -49,9 +49,22 @@ vectors-check:
 demo: deps build
 	@scripts/demo.sh
 
-## bench: Go micro-benchmarks beside the Node packages' own figures.
+## bench: Go micro-benchmarks beside the Node packages' own figures, then
+## handshakes and idle memory of the bridge against Socket.IO and ws
+## (bench/results.json, bench/results.svg).
 bench: deps
 	@scripts/bench.sh $(BENCHTIME)
+	@scripts/bench-peers.sh
+
+## bench-scale: the bridge alone holding 10,000 idle authenticated connections.
+bench-scale: deps
+	@scripts/bench-peers.sh scale
+
+## soak: 5,000 WebSocket connections exchanging messages for 60 s against
+## real Redis; prints goroutines, heap and RSS before, at peak and after,
+## messages and errors. Not in `test`; without -race, which caps goroutines.
+soak: deps
+	$(GO) test -tags soak -run '^TestSoak$$' -count=1 -timeout 10m -v ./bridge
 
 ## fuzz: each fuzz target for FUZZTIME (default 30s).
 fuzz:

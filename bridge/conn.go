@@ -53,8 +53,6 @@ type Conn struct {
 	sid  string
 	user string
 
-	ctx      context.Context
-	cancel   context.CancelFunc
 	lastRead atomic.Int64 // unix nanoseconds of the last frame received
 	pollGen  uint32       // the poller's, guarded by it
 	poll     poller       // the server's, set at registration
@@ -63,7 +61,9 @@ type Conn struct {
 	readMu   sync.Mutex // held by the one reader
 	finished atomic.Bool
 
-	wmu     sync.Mutex // guards what follows
+	wmu     sync.Mutex      // guards what follows
+	ctx     context.Context // made on first use: most protocols never ask
+	cancel  context.CancelFunc
 	queue   []outFrame
 	writing bool // a writer goroutine is running
 	closing bool
@@ -99,11 +99,10 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, sess *connectsi
 		return nil, err
 	}
 	user, _ := sess.String(s.cfg.UserField)
-	ctx, cancel := context.WithCancel(context.Background())
-	c := &Conn{s: s, ws: ws, fc: h.fc, sess: sess, sid: sess.ID(), user: user, ctx: ctx, cancel: cancel, fd: -1}
+	c := &Conn{s: s, ws: ws, fc: h.fc, sess: sess, sid: sess.ID(), user: user, fd: -1}
 	c.lastRead.Store(time.Now().UnixNano())
 	h.fc.onFrame = func() { c.lastRead.Store(time.Now().UnixNano()) }
-	h.fc.onPing = func(p []byte) { c.enqueue(outFrame{websocket.PongMessage, append([]byte(nil), p...)}) }
+	h.fc.onPing = func(p []byte) { c.enqueue(outFrame{websocket.PongMessage, p}) }
 	if sc, ok := h.fc.Conn.(syscall.Conn); ok {
 		if c.raw, err = sc.SyscallConn(); err == nil {
 			c.raw.Control(func(fd uintptr) { c.fd = int(fd) })
@@ -127,7 +126,17 @@ func (c *Conn) User() string { return c.user }
 func (c *Conn) Server() *Server { return c.s }
 
 // Context is canceled when the connection closes.
-func (c *Conn) Context() context.Context { return c.ctx }
+func (c *Conn) Context() context.Context {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.ctx == nil {
+		c.ctx, c.cancel = context.WithCancel(context.Background())
+		if c.closing {
+			c.cancel()
+		}
+	}
+	return c.ctx
+}
 
 // Send queues a text message without blocking. When the queue is full the
 // connection is closed with 1008 and ErrSlowConsumer returned.
@@ -177,8 +186,10 @@ func (c *Conn) Close(code int, reason string) {
 	c.queue = nil // what was not sent is moot
 	start := !c.writing
 	c.writing = true
+	if c.cancel != nil {
+		c.cancel()
+	}
 	c.wmu.Unlock()
-	c.cancel()
 	if start {
 		go c.writeLoop()
 	}
@@ -272,7 +283,12 @@ func (c *Conn) finish(readerHeld bool) {
 	if !c.finished.CompareAndSwap(false, true) {
 		return
 	}
-	c.cancel()
+	c.wmu.Lock()
+	c.closing = true
+	if c.cancel != nil {
+		c.cancel()
+	}
+	c.wmu.Unlock()
 	c.poll.remove(c) // before the close, so the descriptor cannot be reused while armed
 	c.ws.Close()     // also ends a reader waiting in a read
 	if !readerHeld {

@@ -25,10 +25,9 @@ type frameConn struct {
 	hdr    [14]byte
 	replay []byte // header bytes gorilla has not read yet
 	remain int64  // payload bytes of gorilla's frame it has not read yet
-	ctl    [125]byte
 
 	onFrame func()               // any frame began
-	onPing  func(payload []byte) // a ping arrived; payload is only valid during the call
+	onPing  func(payload []byte) // a ping arrived; the payload is the callee's
 }
 
 // Read gives gorilla the current frame's bytes, never more. At a frame
@@ -88,17 +87,20 @@ func (f *frameConn) next() (forGorilla bool, err error) {
 	// A well-formed ping or pong from a client: final, no extension bits,
 	// masked, at most 125 bytes. Anything else goes to gorilla to refuse.
 	if (op == 9 || op == 10) && b0&0xf0 == 0x80 && masked && n <= 125 {
-		payload := f.ctl[:n]
+		if op == 10 { // a pong: its payload is of no use
+			_, err := io.CopyN(io.Discard, f.Conn, n)
+			return false, err
+		}
+		// Clients seldom ping, so the buffer is not kept with the connection.
+		payload := make([]byte, n)
 		if _, err := io.ReadFull(f.Conn, payload); err != nil {
 			return false, err
 		}
-		if op == 9 {
-			key := f.hdr[h-4 : h]
-			for i := range payload {
-				payload[i] ^= key[i&3]
-			}
-			f.onPing(payload)
+		key := f.hdr[h-4 : h]
+		for i := range payload {
+			payload[i] ^= key[i&3]
 		}
+		f.onPing(payload)
 		return false, nil
 	}
 	f.replay, f.remain = f.hdr[:h], n

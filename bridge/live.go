@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"container/heap"
 	"context"
 	"errors"
 	"log/slog"
@@ -47,9 +48,34 @@ type Toucher interface {
 
 // live is the per-session state of open sessions, guarded by Server.mu.
 type live struct {
-	expiry    *time.Timer // revalidates at cookie.expires
-	expires   time.Time   // cookie.expires of the last load; zero for none
+	sid       string
+	expires   time.Time // cookie.expires of the last load; zero for none
+	queued    int       // index in Server.expiries, or -1
 	lastTouch time.Time
+}
+
+// expiryQueue orders open sessions by cookie.expires; one timer, for the
+// earliest, serves them all. It implements heap.Interface.
+type expiryQueue []*live
+
+func (q expiryQueue) Len() int           { return len(q) }
+func (q expiryQueue) Less(i, j int) bool { return q[i].expires.Before(q[j].expires) }
+func (q expiryQueue) Swap(i, j int) {
+	q[i], q[j] = q[j], q[i]
+	q[i].queued, q[j].queued = i, j
+}
+func (q *expiryQueue) Push(x any) {
+	l := x.(*live)
+	l.queued = len(*q)
+	*q = append(*q, l)
+}
+func (q *expiryQueue) Pop() any {
+	old := *q
+	l := old[len(old)-1]
+	old[len(old)-1] = nil
+	*q = old[:len(old)-1]
+	l.queued = -1
+	return l
 }
 
 // Run watches the store for session changes and closes connections whose
@@ -253,7 +279,7 @@ func (s *Server) trackLocked(c *Conn) {
 	if s.live[c.sid] != nil {
 		return
 	}
-	l := &live{lastTouch: time.Now()}
+	l := &live{sid: c.sid, lastTouch: time.Now(), queued: -1}
 	s.live[c.sid] = l
 	s.armExpiry(c.sid, l, c.sess)
 }
@@ -262,8 +288,8 @@ func (s *Server) trackLocked(c *Conn) {
 // Called with s.mu held.
 func (s *Server) untrackLocked(sid string) {
 	if l := s.live[sid]; l != nil && len(s.bySID[sid]) == 0 {
-		if l.expiry != nil {
-			l.expiry.Stop()
+		if l.queued >= 0 {
+			heap.Remove(&s.expiries, l.queued)
 		}
 		delete(s.live, sid)
 	}
@@ -273,9 +299,8 @@ func (s *Server) untrackLocked(sid string) {
 // that it ends on time even if Redis reports the expiry late or never.
 // Called with s.mu held.
 func (s *Server) armExpiry(sid string, l *live, sess *connectsid.Session) {
-	if l.expiry != nil {
-		l.expiry.Stop()
-		l.expiry = nil
+	if l.queued >= 0 {
+		heap.Remove(&s.expiries, l.queued)
 	}
 	l.expires = time.Time{}
 	exp := sess.Cookie().Expires
@@ -283,13 +308,40 @@ func (s *Server) armExpiry(sid string, l *live, sess *connectsid.Session) {
 		return
 	}
 	l.expires = *exp
-	d := time.Until(*exp)
-	if d <= 0 {
+	if !l.expires.After(time.Now()) {
 		return // an expired record the store accepts (AcceptExpired): the TTL decides
 	}
-	l.expiry = time.AfterFunc(d, func() {
+	heap.Push(&s.expiries, l)
+	s.resetExpiryTimerLocked()
+}
+
+// resetExpiryTimerLocked points the one expiry timer at the earliest
+// expiry. Called with s.mu held.
+func (s *Server) resetExpiryTimerLocked() {
+	if len(s.expiries) == 0 || s.closed {
+		return
+	}
+	d := time.Until(s.expiries[0].expires)
+	if s.expiryTimer == nil {
+		s.expiryTimer = time.AfterFunc(d, s.expire)
+	} else {
+		s.expiryTimer.Reset(d)
+	}
+}
+
+// expire revalidates every session whose cookie.expires has passed.
+func (s *Server) expire() {
+	now := time.Now()
+	s.mu.Lock()
+	var due []string
+	for len(s.expiries) > 0 && !s.expiries[0].expires.After(now) {
+		due = append(due, heap.Pop(&s.expiries).(*live).sid)
+	}
+	s.resetExpiryTimerLocked()
+	s.mu.Unlock()
+	for _, sid := range due {
 		s.background(func() { s.Revalidate(context.Background(), sid) })
-	})
+	}
 }
 
 // touchIfDue renews the session's TTL when its connection is active and the

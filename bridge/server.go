@@ -135,13 +135,16 @@ type Server struct {
 	upgrader websocket.Upgrader
 	origins  map[string]bool
 
-	mu     sync.Mutex
-	conns  map[*Conn]struct{}
-	bySID  map[string][]*Conn
-	live   map[string]*live
-	closed bool
-	wg     sync.WaitGroup // connections
-	bg     sync.WaitGroup // background work: touches, revalidations
+	mu    sync.Mutex
+	conns map[*Conn]struct{}
+	bySID map[string][]*Conn
+	live  map[string]*live
+	// expiries and its one timer end sessions at cookie.expires.
+	expiries    expiryQueue
+	expiryTimer *time.Timer
+	closed      bool
+	wg          sync.WaitGroup // connections
+	bg          sync.WaitGroup // background work: touches, revalidations
 
 	// Started with the first connection, stopped by Shutdown.
 	startOnce               sync.Once
@@ -198,9 +201,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.upgrader = websocket.Upgrader{
 		HandshakeTimeout: cfg.HandshakeTimeout,
-		// frameConn hands gorilla one frame at a time: a small buffer
-		// serves, and it stays with the connection for its life.
-		ReadBufferSize:  256,
+		// frameConn hands gorilla one frame at a time, so the smallest
+		// buffer gorilla takes (a control frame's 125 bytes) serves; it
+		// stays with the connection for its life.
+		ReadBufferSize:  128,
 		WriteBufferSize: 1024,
 		WriteBufferPool: &sync.Pool{},
 		// The origin was checked before the upgrade, with our rules.
@@ -288,6 +292,10 @@ func (s *Server) authenticate(r *http.Request) (*connectsid.Session, *Refusal) {
 		}
 		return nil, refuse(step, err)
 	}
+	// The sid is a slice of the decoded cookie value; a copy lets that go
+	// while the session is held for the connection's life.
+	sid = strings.Clone(sid)
+
 	// 4. The session record.
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.HandshakeTimeout)
 	defer cancel()
@@ -427,10 +435,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for c := range s.conns {
 		all = append(all, c)
 	}
-	for _, l := range s.live {
-		if l.expiry != nil {
-			l.expiry.Stop()
-		}
+	if s.expiryTimer != nil {
+		s.expiryTimer.Stop()
 	}
 	s.mu.Unlock()
 	for _, c := range all {

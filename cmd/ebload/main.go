@@ -1,0 +1,174 @@
+// Command ebload is the load generator and orchestrator of the side-by-side
+// benchmark: expressbridge serve (Go) beside a Socket.IO 4 peer and a `ws`
+// peer (node-app/peers), sharing one Redis and the Express app's sessions.
+//
+//	ebload bench   warm-up, 10,000 handshakes at 50 concurrent and a hold of
+//	               3,000 idle connections for each server; writes
+//	               bench/results.json and bench/results.svg (make bench)
+//	ebload scale   the Go bridge alone holding 10,000 idle authenticated
+//	               connections; writes bench/results-scale.json
+//
+// It needs bin/expressbridge (go build -o bin/expressbridge ./cmd/expressbridge),
+// node with node-app/node_modules, and redis-server; scripts/bench-peers.sh
+// sees to all three. Run it from inside the module.
+//
+// Exit status: 0 when every server was measured with no failed handshake
+// (whether or not the performance targets are met: they are reported, not
+// enforced), 1 when a handshake failed or a server could not be measured,
+// 2 on a usage error.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/debug"
+	"runtime/pprof"
+	"strings"
+
+	"github.com/expressbridge/expressbridge/bench"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, `usage: ebload bench [flags]   # (a) Go bridge, (b) Socket.IO, (c) ws, side by side
+       ebload scale [flags]   # the Go bridge alone holding 10,000 idle connections
+       ebload CMD -h          # the flags`)
+}
+
+func run(args []string) int {
+	if len(args) == 0 {
+		usage()
+		return 2
+	}
+	o := bench.DefaultOptions()
+	jsonName, svgName := "results.json", "results.svg"
+	switch args[0] {
+	case "bench":
+	case "scale":
+		o.Servers = []string{"a"}
+		o.Warmup = 0
+		o.Handshakes = 0
+		o.Hold = 10000
+		jsonName, svgName = "results-scale.json", ""
+	case "-h", "-help", "--help", "help":
+		usage()
+		return 0
+	default:
+		fmt.Fprintf(os.Stderr, "ebload: unknown command %q\n", args[0])
+		usage()
+		return 2
+	}
+
+	repo, err := bench.RepoRoot()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ebload:", err)
+		return 2
+	}
+	fs := flag.NewFlagSet("ebload "+args[0], flag.ContinueOnError)
+	servers := fs.String("servers", strings.Join(o.Servers, ","), "servers to run, in order: a (Go bridge), b (Socket.IO), c (ws)")
+	fs.IntVar(&o.Sessions, "sessions", o.Sessions, "users logged in through the Express app; handshakes use them round-robin")
+	fs.IntVar(&o.Concurrency, "concurrency", o.Concurrency, "connections in flight")
+	fs.IntVar(&o.Warmup, "warmup", o.Warmup, "warm-up handshakes per server")
+	fs.IntVar(&o.Handshakes, "handshakes", o.Handshakes, "measured handshakes per server (0 skips)")
+	fs.IntVar(&o.Rounds, "rounds", o.Rounds, "measured runs of -handshakes each per server; the one with the median rate is reported")
+	fs.IntVar(&o.Hold, "hold", o.Hold, "idle connections held; RSS/conn is the slope between N/3 and N (0 skips)")
+	fs.DurationVar(&o.PhaseLimit, "phase-limit", o.PhaseLimit, "time bound of each phase")
+	fs.BoolVar(&o.HoldFresh, "hold-fresh", o.HoldFresh, "hold on a freshly started server process (false: on the one that ran the handshakes)")
+	fs.DurationVar(&o.QuietWait, "quiet-wait", o.QuietWait, "before each measured run, wait up to this long for other processes to leave the CPUs idle (0: don't)")
+	fs.DurationVar(&o.Settle, "settle", o.Settle, "wait before sampling RSS at a plateau")
+	fs.IntVar(&o.RSSSamples, "rss-samples", o.RSSSamples, "RSS samples per plateau (the median counts)")
+	fs.Uint64Var(&o.FileLimit, "nofile", o.FileLimit, "RLIMIT_NOFILE for the load generator and the servers it starts")
+	fs.StringVar(&o.Bridge, "bridge", filepath.Join(repo, "bin", "expressbridge"), "expressbridge binary")
+	fs.StringVar(&o.Node, "node", "node", "node binary")
+	jsonPath := fs.String("json", filepath.Join(repo, "bench", jsonName), "results JSON (empty: none)")
+	svgPath := fs.String("svg", svgPathOrEmpty(repo, svgName), "results chart SVG (empty: none)")
+	fs.StringVar(&o.LogDir, "server-logs", "", "directory to copy each server's output to (NAME.log)")
+	serverEnv := fs.String("server-env", "", "extra environment for every server, space-separated KEY=VALUE (e.g. GODEBUG=gctrace=1)")
+	cpuProfile := fs.String("cpuprofile", "", "write the load generator's own CPU profile to this file")
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "ebload: unexpected arguments %q\n", fs.Args())
+		return 2
+	}
+	o.Servers = strings.Split(*servers, ",")
+	o.ServerEnv = strings.Fields(*serverEnv)
+	o.Repo, o.JSONPath, o.SVGPath = repo, *jsonPath, *svgPath
+	if p, err := exec.LookPath(o.Node); err == nil {
+		o.Node = p
+	} else {
+		fmt.Fprintf(os.Stderr, "ebload: node not found (%v): scripts/ensure.sh node\n", err)
+		return 2
+	}
+	if needsBridge(o.Servers) {
+		if _, err := os.Stat(o.Bridge); err != nil {
+			fmt.Fprintf(os.Stderr, "ebload: %v: build it with go build -o bin/expressbridge ./cmd/expressbridge\n", err)
+			return 2
+		}
+	}
+
+	// The load generator shares two cores with the server: keep its GC quiet.
+	debug.SetGCPercent(400)
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "ebload:", err)
+			return 2
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "ebload:", err)
+			return 2
+		}
+		defer pprof.StopCPUProfile()
+	}
+	res, err := bench.Run(context.Background(), o)
+	if res != nil {
+		res.WriteTable(os.Stdout)
+		if o.JSONPath != "" {
+			fmt.Fprintf(os.Stderr, "ebload: wrote %s\n", o.JSONPath)
+		}
+		if o.SVGPath != "" && err == nil {
+			fmt.Fprintf(os.Stderr, "ebload: wrote %s\n", o.SVGPath)
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ebload:", err)
+		return 1
+	}
+	for _, t := range res.Targets {
+		if t.Validity && !t.Met {
+			fmt.Fprintf(os.Stderr, "ebload: %s: %v (want %s)\n", t.Name, float64(t.Got), t.Want)
+			return 1
+		}
+	}
+	return 0
+}
+
+func svgPathOrEmpty(repo, name string) string {
+	if name == "" {
+		return ""
+	}
+	return filepath.Join(repo, "bench", name)
+}
+
+func needsBridge(keys []string) bool {
+	for _, k := range keys {
+		if k == "a" {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# bench-peers.sh [bench|scale] [ebload flags…] — the side-by-side harness:
+# expressbridge serve (Go) beside a Socket.IO 4 peer and a `ws` peer
+# (node-app/peers), against one redis-server and the same sessions logged in
+# through the Express app.
+#
+#   scripts/bench-peers.sh            # make bench's part: a, b, c; writes
+#                                     # bench/results.json and bench/results.svg
+#   scripts/bench-peers.sh scale      # the Go bridge alone holding 10,000 idle
+#                                     # connections; writes bench/results-scale.json
+#   scripts/bench-peers.sh bench -handshakes 20000 -servers a,c   # any ebload flag
+#
+# Prints the table on stdout (progress on stderr). The performance targets
+# are reported, not enforced; the exit status is non-zero only when a
+# handshake failed or a server could not be measured.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode=bench
+case "${1:-}" in
+bench | scale) mode=$1; shift ;;
+esac
+
+scripts/ensure.sh go node redis node-modules
+go build -o bin/expressbridge ./cmd/expressbridge
+go build -o bin/ebload ./cmd/ebload
+
+# The servers inherit the load generator's open-file limit (ebload raises it
+# with setrlimit before starting them); raise the shell's too where allowed.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+exec bin/ebload "$mode" "$@"
