@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -84,7 +85,7 @@ func (s *Store) watchNode(ctx context.Context, c redis.UniversalClient, db int,
 			switch m := m.(type) {
 			case *redis.Subscription:
 				if m.Kind == "psubscribe" {
-					onSync(s.ensureNotifications(ctx, c))
+					onSync(s.syncNotifications(ctx, c))
 				}
 			case *redis.Message:
 				sid, ok := strings.CutPrefix(m.Channel, channelPrefix)
@@ -95,6 +96,28 @@ func (s *Store) watchNode(ctx context.Context, c redis.UniversalClient, db int,
 					}
 				}
 			}
+		}
+	}
+}
+
+// syncNotifications switches notifications on after a (re)subscription.
+// The subscription can come back before the client's pool does (it may
+// still be backing off from dial errors), so a failure to reach Redis is
+// retried; only Redis's own refusal (CONFIG renamed or not allowed) is
+// final.
+func (s *Store) syncNotifications(ctx context.Context, c redis.UniversalClient) error {
+	const retry, patience = 250 * time.Millisecond, 30 * time.Second
+	deadline := time.Now().Add(patience)
+	for {
+		err := s.ensureNotifications(ctx, c)
+		var refused redis.Error
+		if err == nil || errors.As(err, &refused) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(retry):
 		}
 	}
 }
