@@ -66,11 +66,13 @@ bench-scale: deps
 soak: deps
 	$(GO) test -tags soak -run '^TestSoak$$' -count=1 -timeout 10m -v ./bridge
 
-## fuzz: each fuzz target for FUZZTIME (default 30s).
+## fuzz: each fuzz target for FUZZTIME (default 30s); crashers land in
+## testdata/fuzz/ beside the package, where go test replays them.
 fuzz:
-	@for t in FuzzParseCookies FuzzUnsign FuzzDecodeSession; do \
-	  echo "== $$t ($(FUZZTIME))"; \
-	  $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./connectsid || exit 1; \
+	@for t in FuzzParseCookies:./connectsid FuzzUnsign:./connectsid FuzzDecodeSession:./connectsid \
+	          FuzzChatMessage:./bridge; do \
+	  name=$${t%%:*}; pkg=$${t#*:}; echo "== $$name ($(FUZZTIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	done
 
 clean:
