@@ -167,16 +167,7 @@ func (s *Server) pingStore(ctx context.Context, p Pinger) {
 // closeAll closes every open connection with code and reason and returns
 // how many there were.
 func (s *Server) closeAll(code int, reason string) int {
-	s.mu.Lock()
-	all := make([]*Conn, 0, len(s.conns))
-	for c := range s.conns {
-		all = append(all, c)
-	}
-	s.mu.Unlock()
-	for _, c := range all {
-		c.Close(code, reason)
-	}
-	return len(all)
+	return s.each(func(c *Conn) { c.Close(code, reason) })
 }
 
 // sessionEvent closes or revalidates the connections of sid after a change

@@ -403,6 +403,12 @@ func (s *Server) Len() int {
 // Broadcast queues msg for every open connection. A connection whose queue
 // is full is closed with 1008 instead of slowing the others.
 func (s *Server) Broadcast(msg []byte) {
+	s.each(func(c *Conn) { c.Send(msg) })
+}
+
+// each calls f for every open connection, outside the server's lock (f
+// may close connections), and returns how many there were.
+func (s *Server) each(f func(*Conn)) int {
 	s.mu.Lock()
 	all := make([]*Conn, 0, len(s.conns))
 	for c := range s.conns {
@@ -410,8 +416,9 @@ func (s *Server) Broadcast(msg []byte) {
 	}
 	s.mu.Unlock()
 	for _, c := range all {
-		c.Send(msg)
+		f(c)
 	}
+	return len(all)
 }
 
 // CloseSession closes every connection of a session with code and reason,
@@ -430,18 +437,12 @@ func (s *Server) CloseSession(sid string, code int, reason string) int {
 // waits until their goroutines have ended or ctx is done.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
-	s.closed = true
-	all := make([]*Conn, 0, len(s.conns))
-	for c := range s.conns {
-		all = append(all, c)
-	}
+	s.closed = true // from here on no connection registers
 	if s.expiryTimer != nil {
 		s.expiryTimer.Stop()
 	}
 	s.mu.Unlock()
-	for _, c := range all {
-		c.Close(websocket.CloseGoingAway, CodeShuttingDown)
-	}
+	s.each(func(c *Conn) { c.Close(websocket.CloseGoingAway, CodeShuttingDown) })
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); s.bg.Wait(); close(done) }()
 	var err error
@@ -486,15 +487,7 @@ func (s *Server) keep() {
 		case <-s.stop:
 			return
 		case now := <-t.C:
-			s.mu.Lock()
-			all := make([]*Conn, 0, len(s.conns))
-			for c := range s.conns {
-				all = append(all, c)
-			}
-			s.mu.Unlock()
-			for _, c := range all {
-				c.ping(now)
-			}
+			s.each(func(c *Conn) { c.ping(now) })
 		}
 	}
 }

@@ -145,11 +145,13 @@ func jsString(s string) string {
 // jsEqual reports whether header bytes h, read as latin1, equal the UTF-8
 // string name.
 func jsEqual(h, name string) bool {
-	if len(h) == len(name) && h == name {
-		return true
+	if len(h) == len(name) {
+		// Equal bytes are equal strings only in ASCII: a byte over 0x7F
+		// reads as two UTF-8 bytes, so its string is longer than name.
+		return h == name && isASCII(h)
 	}
-	if len(name) <= len(h) {
-		return false // latin1 → UTF-8 never shrinks, and equal sizes were compared
+	if len(name) < len(h) {
+		return false // latin1 → UTF-8 never shrinks
 	}
 	j := 0
 	for i := 0; i < len(h); i++ {
@@ -161,6 +163,15 @@ func jsEqual(h, name string) bool {
 		j += len(enc)
 	}
 	return j == len(name)
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // decodeURIComponent applies ECMAScript's decodeURIComponent to the latin1

@@ -340,7 +340,7 @@ func splitObject(s string) ([]member, error) {
 	if s[i] != '{' {
 		return nil, errors.New("not a JSON object")
 	}
-	members := make([]member, 0, countMembers(s, i))
+	members := make([]member, 0, 8)
 	i = skipWS(s, i+1)
 	if s[i] == '}' {
 		return members, nil
@@ -364,34 +364,11 @@ func splitObject(s string) ([]member, error) {
 		}
 		i = skipWS(s, vEnd)
 		if s[i] == '}' {
-			return members, nil
+			// A session may be held for a connection's life: no spare room.
+			return append([]member(nil), members...), nil
 		}
 		i = skipWS(s, i+1) // past ','
 	}
-}
-
-// countMembers counts the members of the object at s[i], so that a session
-// held for a connection's life has no spare capacity.
-func countMembers(s string, i int) int {
-	n, depth := 0, 0
-	for j := i; j < len(s); j++ {
-		switch s[j] {
-		case '"':
-			j = endOfString(s, j) - 1
-		case '{', '[':
-			depth++
-		case '}', ']':
-			depth--
-		case ',':
-			if depth == 1 {
-				n++
-			}
-		}
-		if depth == 0 {
-			break
-		}
-	}
-	return n + 1
 }
 
 func indexOf(ms []member, key string) int {
