@@ -262,26 +262,15 @@ func send(t *testing.T, c *websocket.Conn, v any) {
 	}
 }
 
-// expectClose reads until the connection ends (skipping data frames) and
-// fails unless it ends with a close frame of code. It returns the reason.
+// expectClose reads until the connection ends (skipping data frames),
+// fails unless it ends with a close frame of code, and returns its reason.
 func expectClose(t *testing.T, c *websocket.Conn, code int) string {
 	t.Helper()
-	deadline := time.Now().Add(ioWait)
-	for {
-		c.SetReadDeadline(deadline)
-		_, _, err := c.ReadMessage()
-		if err == nil {
-			continue
-		}
-		var ce *websocket.CloseError
-		if !errors.As(err, &ce) {
-			t.Fatalf("connection ended with %v, want close %d", err, code)
-		}
-		if ce.Code != code {
-			t.Fatalf("close code %d (%q), want %d", ce.Code, ce.Text, code)
-		}
-		return ce.Text
+	got, reason := waitClosed(t, c, ioWait)
+	if got != code {
+		t.Fatalf("close code %d (%q), want %d", got, reason, code)
 	}
+	return reason
 }
 
 // refusalBody is the JSON body of a refused handshake.
