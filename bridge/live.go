@@ -93,25 +93,34 @@ func (s *Server) Run(ctx context.Context) error {
 			s.log.Warn("CloseOnStoreUnavailable has no effect: the session store cannot be pinged")
 		}
 	}
-	var mu sync.Mutex
-	polling := s.cfg.Watch == nil
-	warned := false
+	var (
+		mu      sync.Mutex
+		polling = s.cfg.Watch == nil // guarded by mu
+		warned  bool
+	)
 	if s.cfg.Watch != nil {
-		go s.cfg.Watch(ctx, func(sid, op string) { s.sessionEvent(ctx, sid, op) }, func(err error) {
+		onSync := func(err error) {
 			mu.Lock()
 			polling = err != nil
-			if err != nil && !warned {
-				warned = true
+			warn := err != nil && !warned
+			warned = warned || warn
+			mu.Unlock()
+			switch {
+			case warn:
 				s.log.Warn("session changes cannot be watched; revalidating open sessions periodically instead",
 					"every", s.cfg.RevalidateInterval, "err", err)
-			}
-			mu.Unlock()
-			if err == nil {
+			case err == nil:
 				s.log.Info("watching session changes")
 			}
 			// Changes may have been missed while disconnected.
 			s.background(func() { s.RevalidateAll(ctx) })
-		})
+		}
+		watched := make(chan struct{})
+		go func() {
+			defer close(watched)
+			s.cfg.Watch(ctx, func(sid, op string) { s.sessionEvent(ctx, sid, op) }, onSync)
+		}()
+		defer func() { <-watched }() // Watch returns once ctx ends
 	}
 	t := time.NewTicker(s.cfg.RevalidateInterval)
 	defer t.Stop()
