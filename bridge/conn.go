@@ -296,8 +296,10 @@ func (c *Conn) finish(readerHeld bool) {
 		defer c.readMu.Unlock()
 	}
 	c.s.cfg.Protocol.Close(c)
-	c.s.log.LogAttrs(context.Background(), slog.LevelDebug, "connection closed",
-		slog.String("sid", connectsid.Redact(c.sid)), slog.Int("code", c.code), slog.String("reason", c.reason))
+	if ctx := context.Background(); c.s.log.Enabled(ctx, slog.LevelDebug) { // Redact allocates
+		c.s.log.LogAttrs(ctx, slog.LevelDebug, "connection closed",
+			slog.String("sid", connectsid.Redact(c.sid)), slog.Int("code", c.code), slog.String("reason", c.reason))
+	}
 	c.s.unregister(c)
 }
 

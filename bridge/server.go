@@ -257,8 +257,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.ws.Close()
 		return
 	}
-	s.log.LogAttrs(r.Context(), slog.LevelDebug, "connection accepted",
-		slog.String("sid", connectsid.Redact(sess.ID())), slog.String("remote", r.RemoteAddr))
+	if s.log.Enabled(r.Context(), slog.LevelDebug) { // Redact allocates
+		s.log.LogAttrs(r.Context(), slog.LevelDebug, "connection accepted",
+			slog.String("sid", connectsid.Redact(sess.ID())), slog.String("remote", r.RemoteAddr))
+	}
 	c.start()
 }
 

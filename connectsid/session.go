@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -284,51 +285,101 @@ func marshalJS(v any) (string, error) {
 
 // The cookie object --------------------------------------------------------
 
-type cookieJSON struct {
-	OriginalMaxAge *float64        `json:"originalMaxAge"`
-	Expires        *string         `json:"expires"`
-	Secure         *bool           `json:"secure"`
-	HTTPOnly       *bool           `json:"httpOnly"`
-	Partitioned    *bool           `json:"partitioned"`
-	Domain         *string         `json:"domain"`
-	Path           *string         `json:"path"`
-	Priority       *string         `json:"priority"`
-	SameSite       json.RawMessage `json:"sameSite"`
-}
-
+// decodeCookie reads the cookie object with the record's own scanner
+// instead of reflection: it runs on every handshake. The text was checked by
+// json.Valid already.
 func decodeCookie(raw string) (Cookie, error) {
 	if !strings.HasPrefix(raw, "{") {
 		return Cookie{}, errors.New("not an object")
 	}
-	var j cookieJSON
-	if err := json.Unmarshal(bytesOf(raw), &j); err != nil {
+	members, err := splitObject(raw)
+	if err != nil {
 		return Cookie{}, err
 	}
-	c := Cookie{Secure: j.Secure, HTTPOnly: j.HTTPOnly, Partitioned: j.Partitioned,
-		Domain: j.Domain, Path: j.Path, Priority: j.Priority}
-	if j.OriginalMaxAge != nil {
-		ms := int64(*j.OriginalMaxAge)
-		c.OriginalMaxAge = &ms
-	}
-	if j.Expires != nil {
-		t, err := time.Parse(time.RFC3339Nano, *j.Expires)
+	var c Cookie
+	for _, m := range members {
+		v := m.raw
+		if v == "null" {
+			continue // JSON.stringify writes null only for maxAge and expires
+		}
+		var err error
+		switch m.key {
+		case "originalMaxAge":
+			var f float64
+			if f, err = strconv.ParseFloat(v, 64); err == nil {
+				ms := int64(f)
+				c.OriginalMaxAge = &ms
+			}
+		case "expires":
+			var t time.Time
+			if t, err = parseExpires(v); err == nil {
+				c.Expires = &t
+			}
+		case "secure":
+			c.Secure, err = jsonBool(v)
+		case "httpOnly":
+			c.HTTPOnly, err = jsonBool(v)
+		case "partitioned":
+			c.Partitioned, err = jsonBool(v)
+		case "domain":
+			c.Domain, err = jsonString(v)
+		case "path":
+			c.Path, err = jsonString(v)
+		case "priority":
+			c.Priority, err = jsonString(v)
+		case "sameSite":
+			switch {
+			case v == "true" || v == "false":
+				c.SameSite = v
+			case strings.HasPrefix(v, `"`):
+				var ss *string
+				ss, err = jsonString(v)
+				if err == nil {
+					c.SameSite = *ss
+				}
+			default:
+				err = fmt.Errorf("%s is neither a string nor a boolean", v)
+			}
+		}
 		if err != nil {
-			return Cookie{}, fmt.Errorf("expires %q is not an ISO date", *j.Expires)
+			return Cookie{}, fmt.Errorf("%s: %w", m.key, err)
 		}
-		c.Expires = &t
-	}
-	switch ss := string(j.SameSite); {
-	case ss == "" || ss == "null":
-	case ss == "true" || ss == "false":
-		c.SameSite = ss
-	case strings.HasPrefix(ss, `"`):
-		if err := json.Unmarshal(j.SameSite, &c.SameSite); err != nil {
-			return Cookie{}, err
-		}
-	default:
-		return Cookie{}, fmt.Errorf("sameSite %s is neither a string nor a boolean", ss)
 	}
 	return c, nil
+}
+
+func parseExpires(v string) (time.Time, error) {
+	s, err := jsonString(v)
+	if err != nil {
+		return time.Time{}, err
+	}
+	t, err := time.Parse(time.RFC3339Nano, *s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is not an ISO date", *s)
+	}
+	return t, nil
+}
+
+func jsonBool(v string) (*bool, error) {
+	switch v {
+	case "true", "false":
+		b := v == "true"
+		return &b, nil
+	}
+	return nil, fmt.Errorf("%.20s is not a boolean", v)
+}
+
+func jsonString(v string) (*string, error) {
+	if !strings.HasPrefix(v, `"`) {
+		return nil, fmt.Errorf("%.20s is not a string", v)
+	}
+	s := v[1 : len(v)-1]
+	if strings.IndexByte(s, '\\') >= 0 {
+		if err := json.Unmarshal(bytesOf(v), &s); err != nil {
+			return nil, err
+		}
+	}
+	return &s, nil
 }
 
 // The object scanner --------------------------------------------------------
@@ -340,7 +391,7 @@ func splitObject(s string) ([]member, error) {
 	if s[i] != '{' {
 		return nil, errors.New("not a JSON object")
 	}
-	members := make([]member, 0, 8)
+	members := make([]member, 0, countMembers(s, i))
 	i = skipWS(s, i+1)
 	if s[i] == '}' {
 		return members, nil
@@ -364,11 +415,24 @@ func splitObject(s string) ([]member, error) {
 		}
 		i = skipWS(s, vEnd)
 		if s[i] == '}' {
-			// A session may be held for a connection's life: no spare room.
-			return append([]member(nil), members...), nil
+			return members, nil
 		}
 		i = skipWS(s, i+1) // past ','
 	}
+}
+
+// countMembers counts the members of the object at s[i], so that the
+// member slice of a session held for a connection's life has no spare room.
+func countMembers(s string, i int) int {
+	n := 0
+	for i = skipWS(s, i+1); i < len(s) && s[i] != '}'; n++ {
+		i = skipWS(s, endOfString(s, i))             // past the key
+		i = skipWS(s, endOfValue(s, skipWS(s, i+1))) // past ':' and the value
+		if i < len(s) && s[i] == ',' {
+			i = skipWS(s, i+1)
+		}
+	}
+	return n
 }
 
 func indexOf(ms []member, key string) int {

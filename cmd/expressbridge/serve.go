@@ -9,7 +9,9 @@ import (
 	"net"
 	"net/http"
 	"os/signal"
+	"os"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -37,6 +39,7 @@ type serveOptions struct {
 	touch            time.Duration
 	closeOnStoreFail bool
 	gcPercent        int
+	cpuProfile       string
 	logFormat        string
 	logLevel         string
 }
@@ -117,6 +120,8 @@ SIGTERM stop accepting, close every connection with 1001 and exit within
 		"Go's GC target (GOGC): the bridge mostly holds idle connections, and a lower target keeps memory near what they "+
 			"hold at a small CPU cost during handshake bursts; 100 is Go's default. A GOGC variable wins")
 	bindEnv(fs, "gc-percent", "EXPRESSBRIDGE_GC_PERCENT")
+	fs.StringVar(&so.cpuProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) to this file until shutdown: for performance work")
+	bindEnv(fs, "cpuprofile", "EXPRESSBRIDGE_CPUPROFILE")
 	fs.StringVar(&so.logFormat, "log-format", "text", "log format: text or json")
 	bindEnv(fs, "log-format", "EXPRESSBRIDGE_LOG_FORMAT")
 	fs.StringVar(&so.logLevel, "log-level", "info", "log level: debug, info, warn or error (debug logs each refusal's step)")
@@ -135,6 +140,17 @@ func (so *serveOptions) run(ctx context.Context, a *app, o *sessionOptions) erro
 	}
 	if a.getenv("GOGC") == "" {
 		debug.SetGCPercent(so.gcPercent)
+	}
+	if so.cpuProfile != "" {
+		f, err := os.Create(so.cpuProfile)
+		if err != nil {
+			return usageErrorf("--cpuprofile: %v", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return usageErrorf("--cpuprofile: %v", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	store, closeStore, err := o.openStore(func(opts *redisstore.Options) {
 		opts.AcceptExpired = so.acceptExpired
