@@ -1,7 +1,10 @@
 package connectsid
 
 import (
+	"encoding/json"
+	"reflect"
 	"strings"
+	"time"
 	"testing"
 	"unicode/utf8"
 )
@@ -65,6 +68,8 @@ func FuzzDecodeSession(f *testing.F) {
 			}
 			return
 		}
+		// The cookie reads as encoding/json reads it.
+		checkCookieAgainstReflection(t, s)
 		// What we write back must decode to the same fields.
 		again, err := DecodeSession(testSID, string(s.Encode()))
 		if err != nil {
@@ -74,4 +79,62 @@ func FuzzDecodeSession(f *testing.F) {
 			t.Fatalf("encoding is not stable:\n%s\n%s", s.Encode(), again.Encode())
 		}
 	})
+}
+
+// checkCookieAgainstReflection decodes the record's cookie object with
+// encoding/json, the way the decoder worked before it was hand-written,
+// and compares.
+func checkCookieAgainstReflection(t *testing.T, s *Session) {
+	t.Helper()
+	var raw string
+	for _, m := range s.members {
+		if m.key == "cookie" {
+			raw = m.raw
+		}
+	}
+	// encoding/json matches names regardless of case; JavaScript, and so
+	// express-session and our decoder, do not ("eXpires" is not expires).
+	inner, _ := splitObject(raw)
+	for _, m := range inner {
+		for _, f := range []string{"originalMaxAge", "expires", "secure", "httpOnly", "partitioned", "domain", "path", "priority", "sameSite"} {
+			if m.key != f && strings.EqualFold(m.key, f) {
+				return
+			}
+		}
+	}
+	var j struct {
+		OriginalMaxAge *float64        `json:"originalMaxAge"`
+		Expires        *string         `json:"expires"`
+		Secure         *bool           `json:"secure"`
+		HTTPOnly       *bool           `json:"httpOnly"`
+		Partitioned    *bool           `json:"partitioned"`
+		Domain         *string         `json:"domain"`
+		Path           *string         `json:"path"`
+		Priority       *string         `json:"priority"`
+		SameSite       json.RawMessage `json:"sameSite"`
+	}
+	if err := json.Unmarshal([]byte(raw), &j); err != nil {
+		t.Fatalf("our decoder took a cookie encoding/json refuses: %s: %v", raw, err)
+	}
+	want := Cookie{Secure: j.Secure, HTTPOnly: j.HTTPOnly, Partitioned: j.Partitioned,
+		Domain: j.Domain, Path: j.Path, Priority: j.Priority}
+	if j.OriginalMaxAge != nil {
+		ms := int64(*j.OriginalMaxAge)
+		want.OriginalMaxAge = &ms
+	}
+	if j.Expires != nil {
+		e, err := time.Parse(time.RFC3339Nano, *j.Expires)
+		if err != nil {
+			t.Fatalf("our decoder took expires %q", *j.Expires)
+		}
+		want.Expires = &e
+	}
+	if ss := string(j.SameSite); ss == "true" || ss == "false" {
+		want.SameSite = ss
+	} else if len(ss) > 0 && ss != "null" {
+		json.Unmarshal(j.SameSite, &want.SameSite)
+	}
+	if !reflect.DeepEqual(s.Cookie(), want) {
+		t.Fatalf("cookie %s: decoded %+v, encoding/json says %+v", raw, s.Cookie(), want)
+	}
 }
