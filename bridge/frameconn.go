@@ -58,7 +58,11 @@ func (f *frameConn) Read(p []byte) (int, error) {
 // consumes the frame and returns false; otherwise it keeps the header for
 // gorilla to read and returns true.
 func (f *frameConn) next() (forGorilla bool, err error) {
-	if _, err := io.ReadFull(f.Conn, f.hdr[:2]); err != nil {
+	// A client's frame is masked, so at least 6 bytes long: one read takes
+	// the whole header of the usual short frame. (An unmasked frame is
+	// refused by gorilla below, and its connection ends.)
+	const least = 6
+	if _, err := io.ReadFull(f.Conn, f.hdr[:least]); err != nil {
 		return false, err
 	}
 	f.onFrame()
@@ -74,8 +78,10 @@ func (f *frameConn) next() (forGorilla bool, err error) {
 	if masked {
 		h += 4
 	}
-	if _, err := io.ReadFull(f.Conn, f.hdr[2:h]); err != nil {
-		return false, err
+	if h > least {
+		if _, err := io.ReadFull(f.Conn, f.hdr[least:h]); err != nil {
+			return false, err
+		}
 	}
 	switch n {
 	case 126:
@@ -103,6 +109,9 @@ func (f *frameConn) next() (forGorilla bool, err error) {
 		f.onPing(payload)
 		return false, nil
 	}
-	f.replay, f.remain = f.hdr[:h], n
+	// Everything read goes to gorilla: an unmasked frame's header is shorter
+	// than what was read, and gorilla refuses the frame at its header.
+	read := max(h, least)
+	f.replay, f.remain = f.hdr[:read], max(n-int64(read-h), 0)
 	return true, nil
 }

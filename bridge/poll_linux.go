@@ -87,13 +87,15 @@ func (p *epoller) rearm(c *Conn) {
 	syscall.EpollCtl(p.fd, syscall.EPOLL_CTL_MOD, c.fd, &ev)
 }
 
-// remove forgets c; it must run before c's descriptor is closed.
+// remove forgets c; it must run before c's descriptor is closed. Closing
+// the descriptor takes it out of the epoll set (nothing dups it), so no
+// EPOLL_CTL_DEL is needed; an event already taken for it finds no entry, or
+// another generation, and is dropped.
 func (p *epoller) remove(c *Conn) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.conns[int32(c.fd)] == c {
 		delete(p.conns, int32(c.fd))
-		syscall.EpollCtl(p.fd, syscall.EPOLL_CTL_DEL, c.fd, nil)
 	}
 }
 
