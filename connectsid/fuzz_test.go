@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"reflect"
 	"strings"
-	"time"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
