@@ -102,19 +102,11 @@ fails with "expired" and says how long ago it expired.`,
 	}
 	o := addSessionFlags(cmd, a)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		sid, err := o.sessionID(args[0])
-		if err != nil {
-			return err
-		}
-		store, closeStore, err := o.openStore(func(opts *redisstore.Options) { opts.AcceptExpired = true })
+		sid, sess, _, closeStore, err := o.loadSession(cmd.Context(), args[0])
 		if err != nil {
 			return err
 		}
 		defer closeStore()
-		sess, err := store.Get(cmd.Context(), sid)
-		if err != nil {
-			return o.explain(err)
-		}
 		record := sess.Encode()
 		var expired *cliError
 		if now := time.Now(); sess.Expired(now) {
@@ -564,20 +556,12 @@ with "expired".`,
 	}
 	o := addSessionFlags(cmd, a)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		sid, err := o.sessionID(args[0])
-		if err != nil {
-			return err
-		}
-		store, closeStore, err := o.openStore(func(opts *redisstore.Options) { opts.AcceptExpired = true })
+		ctx := cmd.Context()
+		sid, sess, store, closeStore, err := o.loadSession(ctx, args[0])
 		if err != nil {
 			return err
 		}
 		defer closeStore()
-		ctx := cmd.Context()
-		sess, err := store.Get(ctx, sid)
-		if err != nil {
-			return o.explain(err)
-		}
 		if now := time.Now(); sess.Expired(now) {
 			return expiredError(sess, now)
 		}
@@ -612,4 +596,23 @@ with "expired".`,
 		return nil
 	}
 	return cmd
+}
+
+// loadSession reads the session an argument names (a session ID, a cookie
+// value or a Cookie header), expired or not, so that the caller can say by
+// how long. On success the caller must call closeStore.
+func (o *sessionOptions) loadSession(ctx context.Context, arg string) (
+	sid string, sess *connectsid.Session, store *redisstore.Store, closeStore func(), err error) {
+	if sid, err = o.sessionID(arg); err != nil {
+		return "", nil, nil, nil, err
+	}
+	store, closeStore, err = o.openStore(func(opts *redisstore.Options) { opts.AcceptExpired = true })
+	if err != nil {
+		return "", nil, nil, nil, err
+	}
+	if sess, err = store.Get(ctx, sid); err != nil {
+		closeStore()
+		return "", nil, nil, nil, o.explain(err)
+	}
+	return sid, sess, store, closeStore, nil
 }
