@@ -259,8 +259,7 @@ func (c *Conn) readReady() {
 			}
 		}
 		if err != nil {
-			c.abort()
-			c.finish(true)
+			c.finish(true) // marks the connection closing; no writer needed for that
 			return
 		}
 		c.wmu.Lock()

@@ -2,7 +2,7 @@
 // through an Express app: at each handshake it reads the app's signed
 // session cookie, loads the session from the app's store and checks the
 // login, before upgrading. Refusals carry an HTTP status and a JSON body
-// {"error":CODE,"message":…}; accepted connections carry the session to
+// {"error":CODE,"step":STEP,"message":…}; accepted connections carry the session to
 // every later message.
 package bridge
 
@@ -228,7 +228,7 @@ func setDefault[T comparable](p *T, def T) {
 // ServeHTTP authenticates a WebSocket handshake and, when it passes,
 // upgrades it. Refusals happen before the upgrade, with a status and a JSON
 // body; with ?explain=1 the server upgrades instead, sends one
-// {"type":"error","error":CODE,"message":…} frame and closes with 4401,
+// {"type":"error","error":CODE,"step":STEP,"message":…} frame and closes with 4401,
 // 4403 or 4503, because a browser cannot read a refused handshake.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	explain := r.URL.Query().Get("explain") == "1"

@@ -262,14 +262,7 @@ func (s *Session) appendObject(b []byte, withCookie bool) []byte {
 	return append(b, '}')
 }
 
-func (s *Session) index(key string) int {
-	for i := range s.members {
-		if s.members[i].key == key {
-			return i
-		}
-	}
-	return -1
-}
+func (s *Session) index(key string) int { return indexOf(s.members, key) }
 
 // marshalJS encodes v as JSON.stringify would: json.Marshal without the
 // HTML escaping that JavaScript does not do.

@@ -54,7 +54,7 @@ func newServeCmd(a *app) *cobra.Command {
 app would check a request: the signed session cookie (with the app's secrets
 and cookie name), the session record in the app's Redis (with its prefix),
 and the login field. Refused handshakes get an HTTP status and a JSON body
-{"error":CODE,"message":…}; add ?explain=1 to the WebSocket URL to have the
+{"error":CODE,"step":STEP,"message":…}; add ?explain=1 to the WebSocket URL to have the
 reason sent as a frame instead (browsers cannot read a refused handshake).
 
 Share three things with the Express app: its secret list (--secret-file or
