@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/bridge"
 	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/connectsid/redisstore"
@@ -151,11 +152,12 @@ func TestBridgeClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := bridge.New(bridge.Config{
-		Verifier: ver,
-		Store:    redisstore.New(e.redis.Client(t), redisstore.Options{Prefix: e.shared.Prefix}),
-		Logger:   slog.New(slog.DiscardHandler),
-	})
+	gate, err := auth.New(auth.Config{Verifier: ver,
+		Store: redisstore.New(e.redis.Client(t), redisstore.Options{Prefix: e.shared.Prefix})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := bridge.New(bridge.Config{Gate: gate, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

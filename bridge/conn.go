@@ -15,6 +15,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/connectsid"
 )
 
@@ -92,14 +93,13 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 }
 
 // upgrade completes the handshake of an authenticated request.
-func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, sess *connectsid.Session) (*Conn, error) {
+func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, sess *auth.Session) (*Conn, error) {
 	h := &hijacker{ResponseWriter: w}
 	ws, err := s.upgrader.Upgrade(h, r, nil)
 	if err != nil {
 		return nil, err
 	}
-	user, _ := sess.String(s.cfg.UserField)
-	c := &Conn{s: s, ws: ws, fc: h.fc, sess: sess, sid: sess.ID(), user: user, fd: -1}
+	c := &Conn{s: s, ws: ws, fc: h.fc, sess: sess.Record, sid: sess.ID, user: sess.User, fd: -1}
 	c.lastRead.Store(time.Now().UnixNano())
 	h.fc.onFrame = func() { c.lastRead.Store(time.Now().UnixNano()) }
 	h.fc.onPing = func(p []byte) { c.enqueue(outFrame{websocket.PongMessage, p}) }

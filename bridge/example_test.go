@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/bridge"
 	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/connectsid/redisstore"
@@ -31,11 +32,16 @@ func ExampleNew() {
 	}
 	defer client.Close()
 
-	srv, err := bridge.New(bridge.Config{
+	// The gate: the cookie's signature, the record in Redis, the login.
+	gate, err := auth.New(auth.Config{
 		Verifier:       verifier,
 		Store:          redisstore.New(client, redisstore.Options{}),
 		AllowedOrigins: []string{"https://app.example.com"},
 	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv, err := bridge.New(bridge.Config{Gate: gate})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/bridge"
 	"github.com/expressbridge/expressbridge/connectsid"
 )
@@ -217,7 +218,7 @@ func TestCloseOnStoreUnavailable(t *testing.T) {
 	}
 
 	t.Run("store without Ping", func(t *testing.T) {
-		b := h.serve(bridge.Config{Store: getOnly{h.store}, CloseOnStoreUnavailable: true})
+		b := h.serve(bridge.Config{Gate: h.gate(auth.Config{Store: getOnly{h.store}}), CloseOnStoreUnavailable: true})
 		runLive(t, b)
 		waitFor(t, ioWait, "the warning", func() bool {
 			return contains(h.logs.String(), "CloseOnStoreUnavailable has no effect")
@@ -227,7 +228,7 @@ func TestCloseOnStoreUnavailable(t *testing.T) {
 }
 
 // getOnly hides every method of a store but Get.
-type getOnly struct{ bridge.SessionStore }
+type getOnly struct{ auth.Store }
 
 // closeOf reads until c ends and returns its close frame, or the error
 // when it ends without one.

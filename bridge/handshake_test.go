@@ -11,6 +11,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/bridge"
 	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/connectsid/redisstore"
@@ -132,24 +133,46 @@ func TestHandshakeRefusals(t *testing.T) {
 				}
 				return cookie, sid
 			},
-			status: http.StatusUnauthorized, code: bridge.CodeNotLoggedIn,
+			status: http.StatusUnauthorized, code: auth.CodeNotLoggedIn,
 		},
 		{
-			name: "loggedIn is the string true",
+			name: "loggedIn is the empty string",
 			cookie: func(t *testing.T) (string, string) {
 				cookie, sid := h.login("Stringly")
-				if st, body := h.app.PostJSON(h.ctx, t, "/test/set", cookie, map[string]any{"loggedIn": "true"}); st != http.StatusOK {
+				if st, body := h.app.PostJSON(h.ctx, t, "/test/set", cookie, map[string]any{"loggedIn": ""}); st != http.StatusOK {
 					t.Fatalf("/test/set: %d %s", st, body)
 				}
 				return cookie, sid
 			},
-			status: http.StatusUnauthorized, code: bridge.CodeNotLoggedIn,
+			status: http.StatusUnauthorized, code: auth.CodeNotLoggedIn,
+		},
+		{
+			name: "loggedIn is 0",
+			cookie: func(t *testing.T) (string, string) {
+				cookie, sid := h.login("Zero")
+				if st, body := h.app.PostJSON(h.ctx, t, "/test/set", cookie, map[string]any{"loggedIn": 0}); st != http.StatusOK {
+					t.Fatalf("/test/set: %d %s", st, body)
+				}
+				return cookie, sid
+			},
+			status: http.StatusUnauthorized, code: auth.CodeNotLoggedIn,
+		},
+		{
+			name: "loggedIn is null",
+			cookie: func(t *testing.T) (string, string) {
+				cookie, sid := h.login("Nully")
+				if st, body := h.app.PostJSON(h.ctx, t, "/test/set", cookie, map[string]any{"loggedIn": nil}); st != http.StatusOK {
+					t.Fatalf("/test/set: %d %s", st, body)
+				}
+				return cookie, sid
+			},
+			status: http.StatusUnauthorized, code: auth.CodeNotLoggedIn,
 		},
 		{
 			name:   "page on another site",
 			cookie: func(*testing.T) (string, string) { c, s := h.login("Victim"); return c, s },
 			header: []string{"Origin", "https://evil.example"},
-			status: http.StatusForbidden, code: bridge.CodeBadOrigin,
+			status: http.StatusForbidden, code: auth.CodeBadOrigin,
 		},
 	}
 	for _, tc := range tests {
@@ -284,8 +307,8 @@ func TestBadRequests(t *testing.T) {
 			}
 			resp, body := httpDo(t, req)
 			var rb refusalBody
-			if resp.StatusCode != tc.status || json.Unmarshal(body, &rb) != nil || rb.Error != bridge.CodeBadRequest || rb.Message == "" {
-				t.Fatalf("%s %s, want %d {\"error\":%q,…}", resp.Status, body, tc.status, bridge.CodeBadRequest)
+			if resp.StatusCode != tc.status || json.Unmarshal(body, &rb) != nil || rb.Error != auth.CodeBadRequest || rb.Message == "" {
+				t.Fatalf("%s %s, want %d {\"error\":%q,…}", resp.Status, body, tc.status, auth.CodeBadRequest)
 			}
 			if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
 				t.Errorf("Content-Type %q, want application/json", ct)
@@ -304,7 +327,7 @@ func TestOrigins(t *testing.T) {
 	h := newHarness(t)
 	cookie, _ := h.login("Zoë")
 	sameHost := h.serve(bridge.Config{})
-	listed := h.serve(bridge.Config{AllowedOrigins: []string{"https://App.Example.com", "http://localhost:3000/"}})
+	listed := h.serve(bridge.Config{Gate: h.gate(auth.Config{AllowedOrigins: []string{"https://App.Example.com", "http://localhost:3000/"}})})
 
 	tests := []struct {
 		name   string
@@ -338,7 +361,7 @@ func TestOrigins(t *testing.T) {
 			}
 			c, resp, err := dial(t, tc.b.ws, cookie, header...)
 			if !tc.ok {
-				expectRefusal(t, resp, err, http.StatusForbidden, bridge.CodeBadOrigin)
+				expectRefusal(t, resp, err, http.StatusForbidden, auth.CodeBadOrigin)
 				return
 			}
 			if err != nil {
@@ -358,28 +381,21 @@ func TestNewRejects(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A store that is never called: New must fail before any I/O.
-	store := redisstore.New(nil, redisstore.Options{})
+	g, err := auth.New(auth.Config{Verifier: v, Store: redisstore.New(nil, redisstore.Options{})})
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		cfg  bridge.Config
 	}{
-		{"no verifier", bridge.Config{Store: store}},
-		{"no store", bridge.Config{Verifier: v}},
-		{"negative ReadLimit", bridge.Config{Verifier: v, Store: store, ReadLimit: -1}},
-		{"negative PingInterval", bridge.Config{Verifier: v, Store: store, PingInterval: -time.Second}},
-		{"negative WriteTimeout", bridge.Config{Verifier: v, Store: store, WriteTimeout: -time.Second}},
-		{"negative SendQueue", bridge.Config{Verifier: v, Store: store, SendQueue: -1}},
-		{"negative HandshakeTimeout", bridge.Config{Verifier: v, Store: store, HandshakeTimeout: -time.Second}},
-		{"negative RevalidateInterval", bridge.Config{Verifier: v, Store: store, RevalidateInterval: -time.Second}},
-	}
-	for _, o := range []string{
-		"", "example.com", "localhost:3000", "http://", "//example.com", "http://example.com/app",
-		"http://example.com/?x=1", "http://example.com#top", "http://user@example.com", "*", "null", "http ://x",
-	} {
-		tests = append(tests, struct {
-			name string
-			cfg  bridge.Config
-		}{"allowed origin " + o, bridge.Config{Verifier: v, Store: store, AllowedOrigins: []string{"https://ok.example", o}}})
+		{"no gate", bridge.Config{}},
+		{"negative ReadLimit", bridge.Config{Gate: g, ReadLimit: -1}},
+		{"negative PingInterval", bridge.Config{Gate: g, PingInterval: -time.Second}},
+		{"negative WriteTimeout", bridge.Config{Gate: g, WriteTimeout: -time.Second}},
+		{"negative SendQueue", bridge.Config{Gate: g, SendQueue: -1}},
+		{"negative HandshakeTimeout", bridge.Config{Gate: g, HandshakeTimeout: -time.Second}},
+		{"negative RevalidateInterval", bridge.Config{Gate: g, RevalidateInterval: -time.Second}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -387,10 +403,6 @@ func TestNewRejects(t *testing.T) {
 				t.Fatalf("New = %v, %v; want an error", s, err)
 			}
 		})
-	}
-	if _, err := bridge.New(bridge.Config{Verifier: v, Store: store,
-		AllowedOrigins: []string{"https://ok.example", "http://localhost:3000", "https://ok.example/", "HTTP://[::1]:8080"}}); err != nil {
-		t.Fatalf("New with good origins: %v", err)
 	}
 }
 
@@ -411,7 +423,7 @@ func TestShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rdb.Close()
-	b := h.serve(bridge.Config{Store: redisstore.New(rdb, redisstore.Options{})})
+	b := h.serve(bridge.Config{Gate: h.gate(auth.Config{Store: redisstore.New(rdb, redisstore.Options{})})})
 	conns := make([]*websocket.Conn, 0, 4)
 	for i, n := range names {
 		conns = append(conns, mustDial(t, b.ws, cookies[i], n))
@@ -431,8 +443,8 @@ func TestShutdown(t *testing.T) {
 		expectClose(t, c, websocket.CloseGoingAway)
 	}
 	_, resp, err := dial(t, b.ws, cookies[1])
-	expectRefusal(t, resp, err, http.StatusServiceUnavailable, bridge.CodeShuttingDown)
-	expectExplain(t, b.ws, cookies[1], bridge.CodeShuttingDown, bridge.CloseUnavailable)
+	expectRefusal(t, resp, err, http.StatusServiceUnavailable, auth.CodeShuttingDown)
+	expectExplain(t, b.ws, cookies[1], auth.CodeShuttingDown, bridge.CloseUnavailable)
 	if err := b.srv.Shutdown(ctx); err != nil {
 		t.Fatalf("second Shutdown: %v", err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/bridge"
 	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/connectsid/redisstore"
@@ -138,11 +139,8 @@ type bridgeServer struct {
 // earlier by close.
 func (h *harness) serve(cfg bridge.Config) *bridgeServer {
 	h.t.Helper()
-	if cfg.Verifier == nil {
-		cfg.Verifier = h.verifier
-	}
-	if cfg.Store == nil {
-		cfg.Store = h.store
+	if cfg.Gate == nil {
+		cfg.Gate = h.gate(auth.Config{})
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = h.logger
@@ -170,6 +168,23 @@ func (h *harness) serve(cfg bridge.Config) *bridgeServer {
 	}
 	h.t.Cleanup(b.close)
 	return b
+}
+
+// gate returns a gate with the harness's verifier and store unless ac
+// names others.
+func (h *harness) gate(ac auth.Config) *auth.Gate {
+	h.t.Helper()
+	if ac.Verifier == nil {
+		ac.Verifier = h.verifier
+	}
+	if ac.Store == nil {
+		ac.Store = h.store
+	}
+	g, err := auth.New(ac)
+	if err != nil {
+		h.t.Fatalf("auth.New: %v", err)
+	}
+	return g
 }
 
 // dial opens a WebSocket to url with an optional Cookie header value and

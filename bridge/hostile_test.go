@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/bridge"
 	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/connectsid/redisstore"
@@ -206,13 +207,13 @@ func TestHostileInput(t *testing.T) {
 		// What is not a WebSocket handshake.
 		{name: "POST upgrade", req: func(e *hostileEnv) string {
 			return strings.Replace(e.get(e.cookie), "GET ", "POST ", 1)
-		}, status: 405, code: bridge.CodeBadRequest},
+		}, status: 405, code: auth.CodeBadRequest},
 		{name: "OPTIONS upgrade", req: func(e *hostileEnv) string {
 			return strings.Replace(e.get(e.cookie), "GET ", "OPTIONS ", 1)
-		}, status: 405, code: bridge.CodeBadRequest},
+		}, status: 405, code: auth.CodeBadRequest},
 		{name: "GET upgrade without Sec-WebSocket-Key", req: func(e *hostileEnv) string {
 			return strings.Replace(e.get(e.cookie), "Sec-WebSocket-Key: "+wsKey+"\r\n", "", 1)
-		}, status: 400, code: bridge.CodeBadRequest},
+		}, status: 400, code: auth.CodeBadRequest},
 		{name: "handshake trickling in one byte every 100 ms", trickle: true, status: 400, text: "Bad Request"},
 
 		// Frames after a valid handshake.
@@ -290,7 +291,7 @@ func newHostileEnv(t *testing.T, h *harness) *hostileEnv {
 	e.otherMac = raw[strings.LastIndexByte(raw, '.')+1:]
 	h.addSensitive(e.mac, e.otherMac)
 
-	e.srv, err = bridge.New(bridge.Config{Verifier: h.verifier, Store: h.store, Logger: h.logger, HandshakeTimeout: hostileTimeout})
+	e.srv, err = bridge.New(bridge.Config{Gate: h.gate(auth.Config{}), Logger: h.logger, HandshakeTimeout: hostileTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}

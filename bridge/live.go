@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/connectsid"
 )
 
@@ -85,7 +86,7 @@ func (q *expiryQueue) Pop() any {
 // it also pings the store every second. It returns ctx's error.
 func (s *Server) Run(ctx context.Context) error {
 	if s.cfg.CloseOnStoreUnavailable {
-		if p, ok := s.cfg.Store.(Pinger); ok {
+		if p, ok := s.store.(Pinger); ok {
 			done := make(chan struct{})
 			go func() { defer close(done); s.pingStore(ctx, p) }()
 			defer func() { <-done }()
@@ -205,24 +206,23 @@ func (s *Server) sessionEvent(ctx context.Context, sid, op string) {
 func (s *Server) Revalidate(ctx context.Context, sid string) string {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.HandshakeTimeout)
 	defer cancel()
-	sess, err := s.cfg.Store.Get(ctx, sid)
+	sess, err := s.gate.Recheck(ctx, sid)
 	reason := ""
 	switch {
+	case err == nil:
 	case errors.Is(err, connectsid.ErrNoSession):
 		reason = ReasonLoggedOut
 		s.mu.Lock()
 		if l := s.live[sid]; l != nil && !l.expires.IsZero() && !time.Now().Before(l.expires) {
-			reason = ReasonSessionExpired // Redis's TTL ran out just before we asked
+			reason = ReasonSessionExpired // the store's TTL ran out just before we asked
 		}
 		s.mu.Unlock()
 	case errors.Is(err, connectsid.ErrExpired):
 		reason = ReasonSessionExpired
-	case errors.Is(err, connectsid.ErrMalformedSession):
-		reason = ReasonSessionChanged
-	case err != nil:
-		s.log.Debug("revalidation postponed", "sid", connectsid.Redact(sid), "err", err)
+	case errors.Is(err, connectsid.ErrStoreUnavailable):
+		s.log.Debug("revalidation postponed", "sid", connectsid.Redact(sid), "err", auth.AsRefusal(err).LogReason())
 		return ""
-	case !s.loggedIn(sess):
+	default: // malformed, or no longer logged in
 		reason = ReasonSessionChanged
 	}
 	if reason != "" {
@@ -231,7 +231,7 @@ func (s *Server) Revalidate(ctx context.Context, sid string) string {
 	}
 	s.mu.Lock()
 	if l := s.live[sid]; l != nil {
-		s.armExpiry(sid, l, sess)
+		s.armExpiry(sid, l, sess.Record)
 	}
 	s.mu.Unlock()
 	return ""
@@ -347,7 +347,7 @@ func (s *Server) expire() {
 // touchIfDue renews the session's TTL when its connection is active and the
 // last touch is older than Config.TouchInterval.
 func (s *Server) touchIfDue(c *Conn) {
-	t, ok := s.cfg.Store.(Toucher)
+	t, ok := s.store.(Toucher)
 	if !ok || s.cfg.TouchInterval <= 0 {
 		return
 	}

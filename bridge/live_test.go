@@ -10,6 +10,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/bridge"
 	"github.com/expressbridge/expressbridge/connectsid/redisstore"
 	"github.com/expressbridge/expressbridge/internal/testenv"
@@ -127,7 +128,7 @@ func TestFallbackRevalidation(t *testing.T) {
 	h := newHarness(t) // for serve and the log checks; its own Redis is not used
 	store := redisstore.New(client, redisstore.Options{})
 	const interval = 300 * time.Millisecond
-	b := h.serve(bridge.Config{Store: store, Watch: store.Watch, RevalidateInterval: interval})
+	b := h.serve(bridge.Config{Gate: h.gate(auth.Config{Store: store}), Watch: store.Watch, RevalidateInterval: interval})
 	runLive(t, b)
 	waitFor(t, 5*time.Second, "the warning", func() bool {
 		return contains(h.logs.String(), "revalidating open sessions periodically")

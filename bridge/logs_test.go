@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/bridge"
 	"github.com/expressbridge/expressbridge/connectsid"
 )
@@ -48,8 +49,8 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		{forged, nil, connectsid.CodeBadSignature},
 		{cookieName + "=s%3A" + sid, nil, connectsid.CodeMalformed},
 		{gone, nil, connectsid.CodeNoSession},
-		{quitter, nil, bridge.CodeNotLoggedIn},
-		{cookie, []string{"Origin", "https://evil.example"}, bridge.CodeBadOrigin},
+		{quitter, nil, auth.CodeNotLoggedIn},
+		{cookie, []string{"Origin", "https://evil.example"}, auth.CodeBadOrigin},
 	}
 	for _, r := range refusals {
 		if _, resp, err := dial(t, b.ws, r.cookie, r.header...); err == nil || resp == nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/bridge"
 	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/connectsid/redisstore"
@@ -35,7 +36,11 @@ func BenchmarkRevocation(b *testing.B) {
 	b.Cleanup(func() { client.Close() })
 	store := redisstore.New(client, redisstore.Options{})
 	ver, _ := connectsid.NewVerifier("revocation bench secret")
-	srv, err := bridge.New(bridge.Config{Verifier: ver, Store: store, Watch: store.Watch,
+	gate, err := auth.New(auth.Config{Verifier: ver, Store: store})
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv, err := bridge.New(bridge.Config{Gate: gate, Watch: store.Watch,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		b.Fatal(err)

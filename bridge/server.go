@@ -1,9 +1,9 @@
 // Package bridge is a WebSocket server that accepts only users logged in
-// through an Express app: at each handshake it reads the app's signed
-// session cookie, loads the session from the app's store and checks the
-// login, before upgrading. Refusals carry an HTTP status and a JSON body
-// {"error":CODE,"step":STEP,"message":…}; accepted connections carry the session to
-// every later message.
+// through an Express app: each handshake goes through the auth gate (the
+// app's signed session cookie, its session store, the login) before the
+// upgrade. Refusals carry an HTTP status and a JSON body
+// {"error":CODE,"step":STEP,"message":…}; accepted connections carry the
+// session to every later message, and end when it does.
 package bridge
 
 import (
@@ -12,21 +12,17 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"net/url"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
 
+	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/connectsid"
 )
 
 // Defaults for Config's zero fields.
 const (
-	DefaultCookieName = "connect.sid"
-	DefaultLoginField = "loggedIn"
-	DefaultUserField  = "username"
 	// DefaultReadLimit bounds one client message: chat-sized, far below
 	// what would let one client hold much memory.
 	DefaultReadLimit = 64 << 10
@@ -41,9 +37,6 @@ const (
 	DefaultSendQueue = 64
 	// DefaultHandshakeTimeout bounds the session lookup and the upgrade.
 	DefaultHandshakeTimeout = 5 * time.Second
-	// retryAfter is the Retry-After of a 503: long enough for Redis to
-	// restart, short enough that users barely notice.
-	retryAfter = "2"
 	// MaxHeaderBytes is the request-header limit for the http.Server in
 	// front of the bridge (serve sets it): twice Node's 16 KiB, so every
 	// handshake Express would take fits, far below net/http's 1 MiB
@@ -51,13 +44,6 @@ const (
 	// slack over the limit).
 	MaxHeaderBytes = 32 << 10
 )
-
-// SessionStore is what the bridge needs from a session store: one lookup.
-// Get fails with connectsid.ErrNoSession, ErrExpired, ErrMalformedSession or
-// ErrStoreUnavailable.
-type SessionStore interface {
-	Get(ctx context.Context, sid string) (*connectsid.Session, error)
-}
 
 // Pinger is a store that can say whether it answers (for /healthz).
 type Pinger interface {
@@ -74,24 +60,12 @@ type Protocol interface {
 	Close(c *Conn)
 }
 
-// Config configures a Server. Verifier and Store are required; every other
-// zero field takes the safe default named beside it.
+// Config configures a Server. Gate is required; every other zero field
+// takes the safe default named beside it.
 type Config struct {
-	Verifier *connectsid.Verifier
-	Store    SessionStore
-	// CookieName is express-session's name option (DefaultCookieName).
-	CookieName string
-	// LoginField is the session field that must be true (DefaultLoginField).
-	LoginField string
-	// LoggedIn, when set, replaces the LoginField check.
-	LoggedIn func(*connectsid.Session) bool
-	// UserField is the session field holding the user's name (DefaultUserField).
-	UserField string
-	// AllowedOrigins lists the origins (scheme://host[:port]) whose pages may
-	// connect. When empty, only pages served from the bridge's own host may.
-	// Requests without an Origin header (not browsers) are allowed: they
-	// cannot be cross-site.
-	AllowedOrigins []string
+	// Gate checks every handshake, and every open session again when its
+	// record changes. Its store serves the Pinger and Toucher abilities.
+	Gate *auth.Gate
 	// ReadLimit bounds one client message in bytes (DefaultReadLimit).
 	ReadLimit int64
 	// PingInterval is how often the server pings (DefaultPingInterval).
@@ -132,8 +106,9 @@ type Config struct {
 type Server struct {
 	cfg      Config
 	log      *slog.Logger
+	gate     *auth.Gate
+	store    auth.Store
 	upgrader websocket.Upgrader
-	origins  map[string]bool
 
 	mu    sync.Mutex
 	conns map[*Conn]struct{}
@@ -155,11 +130,10 @@ type Server struct {
 }
 
 // New returns a server for cfg, with defaults for zero fields. It fails
-// when Verifier or Store is missing, a limit or timeout is negative, or an
-// allowed origin is not an origin.
+// when Gate is missing or a limit or timeout is negative.
 func New(cfg Config) (*Server, error) {
-	if cfg.Verifier == nil || cfg.Store == nil {
-		return nil, errors.New("bridge: Config.Verifier and Config.Store are required")
+	if cfg.Gate == nil {
+		return nil, errors.New("bridge: Config.Gate is required")
 	}
 	if cfg.ReadLimit < 0 || cfg.PingInterval < 0 || cfg.WriteTimeout < 0 || cfg.SendQueue < 0 ||
 		cfg.HandshakeTimeout < 0 || cfg.RevalidateInterval < 0 {
@@ -167,9 +141,6 @@ func New(cfg Config) (*Server, error) {
 		// make) or silently disable a limit.
 		return nil, errors.New("bridge: Config limits and timeouts must not be negative")
 	}
-	setDefault(&cfg.CookieName, DefaultCookieName)
-	setDefault(&cfg.LoginField, DefaultLoginField)
-	setDefault(&cfg.UserField, DefaultUserField)
 	setDefault(&cfg.ReadLimit, DefaultReadLimit)
 	setDefault(&cfg.PingInterval, DefaultPingInterval)
 	setDefault(&cfg.WriteTimeout, DefaultWriteTimeout)
@@ -182,22 +153,14 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	origins := make(map[string]bool, len(cfg.AllowedOrigins))
-	for _, o := range cfg.AllowedOrigins {
-		u, err := url.Parse(o)
-		if err != nil || u.Scheme == "" || u.Host == "" || (u.Path != "" && u.Path != "/") ||
-			u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
-			return nil, errors.New("bridge: allowed origin " + o + " is not of the form scheme://host[:port]")
-		}
-		origins[strings.ToLower(u.Scheme+"://"+u.Host)] = true
-	}
 	s := &Server{
-		cfg:     cfg,
-		log:     cfg.Logger,
-		origins: origins,
-		conns:   make(map[*Conn]struct{}),
-		bySID:   make(map[string][]*Conn),
-		live:    make(map[string]*live),
+		cfg:   cfg,
+		log:   cfg.Logger,
+		gate:  cfg.Gate,
+		store: cfg.Gate.Store(),
+		conns: make(map[*Conn]struct{}),
+		bySID: make(map[string][]*Conn),
+		live:  make(map[string]*live),
 	}
 	s.upgrader = websocket.Upgrader{
 		HandshakeTimeout: cfg.HandshakeTimeout,
@@ -212,7 +175,7 @@ func New(cfg Config) (*Server, error) {
 		// What the upgrader still refuses (version, key) gets a JSON body too.
 		Error: func(w http.ResponseWriter, _ *http.Request, status int, reason error) {
 			w.Header().Set("Sec-Websocket-Version", "13")
-			writeRefusal(w, &Refusal{Status: status, Code: CodeBadRequest, Step: StepRequest, Message: reason.Error()})
+			auth.WriteRefusal(w, &auth.Refusal{Status: status, Code: auth.CodeBadRequest, Step: auth.StepRequest, Message: reason.Error()})
 		},
 	}
 	return s, nil
@@ -236,128 +199,69 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if ref != nil {
 		s.log.LogAttrs(r.Context(), levelOf(ref), "handshake refused",
 			slog.String("step", ref.Step), slog.String("code", ref.Code),
-			slog.String("reason", ref.logReason()), slog.String("remote", r.RemoteAddr))
-		if explain && ref.Code != CodeBadRequest {
+			slog.String("reason", ref.LogReason()), slog.String("remote", r.RemoteAddr))
+		if explain && ref.Code != auth.CodeBadRequest {
 			s.explain(w, r, ref)
 			return
 		}
-		writeRefusal(w, ref)
+		auth.WriteRefusal(w, ref)
 		return
 	}
 	c, err := s.upgrade(w, r, sess)
 	if err != nil {
 		s.log.LogAttrs(r.Context(), slog.LevelDebug, "handshake refused",
-			slog.String("step", StepRequest), slog.String("code", CodeBadRequest),
+			slog.String("step", auth.StepRequest), slog.String("code", auth.CodeBadRequest),
 			slog.String("reason", err.Error()), slog.String("remote", r.RemoteAddr))
 		return // the upgrader has answered the client
 	}
 	if !s.register(c) {
-		c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, CodeShuttingDown),
+		c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, auth.CodeShuttingDown),
 			time.Now().Add(closeGrace))
 		c.ws.Close()
 		return
 	}
 	if s.log.Enabled(r.Context(), slog.LevelDebug) { // Redact allocates
 		s.log.LogAttrs(r.Context(), slog.LevelDebug, "connection accepted",
-			slog.String("sid", connectsid.Redact(sess.ID())), slog.String("remote", r.RemoteAddr))
+			slog.String("sid", connectsid.Redact(sess.ID)), slog.String("remote", r.RemoteAddr))
 	}
 	c.start()
 }
 
-// authenticate walks the handshake's steps and returns the session, or why
-// it was refused.
-func (s *Server) authenticate(r *http.Request) (*connectsid.Session, *Refusal) {
+// authenticate checks that the request is a WebSocket handshake the server
+// can take, then hands it to the gate.
+func (s *Server) authenticate(r *http.Request) (*auth.Session, *auth.Refusal) {
 	// 1. A WebSocket handshake at all.
 	if r.Method != http.MethodGet {
-		return nil, &Refusal{Status: http.StatusMethodNotAllowed, Code: CodeBadRequest, Step: StepRequest, Message: "a WebSocket handshake is a GET"}
+		return nil, &auth.Refusal{Status: http.StatusMethodNotAllowed, Code: auth.CodeBadRequest, Step: auth.StepRequest, Message: "a WebSocket handshake is a GET"}
 	}
 	if !websocket.IsWebSocketUpgrade(r) || r.Header.Get("Sec-Websocket-Key") == "" {
-		return nil, &Refusal{Status: http.StatusBadRequest, Code: CodeBadRequest, Step: StepRequest, Message: "not a WebSocket handshake"}
+		return nil, &auth.Refusal{Status: http.StatusBadRequest, Code: auth.CodeBadRequest, Step: auth.StepRequest, Message: "not a WebSocket handshake"}
 	}
 	s.mu.Lock()
 	closed := s.closed
 	s.mu.Unlock()
 	if closed {
-		return nil, &Refusal{Status: http.StatusServiceUnavailable, Code: CodeShuttingDown, Step: StepRequest, Message: "the server is shutting down"}
+		return nil, &auth.Refusal{Status: http.StatusServiceUnavailable, Code: auth.CodeShuttingDown, Step: auth.StepRequest, Message: "the server is shutting down"}
 	}
-	// 2. Origin, against cross-site WebSocket hijacking.
-	if ref := s.checkOrigin(r); ref != nil {
-		return nil, ref
-	}
-	// 3. Cookie and signature. Node joins repeated Cookie headers with "; ".
-	header := strings.Join(r.Header.Values("Cookie"), "; ")
-	sid, _, err := s.cfg.Verifier.FromHeader(header, s.cfg.CookieName)
-	if err != nil {
-		step := StepSignature
-		if errors.Is(err, connectsid.ErrNoCookie) {
-			step = StepCookie
-		}
-		return nil, refuse(step, err)
-	}
-	// The sid is a slice of the decoded cookie value; a copy lets that go
-	// while the session is held for the connection's life.
-	sid = strings.Clone(sid)
-
-	// 4. The session record.
+	// 2. The gate: origin, cookie, signature, store, record, login.
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.HandshakeTimeout)
 	defer cancel()
-	sess, err := s.cfg.Store.Get(ctx, sid)
+	sess, err := s.gate.Check(ctx, r)
 	if err != nil {
-		return nil, refuse(StepStore, err)
-	}
-	// 5. The login.
-	if !s.loggedIn(sess) {
-		return nil, &Refusal{Status: http.StatusUnauthorized, Code: CodeNotLoggedIn, Step: StepLogin, Message: "session " + connectsid.Redact(sid) + " is not logged in (" + s.cfg.LoginField + " is not true)"}
+		return nil, auth.AsRefusal(err)
 	}
 	return sess, nil
 }
 
-func (s *Server) loggedIn(sess *connectsid.Session) bool {
-	if s.cfg.LoggedIn != nil {
-		return s.cfg.LoggedIn(sess)
-	}
-	v, ok := sess.Bool(s.cfg.LoginField)
-	return ok && v
-}
-
-func (s *Server) checkOrigin(r *http.Request) *Refusal {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return nil
-	}
-	u, err := url.Parse(origin)
-	if err == nil && u.Host != "" {
-		if len(s.origins) > 0 {
-			if s.origins[strings.ToLower(u.Scheme+"://"+u.Host)] {
-				return nil
-			}
-		} else if strings.EqualFold(u.Host, r.Host) {
-			return nil
-		}
-	}
-	return &Refusal{Status: http.StatusForbidden, Code: CodeBadOrigin, Step: StepOrigin, Message: "origin " + origin + " is not allowed (see --allow-origin)"}
-}
-
-func levelOf(r *Refusal) slog.Level {
+func levelOf(r *auth.Refusal) slog.Level {
 	if r.Status == http.StatusServiceUnavailable {
 		return slog.LevelWarn
 	}
 	return slog.LevelDebug
 }
 
-func writeRefusal(w http.ResponseWriter, ref *Refusal) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	if ref.Status == http.StatusServiceUnavailable {
-		h.Set("Retry-After", retryAfter)
-	}
-	w.WriteHeader(ref.Status)
-	json.NewEncoder(w).Encode(ref)
-}
-
 // explain upgrades a refused handshake only to tell the page why.
-func (s *Server) explain(w http.ResponseWriter, r *http.Request, ref *Refusal) {
+func (s *Server) explain(w http.ResponseWriter, r *http.Request, ref *auth.Refusal) {
 	ws, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return
@@ -372,7 +276,7 @@ func (s *Server) explain(w http.ResponseWriter, r *http.Request, ref *Refusal) {
 	deadline := time.Now().Add(s.cfg.WriteTimeout)
 	ws.SetWriteDeadline(deadline)
 	if ws.WriteMessage(websocket.TextMessage, msg) == nil {
-		ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(ref.CloseCode(), ref.Code), deadline)
+		ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(CloseCode(ref), ref.Code), deadline)
 	}
 }
 
@@ -381,11 +285,11 @@ func (s *Server) explain(w http.ResponseWriter, r *http.Request, ref *Refusal) {
 func (s *Server) Healthz() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		if p, ok := s.cfg.Store.(Pinger); ok {
+		if p, ok := s.store.(Pinger); ok {
 			ctx, cancel := context.WithTimeout(r.Context(), s.cfg.HandshakeTimeout)
 			defer cancel()
 			if err := p.Ping(ctx); err != nil {
-				w.Header().Set("Retry-After", retryAfter)
+				w.Header().Set("Retry-After", "2")
 				w.WriteHeader(http.StatusServiceUnavailable)
 				json.NewEncoder(w).Encode(map[string]string{"status": "unavailable", "error": connectsid.CodeStoreUnavailable})
 				return
@@ -444,7 +348,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.expiryTimer.Stop()
 	}
 	s.mu.Unlock()
-	s.each(func(c *Conn) { c.Close(websocket.CloseGoingAway, CodeShuttingDown) })
+	s.each(func(c *Conn) { c.Close(websocket.CloseGoingAway, auth.CodeShuttingDown) })
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); s.bg.Wait(); close(done) }()
 	var err error

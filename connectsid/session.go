@@ -148,6 +148,33 @@ func (s *Session) Raw(key string) (json.RawMessage, bool) {
 	return nil, false
 }
 
+// Path returns the JSON text at a path of app fields through nested
+// objects: Path("passport", "user") is req.session.passport.user. It
+// reports false when a step is missing or not an object. Duplicate keys
+// resolve as JSON.parse does: the last value wins.
+func (s *Session) Path(path ...string) (json.RawMessage, bool) {
+	if len(path) == 0 {
+		return nil, false
+	}
+	raw, ok := s.Raw(path[0])
+	for _, key := range path[1:] {
+		if !ok || !strings.HasPrefix(string(raw), "{") {
+			return nil, false
+		}
+		// The record passed json.Valid, so its nested objects split cleanly.
+		members, err := splitObject(string(raw))
+		if err != nil {
+			return nil, false
+		}
+		i := indexOf(members, key)
+		if i < 0 {
+			return nil, false
+		}
+		raw, ok = json.RawMessage(members[i].raw), true
+	}
+	return raw, ok
+}
+
 // Get decodes an app field into v, as json.Unmarshal does. It fails with
 // ErrNoField when the record has no such field.
 func (s *Session) Get(key string, v any) error {

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/bridge"
 	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/connectsid/redisstore"
@@ -95,12 +96,14 @@ func startBridge(t *testing.T, ln net.Listener, appOrigin, redisURL string, logs
 		t.Fatalf("connectsid.NewVerifier: %v", err)
 	}
 	store := redisstore.New(client, redisstore.Options{})
+	gate, err := auth.New(auth.Config{Verifier: verifier, Store: store, AllowedOrigins: []string{appOrigin}})
+	if err != nil {
+		t.Fatalf("auth.New: %v", err)
+	}
 	b, err := bridge.New(bridge.Config{
-		Verifier:       verifier,
-		Store:          store,
-		Watch:          store.Watch, // as serve: connections end with their session
-		AllowedOrigins: []string{appOrigin},
-		Logger:         slog.New(slog.NewTextHandler(logs.writer("bridge: "), &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Gate:   gate,
+		Watch:  store.Watch, // as serve: connections end with their session
+		Logger: slog.New(slog.NewTextHandler(logs.writer("bridge: "), &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {
 		t.Fatalf("bridge.New: %v", err)

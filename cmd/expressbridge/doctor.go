@@ -8,6 +8,7 @@ import (
 	"io"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -16,30 +17,20 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
-	"github.com/expressbridge/expressbridge/bridge"
+	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/connectsid/redisstore"
 )
 
-// doctor walks the bridge's handshake for one cookie (bridge.Server's
-// authenticate: cookie, signature, store, then the record and the login) and
-// prints one line per step, stopping at the first that fails with its cause
-// and the next thing to try. The steps and codes are the bridge's, so that
-// doctor, the bridge's refusal log and ?explain=1 name a refusal alike.
+// doctor hands one cookie to the gate that serve uses (auth.Gate: cookie,
+// signature, store, record, login, user) with a trace, and prints one line
+// per step the gate walked, stopping at the first that fails with its cause
+// and the next thing to try. It never walks the steps itself: what it adds
+// is diagnosis (the names present, other prefixes, the fields), so doctor,
+// the bridge's refusal log and ?explain=1 cannot disagree.
 
-// Doctor's own steps, after the bridge's: the user field, which the bridge
-// never refuses on (it accepts a session without one, with an empty user
-// name), and the verdict.
-const (
-	stepUser     = "user"
-	stepAccepted = "accepted"
-)
-
-// Environment variables of serve's flags that doctor shares.
-const (
-	envLoginField    = "EXPRESSBRIDGE_LOGIN_FIELD"
-	envAcceptExpired = "EXPRESSBRIDGE_ACCEPT_EXPIRED"
-)
+// stepAccepted is doctor's verdict line after the gate's steps.
+const stepAccepted = "accepted"
 
 // Limits of the search for a session under other prefixes.
 const (
@@ -56,16 +47,13 @@ const (
 
 // Output layout.
 const (
-	stepWidth     = len(bridge.StepSignature) + 2 // the message column
-	maxShownValue = 40                            // longest field value shown with --show-values
+	stepWidth     = len(auth.StepSignature) + 2 // the message column
+	maxShownValue = 40                          // longest field value shown with --show-values
 )
 
 type doctorOptions struct {
-	userField     string
-	loginField    string
-	acceptExpired bool
-	showIDs       bool
-	showValues    bool
+	showIDs    bool
+	showValues bool
 }
 
 func newDoctorCmd(a *app) *cobra.Command {
@@ -101,14 +89,8 @@ Exit status: 0 accepted, 1 refused, 2 usage error, 3 Redis unavailable.`,
 		Args: cobra.MaximumNArgs(1),
 	}
 	o := addSessionFlags(cmd, a)
+	g := addGateFlags(cmd)
 	fs := cmd.Flags()
-	fs.StringVar(&do.userField, "user-field", bridge.DefaultUserField, "session field holding the user's name")
-	bindEnv(fs, "user-field", envUserField)
-	fs.StringVar(&do.loginField, "login-field", bridge.DefaultLoginField, "session field that must be true")
-	bindEnv(fs, "login-field", envLoginField)
-	fs.BoolVar(&do.acceptExpired, "accept-expired", false,
-		"accept records whose cookie.expires has passed while Redis still holds them, as serve --accept-expired")
-	bindEnv(fs, "accept-expired", envAcceptExpired)
 	fs.BoolVar(&do.showIDs, "show-ids", false, "print whole session IDs instead of shortened ones")
 	fs.BoolVar(&do.showValues, "show-values", false, "print the values of the record's fields, not only their names")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
@@ -121,12 +103,18 @@ Exit status: 0 accepted, 1 refused, 2 usage error, 3 Redis unavailable.`,
 		if err != nil {
 			return err
 		}
+		// The gate judges expiry; the store hands it every record.
 		store, closeStore, err := o.openStore(func(opts *redisstore.Options) { opts.AcceptExpired = true })
 		if err != nil {
 			return err
 		}
 		defer closeStore()
-		d := &doctor{o: o, opts: do, v: v, store: store, now: time.Now()}
+		now := time.Now()
+		gate, err := g.gate(v, store, o.cookieName, nil)
+		if err != nil {
+			return err
+		}
+		d := &doctor{o: o, g: g, opts: do, gate: gate, v: v, store: store, now: now}
 		exit := d.diagnose(cmd.Context(), parseCookieArg(in))
 		if a.json {
 			a.writeJSONIndent(d.checks)
@@ -170,7 +158,9 @@ type foundKey struct {
 // doctor is one diagnosis.
 type doctor struct {
 	o      *sessionOptions
+	g      *gateOptions
 	opts   doctorOptions
+	gate   *auth.Gate
 	v      *connectsid.Verifier
 	store  *redisstore.Store
 	now    time.Time
@@ -190,66 +180,90 @@ func (d *doctor) fail(step, code, msg, hint string, details ...string) *check {
 	return &d.checks[len(d.checks)-1]
 }
 
-// diagnose walks the steps in the bridge's order and returns the exit
-// status: exitOK when the bridge would accept the cookie.
+// diagnose has the gate walk its steps for the cookie, turns each step
+// into a check, and returns the exit status: exitOK when the bridge would
+// accept the cookie.
 func (d *doctor) diagnose(ctx context.Context, arg cookieArg) int {
-	// 1. The cookie of --cookie-name in the header.
-	value, ok := d.cookie(arg)
-	if !ok {
-		return exitRefused
+	var steps []auth.StepInfo
+	tctx := auth.WithTrace(ctx, &auth.Trace{Step: func(i auth.StepInfo) { steps = append(steps, i) }})
+	var err error
+	if arg.kind == argHeader {
+		_, err = d.gate.CheckCookie(tctx, arg.text)
+	} else {
+		// A value given alone has no name to check: the walk starts at the signature.
+		d.pass(auth.StepCookie, fmt.Sprintf("a cookie value, not a header: its name (%s) was not checked", cell(d.o.cookieName)))
+		_, err = d.gate.CheckValue(tctx, connectsid.DecodeValue(arg.text))
 	}
-	// 2. Its signature, with the app's secrets.
-	sid, ok := d.signature(ctx, value)
-	if !ok {
-		return exitRefused
+	for _, st := range steps {
+		if exit, stop := d.step(ctx, arg, st); stop {
+			return exit
+		}
 	}
-	// 3. The record in Redis, under --prefix.
-	sess, exit := d.lookup(ctx, sid)
-	if sess == nil {
-		return exit
+	if err != nil { // cannot happen: the failing step returned above
+		ref := auth.AsRefusal(err)
+		d.fail(ref.Step, ref.Code, ref.Message, "")
+		return exitStatus(ref.Code)
 	}
-	// 4. A session that has not expired.
-	if !d.record(sess) {
-		return exitRefused
-	}
-	// 5. The login field.
-	if !d.login(sess) {
-		return exitRefused
-	}
-	// 6. The user field, which never refuses; then the verdict.
-	user, ok := d.user(sess)
-	c := d.pass(stepAccepted, "this cookie would be accepted as "+cell(user))
-	if !ok {
-		c.Message = "this cookie would be accepted, with an empty user name"
-	}
-	c.User = &user
 	return exitOK
+}
+
+// step turns one step of the gate's walk into a check. stop reports that
+// the diagnosis ends there, with exit.
+func (d *doctor) step(ctx context.Context, arg cookieArg, st auth.StepInfo) (exit int, stop bool) {
+	switch st.Step {
+	case auth.StepCookie:
+		if !d.cookie(arg, st) {
+			return exitRefused, true
+		}
+	case auth.StepSignature:
+		if !d.signature(ctx, st) {
+			return exitRefused, true
+		}
+	case auth.StepStore:
+		if exit := d.lookup(ctx, st); exit != exitOK {
+			return exit, true
+		}
+	case auth.StepRecord:
+		if !d.record(st) {
+			return exitRefused, true
+		}
+	case auth.StepLogin:
+		if !d.login(st) {
+			return exitRefused, true
+		}
+	case auth.StepUser:
+		// The user never refuses; then the verdict.
+		user := d.user(st)
+		c := d.pass(stepAccepted, "this cookie would be accepted as "+cell(user))
+		if !st.HasUser {
+			c.Message = "this cookie would be accepted, with an empty user name"
+		}
+		c.User = &user
+		return exitOK, true
+	}
+	return exitOK, false
 }
 
 // Steps -----------------------------------------------------------------------
 
-// cookie finds the session cookie. A value given alone passes: it has no
-// name to check.
-func (d *doctor) cookie(arg cookieArg) (value string, ok bool) {
+// cookie explains the gate's cookie step: the names present when it
+// found none, duplicates when it did.
+func (d *doctor) cookie(arg cookieArg, st auth.StepInfo) bool {
 	name := d.o.cookieName
-	if arg.kind != argHeader {
-		d.pass(bridge.StepCookie, fmt.Sprintf("a cookie value, not a header: its name (%s) was not checked", cell(name)))
-		return connectsid.DecodeValue(arg.text), true
-	}
 	header := arg.text
 	cookies := connectsid.ParseCookies(header)
 	value, found := connectsid.Lookup(header, name)
 	switch {
 	case !found && len(cookies) == 0:
-		d.fail(bridge.StepCookie, connectsid.CodeNoCookie, "the header holds no cookie",
+		d.fail(auth.StepCookie, connectsid.CodeNoCookie, "the header holds no cookie",
 			"pass the Cookie header the browser sends to the app, or the cookie's value (s%3A…)")
-		return "", false
+		return false
 	case !found:
 		msg := fmt.Sprintf("no cookie named %s among the %d cookies of the header", cell(name), len(cookies))
 		if len(cookies) == 1 {
 			msg = fmt.Sprintf("no cookie named %s: the header holds one other cookie", cell(name))
 		}
-		c := d.fail(bridge.StepCookie, connectsid.CodeNoCookie, msg, "", "names present: "+listNames(sortedKeys(cookies)))
+		c := d.fail(auth.StepCookie, connectsid.CodeNoCookie, msg, "", "names present: "+listNames(sortedKeys(cookies)))
 		var signed []string
 		for _, n := range sortedKeys(cookies) {
 			if looksSigned(cookies[n]) {
@@ -265,62 +279,63 @@ func (d *doctor) cookie(arg cookieArg) (value string, ok bool) {
 			c.Hint = fmt.Sprintf("%s look like signed sessions (s%%3A…): pass --cookie-name with the one the app's name option sets",
 				listNames(signed))
 		}
-		return "", false
-	case value == "":
-		d.fail(bridge.StepCookie, connectsid.CodeNoCookie, fmt.Sprintf("the cookie %s is empty", cell(name)),
+		return false
+	case value == "" || st.Refusal != nil:
+		d.fail(auth.StepCookie, connectsid.CodeNoCookie, fmt.Sprintf("the cookie %s is empty", cell(name)),
 			"log in to the app again, then copy the Cookie header of a request to it")
-		return "", false
+		return false
 	}
 	among := fmt.Sprintf("among %s", plural(len(cookies), "cookie"))
 	if len(cookies) == 1 {
 		among = "the header's only cookie"
 	}
-	c := d.pass(bridge.StepCookie, fmt.Sprintf("%s found (%s)", cell(name), among))
+	c := d.pass(auth.StepCookie, fmt.Sprintf("%s found (%s)", cell(name), among))
 	if n := countCookies(header, name); n > 1 {
 		c.Details = append(c.Details, fmt.Sprintf("the header holds %d cookies named %s (a cookie of another domain or path?): "+
 			"Express reads the first, and so does doctor", n, cell(name)))
 	}
-	return value, true
+	return true
 }
 
-// signature verifies the cookie with the secrets. On a bad signature it
+// signature explains the gate's signature step. On a bad signature it
 // asks Redis whether the session exists all the same, which tells a wrong
 // secret from a cookie of another app.
-func (d *doctor) signature(ctx context.Context, value string) (sid string, ok bool) {
+func (d *doctor) signature(ctx context.Context, st auth.StepInfo) bool {
 	n := d.v.Secrets()
-	sid, idx, err := d.v.Unsign(value)
-	if err == nil {
+	if st.Refusal == nil {
+		idx := st.SecretIndex
 		msg := fmt.Sprintf("verified with secret %d of %d", idx+1, n)
 		if idx > 0 {
 			msg += " — a rotation is in progress: cookies signed with older secrets are still in use"
 		}
-		c := d.pass(bridge.StepSignature, msg)
-		c.SID, c.Secret, c.Secrets = d.id(sid), idx+1, n
-		return sid, true
+		c := d.pass(auth.StepSignature, msg)
+		c.SID, c.Secret, c.Secrets = d.id(st.SID), idx+1, n
+		return true
 	}
-	code := connectsid.ErrorCode(err)
+	err, value := st.Refusal.Unwrap(), st.Value
+	code := st.Refusal.Code
 	switch code {
 	case connectsid.CodeNotSigned:
-		d.fail(bridge.StepSignature, code, "the value is not signed: it does not start with s: (s%3A when encoded)",
+		d.fail(auth.StepSignature, code, "the value is not signed: it does not start with s: (s%3A when encoded)",
 			"pass the signed value Express sets (s%3A…), not the bare session ID")
 	case connectsid.CodeMalformed:
 		_, why, _ := strings.Cut(err.Error(), ": ")
 		if why == "" {
 			why = err.Error()
 		}
-		d.fail(bridge.StepSignature, code, "the value cannot be a signed session ID: "+why,
+		d.fail(auth.StepSignature, code, "the value cannot be a signed session ID: "+why,
 			"a signed cookie looks like s%3A<session ID>.<signature>; was it copied whole?")
 	default: // bad-signature
 		body := strings.TrimPrefix(value, "s:")
 		dot := strings.LastIndexByte(body, '.')
 		sid, mac := body[:dot], body[dot+1:] // Unsign checked both
 		if len(mac) != macChars {
-			d.fail(bridge.StepSignature, code,
+			d.fail(auth.StepSignature, code,
 				fmt.Sprintf("the signature is %d characters long, not %d: the cookie was cut or changed", utf8.RuneCountInString(mac), macChars),
 				"copy the cookie's value whole, from the browser's developer tools")
-			return "", false
+			return false
 		}
-		c := d.fail(bridge.StepSignature, code,
+		c := d.fail(auth.StepSignature, code,
 			fmt.Sprintf("no secret verifies the signature (%s tried, from %s)", plural(n, "secret"), d.o.secretSource), d.secretHint())
 		c.Secrets = n
 		switch exists, err := d.exists(ctx, sid); {
@@ -333,7 +348,7 @@ func (d *doctor) signature(ctx context.Context, value string) (sid string, ok bo
 				"another environment's", d.id(sid), d.store.Prefix()))
 		}
 	}
-	return "", false
+	return false
 }
 
 func (d *doctor) secretHint() string {
@@ -344,51 +359,44 @@ func (d *doctor) secretHint() string {
 	return "check that --secret-file holds exactly the app's secret option, one secret per line, in the app's order"
 }
 
-// lookup reads the session. A missing one is searched for under other
-// prefixes; a record that is not a session fails at the record step, as in
-// the bridge.
-func (d *doctor) lookup(ctx context.Context, sid string) (*connectsid.Session, int) {
-	sess, err := d.store.Get(ctx, sid)
-	code := connectsid.ErrorCode(err)
-	switch code {
-	case "":
-	case connectsid.CodeStoreUnavailable:
-		d.unavailable(err)
-		return nil, exitUnavailable
-	case connectsid.CodeNoSession:
-		return nil, d.missing(ctx, sid)
-	case connectsid.CodeMalformedSession:
-	default: // cannot happen: Get fails with the codes above only
-		d.fail(bridge.StepStore, code, err.Error(), "")
-		return nil, exitStatus(code)
+// lookup explains the gate's store step. A missing session is searched for
+// under other prefixes; a found one gets its TTL.
+func (d *doctor) lookup(ctx context.Context, st auth.StepInfo) int {
+	sid := st.SID
+	if st.Refusal != nil {
+		switch st.Refusal.Code {
+		case connectsid.CodeStoreUnavailable:
+			d.unavailable(st.Cause)
+			return exitUnavailable
+		case connectsid.CodeNoSession:
+			return d.missing(ctx, sid)
+		}
+		d.fail(auth.StepStore, st.Refusal.Code, st.Refusal.Message, "") // cannot happen: Get's codes are above
+		return exitStatus(st.Refusal.Code)
 	}
 	ttl, terr := d.store.TTL(ctx, sid)
 	switch connectsid.ErrorCode(terr) {
 	case connectsid.CodeStoreUnavailable:
 		d.unavailable(terr)
-		return nil, exitUnavailable
+		return exitUnavailable
 	case connectsid.CodeNoSession: // the session ended a moment ago
-		return nil, d.missing(ctx, sid)
+		return d.missing(ctx, sid)
 	}
 	d.ttl = ttl
-	c := d.pass(bridge.StepStore, fmt.Sprintf("session %s found under %q (%s)", d.id(sid), d.store.Prefix(), ttlText(ttl)))
+	c := d.pass(auth.StepStore, fmt.Sprintf("session %s found under %q (%s)", d.id(sid), d.store.Prefix(), ttlText(ttl)))
 	c.TTLSeconds = ttlSeconds(ttl)
-	if code == connectsid.CodeMalformedSession {
-		d.malformed(err)
-		return nil, exitRefused
-	}
-	return sess, exitOK
+	return exitOK
 }
 
 func (d *doctor) unavailable(err error) {
 	e := d.o.explain(err).(*cliError) // explain names the address and scrubs the password
-	d.fail(bridge.StepStore, connectsid.CodeStoreUnavailable, e.msg, e.hint)
+	d.fail(auth.StepStore, connectsid.CodeStoreUnavailable, e.msg, e.hint)
 }
 
 // missing reports a session that is not under the prefix, and where else
 // it is.
 func (d *doctor) missing(ctx context.Context, sid string) int {
-	c := d.fail(bridge.StepStore, connectsid.CodeNoSession,
+	c := d.fail(auth.StepStore, connectsid.CodeNoSession,
 		fmt.Sprintf("no session %s under prefix %q at %s", d.id(sid), d.store.Prefix(), redisstore.Redact(d.o.redisURL)), "")
 	found, emptyKey, complete, err := d.search(ctx, sid)
 	if err != nil { // Redis answered the GET: the session is missing all the same
@@ -507,89 +515,117 @@ func (d *doctor) malformed(err error) {
 		hint = fmt.Sprintf("connect-redis stores JSON.stringify(session): does the app set connect-redis's serializer option, "+
 			"or does something else write keys under %q?", d.store.Prefix())
 	}
-	d.fail(bridge.StepRecord, connectsid.CodeMalformedSession, "the record is not a session record: "+why, hint)
+	d.fail(auth.StepRecord, connectsid.CodeMalformedSession, "the record is not a session record: "+why, hint)
 }
 
-// record checks the cookie's expiry, which Express leaves to the Redis TTL
-// and the bridge checks unless --accept-expired.
-func (d *doctor) record(sess *connectsid.Session) bool {
+// record explains the gate's record step: a record that is not a session,
+// or the cookie's expiry, which Express leaves to the Redis TTL and the gate
+// checks unless --accept-expired.
+func (d *doctor) record(st auth.StepInfo) bool {
+	if st.Refusal != nil && st.Refusal.Code == connectsid.CodeMalformedSession {
+		d.malformed(st.Cause)
+		return false
+	}
+	sess := st.Session
 	exp := sess.Cookie().Expires
 	if exp == nil {
-		d.pass(bridge.StepRecord, "a session with a browser-session cookie (no cookie.expires): the key's TTL ends it")
+		d.pass(auth.StepRecord, "a session with a browser-session cookie (no cookie.expires): the key's TTL ends it")
 		return true
 	}
 	when := exp.UTC().Format(time.RFC3339)
-	if !sess.Expired(d.now) {
-		d.pass(bridge.StepRecord, fmt.Sprintf("a session, cookie.expires in %s (%s)", shortDuration(exp.Sub(d.now)), when))
+	if st.Refusal == nil && exp.After(d.now) {
+		d.pass(auth.StepRecord, fmt.Sprintf("a session, cookie.expires in %s (%s)", shortDuration(exp.Sub(d.now)), when))
 		return true
 	}
 	ago := fmt.Sprintf("cookie.expires passed %s ago (%s)", shortDuration(d.now.Sub(*exp)), when)
-	if d.opts.acceptExpired {
-		d.pass(bridge.StepRecord, "a session; "+ago, "accepted all the same, as Express does while Redis holds the key (--accept-expired)")
+	if st.Refusal == nil { // --accept-expired
+		d.pass(auth.StepRecord, "a session; "+ago, "accepted all the same, as Express does while Redis holds the key (--accept-expired)")
 		return true
 	}
-	d.fail(bridge.StepRecord, connectsid.CodeExpired, "the session has expired: "+ago,
+	d.fail(auth.StepRecord, connectsid.CodeExpired, "the session has expired: "+ago,
 		"the user must log in to the app again; Express itself accepts such a session while Redis holds the key: "+
 			"pass --accept-expired to do the same (apps with rolling: true need it)",
 		fmt.Sprintf("Redis still holds the key (%s)", ttlText(d.ttl)))
 	return false
 }
 
-// login checks that the login field is true.
-func (d *doctor) login(sess *connectsid.Session) bool {
-	field := d.opts.loginField
-	if v, ok := sess.Bool(field); ok && v {
-		d.pass(bridge.StepLogin, field+" is true")
+// passportField is where passport keeps its serialized user, the login
+// of most Express apps.
+const passportField = "passport.user"
+
+// login explains the gate's login step: the field, and where the login is
+// marked when it is not there.
+func (d *doctor) login(st auth.StepInfo) bool {
+	field, sess, raw := d.g.loginField, st.Session, st.Raw
+	if st.Refusal == nil {
+		what := "true"
+		if string(raw) != "true" {
+			what = jsonType(raw) + ", which JavaScript counts as true"
+			if d.opts.showValues {
+				what = shownValue(raw)
+			}
+		}
+		d.pass(auth.StepLogin, cell(field)+" is "+what)
 		return true
 	}
 	var c *check
-	raw, present := sess.Raw(field)
 	switch {
-	case !present:
-		c = d.fail(bridge.StepLogin, bridge.CodeNotLoggedIn, fmt.Sprintf("the record has no field %s", cell(field)), "")
+	case raw == nil:
+		c = d.fail(auth.StepLogin, auth.CodeNotLoggedIn, fmt.Sprintf("the record has no field %s", cell(field)), "")
 		var trues []string
 		for _, k := range sess.Keys() {
 			if v, ok := sess.Bool(k); ok && v {
 				trues = append(trues, k)
 			}
 		}
+		passport, hasPassport := sess.Raw("passport")
+		user, hasUser := sess.Path("passport", "user")
 		switch {
 		case len(sess.Keys()) == 0:
 			c.Hint = "the session holds nothing but its cookie: its user has not logged in (or the app saves sessions before login)"
+		case field != passportField && hasUser && auth.Truthy(user):
+			c.Hint = "passport.user is set: the app logs in with passport; pass --login-field passport.user --user-field passport.user"
+		case hasPassport && auth.Truthy(passport) && !hasUser:
+			c.Hint = "passport holds no user: the user logged out (passport's logout keeps the session and removes passport.user), " +
+				"or has not logged in yet"
 		case len(trues) == 1:
 			c.Hint = fmt.Sprintf("%s is true: if it marks the login, pass --login-field %s", cell(trues[0]), shellWord(trues[0]))
 		default:
-			c.Hint = "log in to the app; if it marks logins with another field (one that is true), pass --login-field NAME"
+			c.Hint = "log in to the app; if it marks logins with another field (one that is truthy), pass --login-field NAME " +
+				"(a dotted path such as passport.user)"
 		}
 	case string(raw) == "false":
-		c = d.fail(bridge.StepLogin, bridge.CodeNotLoggedIn, fmt.Sprintf("%s is false: the session's user is not logged in", cell(field)),
+		c = d.fail(auth.StepLogin, auth.CodeNotLoggedIn, fmt.Sprintf("%s is false: the session's user is not logged in", cell(field)),
 			"log in to the app again")
 	default:
 		what := jsonType(raw)
-		if d.opts.showValues {
+		if d.opts.showValues || what == "null" {
 			what = shownValue(raw)
+		} else if string(raw) == `""` {
+			what = "an empty string"
 		}
-		c = d.fail(bridge.StepLogin, bridge.CodeNotLoggedIn, fmt.Sprintf("%s is %s, not true", cell(field), what),
-			"the bridge accepts only the JSON boolean true in --login-field")
+		c = d.fail(auth.StepLogin, auth.CodeNotLoggedIn, fmt.Sprintf("%s is %s, which JavaScript counts as false", cell(field), what),
+			"the login passes when --login-field is truthy (true, a non-empty string, a non-zero number, an object)")
 	}
 	c.Fields = sess.Keys()
 	c.Details = append(c.Details, d.fieldsLine(sess))
 	return false
 }
 
-// user reads the user's name as the bridge does (a string field), warning
-// when there is none: the bridge then accepts the session with an empty name.
-func (d *doctor) user(sess *connectsid.Session) (string, bool) {
-	field := d.opts.userField
-	if u, ok := sess.String(field); ok {
-		d.pass(stepUser, fmt.Sprintf("%s is %q", cell(field), u))
-		return u, true
+// user explains the gate's user step, warning when the record has no user:
+// the bridge then accepts the session with an empty name.
+func (d *doctor) user(st auth.StepInfo) string {
+	field, sess := d.g.userField, st.Session
+	if st.HasUser {
+		d.pass(auth.StepUser, fmt.Sprintf("%s is %s", cell(field), cell(strconv.Quote(st.User))))
+		return st.User
 	}
 	msg := fmt.Sprintf("the record has no field %s: the bridge accepts the session with an empty user name", cell(field))
-	if raw, ok := sess.Raw(field); ok {
-		msg = fmt.Sprintf("%s is %s, not a string: the bridge accepts the session with an empty user name", cell(field), jsonType(raw))
+	if st.Raw != nil {
+		msg = fmt.Sprintf("%s is %s, not a string or a number: the bridge accepts the session with an empty user name",
+			cell(field), jsonType(st.Raw))
 	}
-	c := d.pass(stepUser, msg, d.fieldsLine(sess))
+	c := d.pass(auth.StepUser, msg, d.fieldsLine(sess))
 	c.Warning, c.Fields = true, sess.Keys()
 	var strs []string
 	for _, k := range sess.Keys() {
@@ -600,8 +636,10 @@ func (d *doctor) user(sess *connectsid.Session) (string, bool) {
 	c.Hint = "pass --user-field with the field that holds the user's name"
 	if len(strs) > 0 {
 		c.Hint += " (string fields: " + listNames(strs) + ")"
+	} else {
+		c.Hint += " (a dotted path such as passport.user)"
 	}
-	return "", false
+	return ""
 }
 
 // fieldsLine lists the record's fields, with their values when asked.

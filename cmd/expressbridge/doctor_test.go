@@ -11,7 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/expressbridge/expressbridge/bridge"
+	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/internal/testenv"
 )
@@ -162,8 +162,8 @@ func wantSteps(t *testing.T, r result, want ...string) {
 }
 
 var (
-	allSteps = []string{bridge.StepCookie, bridge.StepSignature, bridge.StepStore, bridge.StepRecord,
-		bridge.StepLogin, stepUser, stepAccepted}
+	allSteps = []string{auth.StepCookie, auth.StepSignature, auth.StepStore, auth.StepRecord,
+		auth.StepLogin, auth.StepUser, stepAccepted}
 	toStore = allSteps[:3]
 	toLogin = allSteps[:5]
 )
@@ -189,7 +189,7 @@ func TestDoctor(t *testing.T) {
 			"names present: _ga, app.sid, theme\n",
 			"hint: app.sid looks like a signed session (s%3A…): pass --cookie-name app.sid\n",
 		}, nil)
-		wantSteps(t, res, bridge.StepCookie)
+		wantSteps(t, res, auth.StepCookie)
 		if res.stderr != "" {
 			t.Errorf("stderr: %q", res.stderr)
 		}
@@ -285,7 +285,7 @@ func testDoctorDefaultApp(t *testing.T, e *expressApp) {
 			"yet session " + connectsid.Redact(s.sid) + ` exists under "sess:": the app signed this cookie, with a secret not in the list`,
 			"hint: check that SESSION_SECRET is exactly the app's secret option",
 		}, nil)
-		wantSteps(t, res, bridge.StepCookie, bridge.StepSignature)
+		wantSteps(t, res, auth.StepCookie, auth.StepSignature)
 		// Two wrong secrets from a file; and a cookie of a session that is gone.
 		file := secretFile(t, secrets[0]+"\n"+secrets[2]+"\n", 0o600)
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -343,14 +343,21 @@ func testDoctorDefaultApp(t *testing.T, e *expressApp) {
 		res.lacks(t, "a field value", "heidi-7f3q")
 		res = doctorRun(t, s, e.env, "", "--json", s.pair)
 		checks := decodeChecks(t, res)
-		if c := checks[len(checks)-1]; c.Step != bridge.StepLogin || c.Code != bridge.CodeNotLoggedIn ||
+		if c := checks[len(checks)-1]; c.Step != auth.StepLogin || c.Code != auth.CodeNotLoggedIn ||
 			strings.Join(c.Fields, ",") != "loggedIn,username" {
 			t.Errorf("last step %+v, want login not-logged-in with the fields", c)
 		}
-		// Not a boolean.
+		// Falsy as JavaScript sees it, not only false.
+		e.set(t, s, map[string]any{"loggedIn": ""})
+		doctorRun(t, s, e.env, "", s.pair).want(t, exitRefused,
+			[]string{"✘ login      loggedIn is an empty string, which JavaScript counts as false\n"}, nil)
+		e.set(t, s, map[string]any{"loggedIn": 0})
+		doctorRun(t, s, e.env, "", "--show-values", s.pair).want(t, exitRefused,
+			[]string{"✘ login      loggedIn is 0, which JavaScript counts as false\n"}, nil)
+		// Truthy passes, as `if (req.session.loggedIn)` does.
 		e.set(t, s, map[string]any{"loggedIn": "yes"})
-		doctorRun(t, s, e.env, "", s.pair).want(t, exitRefused, []string{"✘ login      loggedIn is a string, not true\n"}, nil)
-		doctorRun(t, s, e.env, "", "--show-values", s.pair).want(t, exitRefused, []string{"✘ login      loggedIn is \"yes\", not true\n"}, nil)
+		doctorRun(t, s, e.env, "", s.pair).want(t, exitOK,
+			[]string{"✔ login      loggedIn is a string, which JavaScript counts as true\n"}, nil)
 	})
 	t.Run("another login field", func(t *testing.T) {
 		t.Parallel()
@@ -390,7 +397,7 @@ func testDoctorDefaultApp(t *testing.T, e *expressApp) {
 		e.rewrite(t, s, func(string) string { return `{"loggedIn":true}` })
 		res = doctorRun(t, s, e.env, "", "--json", s.pair)
 		checks := decodeChecks(t, res)
-		if c := checks[len(checks)-1]; c.Step != bridge.StepRecord || c.Code != connectsid.CodeMalformedSession ||
+		if c := checks[len(checks)-1]; c.Step != auth.StepRecord || c.Code != connectsid.CodeMalformedSession ||
 			!strings.Contains(c.Message, "no cookie object") {
 			t.Errorf("last step %+v, want record malformed-session: no cookie object", c)
 		}
@@ -448,7 +455,7 @@ func testDoctorDefaultApp(t *testing.T, e *expressApp) {
 		// A refusal: the same array, ending with the failing step.
 		res = doctorRun(t, s, with(e.env, map[string]string{envSecret: secrets[0]}), "", "--json", s.pair)
 		checks = decodeChecks(t, res)
-		if c := checks[len(checks)-1]; len(checks) != 2 || c.OK || c.Step != bridge.StepSignature ||
+		if c := checks[len(checks)-1]; len(checks) != 2 || c.OK || c.Step != auth.StepSignature ||
 			c.Code != connectsid.CodeBadSignature || c.Hint == "" || c.Secrets != 1 {
 			t.Errorf("refusal: %+v", checks)
 		}
@@ -497,7 +504,7 @@ func TestDoctorRedisDown(t *testing.T) {
 	wantSteps(t, res, toStore...)
 	res = doctorRun(t, s, e.env, "", "--json", s.pair)
 	checks := decodeChecks(t, res)
-	if c := checks[len(checks)-1]; res.code != exitUnavailable || c.Code != connectsid.CodeStoreUnavailable || c.Step != bridge.StepStore {
+	if c := checks[len(checks)-1]; res.code != exitUnavailable || c.Code != connectsid.CodeStoreUnavailable || c.Step != auth.StepStore {
 		t.Errorf("exit %d, last step %+v", res.code, c)
 	}
 	// A password in the URL is not shown.

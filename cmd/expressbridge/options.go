@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/connectsid/redisstore"
 )
@@ -198,4 +199,54 @@ func (o *sessionOptions) noCookieHint() string {
 		names = append(names[:maxNamesInHint], "…")
 	}
 	return fmt.Sprintf("no cookie named %s; names present: %s (use --cookie-name)", o.cookieName, strings.Join(names, ", "))
+}
+
+// Environment variables of the gate's flags, shared by serve and doctor.
+const (
+	envLoginField    = "EXPRESSBRIDGE_LOGIN_FIELD"
+	envAcceptExpired = "EXPRESSBRIDGE_ACCEPT_EXPIRED"
+)
+
+// gateOptions are the login rule's flags, which serve and doctor share so
+// that doctor judges a cookie exactly as serve does.
+type gateOptions struct {
+	loginField    string
+	userField     string
+	acceptExpired bool
+}
+
+// addGateFlags puts --login-field, --user-field and --accept-expired on cmd.
+func addGateFlags(cmd *cobra.Command) *gateOptions {
+	g := &gateOptions{}
+	fs := cmd.Flags()
+	fs.StringVar(&g.loginField, "login-field", auth.DefaultLoginField,
+		"session field that marks a login, a dotted path (passport.user for passport); it passes when truthy, "+
+			"as JavaScript's if (req.session.…) tests it")
+	bindEnv(fs, "login-field", envLoginField)
+	fs.StringVar(&g.userField, "user-field", auth.DefaultUserField,
+		"session field holding the user's name or id, a dotted path (passport.user for passport): a string, or a number")
+	bindEnv(fs, "user-field", envUserField)
+	fs.BoolVar(&g.acceptExpired, "accept-expired", false,
+		"accept records whose cookie.expires has passed while the store still holds them, as Express does "+
+			"(apps with rolling: true need it)")
+	bindEnv(fs, "accept-expired", envAcceptExpired)
+	return g
+}
+
+// gate builds the gate of these flags on v and store. Bad field paths and
+// origins are usage errors.
+func (g *gateOptions) gate(v *connectsid.Verifier, store auth.Store, cookieName string, origins []string) (*auth.Gate, error) {
+	gate, err := auth.New(auth.Config{
+		Verifier:       v,
+		Store:          store,
+		CookieName:     cookieName,
+		LoginField:     g.loginField,
+		UserField:      g.userField,
+		AcceptExpired:  g.acceptExpired,
+		AllowedOrigins: origins,
+	})
+	if err != nil {
+		return nil, usageErrorf("%s", strings.TrimPrefix(err.Error(), "auth: "))
+	}
+	return gate, nil
 }

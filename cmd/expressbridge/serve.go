@@ -27,9 +27,6 @@ import (
 type serveOptions struct {
 	listen, path     string
 	origins          []string
-	userField        string
-	loginField       string
-	acceptExpired    bool
 	readLimit        int64
 	pingInterval     time.Duration
 	sendQueue        int
@@ -47,6 +44,7 @@ type serveOptions struct {
 func newServeCmd(a *app) *cobra.Command {
 	var so serveOptions
 	var o *sessionOptions
+	var g *gateOptions
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the WebSocket bridge beside an Express app",
@@ -81,7 +79,7 @@ SIGTERM stop accepting, close every connection with 1001 and exit within
       --redis-url redis://127.0.0.1:6379 --allow-origin http://localhost:3000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return so.run(cmd.Context(), a, o)
+			return so.run(cmd.Context(), a, o, g)
 		},
 	}
 	o = addSessionFlags(cmd, a)
@@ -93,13 +91,7 @@ SIGTERM stop accepting, close every connection with 1001 and exit within
 	fs.StringSliceVar(&so.origins, "allow-origin", nil,
 		"origin (scheme://host[:port]) whose pages may connect; repeatable; none: only pages of the bridge's own host")
 	bindEnv(fs, "allow-origin", "EXPRESSBRIDGE_ALLOW_ORIGIN")
-	fs.StringVar(&so.userField, "user-field", bridge.DefaultUserField, "session field holding the user's name")
-	bindEnv(fs, "user-field", "EXPRESSBRIDGE_USER_FIELD")
-	fs.StringVar(&so.loginField, "login-field", bridge.DefaultLoginField, "session field that must be true")
-	bindEnv(fs, "login-field", "EXPRESSBRIDGE_LOGIN_FIELD")
-	fs.BoolVar(&so.acceptExpired, "accept-expired", false,
-		"accept records whose cookie.expires has passed while Redis still holds them, as Express does (apps with rolling: true need it)")
-	bindEnv(fs, "accept-expired", "EXPRESSBRIDGE_ACCEPT_EXPIRED")
+	g = addGateFlags(cmd)
 	fs.Int64Var(&so.readLimit, "read-limit", bridge.DefaultReadLimit, "largest client message in bytes")
 	fs.DurationVar(&so.pingInterval, "ping-interval", bridge.DefaultPingInterval, "how often to ping clients")
 	fs.IntVar(&so.sendQueue, "send-queue", bridge.DefaultSendQueue, "messages queued per client before a slow client is closed")
@@ -129,7 +121,7 @@ SIGTERM stop accepting, close every connection with 1001 and exit within
 	return cmd
 }
 
-func (so *serveOptions) run(ctx context.Context, a *app, o *sessionOptions) error {
+func (so *serveOptions) run(ctx context.Context, a *app, o *sessionOptions, g *gateOptions) error {
 	log, err := newLogger(a.stderr, so.logFormat, so.logLevel)
 	if err != nil {
 		return err
@@ -152,9 +144,8 @@ func (so *serveOptions) run(ctx context.Context, a *app, o *sessionOptions) erro
 		}
 		defer pprof.StopCPUProfile()
 	}
-	store, closeStore, err := o.openStore(func(opts *redisstore.Options) {
-		opts.AcceptExpired = so.acceptExpired
-	})
+	// The gate judges expiry (--accept-expired); the store hands it every record.
+	store, closeStore, err := o.openStore(func(opts *redisstore.Options) { opts.AcceptExpired = true })
 	if err != nil {
 		return err
 	}
@@ -163,13 +154,12 @@ func (so *serveOptions) run(ctx context.Context, a *app, o *sessionOptions) erro
 	// logger is its package's one, set once here by the program).
 	redis.SetLogger(redisLog{log})
 
+	gate, err := g.gate(ver, store, o.cookieName, so.origins)
+	if err != nil {
+		return err
+	}
 	srv, err := bridge.New(bridge.Config{
-		Verifier:           ver,
-		Store:              store,
-		CookieName:         o.cookieName,
-		LoginField:         so.loginField,
-		UserField:          so.userField,
-		AllowedOrigins:     so.origins,
+		Gate:               gate,
 		ReadLimit:          so.readLimit,
 		PingInterval:       so.pingInterval,
 		SendQueue:          so.sendQueue,

@@ -20,6 +20,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/bridge"
 	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/internal/testenv"
@@ -108,8 +109,8 @@ func TestServeKeepsSecrets(t *testing.T) {
 		{gone, nil, 401, connectsid.CodeNoSession},
 		{late, nil, 401, connectsid.CodeExpired},
 		{junk, nil, 401, connectsid.CodeMalformedSession},
-		{quitter, nil, 401, bridge.CodeNotLoggedIn},
-		{zoe, []string{"Origin", "https://evil.example"}, 403, bridge.CodeBadOrigin},
+		{quitter, nil, 401, auth.CodeNotLoggedIn},
+		{zoe, []string{"Origin", "https://evil.example"}, 403, auth.CodeBadOrigin},
 	}
 	for _, rf := range refusals {
 		p.refused(rf.cookie, rf.status, rf.code, rf.header...)
@@ -154,7 +155,7 @@ func TestServeKeepsSecrets(t *testing.T) {
 
 	// Shutdown: 1001, exit 0.
 	stop()
-	p.closedWith(ac, websocket.CloseGoingAway, bridge.CodeShuttingDown, 10*time.Second)
+	p.closedWith(ac, websocket.CloseGoingAway, auth.CodeShuttingDown, 10*time.Second)
 	select {
 	case code := <-exited:
 		p.seen("exit status " + strconv.Itoa(code))
@@ -172,8 +173,8 @@ func TestServeKeepsSecrets(t *testing.T) {
 		"session store unavailable; connections closed", "session store answers again", "stopped",
 		"code=" + connectsid.CodeNoCookie, "code=" + connectsid.CodeNotSigned, "code=" + connectsid.CodeBadSignature,
 		"code=" + connectsid.CodeMalformed, "code=" + connectsid.CodeNoSession, "code=" + connectsid.CodeExpired,
-		"code=" + connectsid.CodeMalformedSession, "code=" + bridge.CodeNotLoggedIn, "code=" + bridge.CodeBadOrigin,
-		"code=" + bridge.CodeBadRequest, "code=" + connectsid.CodeStoreUnavailable,
+		"code=" + connectsid.CodeMalformedSession, "code=" + auth.CodeNotLoggedIn, "code=" + auth.CodeBadOrigin,
+		"code=" + auth.CodeBadRequest, "code=" + connectsid.CodeStoreUnavailable,
 	} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("serve's log lacks %q: the test did not walk that path", want)

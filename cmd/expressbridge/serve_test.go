@@ -114,6 +114,23 @@ func TestServe(t *testing.T) {
 		t.Fatalf("healthz with Redis down: %v %v", resp, err)
 	}
 	r.Start(t)
+	// The restarted Redis lost the session: the bridge, subscribed again,
+	// closes the connection as logged out.
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, _, err = c.ReadMessage(); !errors.As(err, &ce) || ce.Code != 4401 || ce.Text != "logged-out" {
+		t.Fatalf("after a restart that lost the session the client got %v, want close 4401 logged-out", err)
+	}
+	c.Close()
+	cookie = app.Login(context.Background(), t, "Zoë 🚀")
+	c, _, err = websocket.DefaultDialer.Dial("ws://"+base+"/ws", http.Header{"Cookie": {cookie}, "Origin": {app.URL()}})
+	if err != nil {
+		t.Fatalf("dial after the restart: %v\n%s", err, stderr.String())
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if err := c.ReadJSON(&hello); err != nil || hello.Type != "hello" {
+		t.Fatalf("hello after the restart = %+v, %v", hello, err)
+	}
 
 	// SIGTERM's path: stop accepting, close with 1001, exit 0.
 	stop()

@@ -1,0 +1,286 @@
+// Package auth is the gate every door of expressbridge goes through: the
+// WebSocket handshake, Socket.IO, plain Go HTTP routes and `expressbridge
+// doctor`. Given a request (or a Cookie header) it walks the steps an
+// Express app with express-session walks, in order:
+//
+//  1. origin: a browser page of an allowed origin (requests only);
+//  2. cookie: the session cookie of the app's name;
+//  3. signature: signed with one of the app's secrets;
+//  4. store: the record in the app's session store;
+//  5. record: a session record, not expired;
+//  6. login: the login field truthy, as JavaScript tests it;
+//
+// and returns the session and its user, or a *Refusal with an HTTP
+// status, a code and the step that failed. The rules live here once, so the
+// doors cannot drift apart.
+package auth
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/expressbridge/expressbridge/connectsid"
+)
+
+// Defaults for Config's zero fields.
+const (
+	DefaultCookieName = "connect.sid"
+	DefaultLoginField = "loggedIn"
+	DefaultUserField  = "username"
+	// DefaultTimeout bounds one store lookup: a dead store costs a request
+	// at most this, then it is refused 503.
+	DefaultTimeout = 5 * time.Second
+)
+
+// Store is what the gate needs from a session store: one lookup. Get fails
+// with connectsid.ErrNoSession, ErrExpired, ErrMalformedSession or
+// ErrStoreUnavailable; any other error counts as unavailable.
+// redisstore.Store is one.
+type Store interface {
+	Get(ctx context.Context, sid string) (*connectsid.Session, error)
+}
+
+// Config configures a Gate. Verifier and Store are required; every other
+// zero field takes the default named beside it.
+type Config struct {
+	Verifier *connectsid.Verifier
+	Store    Store
+	// CookieName is express-session's name option (DefaultCookieName).
+	CookieName string
+	// LoginField is the dotted path of the field that marks a login
+	// (DefaultLoginField): "passport.user" for passport. It passes when
+	// the value is truthy as JavaScript sees it.
+	LoginField string
+	// LoggedIn, when set, replaces the LoginField rule.
+	LoggedIn func(*connectsid.Session) bool
+	// UserField is the dotted path of the user's name or id
+	// (DefaultUserField): a string as it is, a number as JavaScript
+	// writes it. A session without one is accepted with an empty name.
+	UserField string
+	// AcceptExpired accepts records whose cookie.expires has passed while
+	// the store still holds them, as Express does (apps with rolling: true
+	// need it). By default they are refused "expired".
+	AcceptExpired bool
+	// AllowedOrigins lists the origins (scheme://host[:port]) whose pages
+	// may send requests. When empty, only pages served from the request's
+	// own host may. Requests without an Origin header (not browsers, or
+	// same-origin GETs) pass: a browser sends Origin on every cross-site
+	// request that could act.
+	AllowedOrigins []string
+	// Timeout bounds the store lookup (DefaultTimeout).
+	Timeout time.Duration
+	// Now returns the time for the expiry check (time.Now when nil).
+	Now func() time.Time
+}
+
+// Gate checks requests against an Express app's sessions. It is immutable
+// and safe for concurrent use.
+type Gate struct {
+	cfg     Config
+	login   Field
+	user    Field
+	origins map[string]bool
+}
+
+// New returns a gate for cfg, with defaults for zero fields. It fails when
+// Verifier or Store is missing, a field path has an empty segment, the
+// timeout is negative, or an allowed origin is not an origin.
+func New(cfg Config) (*Gate, error) {
+	if cfg.Verifier == nil || cfg.Store == nil {
+		return nil, &usageError{"Config.Verifier and Config.Store are required"}
+	}
+	if cfg.Timeout < 0 {
+		return nil, &usageError{"Config.Timeout must not be negative"}
+	}
+	if cfg.CookieName == "" {
+		cfg.CookieName = DefaultCookieName
+	}
+	if cfg.LoginField == "" {
+		cfg.LoginField = DefaultLoginField
+	}
+	if cfg.UserField == "" {
+		cfg.UserField = DefaultUserField
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	g := &Gate{cfg: cfg, origins: make(map[string]bool, len(cfg.AllowedOrigins))}
+	var err error
+	if g.login, err = ParseField(cfg.LoginField); err != nil {
+		return nil, err
+	}
+	if g.user, err = ParseField(cfg.UserField); err != nil {
+		return nil, err
+	}
+	for _, o := range cfg.AllowedOrigins {
+		u, err := url.Parse(o)
+		if err != nil || u.Scheme == "" || u.Host == "" || (u.Path != "" && u.Path != "/") ||
+			u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+			return nil, &usageError{"allowed origin " + o + " is not of the form scheme://host[:port]"}
+		}
+		g.origins[strings.ToLower(u.Scheme+"://"+u.Host)] = true
+	}
+	return g, nil
+}
+
+// Session is a request the gate let through: the session ID, the user and
+// the record. Treat Record as read-only: a door may share it between
+// handlers.
+type Session struct {
+	ID     string
+	User   string
+	Record *connectsid.Session
+	// SecretIndex is which secret verified the cookie (0: the signing
+	// one; more means a rotation is in progress). -1 from Recheck.
+	SecretIndex int
+}
+
+// Check walks every step for an HTTP request: origin, then the Cookie
+// header (Node joins repeated ones with "; "), then the rest. The error is
+// always a *Refusal.
+func (g *Gate) Check(ctx context.Context, r *http.Request) (*Session, error) {
+	if ref := g.CheckOrigin(r); ref != nil {
+		g.trace(ctx, StepInfo{Step: StepOrigin, Refusal: ref})
+		return nil, ref
+	}
+	var header string
+	switch v := r.Header["Cookie"]; len(v) {
+	case 0:
+	case 1:
+		header = v[0]
+	default:
+		header = strings.Join(v, "; ")
+	}
+	return g.CheckCookie(ctx, header)
+}
+
+// CheckCookie walks the steps from the cookie on, for a Cookie header.
+func (g *Gate) CheckCookie(ctx context.Context, header string) (*Session, error) {
+	// 1. The cookie of the app's name.
+	value, ok := connectsid.Lookup(header, g.cfg.CookieName)
+	if !ok || value == "" {
+		ref := refuse(StepCookie, connectsid.ErrNoCookie)
+		g.trace(ctx, StepInfo{Step: StepCookie, Refusal: ref})
+		return nil, ref
+	}
+	g.trace(ctx, StepInfo{Step: StepCookie, Value: value})
+	return g.CheckValue(ctx, value)
+}
+
+// CheckValue walks the steps from the signature on, for a cookie's
+// decoded value ("s:<sid>.<signature>").
+func (g *Gate) CheckValue(ctx context.Context, value string) (*Session, error) {
+	// 2. The signature, with the app's secrets.
+	sid, idx, err := g.cfg.Verifier.Unsign(value)
+	if err != nil {
+		ref := refuse(StepSignature, err)
+		g.trace(ctx, StepInfo{Step: StepSignature, Refusal: ref, Value: value})
+		return nil, ref
+	}
+	// The sid is a slice of the cookie header; a copy lets that go while
+	// the session is held for a connection's life.
+	sid = strings.Clone(sid)
+	g.trace(ctx, StepInfo{Step: StepSignature, SID: sid, SecretIndex: idx})
+	s, err := g.Recheck(ctx, sid)
+	if s != nil {
+		s.SecretIndex = idx
+	}
+	return s, err
+}
+
+// Recheck walks the steps from the store on, for a session ID already
+// verified: the doors call it to revalidate an open connection.
+func (g *Gate) Recheck(ctx context.Context, sid string) (*Session, error) {
+	// 3. The record in the store.
+	ctx2, cancel := context.WithTimeout(ctx, g.cfg.Timeout)
+	sess, err := g.cfg.Store.Get(ctx2, sid)
+	cancel()
+	if err != nil {
+		ref := refuse(StepStore, err)
+		if ref.Step == StepRecord { // found, but not a session record it accepts
+			g.trace(ctx, StepInfo{Step: StepStore, SID: sid})
+		}
+		g.trace(ctx, StepInfo{Step: ref.Step, Refusal: ref, SID: sid, Cause: err})
+		return nil, ref
+	}
+	g.trace(ctx, StepInfo{Step: StepStore, SID: sid, Session: sess})
+
+	// 4. A session that has not expired (stores may let expired ones by).
+	if !g.cfg.AcceptExpired && sess.Expired(g.cfg.Now()) {
+		err := errors.Join(connectsid.ErrExpired, errors.New("session "+connectsid.Redact(sid)+" expired at "+
+			sess.Cookie().Expires.UTC().Format(time.RFC3339)))
+		ref := &Refusal{Status: http.StatusUnauthorized, Code: connectsid.CodeExpired, Step: StepRecord,
+			Message: "session " + connectsid.Redact(sid) + " has expired", err: err}
+		g.trace(ctx, StepInfo{Step: StepRecord, Refusal: ref, SID: sid, Session: sess})
+		return nil, ref
+	}
+	g.trace(ctx, StepInfo{Step: StepRecord, SID: sid, Session: sess})
+
+	// 5. The login.
+	var loginRaw []byte
+	var ok bool
+	if g.cfg.LoggedIn != nil {
+		ok = g.cfg.LoggedIn(sess)
+	} else {
+		loginRaw, _ = g.login.Raw(sess)
+		ok = Truthy(loginRaw)
+	}
+	if !ok {
+		ref := &Refusal{Status: http.StatusUnauthorized, Code: CodeNotLoggedIn, Step: StepLogin, err: ErrNotLoggedIn,
+			Message: "session " + connectsid.Redact(sid) + " is not logged in (" + g.login.name + " is not set)"}
+		g.trace(ctx, StepInfo{Step: StepLogin, Refusal: ref, SID: sid, Session: sess, Raw: loginRaw})
+		return nil, ref
+	}
+	g.trace(ctx, StepInfo{Step: StepLogin, SID: sid, Session: sess, Raw: loginRaw})
+
+	// 6. The user, which never refuses.
+	userRaw, _ := g.user.Raw(sess)
+	user, hasUser := Text(userRaw)
+	g.trace(ctx, StepInfo{Step: StepUser, SID: sid, Session: sess, Raw: userRaw, User: user, HasUser: hasUser})
+	return &Session{ID: sid, User: user, Record: sess, SecretIndex: -1}, nil
+}
+
+// CheckOrigin applies the origin rule alone: nil when the request has no
+// Origin header or its origin is allowed.
+func (g *Gate) CheckOrigin(r *http.Request) *Refusal {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return nil
+	}
+	u, err := url.Parse(origin)
+	if err == nil && u.Host != "" {
+		if len(g.origins) > 0 {
+			if g.origins[strings.ToLower(u.Scheme+"://"+u.Host)] {
+				return nil
+			}
+		} else if strings.EqualFold(u.Host, r.Host) {
+			return nil
+		}
+	}
+	return &Refusal{Status: http.StatusForbidden, Code: CodeBadOrigin, Step: StepOrigin, err: ErrBadOrigin,
+		Message: "origin " + origin + " is not allowed (see --allow-origin)"}
+}
+
+// User returns the user of a session by the gate's rule, and whether the
+// session has one.
+func (g *Gate) User(sess *connectsid.Session) (string, bool) {
+	raw, _ := g.user.Raw(sess)
+	return Text(raw)
+}
+
+// Store returns the store the gate reads.
+func (g *Gate) Store() Store { return g.cfg.Store }
+
+// Config returns the gate's configuration, defaults filled in.
+func (g *Gate) Config() Config {
+	c := g.cfg
+	c.AllowedOrigins = append([]string(nil), c.AllowedOrigins...)
+	return c
+}
