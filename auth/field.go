@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/expressbridge/expressbridge/connectsid"
 )
@@ -44,7 +45,7 @@ func (f Field) Raw(sess *connectsid.Session) (json.RawMessage, bool) {
 // tests. false, null, 0, -0 and "" are falsy; every other number, string,
 // object and array, and true, are truthy. Missing (nil) is falsy.
 func Truthy(raw json.RawMessage) bool {
-	s := string(raw)
+	s := strings.Trim(string(raw), jsonSpace)
 	if s == "" {
 		return false
 	}
@@ -65,17 +66,17 @@ func Truthy(raw json.RawMessage) bool {
 // a string as it is, a number as JSON.stringify wrote it (42, not 42.0).
 // Other values (and missing ones) give false.
 func Text(raw json.RawMessage) (string, bool) {
-	s := string(raw)
+	s := strings.Trim(string(raw), jsonSpace)
 	if s == "" {
 		return "", false
 	}
 	switch c := s[0]; {
 	case c == '"':
-		if strings.IndexByte(s, '\\') < 0 {
+		if strings.IndexByte(s, '\\') < 0 && utf8.ValidString(s) {
 			return s[1 : len(s)-1], true
 		}
 		var v string
-		if json.Unmarshal(raw, &v) != nil {
+		if json.Unmarshal([]byte(s), &v) != nil {
 			return "", false
 		}
 		return v, true
@@ -84,6 +85,10 @@ func Text(raw json.RawMessage) (string, bool) {
 	}
 	return "", false
 }
+
+// jsonSpace is JSON's white space; values cut from a record carry none,
+// but a Store may hand over text that does.
+const jsonSpace = " \t\n\r"
 
 // jsNumber writes a JSON number as JavaScript's String(Number(s)) would:
 // the text Node wrote is already that form, so only other writers' forms

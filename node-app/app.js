@@ -116,44 +116,52 @@ function createApp(config) {
   })
   app.use(express.static(path.join(__dirname, 'public')))
 
-  app.post('/login', (req, res, next) => {
-    const username = validUsername(req.body)
-    if (username === null) {
-      res.status(400).json({ error: 'bad-username' })
-      return
-    }
-    // regenerate the session, which is good practice to help
-    // guard against forms of session fixation
-    req.session.regenerate((err) => {
-      if (err) return next(err)
-
-      req.session.loggedIn = true
-      req.session.username = username
-
-      // save the session before redirection to ensure page
-      // load does not happen before session is saved
-      req.session.save((err) => {
+  let auth = {
+    loggedIn: (req) => req.session.loggedIn === true,
+    username: (req) => req.session.username ?? null,
+  }
+  if (config.authFlavor === 'passport') {
+    auth = require('./passport').mount(app, { cookieName, wantsJSON, validUsername })
+  } else {
+    app.post('/login', (req, res, next) => {
+      const username = validUsername(req.body)
+      if (username === null) {
+        res.status(400).json({ error: 'bad-username' })
+        return
+      }
+      // regenerate the session, which is good practice to help
+      // guard against forms of session fixation
+      req.session.regenerate((err) => {
         if (err) return next(err)
-        if (wantsJSON(req)) res.json({ ok: true, user: username })
+
+        req.session.loggedIn = true
+        req.session.username = username
+
+        // save the session before redirection to ensure page
+        // load does not happen before session is saved
+        req.session.save((err) => {
+          if (err) return next(err)
+          if (wantsJSON(req)) res.json({ ok: true, user: username })
+          else res.redirect('/')
+        })
+      })
+    })
+
+    app.post('/logout', (req, res, next) => {
+      req.session.destroy((err) => {
+        if (err) return next(err)
+        res.clearCookie(cookieName)
+        if (wantsJSON(req)) res.json({ ok: true })
         else res.redirect('/')
       })
     })
-  })
-
-  app.post('/logout', (req, res, next) => {
-    req.session.destroy((err) => {
-      if (err) return next(err)
-      res.clearCookie(cookieName)
-      if (wantsJSON(req)) res.json({ ok: true })
-      else res.redirect('/')
-    })
-  })
+  }
 
   app.get('/whoami', (req, res) => {
     res.json({
       sid: req.sessionID,
-      loggedIn: req.session.loggedIn === true,
-      username: req.session.username ?? null,
+      loggedIn: auth.loggedIn(req),
+      username: auth.username(req),
       session: req.session,
     })
   })

@@ -64,6 +64,11 @@ function fromEnv(env = process.env) {
     throw new ConfigError(`STORE_FLAVOR must be connect-redis9 or connect-redis8-ioredis, got ${JSON.stringify(storeFlavor)}`)
   }
 
+  const authFlavor = env.AUTH_FLAVOR || 'flag'
+  if (authFlavor !== 'flag' && authFlavor !== 'passport') {
+    throw new ConfigError(`AUTH_FLAVOR must be flag or passport, got ${JSON.stringify(authFlavor)}`)
+  }
+
   let port = 3000
   if (env.PORT !== undefined && env.PORT !== '') port = intVar(env, 'PORT')
 
@@ -81,6 +86,7 @@ function fromEnv(env = process.env) {
     maxAgeMs,
     expressFlavor,
     storeFlavor,
+    authFlavor,
     testRoutes: flag(env.EXPRESSBRIDGE_TEST_ROUTES),
   }
 }

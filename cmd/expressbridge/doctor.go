@@ -61,11 +61,12 @@ func newDoctorCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "doctor [COOKIE | -]",
 		Short: "Tell why the bridge would accept or refuse a cookie, step by step",
-		Long: `doctor checks a session cookie the way serve checks a WebSocket handshake, with
-the same options, and prints one line per step: cookie (the cookie of
---cookie-name in the header), signature (the app's secrets), store (the
-record in Redis under --prefix), record (a session record, not expired),
-login (--login-field is true) and user (--user-field, the user's name). It
+		Long: `doctor hands a session cookie to the same gate that serve uses for every
+handshake, with the same options, and prints one line per step: cookie (the
+cookie of --cookie-name in the header), signature (the app's secrets), store
+(the record in Redis under --prefix), record (a session record, not
+expired), login (--login-field is truthy; passport apps: passport.user) and
+user (--user-field, the user's name or id). It
 stops at the first step that fails, with its cause and the next thing to
 try: the cookie names present, a session found under another prefix, a
 secret rotation in progress, the fields a record holds.

@@ -51,7 +51,9 @@ func newServeCmd(a *app) *cobra.Command {
 		Long: `serve runs the WebSocket bridge. Each handshake is checked the way the Express
 app would check a request: the signed session cookie (with the app's secrets
 and cookie name), the session record in the app's Redis (with its prefix),
-and the login field. Refused handshakes get an HTTP status and a JSON body
+and the login field (--login-field, truthy as JavaScript sees it; for
+passport apps --login-field passport.user --user-field passport.user).
+Refused handshakes get an HTTP status and a JSON body
 {"error":CODE,"step":STEP,"message":…}; add ?explain=1 to the WebSocket URL to have the
 reason sent as a frame instead (browsers cannot read a refused handshake).
 

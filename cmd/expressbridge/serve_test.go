@@ -37,6 +37,46 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
+// served is `expressbridge serve` running in-process.
+type served struct {
+	base   string // host:port
+	stderr lockedBuffer
+	stop   context.CancelFunc // SIGTERM's path
+	exited chan int
+}
+
+// startServe runs serve with a secret file of secrets, env as its whole
+// environment and args after its own --listen and --secret-file, and
+// returns once /healthz answers 200. It is stopped at cleanup.
+func startServe(t *testing.T, secrets []string, env map[string]string, args ...string) *served {
+	t.Helper()
+	port := testenv.FreePort(t)
+	secretFile := filepath.Join(t.TempDir(), "secrets")
+	os.WriteFile(secretFile, []byte(strings.Join(secrets, "\n")+"\n"), 0o600)
+	sv := &served{base: "127.0.0.1:" + strconv.Itoa(port), exited: make(chan int, 1)}
+	ctx, stop := context.WithCancel(context.Background())
+	sv.stop = stop
+	t.Cleanup(stop)
+	go func() {
+		sv.exited <- run(ctx, append([]string{"serve", "--listen", sv.base, "--secret-file", secretFile}, args...),
+			strings.NewReader(""), &bytes.Buffer{}, &sv.stderr, func(k string) string { return env[k] })
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get("http://" + sv.base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return sv
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not become healthy: %v\n%s", err, sv.stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // TestServe runs `expressbridge serve` in-process beside the real Express
 // app and a real Redis, as a user would: login through Express, hello from
 // the bridge, health, explain mode, and a graceful stop.
@@ -44,36 +84,9 @@ func TestServe(t *testing.T) {
 	secret := "serve test secret ✓"
 	r := testenv.StartRedis(t)
 	app := testenv.StartNodeApp(t, testenv.NodeAppConfig{RedisURL: r.URL(), Secrets: []string{secret}})
-	port := testenv.FreePort(t)
-	dir := t.TempDir()
-	secretFile := filepath.Join(dir, "secrets")
-	os.WriteFile(secretFile, []byte(secret+"\n"), 0o600)
-
-	var stderr lockedBuffer
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	exited := make(chan int, 1)
-	go func() {
-		exited <- run(ctx, []string{"serve", "--listen", "127.0.0.1:" + strconv.Itoa(port),
-			"--secret-file", secretFile, "--log-level", "debug", "--allow-origin", app.URL()},
-			strings.NewReader(""), &bytes.Buffer{}, &stderr,
-			func(k string) string { return map[string]string{"REDIS_URL": r.URL()}[k] })
-	}()
-	base := "127.0.0.1:" + strconv.Itoa(port)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get("http://" + base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve did not become healthy: %v\n%s", err, stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	sv := startServe(t, []string{secret}, map[string]string{"REDIS_URL": r.URL()},
+		"--log-level", "debug", "--allow-origin", app.URL())
+	base, stderr, stop, exited := sv.base, &sv.stderr, sv.stop, sv.exited
 
 	cookie := app.Login(context.Background(), t, "Zoë 🚀")
 	ver, _ := connectsid.NewVerifier(secret)

@@ -62,6 +62,7 @@ type NodeAppConfig struct {
 	ExpressFlavor        string   // EXPRESS_FLAVOR when non-empty: "4" (app default) or "5"
 	StoreFlavor          string   // STORE_FLAVOR when non-empty: "connect-redis9" (app default) or "connect-redis8-ioredis"
 	BridgeURL            string   // BRIDGE_URL when non-empty
+	AuthFlavor           string   // AUTH_FLAVOR when non-empty: "flag" (app default: loggedIn, username) or "passport" (passport-local; alice is id 42)
 	Env                  []string // extra KEY=VALUE entries; they win over everything above
 }
 
@@ -70,7 +71,7 @@ type NodeAppConfig struct {
 var nodeAppEnvKeys = []string{
 	"PORT", "HOST", "REDIS_URL", "SESSION_SECRET", "SESSION_SECRETS_FILE", "BRIDGE_URL",
 	"SESSION_COOKIE_NAME", "SESSION_PREFIX", "SESSION_DISABLE_TTL", "SESSION_DISABLE_TOUCH",
-	"SESSION_TTL", "SESSION_MAX_AGE_MS", "EXPRESS_FLAVOR", "STORE_FLAVOR", "EXPRESSBRIDGE_TEST_ROUTES",
+	"SESSION_TTL", "SESSION_MAX_AGE_MS", "EXPRESS_FLAVOR", "STORE_FLAVOR", "EXPRESSBRIDGE_TEST_ROUTES", "AUTH_FLAVOR",
 }
 
 // StartNodeApp runs `node server.js` in node-app (after EnsureNodeModules)
@@ -186,6 +187,9 @@ func nodeAppEnv(cfg NodeAppConfig, port int, secretsFile string) []string {
 	if cfg.BridgeURL != "" {
 		set("BRIDGE_URL", cfg.BridgeURL)
 	}
+	if cfg.AuthFlavor != "" {
+		set("AUTH_FLAVOR", cfg.AuthFlavor)
+	}
 	return append(env, cfg.Env...) // os/exec keeps the last value of a duplicated key
 }
 
@@ -258,21 +262,34 @@ func (a *NodeApp) tail(n int) string {
 // session cookie.
 func (a *NodeApp) Login(ctx context.Context, t testing.TB, username string) string {
 	t.Helper()
-	resp, body := a.do(ctx, t, http.MethodPost, "/login", "", map[string]string{"username": username})
+	// The password is the passport flavor's; the default flavor ignores it.
+	resp, body := a.do(ctx, t, http.MethodPost, "/login", "", map[string]string{"username": username, "password": PassportPassword})
 	var res struct {
 		OK bool `json:"ok"`
 	}
 	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &res) != nil || !res.OK {
 		t.Fatalf("testenv: POST /login as %q: want 200 {\"ok\":true}, got %s %s", username, resp.Status, body)
 	}
+	if pair := a.sessionCookie(resp); pair != "" {
+		return pair
+	}
+	t.Fatalf("testenv: POST /login as %q: no %s cookie in Set-Cookie headers %q", username, a.cookieName, resp.Header.Values("Set-Cookie"))
+	return ""
+}
+
+// PassportPassword is every user's password in the passport flavor.
+const PassportPassword = "let-me-in"
+
+// sessionCookie returns the session cookie's "NAME=VALUE" pair a response
+// sets, or "".
+func (a *NodeApp) sessionCookie(resp *http.Response) string {
 	for _, sc := range resp.Header.Values("Set-Cookie") {
 		pair, _, _ := strings.Cut(sc, ";")
 		pair = strings.TrimSpace(pair)
-		if name, _, ok := strings.Cut(pair, "="); ok && name == a.cookieName {
+		if name, value, ok := strings.Cut(pair, "="); ok && name == a.cookieName && value != "" {
 			return pair
 		}
 	}
-	t.Fatalf("testenv: POST /login as %q: no %s cookie in Set-Cookie headers %q", username, a.cookieName, resp.Header.Values("Set-Cookie"))
 	return ""
 }
 
@@ -280,10 +297,19 @@ func (a *NodeApp) Login(ctx context.Context, t testing.TB, username string) stri
 // unless the app answers with a status below 400.
 func (a *NodeApp) Logout(ctx context.Context, t testing.TB, cookie string) {
 	t.Helper()
+	a.LogoutCookie(ctx, t, cookie)
+}
+
+// LogoutCookie is Logout, returning the session cookie pair the response
+// sets ("" when none): passport's logout regenerates the session and the
+// browser gets the fresh one.
+func (a *NodeApp) LogoutCookie(ctx context.Context, t testing.TB, cookie string) string {
+	t.Helper()
 	resp, body := a.do(ctx, t, http.MethodPost, "/logout", cookie, nil)
 	if resp.StatusCode >= 400 {
 		t.Fatalf("testenv: POST /logout: got %s %s", resp.Status, body)
 	}
+	return a.sessionCookie(resp)
 }
 
 // WhoAmI is the JSON body of GET /whoami.
