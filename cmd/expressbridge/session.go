@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/connectsid/redisstore"
 )
@@ -325,38 +326,22 @@ func readRow(ctx context.Context, store *redisstore.Store, sid, userField string
 	return row, nil
 }
 
-// userOf returns a record's field as text: a string as it is, another value
-// as JSON. A field that the record does not hold by that exact name is read
-// as a dotted path through nested objects (passport.user).
+// userOf returns a record's user field as the gate reads it (a dotted
+// path; a string as it is, a number as JavaScript writes it), or another
+// value as its JSON text, for the list.
 func userOf(sess *connectsid.Session, field string) (string, bool) {
-	if s, ok := sess.String(field); ok {
-		return s, true
+	f, err := auth.ParseField(field)
+	if err != nil {
+		return "", false
 	}
-	if raw, ok := sess.Raw(field); ok {
-		return string(raw), true
-	}
-	first, rest, ok := strings.Cut(field, ".")
+	raw, ok := f.Raw(sess)
 	if !ok {
 		return "", false
 	}
-	var v any
-	if err := sess.Get(first, &v); err != nil {
-		return "", false
-	}
-	for key := range strings.SplitSeq(rest, ".") {
-		obj, ok := v.(map[string]any)
-		if !ok {
-			return "", false
-		}
-		if v, ok = obj[key]; !ok {
-			return "", false
-		}
-	}
-	if s, ok := v.(string); ok {
+	if s, ok := auth.Text(raw); ok {
 		return s, true
 	}
-	b, err := json.Marshal(v)
-	return string(b), err == nil
+	return string(raw), true
 }
 
 func shownID(sid string, showIDs bool) string {
