@@ -3,6 +3,7 @@ package bridge_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"runtime"
 	"strings"
@@ -39,13 +40,7 @@ func TestHandshakeRefusals(t *testing.T) {
 		return cookieName + "=" + h.verifier.Sign(sid)
 	}
 
-	tests := []struct {
-		name   string
-		cookie func(t *testing.T) (cookie, sid string)
-		header []string
-		status int
-		code   string
-	}{
+	tests := []handshakeCase{
 		{
 			name:   "no cookie",
 			cookie: func(*testing.T) (string, string) { return "", "" },
@@ -124,50 +119,10 @@ func TestHandshakeRefusals(t *testing.T) {
 			},
 			status: http.StatusUnauthorized, code: connectsid.CodeMalformedSession,
 		},
-		{
-			name: "loggedIn false set through Express",
-			cookie: func(t *testing.T) (string, string) {
-				cookie, sid := h.login("Quitter")
-				if st, body := h.app.PostJSON(h.ctx, t, "/test/set", cookie, map[string]any{"loggedIn": false}); st != http.StatusOK {
-					t.Fatalf("/test/set: %d %s", st, body)
-				}
-				return cookie, sid
-			},
-			status: http.StatusUnauthorized, code: auth.CodeNotLoggedIn,
-		},
-		{
-			name: "loggedIn is the empty string",
-			cookie: func(t *testing.T) (string, string) {
-				cookie, sid := h.login("Stringly")
-				if st, body := h.app.PostJSON(h.ctx, t, "/test/set", cookie, map[string]any{"loggedIn": ""}); st != http.StatusOK {
-					t.Fatalf("/test/set: %d %s", st, body)
-				}
-				return cookie, sid
-			},
-			status: http.StatusUnauthorized, code: auth.CodeNotLoggedIn,
-		},
-		{
-			name: "loggedIn is 0",
-			cookie: func(t *testing.T) (string, string) {
-				cookie, sid := h.login("Zero")
-				if st, body := h.app.PostJSON(h.ctx, t, "/test/set", cookie, map[string]any{"loggedIn": 0}); st != http.StatusOK {
-					t.Fatalf("/test/set: %d %s", st, body)
-				}
-				return cookie, sid
-			},
-			status: http.StatusUnauthorized, code: auth.CodeNotLoggedIn,
-		},
-		{
-			name: "loggedIn is null",
-			cookie: func(t *testing.T) (string, string) {
-				cookie, sid := h.login("Nully")
-				if st, body := h.app.PostJSON(h.ctx, t, "/test/set", cookie, map[string]any{"loggedIn": nil}); st != http.StatusOK {
-					t.Fatalf("/test/set: %d %s", st, body)
-				}
-				return cookie, sid
-			},
-			status: http.StatusUnauthorized, code: auth.CodeNotLoggedIn,
-		},
+		loggedInSetTo(h, "Quitter", false),
+		loggedInSetTo(h, "Stringly", ""),
+		loggedInSetTo(h, "Zero", 0),
+		loggedInSetTo(h, "Nully", nil),
 		{
 			name:   "page on another site",
 			cookie: func(*testing.T) (string, string) { c, s := h.login("Victim"); return c, s },
@@ -457,4 +412,29 @@ func TestShutdown(t *testing.T) {
 		t.Errorf("close the store client: %v", err)
 	}
 	expectGoroutines(t, before)
+}
+
+// loggedInSetTo is a refusal case: user logs in, then Express sets
+// loggedIn to a falsy value.
+func loggedInSetTo(h *harness, user string, v any) handshakeCase {
+	return handshakeCase{
+		name: fmt.Sprintf("loggedIn %#v set through Express", v),
+		cookie: func(t *testing.T) (string, string) {
+			cookie, sid := h.login(user)
+			if st, body := h.app.PostJSON(h.ctx, t, "/test/set", cookie, map[string]any{"loggedIn": v}); st != http.StatusOK {
+				t.Fatalf("/test/set: %d %s", st, body)
+			}
+			return cookie, sid
+		},
+		status: http.StatusUnauthorized, code: auth.CodeNotLoggedIn,
+	}
+}
+
+// handshakeCase is one refused handshake of TestHandshakeRefusals.
+type handshakeCase struct {
+	name   string
+	cookie func(t *testing.T) (cookie, sid string)
+	header []string
+	status int
+	code   string
 }
