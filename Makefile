@@ -18,7 +18,7 @@ deps:
 
 build:
 	@scripts/ensure.sh go
-	$(GO) build -o $(BIN) ./cmd/expressbridge
+	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/expressbridge
 
 ## test: vectors still match the real npm packages, vet, then every Go test
 ## with the race detector (real redis-server, node and Chromium processes).

@@ -75,6 +75,45 @@ type Config struct {
 	Timeout time.Duration
 	// Now returns the time for the expiry check (time.Now when nil).
 	Now func() time.Time
+	// Observer, when set, hears the result of every check (for metrics).
+	Observer Observer
+}
+
+// Observer hears each check's result: the door (WithDoor's, DoorHTTP by
+// default) and "accepted" or the refusal's code. Its method must be cheap
+// and safe for concurrent use. metrics.Metrics is one.
+type Observer interface {
+	Handshake(door, result string)
+}
+
+// Doors, as Observer hears them.
+const (
+	DoorHTTP     = "http"
+	DoorWS       = "ws"
+	DoorSocketIO = "socket.io"
+)
+
+// ResultAccepted is the result an Observer hears for a request let through.
+const ResultAccepted = "accepted"
+
+type doorKey struct{}
+
+// WithDoor returns a context whose checks count under door.
+func WithDoor(ctx context.Context, door string) context.Context {
+	return context.WithValue(ctx, doorKey{}, door)
+}
+
+// Report tells the Observer of a result the gate did not reach itself: a
+// door's own refusal before the gate's steps (bad-request, shutting-down).
+func (g *Gate) Report(ctx context.Context, result string) {
+	if g.cfg.Observer == nil {
+		return
+	}
+	door, _ := ctx.Value(doorKey{}).(string)
+	if door == "" {
+		door = DoorHTTP
+	}
+	g.cfg.Observer.Handshake(door, result)
 }
 
 // Gate checks requests against an Express app's sessions. It is immutable
@@ -146,6 +185,18 @@ type Session struct {
 // header (Node joins repeated ones with "; "), then the rest. The error is
 // always a *Refusal.
 func (g *Gate) Check(ctx context.Context, r *http.Request) (*Session, error) {
+	s, err := g.check(ctx, r)
+	if g.cfg.Observer != nil {
+		if err != nil {
+			g.Report(ctx, AsRefusal(err).Code)
+		} else {
+			g.Report(ctx, ResultAccepted)
+		}
+	}
+	return s, err
+}
+
+func (g *Gate) check(ctx context.Context, r *http.Request) (*Session, error) {
 	if ref := g.CheckOrigin(r); ref != nil {
 		g.trace(ctx, StepInfo{Step: StepOrigin, Refusal: ref})
 		return nil, ref

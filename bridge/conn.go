@@ -295,11 +295,27 @@ func (c *Conn) finish(readerHeld bool) {
 		defer c.readMu.Unlock()
 	}
 	c.s.cfg.Protocol.Close(c)
+	if o := c.s.cfg.Observer; o != nil {
+		o.ConnectionClosed(c.s.cfg.Door, c.endReason())
+	}
 	if ctx := context.Background(); c.s.log.Enabled(ctx, slog.LevelDebug) { // Redact allocates
 		c.s.log.LogAttrs(ctx, slog.LevelDebug, "connection closed",
 			slog.String("sid", connectsid.Redact(c.sid)), slog.Int("code", c.code), slog.String("reason", c.reason))
 	}
 	c.s.unregister(c)
+}
+
+// endReason names why the connection ended, for the Observer.
+func (c *Conn) endReason() string {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	switch c.reason {
+	case "":
+		return ReasonClientClosed
+	case "slow consumer":
+		return ReasonSlowClient
+	}
+	return c.reason
 }
 
 // start runs an accepted connection: Open, then input through the poller.
@@ -316,7 +332,7 @@ func (c *Conn) start() {
 // write timeout.
 func (c *Conn) ping(now time.Time) {
 	if now.Sub(time.Unix(0, c.lastRead.Load())) > c.s.cfg.PingInterval+c.s.cfg.WriteTimeout {
-		c.abort()
+		c.Close(0, ReasonPingTimeout) // no close frame: the peer is gone
 		return
 	}
 	c.enqueue(outFrame{websocket.PingMessage, nil})

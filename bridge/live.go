@@ -19,6 +19,10 @@ const (
 	ReasonLoggedOut      = "logged-out"
 	ReasonSessionExpired = "session-expired"
 	ReasonSessionChanged = "session-changed"
+	// The other reasons a connection ends, as Observer hears them.
+	ReasonSlowClient   = "slow-client"   // its queue was full (1008)
+	ReasonPingTimeout  = "ping-timeout"  // silent for longer than a ping interval
+	ReasonClientClosed = "client-closed" // the client closed, broke the protocol, or the network did
 )
 
 // Defaults of the live-session settings.
@@ -99,6 +103,10 @@ func (s *Server) Run(ctx context.Context) error {
 		polling = s.cfg.Watch == nil // guarded by mu
 		warned  bool
 	)
+	if polling {
+		s.setWatch(false)
+	}
+	defer s.watchState.Store(watchStopped)
 	if s.cfg.Watch != nil {
 		onSync := func(err error) {
 			mu.Lock()
@@ -113,6 +121,7 @@ func (s *Server) Run(ctx context.Context) error {
 			case err == nil:
 				s.log.Info("watching session changes")
 			}
+			s.setWatch(err == nil)
 			// Changes may have been missed while disconnected.
 			s.background(func() { s.RevalidateAll(ctx) })
 		}

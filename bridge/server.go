@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -60,6 +61,22 @@ type Protocol interface {
 	Close(c *Conn)
 }
 
+// Observer hears a server's events, for metrics. Its methods must be cheap
+// and safe for concurrent use. metrics.Metrics is one.
+type Observer interface {
+	ConnectionOpened(door string)
+	// ConnectionClosed hears the reason: a Reason… constant, or the code of
+	// the refusal or shutdown that closed it (store-unavailable,
+	// shutting-down).
+	ConnectionClosed(door, reason string)
+	// Broadcast hears one broadcast and how many connections it was queued
+	// for.
+	Broadcast(delivered int)
+	// Resubscribed hears each time the store's watch subscribed again
+	// after losing its subscription.
+	Resubscribed()
+}
+
 // Config configures a Server. Gate is required; every other zero field
 // takes the safe default named beside it.
 type Config struct {
@@ -95,6 +112,12 @@ type Config struct {
 	TouchInterval time.Duration
 	// Protocol handles accepted connections (Chat when nil).
 	Protocol Protocol
+	// Observer, when set, hears connections open and end, broadcasts, and
+	// the watch's resubscriptions (for metrics).
+	Observer Observer
+	// Door names this server's connections to the Observer and the gate's
+	// Observer (auth.DoorWS when empty).
+	Door string
 	// Logger receives the server's logs (slog.Default when nil). Logs never
 	// hold a secret, a whole cookie or a whole session ID.
 	Logger *slog.Logger
@@ -120,6 +143,9 @@ type Server struct {
 	closed      bool
 	wg          sync.WaitGroup // connections
 	bg          sync.WaitGroup // background work: touches, revalidations
+
+	watchState atomic.Int32 // watch…: what Run does to see sessions end, for Ready
+	watchSyncs atomic.Int32 // subscriptions made, to count resubscriptions
 
 	// Started with the first connection, stopped by Shutdown.
 	startOnce               sync.Once
@@ -147,6 +173,7 @@ func New(cfg Config) (*Server, error) {
 	setDefault(&cfg.SendQueue, DefaultSendQueue)
 	setDefault(&cfg.HandshakeTimeout, DefaultHandshakeTimeout)
 	setDefault(&cfg.RevalidateInterval, DefaultRevalidateInterval)
+	setDefault(&cfg.Door, auth.DoorWS)
 	if cfg.Protocol == nil {
 		cfg.Protocol = &Chat{}
 	}
@@ -196,6 +223,9 @@ func setDefault[T comparable](p *T, def T) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	explain := r.URL.Query().Get("explain") == "1"
 	sess, ref := s.authenticate(r)
+	if ref != nil && ref.Step == auth.StepRequest { // the gate counted its own
+		s.gate.Report(auth.WithDoor(r.Context(), s.cfg.Door), ref.Code)
+	}
 	if ref != nil {
 		s.log.LogAttrs(r.Context(), levelOf(ref), "handshake refused",
 			slog.String("step", ref.Step), slog.String("code", ref.Code),
@@ -244,7 +274,7 @@ func (s *Server) authenticate(r *http.Request) (*auth.Session, *auth.Refusal) {
 		return nil, &auth.Refusal{Status: http.StatusServiceUnavailable, Code: auth.CodeShuttingDown, Step: auth.StepRequest, Message: "the server is shutting down"}
 	}
 	// 2. The gate: origin, cookie, signature, store, record, login.
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.HandshakeTimeout)
+	ctx, cancel := context.WithTimeout(auth.WithDoor(r.Context(), s.cfg.Door), s.cfg.HandshakeTimeout)
 	defer cancel()
 	sess, err := s.gate.Check(ctx, r)
 	if err != nil {
@@ -309,7 +339,10 @@ func (s *Server) Len() int {
 // Broadcast queues msg for every open connection. A connection whose queue
 // is full is closed with 1008 instead of slowing the others.
 func (s *Server) Broadcast(msg []byte) {
-	s.each(func(c *Conn) { c.Send(msg) })
+	n := s.each(func(c *Conn) { c.Send(msg) })
+	if s.cfg.Observer != nil {
+		s.cfg.Observer.Broadcast(n)
+	}
 }
 
 // each calls f for every open connection, outside the server's lock (f
@@ -410,6 +443,9 @@ func (s *Server) register(c *Conn) bool {
 	s.bySID[c.sid] = append(s.bySID[c.sid], c)
 	s.trackLocked(c)
 	s.wg.Add(1)
+	if s.cfg.Observer != nil {
+		s.cfg.Observer.ConnectionOpened(s.cfg.Door)
+	}
 	return true
 }
 

@@ -111,7 +111,7 @@ Exit status: 0 accepted, 1 refused, 2 usage error, 3 Redis unavailable.`,
 		}
 		defer closeStore()
 		now := time.Now()
-		gate, err := g.gate(v, store, o.cookieName, nil)
+		gate, err := g.gate(v, store, o.cookieName, nil, nil)
 		if err != nil {
 			return err
 		}

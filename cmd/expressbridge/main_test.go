@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -73,6 +75,35 @@ func TestVersion(t *testing.T) {
 	}
 	r := cli(t, nil, "", "version", "--json")
 	r.want(t, exitOK, []string{`"version":"`, `"go":"go`}, nil)
+}
+
+// TestVersionRevision builds the binary as `make build` does and checks
+// that it names the module version and the revision it was built from.
+func TestVersionRevision(t *testing.T) {
+	head, err := exec.Command("git", "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Fatalf("git rev-parse HEAD (the tests run in the project's git checkout): %v", err)
+	}
+	bin := filepath.Join(t.TempDir(), "expressbridge")
+	if out, err := exec.Command("go", "build", "-buildvcs=auto", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, "version").Output()
+	want := regexp.MustCompile(`^expressbridge v\S+ \(revision ` + strings.TrimSpace(string(head)) + `(\+modified)?, go\d\S*\)\n$`)
+	if err != nil || !want.Match(out) {
+		t.Fatalf("version printed %q, %v; want %s", out, err, want)
+	}
+}
+
+// TestCompletion: the shells' completion scripts, as the README installs them.
+func TestCompletion(t *testing.T) {
+	t.Parallel()
+	for shell, marker := range map[string]string{
+		"bash": "__start_expressbridge", "zsh": "#compdef expressbridge", "fish": "complete -c expressbridge",
+	} {
+		r := cli(t, nil, "", "completion", shell)
+		r.want(t, exitOK, []string{marker}, nil)
+	}
 }
 
 // TestHelp checks that each command explains itself, with examples, and

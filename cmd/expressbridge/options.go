@@ -235,8 +235,10 @@ func addGateFlags(cmd *cobra.Command) *gateOptions {
 
 // gate builds the gate of these flags on v and store. Bad field paths and
 // origins are usage errors.
-func (g *gateOptions) gate(v *connectsid.Verifier, store auth.Store, cookieName string, origins []string) (*auth.Gate, error) {
+func (g *gateOptions) gate(v *connectsid.Verifier, store auth.Store, cookieName string, origins []string,
+	observer auth.Observer) (*auth.Gate, error) {
 	gate, err := auth.New(auth.Config{
+		Observer:       observer,
 		Verifier:       v,
 		Store:          store,
 		CookieName:     cookieName,

@@ -101,7 +101,7 @@ Exit status: 0 success, 1 cookie refused or session missing or expired,
 			return a.applyEnv(cmd.Flags())
 		},
 	}
-	root.CompletionOptions.DisableDefaultCmd = true
+	root.CompletionOptions.HiddenDefaultCmd = false // "expressbridge completion bash|zsh|fish|powershell"
 	root.SetVersionTemplate(versionLine() + "\n")
 	root.PersistentFlags().BoolVar(&a.json, "json", false, "print results and errors as JSON on stdout")
 	root.SetFlagErrorFunc(flagError)

@@ -19,8 +19,10 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
+	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/bridge"
 	"github.com/expressbridge/expressbridge/connectsid/redisstore"
+	"github.com/expressbridge/expressbridge/metrics"
 )
 
 // serveOptions are serve's own flags, beside the shared session options.
@@ -37,6 +39,7 @@ type serveOptions struct {
 	closeOnStoreFail bool
 	gcPercent        int
 	cpuProfile       string
+	metricsListen    string
 	logFormat        string
 	logLevel         string
 }
@@ -114,6 +117,10 @@ SIGTERM stop accepting, close every connection with 1001 and exit within
 		"Go's GC target (GOGC): the bridge mostly holds idle connections, and a lower target keeps memory near what they "+
 			"hold at a small CPU cost during handshake bursts; 100 is Go's default. A GOGC variable wins")
 	bindEnv(fs, "gc-percent", "EXPRESSBRIDGE_GC_PERCENT")
+	fs.StringVar(&so.metricsListen, "metrics-listen", "",
+		"serve Prometheus metrics at http://ADDR/metrics, on a listener of their own so the public port does not expose them "+
+			"(off unless set; e.g. 127.0.0.1:9464)")
+	bindEnv(fs, "metrics-listen", "EXPRESSBRIDGE_METRICS_LISTEN")
 	fs.StringVar(&so.cpuProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) to this file until shutdown: for performance work")
 	bindEnv(fs, "cpuprofile", "EXPRESSBRIDGE_CPUPROFILE")
 	fs.StringVar(&so.logFormat, "log-format", "text", "log format: text or json")
@@ -156,12 +163,21 @@ func (so *serveOptions) run(ctx context.Context, a *app, o *sessionOptions, g *g
 	// logger is its package's one, set once here by the program).
 	redis.SetLogger(redisLog{log})
 
-	gate, err := g.gate(ver, store, o.cookieName, so.origins)
+	var m *metrics.Metrics
+	var observer bridge.Observer
+	var gateObserver auth.Observer
+	if so.metricsListen != "" {
+		m = metrics.New()
+		observer, gateObserver = m, m
+		store.Client().AddHook(m.RedisHook())
+	}
+	gate, err := g.gate(ver, store, o.cookieName, so.origins, gateObserver)
 	if err != nil {
 		return err
 	}
 	srv, err := bridge.New(bridge.Config{
 		Gate:               gate,
+		Observer:           observer,
 		ReadLimit:          so.readLimit,
 		PingInterval:       so.pingInterval,
 		SendQueue:          so.sendQueue,
@@ -182,6 +198,7 @@ func (so *serveOptions) run(ctx context.Context, a *app, o *sessionOptions, g *g
 	mux := http.NewServeMux()
 	mux.Handle(so.path, srv)
 	mux.Handle("/healthz", srv.Healthz())
+	mux.Handle("/readyz", srv.Readyz())
 
 	ln, err := net.Listen("tcp", so.listen)
 	if err != nil {
@@ -204,6 +221,18 @@ func (so *serveOptions) run(ctx context.Context, a *app, o *sessionOptions, g *g
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if m != nil {
+		mln, err := net.Listen("tcp", so.metricsListen)
+		if err != nil {
+			return usageErrorf("cannot listen on --metrics-listen %s: %v", so.metricsListen, err)
+		}
+		mmux := http.NewServeMux()
+		mmux.Handle("/metrics", m.Handler())
+		ms := &http.Server{Handler: mmux, ReadHeaderTimeout: so.handshakeTimeout}
+		go ms.Serve(mln)
+		defer ms.Close()
+		log.Info("metrics serving", "url", "http://"+mln.Addr().String()+"/metrics")
+	}
 	go srv.Run(ctx) // ends connections with their Express session
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/expressbridge/expressbridge/internal/testenv"
+)
+
+// TestMetricsAndReadiness runs serve with --metrics-listen and scrapes
+// /metrics after accepted and refused handshakes and a logout; /readyz is
+// 503 while Redis is down and 200 once it is back.
+func TestMetricsAndReadiness(t *testing.T) {
+	secret := "metrics test secret"
+	r := testenv.StartRedis(t)
+	app := testenv.StartNodeApp(t, testenv.NodeAppConfig{RedisURL: r.URL(), Secrets: []string{secret}})
+	metricsAddr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+	sv := startServe(t, []string{secret}, map[string]string{"REDIS_URL": r.URL()},
+		"--metrics-listen", metricsAddr, "--allow-origin", app.URL())
+	ctx := context.Background()
+	waitReady(t, sv.base, http.StatusOK)
+
+	dial := func(cookie, origin string) (*websocket.Conn, error) {
+		c, resp, err := websocket.DefaultDialer.Dial("ws://"+sv.base+"/ws", http.Header{"Cookie": {cookie}, "Origin": {origin}})
+		if resp != nil && resp.Body != nil {
+			resp.Body.Close()
+		}
+		return c, err
+	}
+	ann := app.Login(ctx, t, "Ann")
+	bo := app.Login(ctx, t, "Bo")
+	ca, err := dial(ann, app.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ca.Close()
+	cb, err := dial(bo, app.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cb.Close()
+	for _, bad := range [][2]string{{"", app.URL()}, {"", app.URL()}, {ann, "https://evil.example"}} {
+		if c, err := dial(bad[0], bad[1]); err == nil {
+			c.Close()
+			t.Fatal("a bad handshake was accepted")
+		}
+	}
+	// A plain GET is no handshake: the door's own refusal counts too.
+	if resp, err := http.Get("http://" + sv.base + "/ws"); err == nil {
+		resp.Body.Close()
+	}
+	// A say, broadcast to both.
+	ca.WriteJSON(map[string]string{"type": "say", "text": "hi"})
+	app.Logout(ctx, t, bo)
+	cb.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		if _, _, err = cb.ReadMessage(); err != nil {
+			break
+		}
+	}
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != 4401 {
+		t.Fatalf("Bo's connection after logout: %v", err)
+	}
+
+	want := map[string]float64{
+		`expressbridge_handshakes_total{door="ws",result="accepted"}`:           2,
+		`expressbridge_handshakes_total{door="ws",result="no-cookie"}`:          2,
+		`expressbridge_handshakes_total{door="ws",result="bad-origin"}`:         1,
+		`expressbridge_handshakes_total{door="ws",result="bad-request"}`:        1,
+		`expressbridge_connections_open{door="ws"}`:                             1,
+		`expressbridge_connections_closed_total{door="ws",reason="logged-out"}`: 1,
+		`expressbridge_broadcasts_total`:                                        1,
+		`expressbridge_messages_delivered_total`:                                2,
+	}
+	var body string
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		body = get(t, "http://"+metricsAddr+"/metrics")
+		missing := ""
+		for k, v := range want {
+			if got, ok := metricValue(body, k); !ok || got != v {
+				missing += k + " = " + strconv.FormatFloat(got, 'g', -1, 64) + ", want " + strconv.FormatFloat(v, 'g', -1, 64) + "\n"
+			}
+		}
+		if missing == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics:\n%s", missing)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, name := range []string{
+		`expressbridge_store_request_duration_seconds_count{op="get",result="ok"}`,
+		"go_goroutines", "process_resident_memory_bytes",
+	} {
+		if v, ok := metricValue(body, name); !ok || v <= 0 {
+			t.Errorf("%s = %v, %v; want > 0", name, v, ok)
+		}
+	}
+	for _, s := range []string{secret, "Ann", "Bo", strings.TrimPrefix(ann, "connect.sid=")} {
+		if strings.Contains(body, s) {
+			t.Errorf("/metrics holds %q: no label may carry a user or a session", s)
+		}
+	}
+	// The public port has no /metrics.
+	if resp, err := http.Get("http://" + sv.base + "/metrics"); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Errorf("public /metrics: %v %v", resp, err)
+	}
+
+	// Readiness follows Redis.
+	r.Kill(t)
+	var ready struct{ Status, Reason string }
+	if st := waitReady(t, sv.base, http.StatusServiceUnavailable); json.Unmarshal([]byte(st), &ready) != nil ||
+		ready.Reason != "store-unavailable" {
+		t.Errorf("/readyz with Redis down: %s", st)
+	}
+	r.Start(t)
+	waitReady(t, sv.base, http.StatusOK)
+	// The watch subscribed again: counted.
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		if v, _ := metricValue(get(t, "http://"+metricsAddr+"/metrics"), "expressbridge_pubsub_resubscriptions_total"); v >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no resubscription counted after the Redis restart")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitReady polls /readyz until it answers status, and returns its body.
+func waitReady(t *testing.T, base string, status int) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get("http://" + base + "/readyz")
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == status {
+				return string(body)
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz never answered %d (last: %v)", status, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// metricValue finds the sample "name{labels} value" in an exposition.
+func metricValue(body, sample string) (float64, bool) {
+	for line := range strings.SplitSeq(body, "\n") {
+		if rest, ok := strings.CutPrefix(line, sample+" "); ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			return v, err == nil
+		}
+	}
+	return 0, false
+}
