@@ -57,15 +57,18 @@ func TestBrowserDemo(t *testing.T) {
 	if err != nil {
 		t.Fatalf("listen for the bridge: %v", err)
 	}
-	bridgeURL := "ws://" + ln.Addr().String() + "/ws"
+	// As make demo: the page puts its own host name in, so it works opened
+	// as 127.0.0.1 and as localhost.
+	bridgeURL := "ws://{hostname}:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port) + "/ws"
 	app := testenv.StartNodeApp(t, testenv.NodeAppConfig{
 		RedisURL:  rds.URL(),
 		Secrets:   []string{demoSecret},
 		BridgeURL: bridgeURL,
 	})
+	localhost := strings.Replace(app.URL(), "127.0.0.1", "localhost", 1)
 	t.Logf("app %s, bridge %s, redis %s (setup %v)", app.URL(), bridgeURL, rds.URL(), time.Since(start).Round(time.Millisecond))
 
-	startBridge(t, ln, app.URL(), rds.URL(), logs)
+	startBridge(t, ln, []string{app.URL(), localhost}, rds.URL(), logs)
 
 	outDir := filepath.Join(root, "build", "e2e")
 	docsShot := filepath.Join(root, "docs", "screenshot.png")
@@ -74,6 +77,7 @@ func TestBrowserDemo(t *testing.T) {
 		"CHROMIUM=" + chromium,
 		"OUT_DIR=" + outDir,
 		"DOCS_SHOT=" + docsShot,
+		"ALSO_URL=" + localhost,
 	})
 
 	for _, f := range []string{docsShot, filepath.Join(outDir, "chat-A.png"), filepath.Join(outDir, "chat-B.png")} {
@@ -84,7 +88,7 @@ func TestBrowserDemo(t *testing.T) {
 
 // startBridge serves the bridge on ln at /ws as `expressbridge serve` would,
 // and shuts it down at cleanup.
-func startBridge(t *testing.T, ln net.Listener, appOrigin, redisURL string, logs *testLog) {
+func startBridge(t *testing.T, ln net.Listener, appOrigins []string, redisURL string, logs *testLog) {
 	t.Helper()
 	client, err := redisstore.OpenURL(redisURL)
 	if err != nil {
@@ -96,7 +100,7 @@ func startBridge(t *testing.T, ln net.Listener, appOrigin, redisURL string, logs
 		t.Fatalf("connectsid.NewVerifier: %v", err)
 	}
 	store := redisstore.New(client, redisstore.Options{})
-	gate, err := auth.New(auth.Config{Verifier: verifier, Store: store, AllowedOrigins: []string{appOrigin}})
+	gate, err := auth.New(auth.Config{Verifier: verifier, Store: store, AllowedOrigins: appOrigins})
 	if err != nil {
 		t.Fatalf("auth.New: %v", err)
 	}

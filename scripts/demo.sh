@@ -49,7 +49,7 @@ if [ -z "${REDIS_URL:-}" ]; then
 fi
 
 (cd node-app && exec env PORT="$app_port" HOST=localhost REDIS_URL="$REDIS_URL" \
-  SESSION_SECRETS_FILE="$tmp/secrets" BRIDGE_URL="ws://localhost:$bridge_port/ws" \
+  SESSION_SECRETS_FILE="$tmp/secrets" BRIDGE_URL="ws://{hostname}:$bridge_port/ws" \
   node server.js) >"$tmp/app.log" 2>&1 &
 pids+=($!)
 

@@ -25,10 +25,15 @@
 
   function setStatus(text) { statusEl.textContent = text }
 
+  // The bridge's URL: BRIDGE_URL as the app gives it, where {hostname} is
+  // the page's own host name (so the page works whether it was opened as
+  // localhost or 127.0.0.1: the cookie belongs to the name in the address
+  // bar), or a path on the page's own origin ("/ws" behind one proxy).
   function bridgeURL() {
-    var base = config.bridgeUrl ||
-      (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.hostname + ':8081/ws'
+    var base = (config.bridgeUrl || 'ws://{hostname}:8081/ws').replace('{hostname}', location.hostname)
     var url = new URL(base, location.href)
+    if (url.protocol === 'http:') url.protocol = 'ws:'
+    if (url.protocol === 'https:') url.protocol = 'wss:'
     url.searchParams.set('explain', '1')
     return url.toString()
   }

@@ -15,6 +15,8 @@
 //   CHROMIUM   the browser (default /usr/bin/chromium)
 //   OUT_DIR    where screenshots go (default ../build/e2e)
 //   DOCS_SHOT  where to write the README screenshot (default: none written)
+//   ALSO_URL   the same app under another host name (localhost for 127.0.0.1):
+//              a third person logs in there and must be connected too
 //
 // Each step prints one line "step N: … ok". The first failing step prints
 // "FAIL step N: …" with both pages' #status and console errors, saves
@@ -60,6 +62,7 @@ function settings(argv, env) {
     chromium: pick('chromium', 'CHROMIUM', '/usr/bin/chromium'),
     outDir: path.resolve(pick('out-dir', 'OUT_DIR', path.join(__dirname, '..', '..', 'build', 'e2e'))),
     docsShot: pick('docs-shot', 'DOCS_SHOT', ''),
+    alsoUrl: pick('also-url', 'ALSO_URL', ''),
   }
   if (!s.appUrl) throw new StepError('APP_URL (or --app-url=URL) is required: the Express app, e.g. http://127.0.0.1:3000')
   try {
@@ -312,9 +315,20 @@ async function main() {
         `after reload ${noCookie}; with the old cookie ${oldCookie}`
     })
 
+    if (cfg.alsoUrl) {
+      await step(7, `C opens the demo at its other host name ${cfg.alsoUrl} and logs in: "Connected as Carol"`, async () => {
+        const C = await openPage('C')
+        await C.page.goto(cfg.alsoUrl)
+        await waitStatus(C, 'Not logged in')
+        await login(C, 'Carol')
+        const log = await sockets(C.page)
+        return `socket ${new URL(log[log.length - 1].url).host}`
+      })
+    }
+
     for (const entry of Object.values(pages)) {
       if (entry.pageErrors.length) {
-        current = { n: 7, title: 'no uncaught errors in the pages' }
+        current = { n: 8, title: 'no uncaught errors in the pages' }
         throw new StepError(`page ${entry.label}: uncaught errors: ${entry.pageErrors.join(' | ')}`)
       }
       console.log(`browser-test: page ${entry.label} console errors: ${entry.consoleErrors.length ? JSON.stringify(entry.consoleErrors) : 'none'}`)
