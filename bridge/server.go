@@ -12,6 +12,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -112,6 +113,10 @@ type Config struct {
 	TouchInterval time.Duration
 	// Protocol handles accepted connections (Chat when nil).
 	Protocol Protocol
+	// TrustedProxies are the reverse proxies (nginx, a load balancer) whose
+	// X-Forwarded-For is believed: a request from one of them is logged
+	// with the client address the header names. Empty: none is.
+	TrustedProxies []netip.Prefix
 	// Observer, when set, hears connections open and end, broadcasts, and
 	// the watch's resubscriptions (for metrics).
 	Observer Observer
@@ -229,7 +234,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if ref != nil {
 		s.log.LogAttrs(r.Context(), levelOf(ref), "handshake refused",
 			slog.String("step", ref.Step), slog.String("code", ref.Code),
-			slog.String("reason", ref.LogReason()), slog.String("remote", r.RemoteAddr))
+			slog.String("reason", ref.LogReason()), slog.String("remote", s.remote(r)))
 		if explain && ref.Code != auth.CodeBadRequest {
 			s.explain(w, r, ref)
 			return
@@ -241,7 +246,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.log.LogAttrs(r.Context(), slog.LevelDebug, "handshake refused",
 			slog.String("step", auth.StepRequest), slog.String("code", auth.CodeBadRequest),
-			slog.String("reason", err.Error()), slog.String("remote", r.RemoteAddr))
+			slog.String("reason", err.Error()), slog.String("remote", s.remote(r)))
 		return // the upgrader has answered the client
 	}
 	if !s.register(c) {
@@ -252,7 +257,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.log.Enabled(r.Context(), slog.LevelDebug) { // Redact allocates
 		s.log.LogAttrs(r.Context(), slog.LevelDebug, "connection accepted",
-			slog.String("sid", connectsid.Redact(sess.ID)), slog.String("remote", r.RemoteAddr))
+			slog.String("sid", connectsid.Redact(sess.ID)), slog.String("remote", s.remote(r)))
 	}
 	c.start()
 }

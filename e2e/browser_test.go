@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -68,7 +69,7 @@ func TestBrowserDemo(t *testing.T) {
 	localhost := strings.Replace(app.URL(), "127.0.0.1", "localhost", 1)
 	t.Logf("app %s, bridge %s, redis %s (setup %v)", app.URL(), bridgeURL, rds.URL(), time.Since(start).Round(time.Millisecond))
 
-	startBridge(t, ln, []string{app.URL(), localhost}, rds.URL(), logs)
+	startBridge(t, ln, bridgeSetup{origins: []string{app.URL(), localhost}}, rds.URL(), logs)
 
 	outDir := filepath.Join(root, "build", "e2e")
 	docsShot := filepath.Join(root, "docs", "screenshot.png")
@@ -86,9 +87,15 @@ func TestBrowserDemo(t *testing.T) {
 	t.Logf("browser demo passed in %v", time.Since(start).Round(time.Millisecond))
 }
 
+// bridgeSetup is what differs between the browser tests' bridges.
+type bridgeSetup struct {
+	origins []string       // --allow-origin; none: the request's own host only
+	proxies []netip.Prefix // --trust-proxy
+}
+
 // startBridge serves the bridge on ln at /ws as `expressbridge serve` would,
 // and shuts it down at cleanup.
-func startBridge(t *testing.T, ln net.Listener, appOrigins []string, redisURL string, logs *testLog) {
+func startBridge(t *testing.T, ln net.Listener, setup bridgeSetup, redisURL string, logs *testLog) {
 	t.Helper()
 	client, err := redisstore.OpenURL(redisURL)
 	if err != nil {
@@ -100,13 +107,14 @@ func startBridge(t *testing.T, ln net.Listener, appOrigins []string, redisURL st
 		t.Fatalf("connectsid.NewVerifier: %v", err)
 	}
 	store := redisstore.New(client, redisstore.Options{})
-	gate, err := auth.New(auth.Config{Verifier: verifier, Store: store, AllowedOrigins: appOrigins})
+	gate, err := auth.New(auth.Config{Verifier: verifier, Store: store, AllowedOrigins: setup.origins})
 	if err != nil {
 		t.Fatalf("auth.New: %v", err)
 	}
 	b, err := bridge.New(bridge.Config{
-		Gate:   gate,
-		Watch:  store.Watch, // as serve: connections end with their session
+		Gate:           gate,
+		TrustedProxies: setup.proxies,
+		Watch:          store.Watch, // as serve: connections end with their session
 		Logger: slog.New(slog.NewTextHandler(logs.writer("bridge: "), &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -40,6 +41,7 @@ type serveOptions struct {
 	gcPercent        int
 	cpuProfile       string
 	metricsListen    string
+	trustProxy       []string
 	logFormat        string
 	logLevel         string
 }
@@ -117,6 +119,9 @@ SIGTERM stop accepting, close every connection with 1001 and exit within
 		"Go's GC target (GOGC): the bridge mostly holds idle connections, and a lower target keeps memory near what they "+
 			"hold at a small CPU cost during handshake bursts; 100 is Go's default. A GOGC variable wins")
 	bindEnv(fs, "gc-percent", "EXPRESSBRIDGE_GC_PERCENT")
+	fs.StringSliceVar(&so.trustProxy, "trust-proxy", nil,
+		"address or CIDR of a reverse proxy (nginx) whose X-Forwarded-For names the client in logs; repeatable")
+	bindEnv(fs, "trust-proxy", "EXPRESSBRIDGE_TRUST_PROXY")
 	fs.StringVar(&so.metricsListen, "metrics-listen", "",
 		"serve Prometheus metrics at http://ADDR/metrics, on a listener of their own so the public port does not expose them "+
 			"(off unless set; e.g. 127.0.0.1:9464)")
@@ -175,8 +180,13 @@ func (so *serveOptions) run(ctx context.Context, a *app, o *sessionOptions, g *g
 	if err != nil {
 		return err
 	}
+	proxies, err := parseProxies(so.trustProxy)
+	if err != nil {
+		return err
+	}
 	srv, err := bridge.New(bridge.Config{
 		Gate:               gate,
+		TrustedProxies:     proxies,
 		Observer:           observer,
 		ReadLimit:          so.readLimit,
 		PingInterval:       so.pingInterval,
@@ -252,6 +262,23 @@ func (so *serveOptions) run(ctx context.Context, a *app, o *sessionOptions, g *g
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// parseProxies reads --trust-proxy: addresses or CIDR prefixes.
+func parseProxies(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range list {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, usageErrorf("--trust-proxy %q is not an address or a CIDR prefix (e.g. 127.0.0.1 or 10.0.0.0/8)", s)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
 }
 
 func originsForLog(o []string) string {

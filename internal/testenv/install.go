@@ -13,37 +13,58 @@ import (
 	"time"
 )
 
-// redisInstall makes the apt-get install of redis-server happen at most once
+// installOnce makes the apt-get install of one package happen at most once
 // per test process; the file lock in withFileLock serialises processes.
-var redisInstall struct {
+type installOnce struct {
 	once sync.Once
 	err  error
 }
+
+var redisInstall, nginxInstall installOnce
 
 // redisServerPath returns the redis-server binary, installing it with
 // apt-get when it is missing and the test runs as root.
 func redisServerPath(t testing.TB) string {
 	t.Helper()
-	if p, err := exec.LookPath("redis-server"); err == nil {
+	return toolPath(t, "redis-server", "redis-server", &redisInstall)
+}
+
+// toolPath returns the path of bin, installing Debian's package pkg with
+// apt-get when bin is missing and the test runs as root; otherwise the test
+// fails with the one line that says what to install.
+func toolPath(t testing.TB, bin, pkg string, inst *installOnce) string {
+	t.Helper()
+	look := func() (string, error) {
+		if p, err := exec.LookPath(bin); err == nil {
+			return p, nil
+		}
+		for _, dir := range []string{"/usr/sbin", "/sbin"} { // not on every PATH
+			if p := filepath.Join(dir, bin); isExecutable(p) {
+				return p, nil
+			}
+		}
+		return "", fmt.Errorf("%s not found", bin)
+	}
+	if p, err := look(); err == nil {
 		return p
 	}
 	if os.Geteuid() != 0 {
-		t.Fatal("redis-server not found: install it (apt-get install redis-server) and run again")
+		t.Fatalf("%s not found: install it (apt-get install %s) and run again", bin, pkg)
 	}
-	redisInstall.once.Do(func() {
-		redisInstall.err = withFileLock(filepath.Join(os.TempDir(), "expressbridge-testenv-apt.lock"), func() error {
-			if _, err := exec.LookPath("redis-server"); err == nil {
+	inst.once.Do(func() {
+		inst.err = withFileLock(filepath.Join(os.TempDir(), "expressbridge-testenv-apt.lock"), func() error {
+			if _, err := look(); err == nil {
 				return nil // another test process installed it meanwhile
 			}
-			return aptInstall(t, "redis-server")
+			return aptInstall(t, pkg)
 		})
 	})
-	if redisInstall.err != nil {
-		t.Fatalf("redis-server not found and installing it failed: %v", redisInstall.err)
+	if inst.err != nil {
+		t.Fatalf("%s not found and installing it failed: %v", bin, inst.err)
 	}
-	p, err := exec.LookPath("redis-server")
+	p, err := look()
 	if err != nil {
-		t.Fatal("redis-server not found on PATH even after apt-get install redis-server: add its directory (usually /usr/bin) to PATH and run again")
+		t.Fatalf("%s not found even after apt-get install %s: add its directory to PATH and run again", bin, pkg)
 	}
 	return p
 }

@@ -1,0 +1,68 @@
+//go:build linux
+
+package e2e
+
+import (
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/expressbridge/expressbridge/internal/testenv"
+)
+
+// TestBrowserBehindNginx runs the browser test through a real nginx with
+// docs/deploy/nginx.conf: the Express app at / and the bridge at /ws on one
+// origin, so the page connects to a path and needs no --allow-origin.
+func TestBrowserBehindNginx(t *testing.T) {
+	logs := newTestLog(t)
+	node := testenv.Node(t)
+	chromium := testenv.Chromium(t)
+	root := testenv.RepoRoot(t)
+	rds := testenv.StartRedis(t)
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen for the bridge: %v", err)
+	}
+	app := testenv.StartNodeApp(t, testenv.NodeAppConfig{
+		RedisURL:  rds.URL(),
+		Secrets:   []string{demoSecret},
+		BridgeURL: "/ws", // the page's own origin: nginx's
+	})
+	// As docs/deploy/nginx.conf says: no --allow-origin, --trust-proxy 127.0.0.1.
+	startBridge(t, ln, bridgeSetup{proxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}, rds.URL(), logs)
+
+	conf, err := os.ReadFile(filepath.Join(root, "docs", "deploy", "nginx.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := testenv.FreePort(t)
+	block := string(conf)
+	for old, new := range map[string]string{
+		"server 127.0.0.1:3000;": "server " + strings.TrimPrefix(app.URL(), "http://") + ";",
+		"server 127.0.0.1:8081;": "server " + ln.Addr().String() + ";",
+		"listen 80;":             "listen 127.0.0.1:" + strconv.Itoa(port) + ";",
+	} {
+		if !strings.Contains(block, old) {
+			t.Fatalf("docs/deploy/nginx.conf no longer holds %q: update this test with it", old)
+		}
+		block = strings.Replace(block, old, new, 1)
+	}
+	ngx := testenv.StartNginx(t, block, port)
+
+	runBrowserScript(t, logs, node, filepath.Join(root, "node-app"), []string{
+		"APP_URL=" + ngx.URL(),
+		"CHROMIUM=" + chromium,
+		"OUT_DIR=" + filepath.Join(root, "build", "e2e-nginx"),
+	})
+	access := ngx.AccessLog()
+	for _, want := range []string{`"GET /ws?explain=1 HTTP/1.1" 101`, `"POST /login HTTP/1.1" 200`, `"POST /logout HTTP/1.1" 200`} {
+		if !strings.Contains(access, want) {
+			t.Errorf("nginx's access log lacks %s:\n%s", want, access)
+		}
+	}
+}
