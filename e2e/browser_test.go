@@ -115,7 +115,7 @@ func startBridge(t *testing.T, ln net.Listener, setup bridgeSetup, redisURL stri
 		Gate:           gate,
 		TrustedProxies: setup.proxies,
 		Watch:          store.Watch, // as serve: connections end with their session
-		Logger: slog.New(slog.NewTextHandler(logs.writer("bridge: "), &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:         slog.New(slog.NewTextHandler(logs.writer("bridge: "), &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {
 		t.Fatalf("bridge.New: %v", err)
