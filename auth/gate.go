@@ -253,6 +253,13 @@ func (g *Gate) Recheck(ctx context.Context, sid string) (*Session, error) {
 	ctx2, cancel := context.WithTimeout(ctx, g.cfg.Timeout)
 	sess, err := g.cfg.Store.Get(ctx2, sid)
 	cancel()
+	return g.Judge(ctx, sid, sess, err)
+}
+
+// Judge walks the steps from the store on for what a store's Get returned
+// for sid (sess and err), without asking the store: for stores that read
+// many sessions in one round trip.
+func (g *Gate) Judge(ctx context.Context, sid string, sess *connectsid.Session, err error) (*Session, error) {
 	if err != nil {
 		ref := refuse(StepStore, err)
 		if ref.Step == StepRecord { // found, but not a session record it accepts

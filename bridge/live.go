@@ -216,6 +216,12 @@ func (s *Server) Revalidate(ctx context.Context, sid string) string {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.HandshakeTimeout)
 	defer cancel()
 	sess, err := s.gate.Recheck(ctx, sid)
+	return s.revalidated(sid, sess, err)
+}
+
+// revalidated acts on the gate's verdict on an open session: closes its
+// connections with the reason, or re-arms its expiry.
+func (s *Server) revalidated(sid string, sess *auth.Session, err error) string {
 	reason := ""
 	switch {
 	case err == nil:
@@ -246,7 +252,17 @@ func (s *Server) Revalidate(ctx context.Context, sid string) string {
 	return ""
 }
 
-// RevalidateAll revalidates every open session, a few at a time.
+// BatchGetter is a store that reads many sessions in one round trip
+// (pgstore.Store is one): RevalidateAll then asks it once for every open
+// session instead of once per session. GetMany calls each with what Get
+// would have returned for each sid, or fails (for all of them) with
+// ErrStoreUnavailable.
+type BatchGetter interface {
+	GetMany(ctx context.Context, sids []string, each func(sid string, sess *connectsid.Session, err error)) error
+}
+
+// RevalidateAll revalidates every open session: in one round trip when the
+// store is a BatchGetter, else a few at a time.
 func (s *Server) RevalidateAll(ctx context.Context) {
 	s.mu.Lock()
 	sids := make([]string, 0, len(s.live))
@@ -254,6 +270,21 @@ func (s *Server) RevalidateAll(ctx context.Context) {
 		sids = append(sids, sid)
 	}
 	s.mu.Unlock()
+	if len(sids) == 0 {
+		return
+	}
+	if bg, ok := s.store.(BatchGetter); ok {
+		ctx, cancel := context.WithTimeout(ctx, s.cfg.HandshakeTimeout)
+		defer cancel()
+		err := bg.GetMany(ctx, sids, func(sid string, sess *connectsid.Session, err error) {
+			id, err := s.gate.Judge(ctx, sid, sess, err)
+			s.revalidated(sid, id, err)
+		})
+		if err != nil {
+			s.log.Debug("revalidation postponed", "sessions", len(sids), "err", err)
+		}
+		return
+	}
 	work := make(chan string)
 	var wg sync.WaitGroup
 	for range min(revalidateWorkers, len(sids)) {
