@@ -419,16 +419,16 @@ func (s *Store) TouchExpire(sess *connectsid.Session) int64 {
 
 // do runs one statement under the call's timeout and turns its failure
 // into ErrStoreUnavailable. A pooled connection that died with a database
-// restart fails the first attempt; every statement here is idempotent, so
-// one retry on a fresh connection is safe.
+// restart or pg_terminate_backend fails the first attempt; every statement
+// here is idempotent, so one retry on a fresh connection is safe.
 func (s *Store) do(ctx context.Context, op string, fn func(ctx context.Context) error) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	err := fn(ctx)
-	var pgErr *pgconn.PgError
-	if err != nil && ctx.Err() == nil && !errors.As(err, &pgErr) {
+	if err != nil && ctx.Err() == nil && connectionLost(err) {
 		err = fn(ctx)
 	}
+	var pgErr *pgconn.PgError
 	switch {
 	case err == nil:
 		return nil
@@ -438,6 +438,18 @@ func (s *Store) do(ctx context.Context, op string, fn func(ctx context.Context) 
 		err = fmt.Errorf("%w: %w", err, ctx.Err())
 	}
 	return s.unavailable(op, err)
+}
+
+// connectionLost reports whether err is the loss of a connection rather
+// than the database's answer to the statement: a network error, or the
+// FATAL a backend sends when it is terminated (class 57P: admin or crash
+// shutdown, pg_terminate_backend) or cannot take connections yet.
+func connectionLost(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return true
+	}
+	return strings.HasPrefix(pgErr.Code, "57P") || strings.HasPrefix(pgErr.Code, "08")
 }
 
 func (s *Store) noTable() error {
