@@ -164,25 +164,24 @@ func (s *Store) Get(ctx context.Context, sid string) (*connectsid.Session, error
 	if !storable(sid) {
 		return nil, noSession(sid, "not storable in PostgreSQL")
 	}
-	// 2. One query, retried once on a dead pooled connection.
+	// 2. One query, retried once on a dead pooled connection (as do does,
+	// written out: this is the hot path).
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var (
-		rec   string
-		live  bool
-		found = true
+		rec  string
+		live bool
 	)
 	now := jsSeconds(s.opts.Now())
-	err := s.do(ctx, "get", func(ctx context.Context) error {
-		err := s.pool.QueryRow(ctx, s.q.get, sid, now).Scan(&rec, &live)
-		if errors.Is(err, pgx.ErrNoRows) {
-			found, err = false, nil
-		}
-		return err
-	})
-	if err != nil {
-		return nil, err
+	err := s.pool.QueryRow(ctx, s.q.get, sid, now).Scan(&rec, &live)
+	if err != nil && ctx.Err() == nil && connectionLost(err) && !errors.Is(err, pgx.ErrNoRows) {
+		err = s.pool.QueryRow(ctx, s.q.get, sid, now).Scan(&rec, &live)
 	}
-	if !found {
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
 		return nil, noSession(sid, "")
+	case err != nil:
+		return nil, s.failed(ctx, "get", err)
 	}
 	// 3. The record, its expire and its cookie.
 	return s.judge(sid, rec, live)
@@ -428,10 +427,17 @@ func (s *Store) do(ctx context.Context, op string, fn func(ctx context.Context) 
 	if err != nil && ctx.Err() == nil && connectionLost(err) {
 		err = fn(ctx)
 	}
+	if err == nil {
+		return nil
+	}
+	return s.failed(ctx, op, err)
+}
+
+// failed turns the failure of op under ctx into ErrStoreUnavailable,
+// naming a missing table and keeping ctx's own error visible to errors.Is.
+func (s *Store) failed(ctx context.Context, op string, err error) error {
 	var pgErr *pgconn.PgError
 	switch {
-	case err == nil:
-		return nil
 	case errors.As(err, &pgErr) && pgErr.Code == "42P01": // undefined_table
 		err = fmt.Errorf("%w: %w", s.noTable(), err)
 	case ctx.Err() != nil && !errors.Is(err, ctx.Err()):
