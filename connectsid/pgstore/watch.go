@@ -195,8 +195,7 @@ func (s *Store) listen(ctx context.Context, onEvent func(sid, op string), report
 			if n.Channel != s.channel {
 				continue
 			}
-			op, sid, ok := strings.Cut(n.Payload, ":")
-			if ok && (op == OpDel || op == OpExpired || op == OpSet) {
+			if sid, op, ok := parsePayload(n.Payload); ok {
 				onEvent(sid, op)
 			}
 		case ctx.Err() != nil:
@@ -231,4 +230,14 @@ func (s *Store) checkTrigger(ctx context.Context, conn *pgx.Conn) error {
 			ErrNoTrigger, s.table)
 	}
 	return nil
+}
+
+// parsePayload splits the trigger's payload, "op:sid"; the sid may hold
+// colons itself. Unknown operations are not reported.
+func parsePayload(payload string) (sid, op string, ok bool) {
+	op, sid, ok = strings.Cut(payload, ":")
+	if !ok || op != OpDel && op != OpExpired && op != OpSet {
+		return "", "", false
+	}
+	return sid, op, true
 }
