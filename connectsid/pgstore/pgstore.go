@@ -538,7 +538,12 @@ func channelName(schema, table string) string {
 func OpenURL(ctx context.Context, rawURL string) (*pgxpool.Pool, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("postgres URL: %w", err)
+		// Not err itself: a *url.Error quotes the whole URL, password included.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("postgres URL: cannot parse: %v", err)
 	}
 	if u.Scheme != "postgres" && u.Scheme != "postgresql" {
 		return nil, fmt.Errorf("postgres URL %s: scheme must be postgres:// or postgresql://", Redact(rawURL))
