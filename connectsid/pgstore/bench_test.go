@@ -122,7 +122,7 @@ func BenchmarkGetMany100(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := s.GetMany(ctx, sids); err != nil {
+		if err := s.GetMany(ctx, sids, func(string, *connectsid.Session, error) {}); err != nil {
 			b.Fatal(err)
 		}
 	}

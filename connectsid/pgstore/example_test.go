@@ -73,13 +73,12 @@ func ExampleStore_GetMany() {
 	store, _ := pgstore.New(pool, pgstore.Options{Timeout: time.Second})
 
 	open := []string{"sid-a", "sid-b"}
-	results, err := store.GetMany(ctx, open)
+	err := store.GetMany(ctx, open, func(sid string, sess *connectsid.Session, err error) {
+		if err != nil { // no session, expired, malformed: what Get would say
+			fmt.Println("close", connectsid.Redact(sid), connectsid.ErrorCode(err))
+		}
+	})
 	if err != nil {
 		return // the database is down: keep the connections, try again later
-	}
-	for i, r := range results {
-		if r.Err != nil {
-			fmt.Println("close", connectsid.Redact(open[i]), connectsid.ErrorCode(r.Err))
-		}
 	}
 }

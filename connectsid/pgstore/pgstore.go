@@ -187,18 +187,14 @@ func (s *Store) Get(ctx context.Context, sid string) (*connectsid.Session, error
 	return s.judge(sid, rec, live)
 }
 
-// Result is one session's outcome in GetMany: exactly what Get would
-// have returned for it.
-type Result struct {
-	Session *connectsid.Session
-	Err     error // nil, or wrapping ErrNoSession, ErrExpired or ErrMalformedSession
-}
-
 // GetMany loads many sessions in one round trip (WHERE sid = ANY($1)), for
 // revalidating every open session at once when change notifications are
-// not available. results[i] is sids[i]'s outcome under Get's rules. The
-// error is the store's (ErrStoreUnavailable), and then there are no results.
-func (s *Store) GetMany(ctx context.Context, sids []string) ([]Result, error) {
+// not available. Once the query has succeeded it calls each(sid, sess,
+// err) for every sid, in order, with exactly what Get would have returned
+// for it. When the query fails it calls each for none and returns
+// ErrStoreUnavailable. Its types are connectsid's and the standard
+// library's, so a consumer can declare it in an interface of its own.
+func (s *Store) GetMany(ctx context.Context, sids []string, each func(sid string, sess *connectsid.Session, err error)) error {
 	// 1. Only sids PostgreSQL can hold go into the query.
 	ask := make([]string, 0, len(sids))
 	for _, sid := range sids {
@@ -230,19 +226,19 @@ func (s *Store) GetMany(ctx context.Context, sids []string) ([]Result, error) {
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	// 3. Each sid judged as Get judges it.
-	results := make([]Result, len(sids))
-	for i, sid := range sids {
+	for _, sid := range sids {
 		r, ok := rows[sid]
 		if !ok {
-			results[i].Err = noSession(sid, "")
+			each(sid, nil, noSession(sid, ""))
 			continue
 		}
-		results[i].Session, results[i].Err = s.judge(sid, r.rec, r.live)
+		sess, err := s.judge(sid, r.rec, r.live)
+		each(sid, sess, err)
 	}
-	return results, nil
+	return nil
 }
 
 // judge applies Get's rules to one row.
