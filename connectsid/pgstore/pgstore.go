@@ -14,8 +14,9 @@
 // column has no time zone, so PostgreSQL converts with the session's
 // TimeZone setting on the way in and on the way out; the Go side uses the
 // same SQL and Options.Now, and must therefore run with the same TimeZone as
-// the Node pool (the server's default unless one of them overrides it, for
-// example with a timezone parameter in the URL or PGTZ).
+// the Node pool: the server's default unless one of them overrides it
+// (OpenURL ignores $PGTZ, which pgx would otherwise send and node-pg does
+// not; a timezone parameter in the URL is kept).
 package pgstore
 
 import (
@@ -527,7 +528,8 @@ func channelName(schema, table string) string {
 
 // OpenURL returns a pool for a postgres:// or postgresql:// URL (libpq's
 // URL form: user, password, host, port, database and parameters such as
-// sslmode, connect_timeout, pool_max_conns). It does not connect: a
+// sslmode, connect_timeout, pool_max_conns). It ignores $PGTZ, as node-pg
+// does, so that expire means the same to both. It does not connect: a
 // database that is down gives a pool whose calls fail with
 // ErrStoreUnavailable until it is back. Without connect_timeout each new
 // connection is bounded by 1 s; calls are also bounded by their context.
@@ -555,6 +557,12 @@ func OpenURL(ctx context.Context, rawURL string) (*pgxpool.Pool, error) {
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = dialTimeout
+	}
+	// node-pg ignores PGTZ; pgx would send it as the session's TimeZone and
+	// then read and write every expire shifted from Express's (see the
+	// package doc). Only a timezone the URL itself names is kept.
+	if !u.Query().Has("timezone") {
+		delete(cfg.ConnConfig.RuntimeParams, "timezone")
 	}
 	return pgxpool.NewWithConfig(ctx, cfg)
 }

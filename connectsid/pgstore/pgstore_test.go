@@ -8,6 +8,7 @@ import (
 
 	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/connectsid/pgstore"
+	"github.com/expressbridge/expressbridge/internal/testenv"
 )
 
 // The expire arithmetic of connect-pg-simple's #getExpireTime and of
@@ -98,5 +99,26 @@ func TestOpenURL(t *testing.T) {
 	pool.Close()
 	if got := pgstore.Redact("postgres://u:hunter2@h/db"); strings.Contains(got, "hunter2") {
 		t.Errorf("Redact = %s", got)
+	}
+}
+
+// Express's pool (node-pg) ignores $PGTZ; a Go pool that sent it would
+// shift every expire by the zones' difference. A timezone in the URL is
+// the operator's explicit choice and is kept.
+func TestOpenURLIgnoresPGTZ(t *testing.T) {
+	t.Setenv("PGTZ", "Asia/Tokyo") // not this machine's default (Etc/UTC)
+	pg := testenv.StartPostgres(t)
+	ctx := context.Background()
+	for _, tt := range []struct{ query, want string }{{"", ""}, {"&timezone=America%2FLima", "America/Lima"}} {
+		pool, err := pgstore.OpenURL(ctx, pg.URL()+tt.query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tz string
+		err = pool.QueryRow(ctx, "SHOW TimeZone").Scan(&tz)
+		pool.Close()
+		if err != nil || tz == "Asia/Tokyo" || tt.want != "" && tz != tt.want {
+			t.Errorf("OpenURL(…%s): TimeZone %q, %v; want %q (the server's default when empty)", tt.query, tz, err, tt.want)
+		}
 	}
 }
