@@ -87,7 +87,7 @@ function createApp(config) {
   let redis = null
   let store = config.store
   if (!store) {
-    redis = createRedisStore(config)
+    redis = config.storeFlavor === 'connect-pg-simple' ? require('./pgstore').createPgStore(config) : createRedisStore(config)
     store = redis.store
   }
 

@@ -60,8 +60,11 @@ function fromEnv(env = process.env) {
     throw new ConfigError(`EXPRESS_FLAVOR must be 4 or 5, got ${JSON.stringify(expressFlavor)}`)
   }
   const storeFlavor = env.STORE_FLAVOR || 'connect-redis9'
-  if (storeFlavor !== 'connect-redis9' && storeFlavor !== 'connect-redis8-ioredis') {
-    throw new ConfigError(`STORE_FLAVOR must be connect-redis9 or connect-redis8-ioredis, got ${JSON.stringify(storeFlavor)}`)
+  if (storeFlavor !== 'connect-redis9' && storeFlavor !== 'connect-redis8-ioredis' && storeFlavor !== 'connect-pg-simple') {
+    throw new ConfigError(`STORE_FLAVOR must be connect-redis9, connect-redis8-ioredis or connect-pg-simple, got ${JSON.stringify(storeFlavor)}`)
+  }
+  if (storeFlavor === 'connect-pg-simple' && !env.DATABASE_URL) {
+    throw new ConfigError('STORE_FLAVOR=connect-pg-simple needs DATABASE_URL (postgres://user@host:port/db)')
   }
 
   const authFlavor = env.AUTH_FLAVOR || 'flag'
@@ -88,6 +91,9 @@ function fromEnv(env = process.env) {
     storeFlavor,
     authFlavor,
     testRoutes: flag(env.EXPRESSBRIDGE_TEST_ROUTES),
+    databaseUrl: env.DATABASE_URL || null,
+    pgTable: env.SESSION_PG_TABLE || null,
+    pgSchema: env.SESSION_PG_SCHEMA || null,
   }
 }
 

@@ -1,5 +1,6 @@
 // Package testenv starts the real servers that expressbridge tests run
-// against: redis-server processes and the project's Express app
+// against: redis-server processes, PostgreSQL databases (on the machine's
+// server, or a private one) and the project's Express app
 // (node-app/server.js). Nothing here is a mock.
 //
 // Every helper takes a testing.TB, fails the test with a message saying what
@@ -10,7 +11,8 @@
 //
 // Helpers must be called from the test's own goroutine (they may call
 // t.Fatal). Missing tools are installed once per machine when the test runs
-// as root (redis-server via apt-get, node-app/node_modules via npm ci);
+// as root (redis-server and postgresql via apt-get, node-app/node_modules
+// via npm ci);
 // otherwise the test fails with one line naming what to install.
 //
 // Supported on Linux (fully) and the BSDs/macOS (without the parent-death

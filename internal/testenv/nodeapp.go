@@ -50,7 +50,7 @@ type NodeApp struct {
 // NodeAppConfig configures StartNodeApp. Each field maps to one environment
 // variable of node-app/server.js; zero values leave the app's default.
 type NodeAppConfig struct {
-	RedisURL             string   // REDIS_URL; required
+	RedisURL             string   // REDIS_URL; required unless StoreFlavor is "connect-pg-simple"
 	Secrets              []string // required; one per line in a temp file passed as SESSION_SECRETS_FILE (first signs)
 	CookieName           string   // SESSION_COOKIE_NAME when non-empty (app default "connect.sid")
 	Prefix               string   // SESSION_PREFIX when non-empty (app default "sess:")
@@ -60,7 +60,10 @@ type NodeAppConfig struct {
 	MaxAgeMS             int64    // SESSION_MAX_AGE_MS when > 0
 	BrowserSessionCookie bool     // SESSION_MAX_AGE_MS=session (cookie without expiry); excludes MaxAgeMS
 	ExpressFlavor        string   // EXPRESS_FLAVOR when non-empty: "4" (app default) or "5"
-	StoreFlavor          string   // STORE_FLAVOR when non-empty: "connect-redis9" (app default) or "connect-redis8-ioredis"
+	StoreFlavor          string   // STORE_FLAVOR when non-empty: "connect-redis9" (app default), "connect-redis8-ioredis" or "connect-pg-simple"
+	DatabaseURL          string   // DATABASE_URL; required with StoreFlavor "connect-pg-simple"
+	PGTable              string   // SESSION_PG_TABLE when non-empty (connect-pg-simple's tableName, default "session")
+	PGSchema             string   // SESSION_PG_SCHEMA when non-empty (connect-pg-simple's schemaName)
 	BridgeURL            string   // BRIDGE_URL when non-empty
 	AuthFlavor           string   // AUTH_FLAVOR when non-empty: "flag" (app default: loggedIn, username) or "passport" (passport-local; alice is id 42)
 	Env                  []string // extra KEY=VALUE entries; they win over everything above
@@ -72,6 +75,7 @@ var nodeAppEnvKeys = []string{
 	"PORT", "HOST", "REDIS_URL", "SESSION_SECRET", "SESSION_SECRETS_FILE", "BRIDGE_URL",
 	"SESSION_COOKIE_NAME", "SESSION_PREFIX", "SESSION_DISABLE_TTL", "SESSION_DISABLE_TOUCH",
 	"SESSION_TTL", "SESSION_MAX_AGE_MS", "EXPRESS_FLAVOR", "STORE_FLAVOR", "EXPRESSBRIDGE_TEST_ROUTES", "AUTH_FLAVOR",
+	"DATABASE_URL", "SESSION_PG_TABLE", "SESSION_PG_SCHEMA",
 }
 
 // StartNodeApp runs `node server.js` in node-app (after EnsureNodeModules)
@@ -82,7 +86,9 @@ var nodeAppEnvKeys = []string{
 func StartNodeApp(t testing.TB, cfg NodeAppConfig) *NodeApp {
 	t.Helper()
 	switch {
-	case cfg.RedisURL == "":
+	case cfg.StoreFlavor == "connect-pg-simple" && cfg.DatabaseURL == "":
+		t.Fatal("testenv: NodeAppConfig.DatabaseURL is required with StoreFlavor connect-pg-simple (e.g. StartPostgres(t).URL())")
+	case cfg.RedisURL == "" && cfg.StoreFlavor != "connect-pg-simple":
 		t.Fatal("testenv: NodeAppConfig.RedisURL is required (e.g. StartRedis(t).URL())")
 	case len(cfg.Secrets) == 0:
 		t.Fatal("testenv: NodeAppConfig.Secrets needs at least one secret")
@@ -189,6 +195,15 @@ func nodeAppEnv(cfg NodeAppConfig, port int, secretsFile string) []string {
 	}
 	if cfg.AuthFlavor != "" {
 		set("AUTH_FLAVOR", cfg.AuthFlavor)
+	}
+	if cfg.DatabaseURL != "" {
+		set("DATABASE_URL", cfg.DatabaseURL)
+	}
+	if cfg.PGTable != "" {
+		set("SESSION_PG_TABLE", cfg.PGTable)
+	}
+	if cfg.PGSchema != "" {
+		set("SESSION_PG_SCHEMA", cfg.PGSchema)
 	}
 	return append(env, cfg.Env...) // os/exec keeps the last value of a duplicated key
 }

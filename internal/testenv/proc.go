@@ -16,9 +16,14 @@ type proc struct {
 }
 
 // startProc starts cmd in a new process group (with the parent-death signal
-// on Linux) and reaps it in the background.
+// on Linux), as the user of cmd.SysProcAttr.Credential when set, and reaps
+// it in the background.
 func startProc(cmd *exec.Cmd) (*proc, error) {
-	cmd.SysProcAttr = sysProcAttr()
+	attr := sysProcAttr()
+	if cmd.SysProcAttr != nil {
+		attr.Credential = cmd.SysProcAttr.Credential // a caller's user switch (private PostgreSQL as root) survives
+	}
+	cmd.SysProcAttr = attr
 	cmd.WaitDelay = 2 * time.Second // do not hang on pipes held by stray grandchildren
 	if err := cmd.Start(); err != nil {
 		return nil, err

@@ -1,0 +1,598 @@
+package pgstore_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/expressbridge/expressbridge/connectsid"
+	"github.com/expressbridge/expressbridge/connectsid/pgstore"
+	"github.com/expressbridge/expressbridge/internal/testenv"
+)
+
+const secret = "cross-language secret ✓"
+
+// flavors are the Express configurations whose records Go must read and
+// write alike.
+var flavors = []struct{ name, express string }{
+	{"express4+connect-pg-simple10", "4"},
+	{"express5+connect-pg-simple10", "5"},
+}
+
+type rig struct {
+	pg    *testenv.Postgres
+	app   *testenv.NodeApp
+	pool  *pgxpool.Pool
+	store *pgstore.Store
+	ver   *connectsid.Verifier
+}
+
+// newRig starts a database and the Express app on connect-pg-simple with
+// the table and schema of opts, which the app creates (its
+// createTableIfMissing); the schema is created here, as an operator would.
+func newRig(t *testing.T, cfg testenv.NodeAppConfig, opts pgstore.Options) *rig {
+	t.Helper()
+	pg := testenv.StartPostgres(t)
+	if opts.SchemaName != "" {
+		pg.Exec(t, "CREATE SCHEMA "+pgstore.QuoteIdent(opts.SchemaName))
+	}
+	cfg.StoreFlavor, cfg.DatabaseURL, cfg.Secrets = "connect-pg-simple", pg.URL(), []string{secret}
+	cfg.PGTable, cfg.PGSchema = opts.TableName, opts.SchemaName
+	app := testenv.StartNodeApp(t, cfg)
+	ver, err := connectsid.NewVerifier(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := pg.Pool(t)
+	store, err := pgstore.New(pool, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &rig{pg: pg, app: app, pool: pool, store: store, ver: ver}
+}
+
+// login logs in through Express and returns the cookie and the sid Go reads
+// from it.
+func (g *rig) login(t *testing.T, user string) (cookie, sid string) {
+	t.Helper()
+	cookie = g.app.Login(context.Background(), t, user)
+	sid, _, err := g.ver.FromHeader(cookie, "connect.sid")
+	if err != nil {
+		t.Fatalf("Go cannot read the cookie Express set (%s): %v", connectsid.ErrorCode(err), err)
+	}
+	return cookie, sid
+}
+
+// row returns the stored record's text and its expire in Unix seconds,
+// read with SQL of the test's own.
+func (g *rig) row(t *testing.T, sid string) (rec string, expire int64) {
+	t.Helper()
+	var epoch float64
+	err := g.pool.QueryRow(context.Background(), `SELECT sess::text, extract(epoch FROM expire::timestamptz)::float8 FROM `+
+		g.store.Table()+` WHERE sid = $1`, sid).Scan(&rec, &epoch)
+	if err != nil {
+		t.Fatalf("row of %s: %v", connectsid.Redact(sid), err)
+	}
+	return rec, int64(epoch)
+}
+
+// setExpire moves a row's expire, as time passing would.
+func (g *rig) setExpire(t *testing.T, sid string, unix int64) {
+	t.Helper()
+	if _, err := g.pool.Exec(context.Background(), `UPDATE `+g.store.Table()+` SET expire = to_timestamp($1) WHERE sid = $2`,
+		float64(unix), sid); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func decodeJSON(t *testing.T, data []byte) any {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		t.Fatalf("decode %.200s: %v", data, err)
+	}
+	return v
+}
+
+// result is one sid's outcome of GetMany.
+type result struct {
+	Session *connectsid.Session
+	Err     error
+}
+
+// getMany collects GetMany's answers in sids' order.
+func getMany(ctx context.Context, store *pgstore.Store, sids []string) ([]result, error) {
+	var res []result
+	err := store.GetMany(ctx, sids, func(sid string, sess *connectsid.Session, err error) {
+		if sid != sids[len(res)] {
+			panic("GetMany out of order")
+		}
+		res = append(res, result{sess, err})
+	})
+	return res, err
+}
+
+func ceilSeconds(t time.Time) int64 { return int64(math.Ceil(float64(t.UnixMilli()) / 1000)) }
+
+func TestCrossLanguage(t *testing.T) {
+	t.Parallel()
+	forms := make([]string, len(flavors))
+	for i, fl := range flavors {
+		t.Run(fl.name, func(t *testing.T) {
+			g := newRig(t, testenv.NodeAppConfig{ExpressFlavor: fl.express}, pgstore.Options{})
+			ctx := context.Background()
+			cookie, sid := g.login(t, "Zoë 🚀")
+
+			// The record's form, expiry aside, must be the same in every flavor,
+			// and its expire the one connect-pg-simple computes from cookie.expires.
+			raw, expire := g.row(t, sid)
+			sess, err := g.store.Get(ctx, sid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := ceilSeconds(*sess.Cookie().Expires); expire != want || g.store.SetExpire(sess) != want {
+				t.Errorf("Express stored expire %d, Go computes %d; want ceil(cookie.expires) = %d", expire, g.store.SetExpire(sess), want)
+			}
+			raw = regexp.MustCompile(`"expires":"[^"]*"`).ReplaceAllString(raw, `"expires":"…"`)
+			forms[i] = regexp.MustCompile(`"originalMaxAge":\d+`).ReplaceAllString(raw, `"originalMaxAge":N`)
+
+			// Express writes every kind of value; Go reads each exactly.
+			status, body := g.app.PostJSON(ctx, t, "/test/fixture", cookie, map[string]any{})
+			if status != 200 {
+				t.Fatalf("/test/fixture: %d %s", status, body)
+			}
+			want := decodeJSON(t, body).(map[string]any)
+			sess, err = g.store.Get(ctx, sid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for key, w := range want {
+				if key == "cookie" {
+					continue
+				}
+				got, ok := sess.Raw(key)
+				if !ok {
+					t.Errorf("field %q missing in Go", key)
+					continue
+				}
+				if g := decodeJSON(t, got); !reflect.DeepEqual(g, w) {
+					t.Errorf("field %q: Go read %.100v, Express stored %.100v", key, g, w)
+				}
+			}
+			if len(sess.Keys()) != len(want)-1 {
+				t.Errorf("Go sees fields %v, Express stored %d", sess.Keys(), len(want)-1)
+			}
+			if user, _ := sess.String("username"); user != "Zoë 🚀" {
+				t.Errorf("username = %q", user)
+			}
+			stored, expressExpire := g.row(t, sid)
+			if string(sess.Encode()) != stored {
+				t.Error("Go's encoding of an unchanged record differs from what Express stored")
+			}
+
+			// Go changes a field and saves; the row is what connect-pg-simple
+			// would write (same expire), and Express sees it, the rest intact.
+			if err := sess.Set("visits", 42); err != nil {
+				t.Fatal(err)
+			}
+			if err := sess.Set("username", "Ada"); err != nil {
+				t.Fatal(err)
+			}
+			if err := g.store.Set(ctx, sess); err != nil {
+				t.Fatal(err)
+			}
+			if rec, exp := g.row(t, sid); rec != string(sess.Encode()) || exp != expressExpire {
+				t.Errorf("after Go's Set: expire %d (Express wrote %d for the same cookie), record stored as-is: %v",
+					exp, expressExpire, rec == string(sess.Encode()))
+			}
+			if ttl, _ := g.store.TTL(ctx, sid); math.Abs(ttl.Seconds()-time.Until(*sess.Cookie().Expires).Seconds()) > 1 {
+				t.Errorf("TTL after Go's Set = %v", ttl)
+			}
+			who := g.app.WhoAmI(ctx, t, cookie)
+			if !who.LoggedIn || who.Username == nil || *who.Username != "Ada" {
+				t.Fatalf("Express after Go's Set: %+v", who)
+			}
+			var seen map[string]any
+			json.Unmarshal(who.Session, &seen)
+			if seen["visits"] != float64(42) || seen["profile"] == nil || len(seen["big"].(string)) != 100000 {
+				t.Errorf("Express does not see Go's change or lost a field: visits=%v", seen["visits"])
+			}
+
+			// That request was unmodified, so Express touched the row:
+			// expire = ceil((now + maxAge)/1s) on its clock. Go's Touch writes the
+			// same, and Express still accepts.
+			before := time.Now()
+			g.app.WhoAmI(ctx, t, cookie)
+			after := time.Now()
+			_, touched := g.row(t, sid)
+			if touched < ceilSeconds(before.Add(time.Hour)) || touched > ceilSeconds(after.Add(time.Hour)) {
+				t.Errorf("Express's touch wrote expire %d, want ceil(now + 1h) in [%d, %d]", touched,
+					ceilSeconds(before.Add(time.Hour)), ceilSeconds(after.Add(time.Hour)))
+			}
+			g.setExpire(t, sid, time.Now().Unix()+100)
+			before = time.Now()
+			if err := g.store.Touch(ctx, sess); err != nil {
+				t.Fatal(err)
+			}
+			after = time.Now()
+			if _, exp := g.row(t, sid); exp < ceilSeconds(before.Add(time.Hour)) || exp > ceilSeconds(after.Add(time.Hour)) {
+				t.Errorf("Go's Touch wrote expire %d, want ceil(now + originalMaxAge) as Express's touch", exp)
+			}
+			if rec, _ := g.row(t, sid); rec != string(sess.Encode()) {
+				t.Error("Touch must not rewrite the record")
+			}
+			if !g.app.WhoAmI(ctx, t, cookie).LoggedIn {
+				t.Error("Express refuses the session after Go's touch")
+			}
+
+			// Go destroys; Express treats the user as logged out.
+			if err := g.store.Destroy(ctx, sid); err != nil {
+				t.Fatal(err)
+			}
+			if g.app.WhoAmI(ctx, t, cookie).LoggedIn {
+				t.Error("Express still logged in after Go's Destroy")
+			}
+			if err := g.store.Touch(ctx, sess); !errors.Is(err, connectsid.ErrNoSession) {
+				t.Errorf("Touch of a destroyed session = %v, want ErrNoSession", err)
+			}
+
+			// Express logs out; Go gets ErrNoSession.
+			cookie, sid = g.login(t, "Bob")
+			if _, err := g.store.Get(ctx, sid); err != nil {
+				t.Fatal(err)
+			}
+			g.app.Logout(ctx, t, cookie)
+			if _, err := g.store.Get(ctx, sid); !errors.Is(err, connectsid.ErrNoSession) {
+				t.Errorf("Get after Express's logout = %v, want ErrNoSession", err)
+			}
+		})
+	}
+	for i := range forms {
+		if forms[i] != forms[0] {
+			t.Errorf("record form of %s differs:\n%s\n%s", flavors[i].name, forms[i], forms[0])
+		}
+	}
+	t.Logf("record form in every flavor: %s", forms[0])
+}
+
+// A row whose expire has passed is refused by Go exactly when
+// connect-pg-simple refuses it: expire >= to_timestamp(ceil(now)).
+func TestExpiredRow(t *testing.T) {
+	t.Parallel()
+	g := newRig(t, testenv.NodeAppConfig{}, pgstore.Options{})
+	ctx := context.Background()
+	cookie, sid := g.login(t, "Zoë")
+	now := time.Now()
+	nowSec := ceilSeconds(now)
+
+	tests := []struct {
+		name   string
+		expire int64
+		want   error
+	}{
+		{"expire a second ahead", nowSec + 1, nil},
+		{"expire this very second", nowSec, nil},
+		{"expire a second ago", nowSec - 1, connectsid.ErrExpired},
+		{"expire a day ago", nowSec - 86400, connectsid.ErrExpired},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g.setExpire(t, sid, tt.expire)
+			store, _ := pgstore.New(g.pool, pgstore.Options{Now: func() time.Time { return now }})
+			_, err := store.Get(ctx, sid)
+			if !errors.Is(err, tt.want) && (err != nil || tt.want != nil) {
+				t.Fatalf("Get = %v, want %v", err, tt.want)
+			}
+			res, err := getMany(ctx, store, []string{sid})
+			if err != nil || !errors.Is(res[0].Err, tt.want) && (res[0].Err != nil || tt.want != nil) {
+				t.Fatalf("GetMany = %v, %v; want %v", res, err, tt.want)
+			}
+		})
+	}
+	// Express agrees on a row that expired, seen on the real clock.
+	g.setExpire(t, sid, time.Now().Unix()-2)
+	if g.app.WhoAmI(ctx, t, cookie).LoggedIn {
+		t.Error("Express accepts a row whose expire has passed")
+	}
+	if sess, err := g.store.Get(ctx, sid); !errors.Is(err, connectsid.ErrExpired) || sess == nil {
+		t.Errorf("Get of an expired row = %v, %v; want ErrExpired with the session", sess, err)
+	}
+	if ttl, err := g.store.TTL(ctx, sid); err != nil || ttl > -time.Second {
+		t.Errorf("TTL of an expired row = %v, %v; want negative", ttl, err)
+	}
+	if ids, err := g.store.IDs(ctx, 0); err != nil || len(ids) != 0 {
+		t.Errorf("IDs = %v, %v; expired rows are not listed", ids, err)
+	}
+}
+
+// Names from flags are quoted identically on both sides, however odd.
+func TestCustomTableSchemaAndDisableTouch(t *testing.T) {
+	t.Parallel()
+	opts := pgstore.Options{SchemaName: `app "data"`, TableName: `Sess'ions; DROP TABLE x --`, DisableTouch: true}
+	g := newRig(t, testenv.NodeAppConfig{DisableTouch: true}, opts)
+	if want := `"app ""data"""."Sess'ions; DROP TABLE x --"`; g.store.Table() != want {
+		t.Fatalf("Table() = %s, want %s", g.store.Table(), want)
+	}
+	ctx := context.Background()
+	cookie, sid := g.login(t, "Zoë")
+	sess, err := g.store.Get(ctx, sid)
+	if err != nil {
+		t.Fatalf("Go cannot read the table Express created: %v", err)
+	}
+	if err := g.store.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// DisableTouch: neither Express's touch nor Go's moves expire.
+	g.setExpire(t, sid, time.Now().Unix()+100)
+	if !g.app.WhoAmI(ctx, t, cookie).LoggedIn {
+		t.Fatal("Express refuses its own session")
+	}
+	if err := g.store.Touch(ctx, sess); err != nil {
+		t.Fatal(err)
+	}
+	if _, exp := g.row(t, sid); math.Abs(float64(exp-time.Now().Unix()-100)) > 1 {
+		t.Errorf("expire moved to %d with disableTouch", exp)
+	}
+	sess.Set("visits", 1)
+	if err := g.store.Set(ctx, sess); err != nil {
+		t.Fatal(err)
+	}
+	if ids, err := g.store.IDs(ctx, 10); err != nil || len(ids) != 1 || ids[0] != sid {
+		t.Errorf("IDs = %v, %v", ids, err)
+	}
+	var visits float64
+	json.Unmarshal(g.app.WhoAmI(ctx, t, cookie).Session, &struct{ Visits *float64 }{&visits})
+	if visits != 1 {
+		t.Error("Express does not see Go's Set in the custom table")
+	}
+	// The default table is not there: Ping says so, and Get is a system fault.
+	other, _ := pgstore.New(g.pool, pgstore.Options{})
+	if err := other.Ping(ctx); !errors.Is(err, pgstore.ErrNoTable) || !errors.Is(err, connectsid.ErrStoreUnavailable) {
+		t.Errorf("Ping without the table = %v", err)
+	}
+	if _, err := other.Get(ctx, sid); !errors.Is(err, pgstore.ErrNoTable) {
+		t.Errorf("Get without the table = %v", err)
+	}
+}
+
+func TestBrowserSessionCookie(t *testing.T) {
+	t.Parallel()
+	g := newRig(t, testenv.NodeAppConfig{BrowserSessionCookie: true, TTL: 600}, pgstore.Options{TTL: 600 * time.Second})
+	ctx := context.Background()
+	before := time.Now()
+	cookie, sid := g.login(t, "Zoë")
+	after := time.Now()
+	sess, err := g.store.Get(ctx, sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := sess.Cookie(); c.Expires != nil || c.OriginalMaxAge != nil {
+		t.Fatalf("browser-session cookie read as %+v", c)
+	}
+	// connect-pg-simple: expire = ceil(Date.now()/1000 + ttl).
+	if _, exp := g.row(t, sid); exp < ceilSeconds(before)+600 || exp > ceilSeconds(after)+600 {
+		t.Fatalf("Express's expire = %d, want ceil(now) + 600", exp)
+	}
+	sess.Set("n", 1)
+	before = time.Now()
+	if err := g.store.Set(ctx, sess); err != nil {
+		t.Fatal(err)
+	}
+	after = time.Now()
+	if _, exp := g.row(t, sid); exp < ceilSeconds(before)+600 || exp > ceilSeconds(after)+600 {
+		t.Fatalf("Go's expire = %d, want ceil(now) + 600", exp)
+	}
+	if !g.app.WhoAmI(ctx, t, cookie).LoggedIn {
+		t.Error("Express refuses the session Go saved")
+	}
+}
+
+func TestBadRecords(t *testing.T) {
+	t.Parallel()
+	pg := testenv.StartPostgres(t)
+	pg.Exec(t, `CREATE TABLE session (sid varchar NOT NULL PRIMARY KEY, sess json NOT NULL, expire timestamp(6) NOT NULL)`)
+	pool := pg.Pool(t)
+	store, _ := pgstore.New(pool, pgstore.Options{})
+	ctx := context.Background()
+	const sid = "bad-record-sid-0123456789abcdef"
+	tests := []struct {
+		name, record string
+		want         error
+	}{
+		{"not an object", "[1,2,3]", connectsid.ErrMalformedSession},
+		{"a string", `"x"`, connectsid.ErrMalformedSession},
+		{"no cookie", `{"loggedIn":true}`, connectsid.ErrMalformedSession},
+		{"cookie of the wrong type", `{"cookie":[],"loggedIn":true}`, connectsid.ErrMalformedSession},
+		{"1 MB", `{"cookie":{},"x":"` + strings.Repeat("x", 1<<20) + `"}`, connectsid.ErrMalformedSession},
+		{"cookie expired", `{"cookie":{"originalMaxAge":1000,"expires":"2000-01-01T00:00:00.000Z"},"loggedIn":true}`, connectsid.ErrExpired},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := pool.Exec(ctx, `INSERT INTO session VALUES ($1, $2, now() + interval '1 hour')
+				ON CONFLICT (sid) DO UPDATE SET sess = $2`, sid, tt.record); err != nil {
+				t.Fatal(err)
+			}
+			_, err := store.Get(ctx, sid)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("Get = %v, want %v", err, tt.want)
+			}
+			if !strings.Contains(err.Error(), connectsid.Redact(sid)) || strings.Contains(err.Error(), sid) {
+				t.Fatalf("error %q must name the sid, redacted", err)
+			}
+		})
+	}
+	// Express accepts a record whose cookie.expires has passed while the
+	// row's expire has not (touch renews only the row); so does the store
+	// when told to.
+	lenient, _ := pgstore.New(pool, pgstore.Options{AcceptExpired: true})
+	if _, err := lenient.Get(ctx, sid); err != nil {
+		t.Fatalf("AcceptExpired: %v", err)
+	}
+	// sids PostgreSQL cannot hold are no session, not a fault.
+	for _, bad := range []string{"nul\x00sid", "bad-utf8-\xff"} {
+		if _, err := store.Get(ctx, bad); !errors.Is(err, connectsid.ErrNoSession) {
+			t.Errorf("Get(%q) = %v, want ErrNoSession", bad, err)
+		}
+	}
+	if _, err := pgstore.New(pool, pgstore.Options{TableName: "a\x00b"}); err == nil {
+		t.Error("New accepted a table name with NUL")
+	}
+}
+
+// GetMany answers for many sessions in one query, each as Get would.
+func TestGetMany(t *testing.T) {
+	t.Parallel()
+	g := newRig(t, testenv.NodeAppConfig{}, pgstore.Options{})
+	ctx := context.Background()
+	_, live := g.login(t, "Ann")
+	outCookie, out := g.login(t, "Bob")
+	g.app.Logout(ctx, t, outCookie)
+	_, expired := g.login(t, "Cy")
+	g.setExpire(t, expired, time.Now().Unix()-5)
+	if _, err := g.pool.Exec(ctx, `INSERT INTO session VALUES ('malformed', '[1]', now() + interval '1 hour')`); err != nil {
+		t.Fatal(err)
+	}
+	sids := []string{live, out, expired, "malformed", "never-existed", "nul\x00", live}
+	want := []error{nil, connectsid.ErrNoSession, connectsid.ErrExpired, connectsid.ErrMalformedSession,
+		connectsid.ErrNoSession, connectsid.ErrNoSession, nil}
+	res, err := getMany(ctx, g.store, sids)
+	if err != nil || len(res) != len(sids) {
+		t.Fatalf("GetMany = %d results, %v", len(res), err)
+	}
+	for i := range sids {
+		if !errors.Is(res[i].Err, want[i]) && (res[i].Err != nil || want[i] != nil) {
+			t.Errorf("sids[%d]: %v, want %v", i, res[i].Err, want[i])
+		}
+		single, err := g.store.Get(ctx, sids[i])
+		if (err == nil) != (res[i].Err == nil) || connectsid.ErrorCode(err) != connectsid.ErrorCode(res[i].Err) {
+			t.Errorf("sids[%d]: GetMany says %v, Get says %v", i, res[i].Err, err)
+		}
+		if single != nil && res[i].Session != nil && !bytes.Equal(single.Encode(), res[i].Session.Encode()) {
+			t.Errorf("sids[%d]: GetMany's session differs from Get's", i)
+		}
+	}
+	if user, _ := res[0].Session.String("username"); user != "Ann" {
+		t.Errorf("username = %q", user)
+	}
+	if res, err := getMany(ctx, g.store, nil); err != nil || len(res) != 0 {
+		t.Errorf("GetMany(nil) = %v, %v", res, err)
+	}
+	// 2000 sessions, one query: t.Log shows what it costs.
+	many := make([]string, 2000)
+	batch := &pgx.Batch{}
+	for i := range many {
+		many[i] = fmt.Sprintf("bulk-%05d", i)
+		batch.Queue(`INSERT INTO session VALUES ($1, '{"cookie":{"originalMaxAge":null,"expires":null},"loggedIn":true}', now() + interval '1 hour')`, many[i])
+	}
+	if err := g.pool.SendBatch(ctx, batch).Close(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	res, err = getMany(ctx, g.store, many)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := time.Since(start)
+	for i, r := range res {
+		if r.Err != nil {
+			t.Fatalf("bulk %d: %v", i, r.Err)
+		}
+	}
+	t.Logf("GetMany of %d sessions: %v", len(many), d)
+}
+
+func TestDatabaseDownAndBack(t *testing.T) {
+	t.Parallel()
+	pg := testenv.StartPostgres(t, testenv.WithPrivatePostgres())
+	pg.Exec(t, `CREATE TABLE session (sid varchar NOT NULL PRIMARY KEY, sess json NOT NULL, expire timestamp(6) NOT NULL)`)
+	ctx := context.Background()
+	pool, err := pgstore.OpenURL(ctx, pg.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	store, _ := pgstore.New(pool, pgstore.Options{})
+	if _, err := store.Get(ctx, "x"); !errors.Is(err, connectsid.ErrNoSession) {
+		t.Fatalf("Get = %v", err)
+	}
+	// The pool's connections are ended (a failover, an administrator): the
+	// next call still gets its answer.
+	if n := pg.TerminateBackends(t); n == 0 {
+		t.Fatal("the pool held no connection")
+	}
+	if _, err := store.Get(ctx, "x"); !errors.Is(err, connectsid.ErrNoSession) {
+		t.Fatalf("first call after pg_terminate_backend: %v", err)
+	}
+	pg.Kill(t)
+	for name, call := range map[string]func() error{
+		"Get":     func() error { _, err := store.Get(ctx, "x"); return err },
+		"GetMany": func() error { _, err := getMany(ctx, store, []string{"x"}); return err },
+		"Destroy": func() error { return store.Destroy(ctx, "x") },
+		"Ping":    func() error { return store.Ping(ctx) },
+	} {
+		start := time.Now()
+		err := call()
+		if !errors.Is(err, connectsid.ErrStoreUnavailable) {
+			t.Fatalf("%s with the database down: %v, want ErrStoreUnavailable", name, err)
+		}
+		if d := time.Since(start); d > pgstore.DefaultTimeout+500*time.Millisecond {
+			t.Fatalf("%s: a dead database held the caller for %v", name, d)
+		}
+		t.Logf("%s with the database down: %v after %v", name, err, time.Since(start).Round(time.Millisecond))
+	}
+	pg.Start(t)
+	if _, err := store.Get(ctx, "x"); !errors.Is(err, connectsid.ErrNoSession) {
+		t.Fatalf("first call after the database came back: %v", err)
+	}
+}
+
+// A database that accepts the query but never answers (a lock, a stalled
+// server) must not hold a caller longer than the timeout.
+func TestContextBoundsEveryCall(t *testing.T) {
+	t.Parallel()
+	pg := testenv.StartPostgres(t)
+	pg.Exec(t, `CREATE TABLE session (sid varchar NOT NULL PRIMARY KEY, sess json NOT NULL, expire timestamp(6) NOT NULL)`)
+	ctx := context.Background()
+	pool := pg.Pool(t)
+	store, _ := pgstore.New(pool, pgstore.Options{Timeout: 300 * time.Millisecond})
+	locker, err := pgx.Connect(ctx, pg.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer locker.Close(ctx)
+	tx, err := locker.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "LOCK TABLE session IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = store.Get(ctx, "x")
+	if !errors.Is(err, connectsid.ErrStoreUnavailable) || time.Since(start) > time.Second {
+		t.Fatalf("Get on a locked table = %v after %v", err, time.Since(start))
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := store.Get(cctx, "x"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Get with a canceled context = %v", err)
+	}
+	tx.Rollback(ctx)
+	if _, err := store.Get(ctx, "x"); !errors.Is(err, connectsid.ErrNoSession) {
+		t.Fatalf("Get once the lock is gone = %v", err)
+	}
+}

@@ -1,0 +1,284 @@
+package pgstore_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/expressbridge/expressbridge/connectsid"
+	"github.com/expressbridge/expressbridge/connectsid/pgstore"
+	"github.com/expressbridge/expressbridge/internal/testenv"
+)
+
+// eventBudget is how soon after the writer's commit an event must arrive.
+const eventBudget = 50 * time.Millisecond
+
+type event struct{ sid, op string }
+
+// watcher runs Store.Watch until the test ends and collects what it reports.
+type watcher struct {
+	events chan event
+	syncs  chan error
+	done   chan struct{} // closed when Watch returned
+	err    error         // what it returned, once done is closed
+	cancel context.CancelFunc
+}
+
+func startWatch(t *testing.T, store *pgstore.Store) *watcher {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &watcher{events: make(chan event, 100), syncs: make(chan error, 10), done: make(chan struct{}), cancel: cancel}
+	go func() {
+		defer close(w.done)
+		w.err = store.Watch(ctx, func(sid, op string) { w.events <- event{sid, op} }, func(err error) { w.syncs <- err })
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-w.done:
+		case <-time.After(5 * time.Second):
+			t.Error("Watch did not return within 5 s of its context's end")
+		}
+	})
+	return w
+}
+
+// sync returns the next onSync report, failing after within.
+func (w *watcher) sync(t *testing.T, within time.Duration) error {
+	t.Helper()
+	select {
+	case err := <-w.syncs:
+		return err
+	case <-time.After(within):
+		t.Fatalf("no onSync within %v", within)
+		return nil
+	}
+}
+
+// expect waits for the event (sid, op), failing on any other event or after
+// within, and returns how long it took from since.
+func (w *watcher) expect(t *testing.T, sid, op string, since time.Time, within time.Duration) time.Duration {
+	t.Helper()
+	select {
+	case e := <-w.events:
+		if e.sid != sid || e.op != op {
+			t.Fatalf("event %s %s, want %s %s", e.op, connectsid.Redact(e.sid), op, connectsid.Redact(sid))
+		}
+		return time.Since(since)
+	case <-time.After(within):
+		t.Fatalf("no %s event for %s within %v", op, connectsid.Redact(sid), within)
+		return 0
+	}
+}
+
+// settle discards further events of Express's login for sid: express-session
+// saves a new session twice (the route's save, then its own at the end of
+// the response with cookie.expires moved on), and each is a set.
+func (w *watcher) settle(t *testing.T, sid string) {
+	t.Helper()
+	for {
+		select {
+		case e := <-w.events:
+			if e.sid != sid || e.op != pgstore.OpSet {
+				t.Fatalf("event %s %s, want only set %s", e.op, connectsid.Redact(e.sid), connectsid.Redact(sid))
+			}
+		case <-time.After(200 * time.Millisecond):
+			return
+		}
+	}
+}
+
+// quiet fails the test if an event arrives within d.
+func (w *watcher) quiet(t *testing.T, d time.Duration, what string) {
+	t.Helper()
+	select {
+	case e := <-w.events:
+		t.Fatalf("%s sent event %s %s", what, e.op, connectsid.Redact(e.sid))
+	case <-time.After(d):
+	}
+}
+
+func TestWatch(t *testing.T) {
+	t.Parallel()
+	g := newRig(t, testenv.NodeAppConfig{}, pgstore.Options{})
+	ctx := context.Background()
+
+	// Without the trigger: one onSync saying so, so that the caller polls.
+	w := startWatch(t, g.store)
+	if err := w.sync(t, 3*time.Second); !errors.Is(err, pgstore.ErrNoTrigger) {
+		t.Fatalf("onSync without the trigger = %v, want ErrNoTrigger", err)
+	} else {
+		t.Logf("onSync without the trigger: %v", err)
+	}
+	w.cancel()
+
+	// Installing is idempotent.
+	for range 2 {
+		if err := g.store.InstallNotify(ctx); err != nil {
+			t.Fatalf("InstallNotify: %v\n%s", err, g.store.NotifySQL())
+		}
+	}
+	w = startWatch(t, g.store)
+	if err := w.sync(t, 3*time.Second); err != nil {
+		t.Fatalf("onSync with the trigger = %v", err)
+	}
+
+	// Express's login is an INSERT: set.
+	start := time.Now()
+	cookie, sid := g.login(t, "Zoë")
+	w.expect(t, sid, pgstore.OpSet, start, time.Second)
+	w.settle(t, sid)
+	// Express's touch only lengthens expire: nothing.
+	g.app.WhoAmI(ctx, t, cookie)
+	w.quiet(t, 200*time.Millisecond, "Express's touch")
+	// Express changes the session: set.
+	start = time.Now()
+	g.app.PostJSON(ctx, t, "/test/set", cookie, map[string]any{"role": "admin"})
+	answered := time.Since(start)
+	lat := w.expect(t, sid, pgstore.OpSet, start, answered+eventBudget)
+	t.Logf("set by Express: event %v after the request began (response after %v)", lat, answered)
+	// Go changes it: set, within the budget of Go's own commit.
+	sess, err := g.store.Get(ctx, sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess.Set("role", "user")
+	if err := g.store.Set(ctx, sess); err != nil {
+		t.Fatal(err)
+	}
+	if lat := w.expect(t, sid, pgstore.OpSet, time.Now(), eventBudget); lat > eventBudget {
+		t.Errorf("set event %v after Go's Set", lat)
+	}
+	// Express logs out: del, within the budget.
+	start = time.Now()
+	g.app.Logout(ctx, t, cookie)
+	answered = time.Since(start)
+	lat = w.expect(t, sid, pgstore.OpDel, start, answered+eventBudget)
+	t.Logf("logout by Express: del event %v after the request began (response after %v)", lat, answered)
+	// Go destroys: del.
+	_, sid = g.login(t, "Bob")
+	w.expect(t, sid, pgstore.OpSet, time.Now(), time.Second)
+	w.settle(t, sid)
+	start = time.Now()
+	if err := g.store.Destroy(ctx, sid); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("Destroy by Go: del event %v after the call began", w.expect(t, sid, pgstore.OpDel, start, eventBudget))
+	// connect-pg-simple's pruning deletes rows past their expire: expired.
+	_, sid = g.login(t, "Cy")
+	w.expect(t, sid, pgstore.OpSet, time.Now(), time.Second)
+	w.settle(t, sid)
+	g.setExpire(t, sid, time.Now().Unix()-10)
+	w.expect(t, sid, pgstore.OpSet, time.Now(), eventBudget) // a shortened expire is a change
+	if _, err := g.pool.Exec(ctx, `DELETE FROM session WHERE expire < to_timestamp($1)`, float64(time.Now().Unix())); err != nil {
+		t.Fatal(err)
+	}
+	w.expect(t, sid, pgstore.OpExpired, time.Now(), eventBudget)
+
+	// The listening connection is terminated: Watch says it is not watching,
+	// reconnects by itself, says so again, and events flow.
+	g.pg.TerminateBackends(t)
+	start = time.Now()
+	if err := w.sync(t, 3*time.Second); !errors.Is(err, connectsid.ErrStoreUnavailable) {
+		t.Fatalf("onSync after the connection was terminated = %v, want ErrStoreUnavailable", err)
+	}
+	if err := w.sync(t, 5*time.Second); err != nil {
+		t.Fatalf("onSync after reconnecting = %v", err)
+	}
+	t.Logf("Watch listening again %v after pg_terminate_backend", time.Since(start).Round(time.Millisecond))
+	cookie, sid = g.login(t, "Dee")
+	w.expect(t, sid, pgstore.OpSet, time.Now(), time.Second)
+	w.settle(t, sid)
+	g.app.Logout(ctx, t, cookie)
+	w.expect(t, sid, pgstore.OpDel, time.Now(), eventBudget)
+
+	// The end of ctx ends Watch.
+	w.cancel()
+	select {
+	case <-w.done:
+		if !errors.Is(w.err, context.Canceled) {
+			t.Errorf("Watch returned %v, want context.Canceled", w.err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("Watch still running 2 s after its context ended")
+	}
+}
+
+// Watch comes back by itself after the database restarts.
+func TestWatchSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	pg := testenv.StartPostgres(t, testenv.WithPrivatePostgres())
+	pg.Exec(t, `CREATE TABLE session (sid varchar NOT NULL PRIMARY KEY, sess json NOT NULL, expire timestamp(6) NOT NULL)`)
+	ctx := context.Background()
+	pool, err := pgstore.OpenURL(ctx, pg.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	store, _ := pgstore.New(pool, pgstore.Options{})
+	if err := store.InstallNotify(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w := startWatch(t, store)
+	if err := w.sync(t, 3*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	pg.Kill(t)
+	if err := w.sync(t, 3*time.Second); !errors.Is(err, connectsid.ErrStoreUnavailable) {
+		t.Fatalf("onSync with the database down = %v", err)
+	}
+	start := time.Now()
+	pg.Start(t)
+	if err := w.sync(t, 10*time.Second); err != nil {
+		t.Fatalf("onSync after the restart = %v", err)
+	}
+	t.Logf("Watch listening again %v after the restart began (postgres start included)", time.Since(start).Round(time.Millisecond))
+	sess, _ := connectsid.DecodeSession("after-restart", `{"cookie":{"originalMaxAge":null,"expires":null},"loggedIn":true}`)
+	if err := store.Set(ctx, sess); err != nil {
+		t.Fatal(err)
+	}
+	w.expect(t, "after-restart", pgstore.OpSet, time.Now(), eventBudget)
+}
+
+// The trigger's SQL is safe for any table name and never fails a write.
+func TestNotifySQL(t *testing.T) {
+	t.Parallel()
+	pg := testenv.StartPostgres(t)
+	pool := pg.Pool(t)
+	ctx := context.Background()
+	names := []struct{ schema, table string }{
+		{"", "session"},
+		{"s'1\\", `t"$expressbridge$; DROP TABLE x; --`},
+		{"", strings.Repeat("long", 20)}, // channel name hashed under 63 bytes
+	}
+	for _, n := range names {
+		if n.schema != "" {
+			pg.Exec(t, "CREATE SCHEMA "+pgstore.QuoteIdent(n.schema))
+		}
+		store, _ := pgstore.New(pool, pgstore.Options{SchemaName: n.schema, TableName: n.table})
+		pg.Exec(t, `CREATE TABLE `+store.Table()+` (sid varchar NOT NULL PRIMARY KEY, sess json NOT NULL, expire timestamp(6) NOT NULL)`)
+		if err := store.InstallNotify(ctx); err != nil {
+			t.Fatalf("%s: %v", store.Table(), err)
+		}
+		if len(store.Channel()) > 63 {
+			t.Errorf("channel %q is longer than PostgreSQL allows", store.Channel())
+		}
+		w := startWatch(t, store)
+		if err := w.sync(t, 3*time.Second); err != nil {
+			t.Fatalf("%s: %v", store.Table(), err)
+		}
+		// A sid too long for a NOTIFY payload is written all the same.
+		long, _ := connectsid.DecodeSession(strings.Repeat("s", 9000), `{"cookie":{}}`)
+		if err := store.Set(ctx, long); err != nil {
+			t.Fatalf("a long sid's write failed: %v", err)
+		}
+		sess, _ := connectsid.DecodeSession("ünï'\"$", `{"cookie":{}}`)
+		if err := store.Set(ctx, sess); err != nil {
+			t.Fatal(err)
+		}
+		w.expect(t, "ünï'\"$", pgstore.OpSet, time.Now(), time.Second)
+		w.cancel()
+	}
+}
