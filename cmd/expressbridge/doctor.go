@@ -105,11 +105,11 @@ Exit status: 0 accepted, 1 refused, 2 usage error, 3 Redis unavailable.`,
 			return err
 		}
 		// The gate judges expiry; the store hands it every record.
-		store, closeStore, err := o.openStore(func(opts *redisstore.Options) { opts.AcceptExpired = true })
+		store, err := o.openStore(cmd.Context(), true)
 		if err != nil {
 			return err
 		}
-		defer closeStore()
+		defer store.close()
 		now := time.Now()
 		gate, err := g.gate(v, store, o.cookieName, nil, nil)
 		if err != nil {
@@ -163,7 +163,7 @@ type doctor struct {
 	opts   doctorOptions
 	gate   *auth.Gate
 	v      *connectsid.Verifier
-	store  *redisstore.Store
+	store  *openedStore
 	now    time.Time
 	ttl    time.Duration // of the session's key once found; -1: none
 	checks []check
@@ -342,11 +342,11 @@ func (d *doctor) signature(ctx context.Context, st auth.StepInfo) bool {
 		switch exists, err := d.exists(ctx, sid); {
 		case err != nil: // Redis cannot tell; the store step would say why
 		case exists:
-			c.Details = append(c.Details, fmt.Sprintf("yet session %s exists under %q: the app signed this cookie, with a secret not in the list",
-				d.id(sid), d.store.Prefix()))
+			c.Details = append(c.Details, fmt.Sprintf("yet session %s exists %s: the app signed this cookie, with a secret not in the list",
+				d.id(sid), d.store.whereShort()))
 		default:
-			c.Details = append(c.Details, fmt.Sprintf("and no session %s exists under %q: the cookie may be another app's or "+
-				"another environment's", d.id(sid), d.store.Prefix()))
+			c.Details = append(c.Details, fmt.Sprintf("and no session %s exists %s: the cookie may be another app's or "+
+				"another environment's", d.id(sid), d.store.whereShort()))
 		}
 	}
 	return false
@@ -384,7 +384,7 @@ func (d *doctor) lookup(ctx context.Context, st auth.StepInfo) int {
 		return d.missing(ctx, sid)
 	}
 	d.ttl = ttl
-	c := d.pass(auth.StepStore, fmt.Sprintf("session %s found under %q (%s)", d.id(sid), d.store.Prefix(), ttlText(ttl)))
+	c := d.pass(auth.StepStore, fmt.Sprintf("session %s found %s (%s)", d.id(sid), d.store.whereShort(), ttlText(ttl)))
 	c.TTLSeconds = ttlSeconds(ttl)
 	return exitOK
 }
@@ -398,14 +398,19 @@ func (d *doctor) unavailable(err error) {
 // it is.
 func (d *doctor) missing(ctx context.Context, sid string) int {
 	c := d.fail(auth.StepStore, connectsid.CodeNoSession,
-		fmt.Sprintf("no session %s under prefix %q at %s", d.id(sid), d.store.Prefix(), redisstore.Redact(d.o.redisURL)), "")
+		fmt.Sprintf("no session %s %s at %s", d.id(sid), d.store.where(), d.store.url), "")
+	if d.store.pg != nil {
+		c.Hint = "the user logged out, or the row's expire passed and connect-pg-simple's pruning deleted it: log in to the app " +
+			"again; if the app sees the session, --store-url (database), --schema or --table is not the app's"
+		return exitRefused
+	}
 	found, emptyKey, complete, err := d.search(ctx, sid)
 	if err != nil { // Redis answered the GET: the session is missing all the same
 		c.Details = append(c.Details, "the search under other prefixes failed: "+d.o.scrubURL(err.Error()))
 	}
 	if emptyKey {
 		c.Details = append(c.Details, fmt.Sprintf("the key %s%s holds an empty string, which connect-redis reads as no session",
-			d.store.Prefix(), d.id(sid)))
+			d.store.redis.Prefix(), d.id(sid)))
 	}
 	c.Found = found
 	switch {
@@ -438,7 +443,7 @@ func (d *doctor) missing(ctx context.Context, sid string) int {
 func (d *doctor) search(ctx context.Context, sid string) (found []foundKey, emptyKey, complete bool, err error) {
 	sctx, cancel := context.WithTimeout(ctx, scanTimeout)
 	defer cancel()
-	pattern, own := "*"+redisstore.EscapeGlob(sid), d.store.Key(sid)
+	pattern, own := "*"+redisstore.EscapeGlob(sid), d.store.redis.Key(sid)
 	var keys []string
 	var mu sync.Mutex // ForEachMaster scans the nodes at once
 	complete = true
@@ -472,7 +477,7 @@ func (d *doctor) search(ctx context.Context, sid string) (found []foundKey, empt
 		mu.Unlock()
 		return nil
 	}
-	client := d.store.Client()
+	client := d.store.redis.Client()
 	if cc, ok := client.(*redis.ClusterClient); ok {
 		err = cc.ForEachMaster(sctx, func(ctx context.Context, c *redis.Client) error { return scan(ctx, c) })
 	} else {
@@ -494,13 +499,17 @@ func (d *doctor) search(ctx context.Context, sid string) (found []foundKey, empt
 	return found, emptyKey, complete, nil
 }
 
-// exists reports whether the session's key exists, for the signature
-// step's diagnosis; err is set when Redis could not tell.
+// exists reports whether the store holds the session, for the signature
+// step's diagnosis; err is set when the store could not tell.
 func (d *doctor) exists(ctx context.Context, sid string) (bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, redisstore.DefaultTimeout)
-	defer cancel()
-	n, err := d.store.Client().Exists(ctx, d.store.Key(sid)).Result()
-	return n > 0, err
+	_, err := d.store.TTL(ctx, sid)
+	switch connectsid.ErrorCode(err) {
+	case "":
+		return true, nil
+	case connectsid.CodeNoSession:
+		return false, nil
+	}
+	return false, err
 }
 
 // malformed reports a record that is not a session, which the bridge
@@ -510,11 +519,16 @@ func (d *doctor) malformed(err error) {
 	if !ok {
 		why = err.Error()
 	}
+	if d.store.pg != nil {
+		d.fail(auth.StepRecord, connectsid.CodeMalformedSession, "the record is not a session record: "+why,
+			"express-session always stores a cookie object: something else writes rows into "+d.store.pg.Table()+"; check --table")
+		return
+	}
 	hint := fmt.Sprintf("express-session always stores a cookie object: something else writes keys under %q; check --prefix",
-		d.store.Prefix())
+		d.store.redis.Prefix())
 	if strings.Contains(why, "JSON") {
 		hint = fmt.Sprintf("connect-redis stores JSON.stringify(session): does the app set connect-redis's serializer option, "+
-			"or does something else write keys under %q?", d.store.Prefix())
+			"or does something else write keys under %q?", d.store.redis.Prefix())
 	}
 	d.fail(auth.StepRecord, connectsid.CodeMalformedSession, "the record is not a session record: "+why, hint)
 }
@@ -546,8 +560,16 @@ func (d *doctor) record(st auth.StepInfo) bool {
 	d.fail(auth.StepRecord, connectsid.CodeExpired, "the session has expired: "+ago,
 		"the user must log in to the app again; Express itself accepts such a session while Redis holds the key: "+
 			"pass --accept-expired to do the same (apps with rolling: true need it)",
-		fmt.Sprintf("Redis still holds the key (%s)", ttlText(d.ttl)))
+		d.holds())
 	return false
+}
+
+// holds says that the store still holds an expired session, and for how long.
+func (d *doctor) holds() string {
+	if d.store.pg != nil {
+		return fmt.Sprintf("the row's expire is %s away (connect-pg-simple still serves it)", shortDuration(d.ttl))
+	}
+	return fmt.Sprintf("Redis still holds the key (%s)", ttlText(d.ttl))
 }
 
 // passportField is where passport keeps its serialized user, the login

@@ -27,6 +27,9 @@ const (
 	envSecret       = "SESSION_SECRET" // one secret; never a flag
 	envCookieName   = "EXPRESSBRIDGE_COOKIE_NAME"
 	envRedisURL     = "REDIS_URL"
+	envStoreURL     = "EXPRESSBRIDGE_STORE_URL"
+	envTable        = "EXPRESSBRIDGE_TABLE"
+	envSchema       = "EXPRESSBRIDGE_SCHEMA"
 	envPrefix       = "EXPRESSBRIDGE_PREFIX"
 	envTTL          = "EXPRESSBRIDGE_TTL"
 	envDisableTTL   = "EXPRESSBRIDGE_DISABLE_TTL"
@@ -48,6 +51,9 @@ type sessionOptions struct {
 	cookieName string
 
 	// Store flags.
+	storeURLFlag string
+	table        string
+	schema       string
 	redisURL     string
 	prefix       string
 	ttl          time.Duration
@@ -80,56 +86,38 @@ func (o *sessionOptions) addCookieFlags(cmd *cobra.Command) {
 	bindEnv(fs, "cookie-name", envCookieName)
 }
 
-// addStoreFlags puts the Redis flags on cmd.
+// addStoreFlags puts the store flags on cmd: the store's URL, then
+// connect-redis's and connect-pg-simple's options.
 func (o *sessionOptions) addStoreFlags(cmd *cobra.Command) {
 	fs := cmd.Flags()
+	fs.StringVar(&o.storeURLFlag, "store-url", "",
+		"the session store: redis://…, rediss://…, redis+cluster://…, a Sentinel URL (?master_name=), or "+
+			"postgres://user:pass@host:port/db for connect-pg-simple; default: --redis-url")
+	bindEnv(fs, "store-url", envStoreURL)
 	fs.StringVar(&o.redisURL, "redis-url", defaultRedisURL,
-		"Redis holding the sessions: redis://[user:pass@]host:port[/db], rediss:// for TLS, "+
+		"Redis holding the sessions when --store-url is not set: redis://[user:pass@]host:port[/db], rediss:// for TLS, "+
 			"?master_name=NAME for Sentinel, redis+cluster:// for Cluster")
 	bindEnv(fs, "redis-url", envRedisURL)
-	fs.StringVar(&o.prefix, "prefix", redisstore.DefaultPrefix, "key prefix (connect-redis's prefix option)")
+	fs.StringVar(&o.table, "table", "", "PostgreSQL: the session table (connect-pg-simple's tableName; default session)")
+	bindEnv(fs, "table", envTable)
+	fs.StringVar(&o.schema, "schema", "", "PostgreSQL: the table's schema (connect-pg-simple's schemaName; default: the search_path's)")
+	bindEnv(fs, "schema", envSchema)
+	fs.StringVar(&o.prefix, "prefix", redisstore.DefaultPrefix, "Redis: key prefix (connect-redis's prefix option)")
 	bindEnv(fs, "prefix", envPrefix)
-	fs.DurationVar(&o.ttl, "ttl", redisstore.DefaultTTL, "TTL of records whose cookie has no expiry (connect-redis's ttl option)")
+	fs.DurationVar(&o.ttl, "ttl", redisstore.DefaultTTL,
+		"TTL of records whose cookie has no expiry (connect-redis's and connect-pg-simple's ttl option)")
 	bindEnv(fs, "ttl", envTTL)
 	fs.BoolVar(&o.disableTTL, "disable-ttl", false, "records have no expiry and touch does nothing (connect-redis's disableTTL)")
 	bindEnv(fs, "disable-ttl", envDisableTTL)
-	fs.BoolVar(&o.disableTouch, "disable-touch", false, "touch does nothing (connect-redis's disableTouch)")
+	fs.BoolVar(&o.disableTouch, "disable-touch", false, "touch does nothing (connect-redis's and connect-pg-simple's disableTouch)")
 	bindEnv(fs, "disable-touch", envDisableTouch)
 }
 
-// openStore connects to the store the flags describe. mod, when not nil,
-// adjusts the store options (e.g. AcceptExpired). The caller must call
-// closeStore. Failures are usage errors: the URL is wrong, not Redis.
-func (o *sessionOptions) openStore(mod func(*redisstore.Options)) (store *redisstore.Store, closeStore func(), err error) {
-	if o.ttl <= 0 {
-		return nil, nil, usageErrorf("--ttl must be positive, not %v", o.ttl)
-	}
-	if o.prefix == "" {
-		return nil, nil, usageErrorf("--prefix must not be empty (connect-redis's default is %q)", redisstore.DefaultPrefix)
-	}
-	client, err := redisstore.OpenURL(o.redisURL)
-	if err != nil {
-		e := usageErrorf("bad --redis-url %s: %s", redisstore.Redact(o.redisURL), o.scrubURL(err.Error()))
-		e.hint = "the form is redis://[user:pass@]host:port[/db]; check --redis-url / " + envRedisURL
-		return nil, nil, e
-	}
-	opts := redisstore.Options{
-		Prefix:       o.prefix,
-		TTL:          o.ttl,
-		DisableTTL:   o.disableTTL,
-		DisableTouch: o.disableTouch,
-	}
-	if mod != nil {
-		mod(&opts)
-	}
-	return redisstore.New(client, opts), func() { _ = client.Close() }, nil
-}
-
-// scrubURL removes the Redis URL and its password from msg: url.Parse's
+// scrubURL removes the store URL and its password from msg: url.Parse's
 // errors quote the whole URL.
 func (o *sessionOptions) scrubURL(msg string) string {
-	msg = strings.ReplaceAll(msg, o.redisURL, redisstore.Redact(o.redisURL))
-	if u, err := url.Parse(o.redisURL); err == nil && u.User != nil {
+	msg = strings.ReplaceAll(msg, o.storeURL(), o.redact())
+	if u, err := url.Parse(o.storeURL()); err == nil && u.User != nil {
 		if pw, ok := u.User.Password(); ok && pw != "" {
 			msg = strings.ReplaceAll(msg, pw, "xxxxx")
 		}
@@ -164,14 +152,25 @@ func (o *sessionOptions) explain(err error) error {
 	case connectsid.CodeNoSession:
 		e.hint = fmt.Sprintf("the user logged out or the session ended; check that --prefix (%q) and --redis-url "+
 			"match the app's connect-redis store", o.prefix)
+		if k, _ := storeKind(o.storeURL()); k == kindPostgres {
+			e.hint = "the user logged out or the session ended; check that --store-url, --schema and --table " +
+				"match the app's connect-pg-simple store"
+		}
 	case connectsid.CodeMalformedSession:
 		e.hint = fmt.Sprintf("the key is not a record express-session wrote; check --prefix (%q)", o.prefix)
+		if k, _ := storeKind(o.storeURL()); k == kindPostgres {
+			e.hint = "the row's sess is not a record express-session wrote; check --table"
+		}
 	case connectsid.CodeExpired:
 		e.hint = "the user must log in again in the Express app"
 	case connectsid.CodeStoreUnavailable:
 		cause := strings.TrimPrefix(err.Error(), connectsid.ErrStoreUnavailable.Error()+": ")
-		e.msg = fmt.Sprintf("cannot reach redis at %s: %s", redisstore.Redact(o.redisURL), o.scrubURL(cause))
+		e.msg = fmt.Sprintf("cannot reach redis at %s: %s", o.redact(), o.scrubURL(cause))
 		e.hint = "is redis-server running? check --redis-url / " + envRedisURL
+		if k, _ := storeKind(o.storeURL()); k == kindPostgres {
+			e.msg = fmt.Sprintf("cannot reach postgres at %s: %s", o.redact(), o.scrubURL(cause))
+			e.hint = "is PostgreSQL running, and does the table exist? check --store-url / " + envStoreURL + " and --table"
+		}
 	default:
 		e.code, e.exit = codeError, exitRefused
 	}

@@ -105,7 +105,7 @@ Exit status: 0 success, 1 cookie refused or session missing or expired,
 	root.SetVersionTemplate(versionLine() + "\n")
 	root.PersistentFlags().BoolVar(&a.json, "json", false, "print results and errors as JSON on stdout")
 	root.SetFlagErrorFunc(flagError)
-	root.AddCommand(newServeCmd(a), newDoctorCmd(a), newUnsignCmd(a), newSignCmd(a), newSessionCmd(a), newVersionCmd(a))
+	root.AddCommand(newServeCmd(a), newDoctorCmd(a), newUnsignCmd(a), newSignCmd(a), newSessionCmd(a), newStoreCmd(a), newVersionCmd(a))
 	return root
 }
 

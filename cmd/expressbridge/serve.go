@@ -22,9 +22,12 @@ import (
 
 	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/bridge"
-	"github.com/expressbridge/expressbridge/connectsid/redisstore"
 	"github.com/expressbridge/expressbridge/metrics"
 )
+
+// pgRevalidateInterval is --revalidate-interval's default on PostgreSQL
+// without the notify trigger: one query for every open session each second.
+const pgRevalidateInterval = time.Second
 
 // serveOptions are serve's own flags, beside the shared session options.
 type serveOptions struct {
@@ -36,6 +39,7 @@ type serveOptions struct {
 	handshakeTimeout time.Duration
 	shutdownTimeout  time.Duration
 	revalidate       time.Duration
+	revalidateSet    bool // given on the command line or in the environment
 	touch            time.Duration
 	closeOnStoreFail bool
 	gcPercent        int
@@ -86,6 +90,7 @@ SIGTERM stop accepting, close every connection with 1001 and exit within
       --redis-url redis://127.0.0.1:6379 --allow-origin http://localhost:3000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			so.revalidateSet = cmd.Flags().Changed("revalidate-interval")
 			return so.run(cmd.Context(), a, o, g)
 		},
 	}
@@ -159,11 +164,17 @@ func (so *serveOptions) run(ctx context.Context, a *app, o *sessionOptions, g *g
 		defer pprof.StopCPUProfile()
 	}
 	// The gate judges expiry (--accept-expired); the store hands it every record.
-	store, closeStore, err := o.openStore(func(opts *redisstore.Options) { opts.AcceptExpired = true })
+	store, err := o.openStore(ctx, true)
 	if err != nil {
 		return err
 	}
-	defer closeStore()
+	defer store.close()
+	revalidate := so.revalidate
+	if store.kind == kindPostgres && !so.revalidateSet {
+		// Without the opt-in trigger, one query for every open session each
+		// second is how a logout reaches the bridge.
+		revalidate = pgRevalidateInterval
+	}
 	// go-redis logs pool trouble on its own; route it through slog (its
 	// logger is its package's one, set once here by the program).
 	redis.SetLogger(redisLog{log})
@@ -174,7 +185,9 @@ func (so *serveOptions) run(ctx context.Context, a *app, o *sessionOptions, g *g
 	if so.metricsListen != "" {
 		m = metrics.New()
 		observer, gateObserver = m, m
-		store.Client().AddHook(m.RedisHook())
+		if store.redis != nil {
+			store.redis.Client().AddHook(m.RedisHook())
+		}
 	}
 	gate, err := g.gate(ver, store, o.cookieName, so.origins, gateObserver)
 	if err != nil {
@@ -193,7 +206,7 @@ func (so *serveOptions) run(ctx context.Context, a *app, o *sessionOptions, g *g
 		SendQueue:          so.sendQueue,
 		HandshakeTimeout:   so.handshakeTimeout,
 		Watch:              store.Watch,
-		RevalidateInterval: so.revalidate,
+		RevalidateInterval: revalidate,
 		TouchInterval:      so.touch,
 		Logger:             log,
 
@@ -221,12 +234,11 @@ func (so *serveOptions) run(ctx context.Context, a *app, o *sessionOptions, g *g
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	if err := store.Ping(ctx); err != nil {
-		log.Warn("redis does not answer yet; handshakes get 503 store-unavailable until it does",
-			"redis", redisstore.Redact(o.redisURL), "err", o.scrubURL(err.Error()))
+		log.Warn("the session store does not answer yet; handshakes get 503 store-unavailable until it does",
+			"store", store.url, "err", o.scrubURL(err.Error()))
 	}
 	log.Info("expressbridge serving",
-		"url", "ws://"+ln.Addr().String()+so.path, "redis", redisstore.Redact(o.redisURL),
-		"prefix", o.prefix, "cookie", o.cookieName, "secrets", ver.Secrets(),
+		"url", "ws://"+ln.Addr().String()+so.path, "store", store.url, "sessions", store.where(), "cookie", o.cookieName, "secrets", ver.Secrets(),
 		"origins", originsForLog(so.origins))
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)

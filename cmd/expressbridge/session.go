@@ -18,7 +18,6 @@ import (
 
 	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/connectsid"
-	"github.com/expressbridge/expressbridge/connectsid/redisstore"
 )
 
 const envUserField = "EXPRESSBRIDGE_USER_FIELD"
@@ -103,11 +102,11 @@ fails with "expired" and says how long ago it expired.`,
 	}
 	o := addSessionFlags(cmd, a)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		sid, sess, _, closeStore, err := o.loadSession(cmd.Context(), args[0])
+		sid, sess, store, err := o.loadSession(cmd.Context(), args[0])
 		if err != nil {
 			return err
 		}
-		defer closeStore()
+		defer store.close()
 		record := sess.Encode()
 		var expired *cliError
 		if now := time.Now(); sess.Expired(now) {
@@ -200,12 +199,12 @@ lists.`,
 		if limit < 0 {
 			return usageErrorf("--limit must be 0 (all) or more, not %d", limit)
 		}
-		store, closeStore, err := o.openStore(func(opts *redisstore.Options) { opts.AcceptExpired = true })
+		store, err := o.openStore(cmd.Context(), true)
 		if err != nil {
 			return err
 		}
-		defer closeStore()
-		p := startProgress(a.stderr, o.prefix)
+		defer store.close()
+		p := startProgress(a.stderr, store.where())
 		rows, more, err := listSessions(cmd.Context(), store, limit, userField, p)
 		p.stop()
 		if err != nil {
@@ -219,7 +218,7 @@ lists.`,
 			return nil
 		}
 		if len(rows) == 0 {
-			fmt.Fprintf(a.stderr, "expressbridge: no sessions under prefix %q at %s\n", o.prefix, redisstore.Redact(o.redisURL))
+			fmt.Fprintf(a.stderr, "expressbridge: no sessions %s at %s\n", store.where(), store.url)
 		}
 		printListTable(a.stdout, rows, showIDs)
 		return nil
@@ -239,7 +238,7 @@ type listRow struct {
 
 // listSessions reads up to limit sessions (all when 0), listWorkers at a
 // time, sorted by ID. more reports that the store holds more than limit.
-func listSessions(ctx context.Context, store *redisstore.Store, limit int, userField string, p *progress) (rows []listRow, more bool, err error) {
+func listSessions(ctx context.Context, store sessionStore, limit int, userField string, p *progress) (rows []listRow, more bool, err error) {
 	// 1. The IDs, one more than asked to tell whether there are more.
 	want := 0
 	if limit > 0 {
@@ -300,7 +299,7 @@ feed:
 
 // readRow reads one session for session list. Only store failures are
 // errors; a record that is not a session is a row with a problem.
-func readRow(ctx context.Context, store *redisstore.Store, sid, userField string) (listRow, error) {
+func readRow(ctx context.Context, store sessionStore, sid, userField string) (listRow, error) {
 	row := listRow{sid: sid}
 	sess, err := store.Get(ctx, sid)
 	switch {
@@ -415,7 +414,7 @@ func printListJSON(w io.Writer, rows []listRow, showIDs bool) {
 // list. Its methods are safe for concurrent use.
 type progress struct {
 	w      io.Writer
-	prefix string
+	where  string // under prefix "sess:", in table "session"
 	start  time.Time
 	total  atomic.Int64 // -1 while scanning
 	done   atomic.Int64
@@ -424,8 +423,8 @@ type progress struct {
 	exited chan struct{}
 }
 
-func startProgress(w io.Writer, prefix string) *progress {
-	p := &progress{w: w, prefix: prefix, start: time.Now(), quit: make(chan struct{}), exited: make(chan struct{})}
+func startProgress(w io.Writer, where string) *progress {
+	p := &progress{w: w, where: where, start: time.Now(), quit: make(chan struct{}), exited: make(chan struct{})}
 	p.total.Store(-1)
 	go p.tick()
 	return p
@@ -460,7 +459,7 @@ func (p *progress) report() {
 	defer p.mu.Unlock()
 	elapsed := time.Since(p.start).Round(time.Second)
 	if total := p.total.Load(); total < 0 {
-		fmt.Fprintf(p.w, "expressbridge: scanning keys under %q… (%v)\n", p.prefix, elapsed)
+		fmt.Fprintf(p.w, "expressbridge: looking for sessions %s… (%v)\n", p.where, elapsed)
 	} else {
 		fmt.Fprintf(p.w, "expressbridge: read %d of %d sessions (%v)\n", p.done.Load(), total, elapsed)
 	}
@@ -495,11 +494,11 @@ It fails with no-session (exit 1) when there is no such session.`,
 		if err != nil {
 			return err
 		}
-		store, closeStore, err := o.openStore(nil)
+		store, err := o.openStore(cmd.Context(), false)
 		if err != nil {
 			return err
 		}
-		defer closeStore()
+		defer store.close()
 		if _, err := store.TTL(cmd.Context(), sid); err != nil { // says whether it exists
 			return o.explain(err)
 		}
@@ -542,11 +541,11 @@ with "expired".`,
 	o := addSessionFlags(cmd, a)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		ctx := cmd.Context()
-		sid, sess, store, closeStore, err := o.loadSession(ctx, args[0])
+		sid, sess, store, err := o.loadSession(ctx, args[0])
 		if err != nil {
 			return err
 		}
-		defer closeStore()
+		defer store.close()
 		if now := time.Now(); sess.Expired(now) {
 			return expiredError(sess, now)
 		}
@@ -585,19 +584,18 @@ with "expired".`,
 
 // loadSession reads the session an argument names (a session ID, a cookie
 // value or a Cookie header), expired or not, so that the caller can say by
-// how long. On success the caller must call closeStore.
+// how long. On success the caller must call store.close.
 func (o *sessionOptions) loadSession(ctx context.Context, arg string) (
-	sid string, sess *connectsid.Session, store *redisstore.Store, closeStore func(), err error) {
+	sid string, sess *connectsid.Session, store *openedStore, err error) {
 	if sid, err = o.sessionID(arg); err != nil {
-		return "", nil, nil, nil, err
+		return "", nil, nil, err
 	}
-	store, closeStore, err = o.openStore(func(opts *redisstore.Options) { opts.AcceptExpired = true })
-	if err != nil {
-		return "", nil, nil, nil, err
+	if store, err = o.openStore(ctx, true); err != nil {
+		return "", nil, nil, err
 	}
 	if sess, err = store.Get(ctx, sid); err != nil {
-		closeStore()
-		return "", nil, nil, nil, o.explain(err)
+		store.close()
+		return "", nil, nil, o.explain(err)
 	}
-	return sid, sess, store, closeStore, nil
+	return sid, sess, store, nil
 }

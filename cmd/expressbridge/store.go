@@ -1,0 +1,251 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/expressbridge/expressbridge/connectsid"
+	"github.com/expressbridge/expressbridge/connectsid/pgstore"
+	"github.com/expressbridge/expressbridge/connectsid/redisstore"
+)
+
+// sessionStore is what the commands need of a session store: the methods
+// redisstore.Store and pgstore.Store share.
+type sessionStore interface {
+	Get(ctx context.Context, sid string) (*connectsid.Session, error)
+	Set(ctx context.Context, sess *connectsid.Session) error
+	Touch(ctx context.Context, sess *connectsid.Session) error
+	Destroy(ctx context.Context, sid string) error
+	TTL(ctx context.Context, sid string) (time.Duration, error)
+	IDs(ctx context.Context, limit int) ([]string, error)
+	Ping(ctx context.Context) error
+	Watch(ctx context.Context, onEvent func(sid, op string), onSync func(error)) error
+}
+
+// Store kinds, by the URL's scheme.
+const (
+	kindRedis    = "redis"
+	kindPostgres = "postgres"
+)
+
+// openedStore is the store the flags name, with what messages say of it.
+// Exactly one of redis and pg is set.
+type openedStore struct {
+	sessionStore
+	kind  string
+	url   string // redacted
+	redis *redisstore.Store
+	pg    *pgstore.Store
+	close func()
+}
+
+// where says where the store keeps sessions: under a prefix, or in a table.
+func (s *openedStore) where() string {
+	if s.pg != nil {
+		return "in table " + s.pg.Table()
+	}
+	return fmt.Sprintf("under prefix %q", s.redis.Prefix())
+}
+
+// storeKind tells the store a URL names.
+func storeKind(rawURL string) (string, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "", fmt.Errorf("not a URL")
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "redis", "rediss", "redis+cluster", "rediss+cluster", "redis+sentinel":
+		return kindRedis, nil
+	case "postgres", "postgresql":
+		return kindPostgres, nil
+	}
+	return "", fmt.Errorf("the scheme %q is not a store's: use redis://, rediss://, redis+cluster:// or postgres://", u.Scheme)
+}
+
+// storeURL is the URL the flags name: --store-url, else --redis-url.
+func (o *sessionOptions) storeURL() string {
+	if o.storeURLFlag != "" {
+		return o.storeURLFlag
+	}
+	return o.redisURL
+}
+
+// storeFlag names the flag the store URL came from, for messages.
+func (o *sessionOptions) storeFlag() string {
+	if o.storeURLFlag != "" {
+		return "--store-url"
+	}
+	return "--redis-url"
+}
+
+// redact returns the store URL without its password.
+func (o *sessionOptions) redact() string {
+	u := o.storeURL()
+	if k, _ := storeKind(u); k == kindPostgres {
+		return pgstore.Redact(u)
+	}
+	return redisstore.Redact(u)
+}
+
+// openStore connects to the store the flags describe (no I/O yet for
+// either kind: a store that is down fails the first call). acceptExpired
+// makes Get return records whose cookie.expires has passed. The caller
+// must call close. Failures are usage errors: the URL is wrong, not the
+// store.
+func (o *sessionOptions) openStore(ctx context.Context, acceptExpired bool) (*openedStore, error) {
+	raw := o.storeURL()
+	kind, err := storeKind(raw)
+	if err != nil {
+		e := usageErrorf("bad %s %s: %v", o.storeFlag(), o.redact(), err)
+		e.hint = "the forms are redis://[user:pass@]host:port[/db] and postgres://user:pass@host:port/db"
+		return nil, e
+	}
+	if o.ttl <= 0 {
+		return nil, usageErrorf("--ttl must be positive, not %v", o.ttl)
+	}
+	if kind == kindPostgres {
+		return o.openPostgres(ctx, raw, acceptExpired)
+	}
+	if o.table != "" || o.schema != "" {
+		return nil, usageErrorf("--table and --schema are connect-pg-simple's: they need a postgres:// --store-url")
+	}
+	if o.prefix == "" {
+		return nil, usageErrorf("--prefix must not be empty (connect-redis's default is %q)", redisstore.DefaultPrefix)
+	}
+	client, err := redisstore.OpenURL(raw)
+	if err != nil {
+		e := usageErrorf("bad %s %s: %s", o.storeFlag(), redisstore.Redact(raw), o.scrubURL(err.Error()))
+		e.hint = "the form is redis://[user:pass@]host:port[/db]; check --redis-url / " + envRedisURL
+		return nil, e
+	}
+	st := redisstore.New(client, redisstore.Options{
+		Prefix:        o.prefix,
+		TTL:           o.ttl,
+		DisableTTL:    o.disableTTL,
+		DisableTouch:  o.disableTouch,
+		AcceptExpired: acceptExpired,
+	})
+	return &openedStore{sessionStore: st, kind: kindRedis, url: redisstore.Redact(raw), redis: st,
+		close: func() { _ = client.Close() }}, nil
+}
+
+func (o *sessionOptions) openPostgres(ctx context.Context, raw string, acceptExpired bool) (*openedStore, error) {
+	if o.disableTTL {
+		return nil, usageErrorf("--disable-ttl is connect-redis's: connect-pg-simple always writes expire")
+	}
+	pool, err := pgstore.OpenURL(ctx, raw)
+	if err != nil {
+		e := usageErrorf("bad --store-url: %v", err)
+		e.hint = "the form is postgres://user:pass@host:port/db[?sslmode=…]"
+		return nil, e
+	}
+	st, err := pgstore.New(pool, pgstore.Options{
+		TableName:     o.table,
+		SchemaName:    o.schema,
+		TTL:           o.ttl,
+		DisableTouch:  o.disableTouch,
+		AcceptExpired: acceptExpired,
+	})
+	if err != nil {
+		pool.Close()
+		return nil, usageErrorf("%v", err)
+	}
+	return &openedStore{sessionStore: st, kind: kindPostgres, url: pgstore.Redact(raw), pg: st, close: pool.Close}, nil
+}
+
+// whereShort is where as doctor's store step says it: under "sess:", in
+// table "session".
+func (s *openedStore) whereShort() string {
+	if s.pg != nil {
+		return "in table " + s.pg.Table()
+	}
+	return fmt.Sprintf("under %q", s.redis.Prefix())
+}
+
+// store install-notify ---------------------------------------------------------
+
+func newStoreCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "store",
+		Short: "Prepare the session store for the bridge",
+		Long: `The store commands prepare the app's session store. Redis needs nothing: serve
+switches keyspace notifications on itself. PostgreSQL (connect-pg-simple) can
+tell the bridge of logouts at once through LISTEN/NOTIFY once a trigger is
+installed on the session table; without it serve reads every open session
+once a second.`,
+		Example: `  expressbridge store install-notify --store-url postgres://app@db/app --print
+  expressbridge store install-notify --store-url postgres://app@db/app`,
+		Args: cobra.ArbitraryArgs,
+		RunE: runGroup,
+	}
+	cmd.AddCommand(newInstallNotifyCmd(a))
+	return cmd
+}
+
+func newInstallNotifyCmd(a *app) *cobra.Command {
+	var print bool
+	cmd := &cobra.Command{
+		Use:   "install-notify",
+		Short: "Install the trigger that reports session changes (PostgreSQL)",
+		Long: `install-notify installs, on the connect-pg-simple session table of --store-url
+(--schema, --table), a row trigger and its PL/pgSQL function that send
+pg_notify on every insert, change or delete of a session, so that serve ends
+a connection within milliseconds of its user's logout instead of at its next
+once-a-second read. It changes no row and no column, runs as one
+transaction, and can be run again (it replaces the trigger with the same
+one). It needs the table's owner or a superuser, and PostgreSQL 11 or later.
+
+With --print it only prints the SQL, for a migration or a DBA; nothing is
+sent to the database. A running serve notices the trigger within 30 s.
+
+Remove it with:
+  DROP TRIGGER expressbridge_notify ON <table>; DROP FUNCTION expressbridge_notify();
+
+Exit status: 0 installed (or printed), 2 usage error, 3 PostgreSQL unavailable
+or refused.`,
+		Example: `  expressbridge store install-notify --store-url "$DATABASE_URL" --print > migrations/042_expressbridge_notify.sql
+  expressbridge store install-notify --store-url "$DATABASE_URL" --schema app --table sessions`,
+		Args: cobra.NoArgs,
+	}
+	o := &sessionOptions{a: a}
+	o.addStoreFlags(cmd)
+	cmd.Flags().BoolVar(&print, "print", false, "print the SQL instead of running it")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if k, err := storeKind(o.storeURL()); err == nil && k != kindPostgres {
+			return usageErrorf("install-notify is for PostgreSQL (--store-url postgres://…): on Redis, serve switches " +
+				"keyspace notifications on by itself")
+		}
+		store, err := o.openStore(cmd.Context(), false)
+		if err != nil {
+			return err
+		}
+		defer store.close()
+		if print {
+			fmt.Fprint(a.stdout, store.pg.NotifySQL())
+			return nil
+		}
+		if err := store.pg.InstallNotify(cmd.Context()); err != nil {
+			e := o.explain(err).(*cliError)
+			if e.code == connectsid.CodeStoreUnavailable && !strings.Contains(err.Error(), "connect") {
+				e.msg = "PostgreSQL refused the trigger: " + o.scrubURL(strings.TrimPrefix(err.Error(), connectsid.ErrStoreUnavailable.Error()+": "))
+				e.hint = "run it as the table's owner (or a superuser), or hand the SQL of --print to one"
+			}
+			return e
+		}
+		if a.json {
+			a.writeJSON(struct {
+				OK    bool   `json:"ok"`
+				Table string `json:"table"`
+			}{true, store.pg.Table()})
+			return nil
+		}
+		fmt.Fprintf(a.stdout, "installed the expressbridge_notify trigger on %s: serve now hears logouts at once\n", store.pg.Table())
+		return nil
+	}
+	return cmd
+}
