@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -68,45 +69,69 @@ func BenchmarkRevocation(b *testing.B) {
 		if _, err := pipe.Exec(ctx); err != nil {
 			b.Fatal(err)
 		}
-		conns := make([]*websocket.Conn, n)
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, 32)
-		for i := range sids {
-			wg.Add(1)
-			sem <- struct{}{}
-			go func(i int) {
-				defer func() { <-sem; wg.Done() }()
-				c, _, err := websocket.DefaultDialer.Dial(url, map[string][]string{"Cookie": {"connect.sid=" + ver.Sign(sids[i])}})
-				if err == nil {
-					_, _, err = c.ReadMessage() // hello
-				}
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				conns[i] = c
-			}(i)
-		}
-		wg.Wait()
+		conns := dialEach(b, url, func(i int) string { return "connect.sid=" + ver.Sign(sids[i]) }, n)
 		if b.Failed() {
 			return
 		}
 		// One logout at a time, so that each latency is its own.
-		lat := make([]time.Duration, n)
-		for i, c := range conns {
-			start := time.Now()
-			rc.Del(ctx, store.Key(sids[i]))
-			c.SetReadDeadline(time.Now().Add(5 * time.Second))
-			_, _, err := c.ReadMessage()
-			var ce *websocket.CloseError
-			if !errors.As(err, &ce) || ce.Code != bridge.CloseUnauthorized {
-				b.Fatalf("session %d: %v", i, err)
-			}
-			lat[i] = time.Since(start)
-			c.Close()
-		}
-		slices.Sort(lat)
-		b.ReportMetric(float64(lat[n/2].Microseconds())/1000, "p50-ms")
-		b.ReportMetric(float64(lat[n*99/100].Microseconds())/1000, "p99-ms")
+		lat := measureLogouts(b, conns, 0, func(i int) { rc.Del(ctx, store.Key(sids[i])) })
+		reportLatencies(b, lat)
 	}
+}
+
+// dialEach opens n WebSockets to url, the i-th with cookie(i), 32 at a
+// time, each past its hello.
+func dialEach(b *testing.B, url string, cookie func(i int) string, n int) []*websocket.Conn {
+	conns := make([]*websocket.Conn, n)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 32)
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(i int) {
+			defer func() { <-sem; wg.Done() }()
+			c, _, err := websocket.DefaultDialer.Dial(url, map[string][]string{"Cookie": {cookie(i)}})
+			if err == nil {
+				_, _, err = c.ReadMessage() // hello
+			}
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			conns[i] = c
+		}(i)
+	}
+	wg.Wait()
+	return conns
+}
+
+// measureLogouts logs out the sessions of conns one at a time with
+// logout(i) and returns, for each, the time until its close frame. A
+// random pause of up to jitter before each logout spreads them over a
+// polling period, as real logouts are.
+func measureLogouts(b *testing.B, conns []*websocket.Conn, jitter time.Duration, logout func(i int)) []time.Duration {
+	lat := make([]time.Duration, len(conns))
+	for i, c := range conns {
+		if jitter > 0 {
+			time.Sleep(rand.N(jitter))
+		}
+		start := time.Now()
+		logout(i)
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, _, err := c.ReadMessage()
+		var ce *websocket.CloseError
+		if !errors.As(err, &ce) || ce.Code != bridge.CloseUnauthorized {
+			b.Fatalf("session %d: %v", i, err)
+		}
+		lat[i] = time.Since(start)
+		c.Close()
+	}
+	return lat
+}
+
+// reportLatencies reports p50 and p99 of lat.
+func reportLatencies(b *testing.B, lat []time.Duration) {
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 }

@@ -14,6 +14,10 @@ grep '^Benchmark' "$out/go-raw.txt" | awk '{ns = al = ""; for (i = 2; i <= NF; i
   sort -k1,1 -k2,2n | awk '{ n[$1]++; v[$1, n[$1]] = $0 } END { for (k in n) print v[k, int((n[k] + 1) / 2)] }' > "$out/go.txt"
 echo "== Revocation latency: a session's record deleted → close frame at its client, 1,000 sessions" >&2
 go test -run '^$' -bench Revocation -benchtime 1x ./bridge | tee "$out/revocation.txt" >&2
+echo "== PostgreSQL (connect-pg-simple's table): Get against a bare pgx query + DecodeSession, alternated" >&2
+go test -run '^$' -bench 'GetOverBare|GetMany' -benchmem -benchtime "$benchtime" ./connectsid/pgstore | tee "$out/pg.txt" >&2
+echo "== Revocation latency on PostgreSQL: LISTEN/NOTIFY (trigger) and polling (no schema change)" >&2
+go test -run '^$' -bench RevocationPostgres -benchtime 1x ./bridge | tee "$out/revocation-pg.txt" >&2
 echo "== Node: cookie-signature unsign and cookie.parse, as express-session loads them" >&2
 (cd node-app && node scripts/bench-unsign.js) | tee "$out/node.txt" >&2
 
@@ -46,3 +50,8 @@ awk '
   }' "$out/go.txt" "$out/node.txt" | tee "$out/table.txt"
 awk '/^BenchmarkRevocation/ { for (i = 2; i <= NF; i++) { if ($(i+1) == "p50-ms") p50 = $i; if ($(i+1) == "p99-ms") p99 = $i }
   printf "%-52s p50 %.2f ms, p99 %.2f ms (target: p99 < 50 ms)\n", "Go   revocation latency, 1,000 sessions", p50, p99 }' "$out/revocation.txt" | tee -a "$out/table.txt"
+awk '/^BenchmarkGetOverBare/ { for (i = 2; i <= NF; i++) { if ($(i+1) == "%over") o = $i; if ($(i+1) == "ns/get") g = $i; if ($(i+1) == "ns/bare") b = $i }
+  printf "%-52s %12.0f ns/op against %.0f bare: %+.1f%% (target: within 10%%)\n", "Go   pgstore Get (loopback PostgreSQL)", g, b, o }' "$out/pg.txt" | tee -a "$out/table.txt"
+awk '/^BenchmarkRevocationPostgres/ { mode = $1; sub(/^.*\//, "", mode); sub(/-[0-9]+$/, "", mode)
+  for (i = 2; i <= NF; i++) { if ($(i+1) == "p50-ms") p50 = $i; if ($(i+1) == "p99-ms") p99 = $i }
+  printf "%-52s p50 %.2f ms, p99 %.2f ms\n", "Go   revocation latency, PostgreSQL " mode, p50, p99 }' "$out/revocation-pg.txt" | tee -a "$out/table.txt"

@@ -141,4 +141,3 @@ func passwordOf(rawURL string) string {
 	_, pw, _ := strings.Cut(userinfo, ":")
 	return pw
 }
-
