@@ -44,13 +44,14 @@ secret. "-" reads the argument from stdin.`
 func newSessionCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "session",
-		Short: "Read, list, touch and destroy the sessions in the app's Redis store",
-		Long: `The session commands work on the records connect-redis keeps in Redis for the
-Express app, at the key prefix+ID (--prefix, "sess:" by default), reading and
-writing them exactly as connect-redis does.
+		Short: "Read, list, touch and destroy the sessions in the app's store (Redis or PostgreSQL)",
+		Long: `The session commands work on the records the Express app's store keeps:
+connect-redis's in Redis, at the key prefix+ID (--prefix, "sess:" by
+default), or connect-pg-simple's in PostgreSQL (--store-url postgres://…,
+--table, --schema), reading and writing them exactly as those stores do.
 
 Exit status: 0 success, 1 cookie refused or session missing or expired,
-2 usage error, 3 Redis unavailable.`,
+2 usage error, 3 store unavailable.`,
 		Example: `  export REDIS_URL=redis://127.0.0.1:6379
   expressbridge session list
   expressbridge session get d-L9xbwSXrMcxjPo6X_sFHJSTgb3vlOR`,
