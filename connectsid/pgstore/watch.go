@@ -18,7 +18,7 @@ import (
 // Operations Watch reports, named as redisstore names Redis's.
 const (
 	OpDel     = "del"     // logout or destroy: a DELETE of a row whose expire had not passed
-	OpExpired = "expired" // a DELETE of a row past its expire (connect-pg-simple's pruning)
+	OpExpired = "expired" // a DELETE of a row past its expire on the database's clock (connect-pg-simple's pruning)
 	OpSet     = "set"     // an INSERT, or an UPDATE that changed the record or shortened its expire
 )
 
