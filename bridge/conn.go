@@ -69,7 +69,8 @@ type Conn struct {
 	ctx     context.Context // made on first use: most protocols never ask
 	cancel  context.CancelFunc
 	queue   []outFrame
-	writing bool // a writer goroutine is running
+	writing bool          // a writer goroutine is running
+	sent    chan struct{} // closed when the writer next runs dry (WaitSent)
 	closing bool
 	drain   bool // closing once the queue is written (CloseWhenSent)
 	ended   bool // end has run
@@ -239,6 +240,7 @@ func (c *Conn) writeLoop() {
 		if len(c.queue) == 0 {
 			c.writing = false
 			c.queue = nil // an idle connection keeps no queue
+			c.signalSentLocked()
 			c.wmu.Unlock()
 			return
 		}
@@ -261,6 +263,34 @@ func (c *Conn) writeLoop() {
 			c.finish(false)
 			return
 		}
+	}
+}
+
+// WaitSent waits until what was queued before the call has been written,
+// the connection has closed, or ctx ends (its error is returned).
+func (c *Conn) WaitSent(ctx context.Context) error {
+	c.wmu.Lock()
+	if !c.writing {
+		c.wmu.Unlock()
+		return nil
+	}
+	if c.sent == nil {
+		c.sent = make(chan struct{})
+	}
+	ch := c.sent
+	c.wmu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (c *Conn) signalSentLocked() {
+	if c.sent != nil {
+		close(c.sent)
+		c.sent = nil
 	}
 }
 
@@ -319,6 +349,7 @@ func (c *Conn) finish(readerHeld bool) {
 	if c.cancel != nil {
 		c.cancel()
 	}
+	c.signalSentLocked()
 	c.wmu.Unlock()
 	c.poll.remove(c) // before the close, so the descriptor cannot be reused while armed
 	c.ws.Close()     // also ends a reader waiting in a read
