@@ -71,6 +71,7 @@ type engineSession struct {
 	waitPong  bool
 	closed    bool
 	draining  bool // closed by the server; a last GET takes buf
+	closeNext bool // draining: after buf, a further GET gets CLOSE
 	grace     *time.Timer
 	ended     bool
 	wsCode    int // close code and reason for the WebSocket on a graceful close
@@ -241,7 +242,13 @@ func (e *engineSession) close(reason string, how closeHow) {
 	if ws == nil {
 		switch {
 		case how == closeGraceful:
-			e.buf = append(e.buf, engineio.Packet{Type: engineio.Close})
+			// CLOSE goes alone, after what is queued: socket.io-client
+			// hands packets to its sockets a tick later, and a CLOSE in
+			// the same payload would end them first.
+			e.closeNext = len(e.buf) > 0
+			if !e.closeNext {
+				e.buf = []engineio.Packet{{Type: engineio.Close}}
+			}
 			e.draining = true
 			e.grace = time.AfterFunc(closeGrace, e.drained)
 		case e.pollWake != nil && how == closeHard:
@@ -438,6 +445,10 @@ func (e *engineSession) poll(w http.ResponseWriter, r *http.Request) {
 		ps = []engineio.Packet{{Type: engineio.Noop}}
 	}
 	draining := e.draining
+	if draining && e.closeNext {
+		e.closeNext, draining = false, false
+		e.buf = []engineio.Packet{{Type: engineio.Close}}
+	}
 	e.mu.Unlock()
 	if e.hold != nil {
 		e.hold.Active()
@@ -451,6 +462,13 @@ func (e *engineSession) poll(w http.ResponseWriter, r *http.Request) {
 // post takes a payload of packets from the client.
 func (e *engineSession) post(w http.ResponseWriter, r *http.Request) {
 	e.mu.Lock()
+	if e.draining { // closed by the server: the client's last words are moot
+		e.mu.Unlock()
+		io.Copy(io.Discard, io.LimitReader(r.Body, e.s.cfg.MaxHTTPBufferSize))
+		w.Header().Set("Content-Type", "text/html")
+		w.Write([]byte("ok"))
+		return
+	}
 	if e.closed || e.ws != nil || e.pongOverdueLocked(time.Now()) {
 		e.mu.Unlock()
 		badRequest(w, "unknown or closed Engine.IO session")
