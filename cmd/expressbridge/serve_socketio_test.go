@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/expressbridge/expressbridge/internal/testenv"
+)
+
+// startServe runs `expressbridge serve` in-process with args added and
+// returns its base URL once /healthz answers; it stops at cleanup.
+func startServe(t *testing.T, redisURL, secret string, args ...string) (string, *lockedBuffer) {
+	t.Helper()
+	port := testenv.FreePort(t)
+	secretFile := filepath.Join(t.TempDir(), "secrets")
+	os.WriteFile(secretFile, []byte(secret+"\n"), 0o600)
+	stderr := &lockedBuffer{}
+	ctx, stop := context.WithCancel(context.Background())
+	exited := make(chan int, 1)
+	go func() {
+		exited <- run(ctx, append([]string{"serve", "--listen", "127.0.0.1:" + strconv.Itoa(port),
+			"--secret-file", secretFile, "--log-level", "debug"}, args...),
+			strings.NewReader(""), &bytes.Buffer{}, stderr,
+			func(k string) string { return map[string]string{"REDIS_URL": redisURL}[k] })
+	}()
+	t.Cleanup(func() {
+		stop()
+		select {
+		case <-exited:
+		case <-time.After(15 * time.Second):
+			t.Error("serve did not stop")
+		}
+	})
+	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return base, stderr
+			}
+		}
+		select {
+		case code := <-exited:
+			t.Fatalf("serve exited %d:\n%s", code, stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not become healthy: %v\n%s", err, stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func do(t *testing.T, method, url, cookie, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	if cookie != "" {
+		req.Header.Set("Cookie", cookie)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestServeSocketIO: serve answers Socket.IO at --socketio-path with the
+// chat, for a user logged in through Express (the long-polling exchange
+// socket.io-client makes: handshake, CONNECT, hello).
+func TestServeSocketIO(t *testing.T) {
+	secret := "serve socket.io secret"
+	r := testenv.StartRedis(t)
+	app := testenv.StartNodeApp(t, testenv.NodeAppConfig{RedisURL: r.URL(), Secrets: []string{secret}})
+	base, stderr := startServe(t, r.URL(), secret)
+	cookie := app.Login(context.Background(), t, "Zoë")
+
+	url := base + "/socket.io/?EIO=4&transport=polling"
+	status, body := do(t, "GET", url, cookie, "")
+	if status != 200 || !strings.HasPrefix(body, `0{"sid":"`) || !strings.Contains(body, `"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000`) {
+		t.Fatalf("handshake: %d %s", status, body)
+	}
+	sid := body[len(`0{"sid":"`):strings.Index(body, `","`)]
+	url += "&sid=" + sid
+	if status, body = do(t, "POST", url, cookie, "40"); status != 200 || body != "ok" {
+		t.Fatalf("CONNECT: %d %s", status, body)
+	}
+	status, body = do(t, "GET", url, cookie, "")
+	if status != 200 || !strings.HasPrefix(body, `40{"sid":"`) || !strings.HasSuffix(body, "\x1e"+`42["hello",{"user":"Zoë"}]`) {
+		t.Fatalf("after CONNECT: %d %q", status, body)
+	}
+	// No cookie: the handshake succeeds, the CONNECT is refused.
+	_, body = do(t, "GET", base+"/socket.io/?EIO=4&transport=polling", "", "")
+	sid2 := body[len(`0{"sid":"`):strings.Index(body, `","`)]
+	url2 := base + "/socket.io/?EIO=4&transport=polling&sid=" + sid2
+	do(t, "POST", url2, "", "40")
+	if _, body = do(t, "GET", url2, "", ""); body != `44{"message":"no-cookie","data":{"step":"cookie","message":"no session cookie"}}` {
+		t.Fatalf("CONNECT without a cookie: %q", body)
+	}
+	if status, body = do(t, "GET", base+"/socket.io/?EIO=3&transport=polling", cookie, ""); status != 400 || !strings.Contains(body, `"error":"bad-request"`) {
+		t.Fatalf("EIO=3: %d %s", status, body)
+	}
+	if logs := stderr.String(); strings.Contains(logs, strings.TrimPrefix(cookie, "connect.sid=")) || !strings.Contains(logs, "socketio=http://") {
+		t.Errorf("serve's log holds the cookie, or does not name the Socket.IO URL:\n%s", logs)
+	}
+}
+
+// TestServeSocketIOOff: an empty --socketio-path serves no Socket.IO.
+func TestServeSocketIOOff(t *testing.T) {
+	r := testenv.StartRedis(t)
+	base, _ := startServe(t, r.URL(), "s", "--socketio-path", "")
+	if status, _ := do(t, "GET", base+"/socket.io/?EIO=4&transport=polling", "", ""); status != 404 {
+		t.Fatalf("with --socketio-path '': %d, want 404", status)
+	}
+}
