@@ -2,6 +2,7 @@ package socketio
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"io"
 	"log/slog"
@@ -56,7 +57,8 @@ type engineSession struct {
 	auth    *auth.Session // what the gate accepted; nil when refused
 	refusal *auth.Refusal // why the gate refused: told at CONNECT
 	h       engineHandler
-	hold    *bridge.Hold // follows the Express session on long-polling
+	hold    *bridge.Hold      // follows the Express session on long-polling
+	cookie  [sha256.Size]byte // of the session cookie at the handshake (Server.cookieSum)
 
 	mu        sync.Mutex
 	ws        *bridge.Conn // the WebSocket transport, once there is one
@@ -321,6 +323,7 @@ func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e := s.newSession(sess, ref)
+	e.cookie = s.cookieSum(r)
 	// 3. Follow the Express session, as a connection would be.
 	if e.auth != nil {
 		h, err := s.bridge.Hold(e.auth.ID, e.auth.Record, e.end)
@@ -360,6 +363,11 @@ func (s *Server) servePolling(w http.ResponseWriter, r *http.Request, sid string
 	e := s.session(sid)
 	if e == nil {
 		badRequest(w, "unknown or closed Engine.IO session")
+		return
+	}
+	if !s.sameCookie(e, r) {
+		auth.WriteRefusal(w, &auth.Refusal{Status: http.StatusForbidden, Code: auth.CodeBadRequest, Step: auth.StepRequest,
+			Message: "the request does not carry the session cookie the Engine.IO session was opened with"})
 		return
 	}
 	switch r.Method {

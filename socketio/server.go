@@ -16,6 +16,8 @@ package socketio
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"log/slog"
@@ -27,6 +29,7 @@ import (
 
 	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/bridge"
+	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/engineio"
 )
 
@@ -86,10 +89,11 @@ type Config struct {
 // uses (/socket.io/ by default). Register namespaces and their handlers with
 // Of before serving. It is safe for concurrent use.
 type Server struct {
-	cfg    Config
-	bridge *bridge.Server
-	gate   *auth.Gate
-	log    *slog.Logger
+	cfg        Config
+	bridge     *bridge.Server
+	gate       *auth.Gate
+	cookieName string
+	log        *slog.Logger
 
 	// handler makes the layer above each Engine.IO session (Socket.IO;
 	// the Engine.IO protocol suite swaps in an echo).
@@ -132,6 +136,7 @@ func New(cfg Config) (*Server, error) {
 	s.handler = s.newClient
 	if !cfg.Insecure {
 		s.gate = cfg.Bridge.Gate()
+		s.cookieName = s.gate.Config().CookieName
 	}
 	s.Of("/")
 	return s, nil
@@ -248,12 +253,29 @@ func (s *Server) refused(r *http.Request, ref *auth.Refusal) {
 		slog.String("reason", ref.LogReason()), slog.String("remote", r.RemoteAddr))
 }
 
+// cookieSum is what a session remembers of the cookie it was opened with:
+// later polls must carry the same one, so that an Engine.IO sid alone
+// (a bearer token) does not let anyone else read the user's packets.
+func (s *Server) cookieSum(r *http.Request) [sha256.Size]byte {
+	if s.gate == nil {
+		return [sha256.Size]byte{}
+	}
+	value, _ := connectsid.Lookup(strings.Join(r.Header["Cookie"], "; "), s.cookieName)
+	return sha256.Sum256([]byte(value))
+}
+
 // newID returns a random ID for an Engine.IO session or a socket: 15
 // random bytes, 20 characters of base64url.
 func newID() string {
 	var b [15]byte
 	rand.Read(b[:])
 	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// sameCookie reports whether r carries the cookie e was opened with.
+func (s *Server) sameCookie(e *engineSession, r *http.Request) bool {
+	sum := s.cookieSum(r)
+	return subtle.ConstantTimeCompare(sum[:], e.cookie[:]) == 1
 }
 
 func (s *Server) session(sid string) *engineSession {

@@ -93,6 +93,10 @@ func TestServeSocketIO(t *testing.T) {
 	}
 	sid := body[len(`0{"sid":"`):strings.Index(body, `","`)]
 	url += "&sid=" + sid
+	// The sid alone is not enough: polls must carry the handshake's cookie.
+	if status, body = do(t, "GET", url, "", ""); status != 403 || !strings.Contains(body, "session cookie") {
+		t.Fatalf("a poll without the cookie: %d %s", status, body)
+	}
 	if status, body = do(t, "POST", url, cookie, "40"); status != 200 || body != "ok" {
 		t.Fatalf("CONNECT: %d %s", status, body)
 	}
