@@ -115,6 +115,7 @@ function createApp(config) {
     res.type('html').send(page)
   })
   app.use(express.static(path.join(__dirname, 'public')))
+  require('./socketio-page').mount(app, express, { bridgeUrl: config.bridgeUrl, scriptJSON })
 
   app.post('/login', (req, res, next) => {
     const username = validUsername(req.body)
