@@ -571,7 +571,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, sid stri
 		}
 	}
 	// 3. A bridge connection; Open takes it from here.
-	s.bridge.Accept(w, r, bsess, bridge.AcceptOptions{Protocol: t, ReadLimit: s.cfg.MaxHTTPBufferSize})
+	s.bridge.Accept(w, r, bsess, bridge.AcceptOptions{Protocol: t, ReadLimit: s.cfg.MaxHTTPBufferSize, Door: auth.DoorSocketIO})
 }
 
 // Open sends the handshake of a session born on this connection, or takes

@@ -232,7 +232,7 @@ func (s *Server) authenticate(r *http.Request) (*auth.Session, *auth.Refusal) {
 	if s.gate == nil {
 		return &auth.Session{SecretIndex: -1}, nil
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.HandshakeTimeout)
+	ctx, cancel := context.WithTimeout(auth.WithDoor(r.Context(), auth.DoorSocketIO), s.cfg.HandshakeTimeout)
 	defer cancel()
 	sess, err := s.gate.Check(ctx, r)
 	if err != nil {
