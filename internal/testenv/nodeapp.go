@@ -60,7 +60,7 @@ type NodeAppConfig struct {
 	MaxAgeMS             int64    // SESSION_MAX_AGE_MS when > 0
 	BrowserSessionCookie bool     // SESSION_MAX_AGE_MS=session (cookie without expiry); excludes MaxAgeMS
 	ExpressFlavor        string   // EXPRESS_FLAVOR when non-empty: "4" (app default) or "5"
-	StoreFlavor          string   // STORE_FLAVOR when non-empty: "connect-redis9" (app default) or "connect-redis8-ioredis"
+	StoreFlavor          string   // STORE_FLAVOR when non-empty: "connect-redis9" (app default), "connect-redis8-ioredis", "connect-redis9-cluster" (RedisURL a RedisCluster's URL) or "connect-redis9-sentinel" (RedisURL a Sentinel's URL)
 	BridgeURL            string   // BRIDGE_URL when non-empty
 	Env                  []string // extra KEY=VALUE entries; they win over everything above
 }
