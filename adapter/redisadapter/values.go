@@ -28,18 +28,116 @@ func decodeMsgpack(data []byte) (any, error) {
 	if len(data) > MaxMessageSize {
 		return nil, malformed("%d bytes exceed %d", len(data), MaxMessageSize)
 	}
+	// 2. Structure: every declared length within the payload, depth
+	// bounded. The library allocates what a string or bin header declares,
+	// so this comes before it sees the bytes.
+	if err := checkMsgpack(data); err != nil {
+		return nil, err
+	}
 	r := bytes.NewReader(data)
 	d := msgpack.NewDecoder(r)
-	// 2. One value, depth-bounded.
+	// 3. One value.
 	v, err := decodeValue(d, 0)
 	if err != nil {
 		return nil, err
 	}
-	// 3. Nothing after it.
-	if r.Len() != 0 {
+	if r.Len() != 0 { // checkMsgpack found none; kept for safety
 		return nil, malformed("%d bytes after the message", r.Len())
 	}
 	return v, nil
+}
+
+// checkMsgpack walks one MessagePack value without decoding it: every
+// length a header declares must fit in what remains, arrays and maps may
+// nest MaxDepth deep, and nothing may follow the value.
+func checkMsgpack(data []byte) error {
+	i := 0
+	// size reads a big-endian length of w bytes at i.
+	size := func(w int) (int, error) {
+		if w > len(data)-i {
+			return 0, malformed("truncated header")
+		}
+		n := 0
+		for _, b := range data[i : i+w] {
+			n = n<<8 | int(b)
+		}
+		i += w
+		return n, nil
+	}
+	stack := []int{1} // values still to read, per level
+	for len(stack) > 0 {
+		if stack[len(stack)-1] == 0 {
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		stack[len(stack)-1]--
+		if i >= len(data) {
+			return malformed("truncated")
+		}
+		c := data[i]
+		i++
+		skip, children, err := 0, 0, error(nil)
+		switch {
+		case c <= 0x7f || c >= 0xe0, c == 0xc0, c == 0xc2, c == 0xc3: // fixint, nil, bool
+		case c&0xf0 == 0x80:
+			children = 2 * int(c&0x0f)
+		case c&0xf0 == 0x90:
+			children = int(c & 0x0f)
+		case c&0xe0 == 0xa0:
+			skip = int(c & 0x1f)
+		case c == 0xc4 || c == 0xd9: // bin 8, str 8
+			skip, err = size(1)
+		case c == 0xc5 || c == 0xda:
+			skip, err = size(2)
+		case c == 0xc6 || c == 0xdb:
+			skip, err = size(4)
+		case c >= 0xc7 && c <= 0xc9: // ext 8/16/32: length, then type
+			skip, err = size(1 << (c - 0xc7))
+			skip++
+		case c == 0xca || c == 0xce || c == 0xd2:
+			skip = 4
+		case c == 0xcb || c == 0xcf || c == 0xd3:
+			skip = 8
+		case c == 0xcc || c == 0xd0:
+			skip = 1
+		case c == 0xcd || c == 0xd1:
+			skip = 2
+		case c >= 0xd4 && c <= 0xd8: // fixext 1..16, plus the type byte
+			skip = 1<<(c-0xd4) + 1
+		case c == 0xdc:
+			children, err = size(2)
+		case c == 0xdd:
+			children, err = size(4)
+		case c == 0xde:
+			children, err = size(2)
+			children *= 2
+		case c == 0xdf:
+			children, err = size(4)
+			children *= 2
+		default:
+			return malformed("code 0x%02x", c)
+		}
+		if err != nil {
+			return err
+		}
+		if skip > len(data)-i {
+			return malformed("a value declares %d bytes, %d remain", skip, len(data)-i)
+		}
+		i += skip
+		if children > 0 {
+			if children > len(data)-i { // every value takes a byte at least
+				return malformed("%d values declared, %d bytes remain", children, len(data)-i)
+			}
+			if len(stack) > MaxDepth {
+				return malformed("nested deeper than %d", MaxDepth)
+			}
+			stack = append(stack, children)
+		}
+	}
+	if i != len(data) {
+		return malformed("%d bytes after the message", len(data)-i)
+	}
+	return nil
 }
 
 func decodeValue(d *msgpack.Decoder, depth int) (any, error) {
