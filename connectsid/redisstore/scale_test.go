@@ -233,3 +233,26 @@ func TestClusterWatchWaitsForTheCluster(t *testing.T) {
 		rec.waitFor(t, fmt.Sprint("an event from master ", i), func(e []string, _ []error) bool { return has(e, "set "+sid) })
 	}
 }
+
+// TestClusterWatchFollowsANewMaster: a master added while Watch runs (add-node
+// and a reshard, as scaling out does) gets its own subscription, with
+// notifications switched on, within Watch's topology interval.
+func TestClusterWatchFollowsANewMaster(t *testing.T) {
+	c := testenv.StartRedisCluster(t, 3)
+	store := openStore(t, c.URL())
+	rec := startWatch(t, store)
+	rec.waitFor(t, "a sync per master", func(_ []string, s []error) bool { return len(s) == 3 && allNil(s) })
+	start := time.Now()
+	n := c.AddMaster(t, 1000)
+	t.Logf("4th master added and 1000 slots moved in %v", time.Since(start))
+	rec.waitFor(t, "a sync of the new master", func(_ []string, s []error) bool { return len(s) == 4 && allNil(s) })
+	t.Logf("subscribed to the new master %v after it was added", time.Since(start))
+	sid := "on-new-master-"
+	for c.NodeOf(t, store.Key(sid)) != 3 {
+		sid += "x"
+	}
+	if err := n.Client(t).Set(context.Background(), store.Key(sid), "{}", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	rec.waitFor(t, "an event from the new master", func(e []string, _ []error) bool { return has(e, "set "+sid) })
+}

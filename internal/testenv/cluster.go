@@ -44,25 +44,82 @@ func StartRedisCluster(t testing.TB, masters int) *RedisCluster {
 	if masters < 3 {
 		t.Fatalf("testenv: a Redis Cluster needs at least 3 masters, got %d", masters)
 	}
-	cli := redisCLIPath(t)
 	c := &RedisCluster{}
 	for range masters {
-		c.Nodes = append(c.Nodes, StartRedis(t, WithRedisArgs(
-			"--cluster-enabled", "yes",
-			"--cluster-port", strconv.Itoa(FreePort(t)), // not port+10000, which may be taken
-			"--cluster-node-timeout", strconv.Itoa(clusterNodeTimeout),
-			"--cluster-require-full-coverage", "yes",
-		)))
+		c.Nodes = append(c.Nodes, startClusterNode(t))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), clusterReadyTimeout)
-	defer cancel()
 	args := append([]string{"--cluster", "create"}, c.Addrs()...)
-	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
-	if out, err := exec.CommandContext(ctx, cli, args...).CombinedOutput(); err != nil {
-		t.Fatalf("testenv: redis-cli --cluster create: %v\n%s\n%s", err, tailText(string(out), 30), c.logTails())
-	}
+	c.cli(t, append(args, "--cluster-replicas", "0", "--cluster-yes")...)
 	c.WaitOK(t)
 	return c
+}
+
+// startClusterNode starts one redis-server in cluster mode.
+func startClusterNode(t testing.TB) *Redis {
+	t.Helper()
+	return StartRedis(t, WithRedisArgs(
+		"--cluster-enabled", "yes",
+		"--cluster-port", strconv.Itoa(FreePort(t)), // not port+10000, which may be taken
+		"--cluster-node-timeout", strconv.Itoa(clusterNodeTimeout),
+		"--cluster-require-full-coverage", "yes",
+	))
+}
+
+// cli runs redis-cli with args, failing the test with its output.
+func (c *RedisCluster) cli(t testing.TB, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), clusterReadyTimeout)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, redisCLIPath(t), args...).CombinedOutput(); err != nil {
+		t.Fatalf("testenv: redis-cli %s: %v\n%s\n%s", strings.Join(args[:2], " "), err, tailText(string(out), 30), c.logTails())
+	}
+}
+
+// AddMaster starts one more node, joins it to the cluster (redis-cli
+// --cluster add-node) and moves slots to it (redis-cli --cluster reshard,
+// keys included), as scaling out does; it returns once the cluster is ok
+// again with the new node last in Nodes.
+func (c *RedisCluster) AddMaster(t testing.TB, slots int) *Redis {
+	t.Helper()
+	n := startClusterNode(t)
+	c.cli(t, "--cluster", "add-node", n.Addr(), c.Nodes[0].Addr())
+	c.Nodes = append(c.Nodes, n)
+	c.waitKnown(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	rc := newProbeClient(n.Addr())
+	defer rc.Close()
+	id, err := rc.Do(ctx, "CLUSTER", "MYID").Text()
+	if err != nil {
+		t.Fatalf("testenv: CLUSTER MYID: %v", err)
+	}
+	c.cli(t, "--cluster", "reshard", c.Nodes[0].Addr(), "--cluster-from", "all", "--cluster-to", id,
+		"--cluster-slots", strconv.Itoa(slots), "--cluster-yes")
+	c.WaitOK(t)
+	return n
+}
+
+// waitKnown waits until every node knows all the others, before a
+// reshard: redis-cli refuses to move slots while the views differ.
+func (c *RedisCluster) waitKnown(t testing.TB) {
+	t.Helper()
+	deadline := time.Now().Add(clusterReadyTimeout)
+	for {
+		ok := true
+		for _, n := range c.Nodes {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			info, err := clusterInfo(ctx, n.Addr())
+			cancel()
+			ok = ok && err == nil && info["cluster_known_nodes"] == strconv.Itoa(len(c.Nodes))
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("testenv: the new node is not known to every node within %v\n%s", clusterReadyTimeout, c.logTails())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // Addrs returns the nodes' addresses, "127.0.0.1:PORT", in creation order.
