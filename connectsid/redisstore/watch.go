@@ -72,8 +72,23 @@ func (s *Store) Watch(ctx context.Context, onEvent func(sid, op string), onSync 
 	}
 	for ctx.Err() == nil {
 		s.watchNode(ctx, s.client, db, follow, onEvent, onSync)
+		pause(ctx, resubscribeDelay)
 	}
 	return ctx.Err()
+}
+
+// resubscribeDelay spaces subscriptions that end at once (a closed client)
+// so that they cannot spin.
+const resubscribeDelay = 100 * time.Millisecond
+
+// pause waits d or until ctx ends.
+func pause(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
 }
 
 // watchCluster keeps one watchNode per cluster master, checking the list
@@ -116,6 +131,7 @@ func (s *Store) watchCluster(ctx context.Context, cc *redis.ClusterClient, onEve
 					defer wg.Done()
 					for nctx.Err() == nil {
 						s.watchNode(nctx, c, 0, false, onEvent, onSync)
+						pause(nctx, resubscribeDelay)
 					}
 				}()
 			}
