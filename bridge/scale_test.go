@@ -167,3 +167,75 @@ func TestSentinelFailoverUnderHandshakeLoad(t *testing.T) {
 	h.app.Logout(h.ctx, t, stayCookie) // a session from before the failover, on the new master now
 	expectEnded(t, stay, time.Second, bridge.ReasonLoggedOut)
 }
+
+// TestClusterMasterDownUnderHandshakeLoad: while one of three masters is
+// killed, handshakes for sessions on every master are answered accepted or
+// 503 store-unavailable, never 401 (the cluster refuses every query once it
+// marks the master failed). Restarted (empty: the test servers keep no
+// data), the master rejoins; the bridge accepts again the sessions of the
+// other masters, and its subscription on the restarted master is back: a
+// logout of a session stored there after the restart closes its connection.
+func TestClusterMasterDownUnderHandshakeLoad(t *testing.T) {
+	h := newScaleHarness(t)
+	c := testenv.StartRedisCluster(t, 3)
+	h.open(c.URL(), "connect-redis9-cluster")
+	b := h.serve(bridge.Config{Watch: h.store.Watch})
+	runLive(t, b)
+	watchingAll(t, h, len(c.Nodes))
+
+	const down = 1
+	sids := make([]string, 0, 48)
+	pipe := h.rdb.Pipeline()
+	exp := time.Now().Add(time.Hour).UTC().Format("2006-01-02T15:04:05.000Z")
+	for i := 0; len(sids) < cap(sids); i++ {
+		sid := fmt.Sprintf("load-%06d-abcdefghijklmnopqrstuv", i)
+		if c.NodeOf(t, h.store.Key(sid)) == down {
+			continue // the load keeps to sessions that survive the restart
+		}
+		sids = append(sids, sid)
+		pipe.Set(h.ctx, h.store.Key(sid), `{"cookie":{"originalMaxAge":3600000,"expires":"`+exp+
+			`","httpOnly":true,"path":"/","sameSite":"lax"},"loggedIn":true,"username":"u`+fmt.Sprint(i)+`"}`, time.Hour)
+	}
+	if _, err := pipe.Exec(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	load := startHandshakeLoad(t, b, h, sids, 4)
+	waitFor(t, 10*time.Second, "handshakes before the kill", func() bool { return load.accepted.Load() >= 50 })
+	killed := time.Now()
+	c.Nodes[down].Kill(t)
+	waitFor(t, 15*time.Second, "503s once the cluster is down", func() bool { return load.unavailable.Load() >= 20 })
+	firstRefusal := time.Since(killed)
+	c.Nodes[down].Start(t)
+	c.WaitOK(t)
+	acceptedAtRestart := load.accepted.Load()
+	waitFor(t, 15*time.Second, "handshakes accepted after the restart", func() bool {
+		return load.accepted.Load() >= acceptedAtRestart+50
+	})
+	load.stop()
+	t.Logf("master %d killed: 20 refusals 503 after %v, accepted again %v after the kill; "+
+		"load: %d accepted, %d refused 503 store-unavailable, slowest answer %v",
+		down, firstRefusal, time.Since(killed), load.accepted.Load(), load.unavailable.Load(), load.slowest())
+	for _, f := range load.failures() {
+		t.Error(f)
+	}
+
+	// The restarted master's subscription: a session Express stores there
+	// now is revoked by its logout.
+	watchingAll(t, h, len(c.Nodes)+1)
+	for i := 0; ; i++ {
+		if i == 60 {
+			t.Fatalf("60 logins and none on the restarted master")
+		}
+		name := fmt.Sprintf("after%02d", i)
+		cookie, sid := h.login(name)
+		if c.NodeOf(t, h.store.Key(sid)) != down {
+			continue
+		}
+		conn := mustDial(t, b.ws, cookie, name)
+		start := time.Now()
+		h.app.Logout(h.ctx, t, cookie)
+		expectEnded(t, conn, time.Second, bridge.ReasonLoggedOut)
+		t.Logf("logout on the restarted master to close frame: %v", time.Since(start))
+		break
+	}
+}
