@@ -256,3 +256,39 @@ func TestClusterWatchFollowsANewMaster(t *testing.T) {
 	}
 	rec.waitFor(t, "an event from the new master", func(e []string, _ []error) bool { return has(e, "set "+sid) })
 }
+
+// TestClusterSyncSpeaksForEveryMaster: when one master refuses CONFIG (an
+// ACL here), Watch reports the error at every later sync, also when
+// another master resyncs fine, so that its caller keeps polling (it used to
+// report each master alone, and the last one's nil stopped the polling).
+func TestClusterSyncSpeaksForEveryMaster(t *testing.T) {
+	c := testenv.StartRedisCluster(t, 3)
+	ctx := context.Background()
+	if err := c.Nodes[2].Client(t).Do(ctx, "ACL", "SETUSER", "default", "-config").Err(); err != nil {
+		t.Fatalf("ACL SETUSER: %v", err)
+	}
+	store := openStore(t, c.URL())
+	rec := startWatch(t, store)
+	rec.waitFor(t, "a sync per master", func(_ []string, s []error) bool { return len(s) == 3 })
+	// Master 0 restarts: its subscription resyncs, and confirms.
+	c.Nodes[0].Kill(t)
+	c.Nodes[0].Start(t)
+	c.WaitOK(t)
+	rec.waitFor(t, "the restarted master's resync", func(_ []string, s []error) bool { return len(s) >= 4 })
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	first := -1
+	for i, err := range rec.syncs {
+		switch {
+		case err != nil && !errors.Is(err, redisstore.ErrNotifications):
+			t.Errorf("sync %d: %v, want ErrNotifications", i, err)
+		case err != nil && first < 0:
+			first = i
+		case err == nil && first >= 0:
+			t.Errorf("sync %d reports notifications on although master 2 refused CONFIG at sync %d: %v", i, first, rec.syncs)
+		}
+	}
+	if first < 0 {
+		t.Fatalf("no sync reported master 2's refusal: %v", rec.syncs)
+	}
+}

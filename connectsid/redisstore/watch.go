@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -59,8 +60,10 @@ const (
 // on, or onSync(err) wrapping ErrNotifications when they are not, in which
 // case the caller must poll. Events may have been missed while
 // disconnected: onSync is the moment to revalidate what the caller holds.
-// onEvent and onSync may be called concurrently on a Cluster. While Redis
-// cannot be reached Watch keeps trying; it returns ctx's error.
+// On a Cluster onSync speaks for the whole cluster at each master's
+// (re)subscription: nil only while every master has confirmed, else the
+// error of one that has not; onEvent may be called concurrently there.
+// While Redis cannot be reached Watch keeps trying; it returns ctx's error.
 func (s *Store) Watch(ctx context.Context, onEvent func(sid, op string), onSync func(error)) error {
 	if cc, ok := s.client.(*redis.ClusterClient); ok {
 		s.watchCluster(ctx, cc, onEvent, onSync)
@@ -102,6 +105,7 @@ func (s *Store) watchCluster(ctx context.Context, cc *redis.ClusterClient, onEve
 		}
 		wg.Wait()
 	}()
+	cs := &clusterSync{onSync: onSync, errs: make(map[string]error)}
 	t := time.NewTicker(topologyInterval)
 	defer t.Stop()
 	for {
@@ -118,6 +122,7 @@ func (s *Store) watchCluster(ctx context.Context, cc *redis.ClusterClient, onEve
 				if masters[addr] == nil {
 					cancel()
 					delete(watchers, addr)
+					cs.drop(addr)
 				}
 			}
 			for addr, c := range masters {
@@ -129,8 +134,9 @@ func (s *Store) watchCluster(ctx context.Context, cc *redis.ClusterClient, onEve
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
+					onNodeSync := func(err error) { cs.report(addr, err) }
 					for nctx.Err() == nil {
-						s.watchNode(nctx, c, 0, false, onEvent, onSync)
+						s.watchNode(nctx, c, 0, false, onEvent, onNodeSync)
 						pause(nctx, resubscribeDelay)
 					}
 				}()
@@ -142,6 +148,42 @@ func (s *Store) watchCluster(ctx context.Context, cc *redis.ClusterClient, onEve
 		case <-t.C:
 		}
 	}
+}
+
+// clusterSync merges the masters' syncs into the one answer onSync gives:
+// notifications are confirmed only while every master confirms them, so
+// that a master that cannot send them keeps its caller polling whatever
+// the others say.
+type clusterSync struct {
+	mu     sync.Mutex // also serialises the calls of onSync
+	onSync func(error)
+	errs   map[string]error // each master's last sync, by address
+}
+
+// report records a master's sync and tells the caller the cluster's.
+func (cs *clusterSync) report(addr string, err error) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	cs.errs[addr] = err
+	addrs := make([]string, 0, len(cs.errs))
+	for a := range cs.errs {
+		addrs = append(addrs, a)
+	}
+	slices.Sort(addrs)
+	for _, a := range addrs {
+		if cs.errs[a] != nil {
+			err = fmt.Errorf("cluster master %s: %w", a, cs.errs[a])
+			break
+		}
+	}
+	cs.onSync(err)
+}
+
+// drop forgets a master that left the cluster.
+func (cs *clusterSync) drop(addr string) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	delete(cs.errs, addr)
 }
 
 // watchNode subscribes to one node's keyspace channels for the prefix
