@@ -270,8 +270,13 @@ func EscapeGlob(s string) string {
 // OpenURL returns a client for a Redis URL:
 //
 //	redis://[user:pass@]host:port[/db]           one node (rediss:// for TLS, unix:///path.sock)
-//	redis://host:port?master_name=NAME           Sentinel, the URL naming a sentinel
-//	redis+cluster://host:port?addr=host2:port    Cluster, seeded by every address given
+//	redis://host:port?master_name=NAME&addr=host2:port   Sentinel: the sentinels' addresses
+//	redis+cluster://host:port?addr=host2:port            Cluster, seeded by every address given
+//
+// With Sentinel the URL's host and every addr= name a sentinel (not a data
+// node), so that the client finds the master while one sentinel is down.
+// As go-redis parses it, the URL's user info authenticates to the
+// sentinels and the username= and password= parameters to the data nodes.
 //
 // The client is set up so that context deadlines bound every call.
 func OpenURL(rawURL string) (redis.UniversalClient, error) {
