@@ -26,7 +26,8 @@ const (
 // RedisCluster is a Redis Cluster of masters only (no replicas), each a
 // redis-server owned by one test on free loopback ports, created with
 // `redis-cli --cluster create` and killed at cleanup. Its methods must be
-// called from the test's goroutine; Addrs and URL are safe anywhere.
+// called from the test's goroutine; Addrs and URL are safe anywhere while
+// AddMaster is not running.
 type RedisCluster struct {
 	// Nodes are the masters in creation order: redis-cli gives node i the
 	// i-th of equal slot ranges. Kill and Start one to simulate a crash; a
