@@ -135,6 +135,9 @@ type Config struct {
 	// X-Forwarded-For is believed: a request from one of them is logged
 	// with the client address the header names. Empty: none is.
 	TrustedProxies []netip.Prefix
+	// Fanout, when set, carries Broadcast's messages to the other instances
+	// (fanout.go). Nil: broadcasts reach this instance's connections only.
+	Fanout Fanout
 	// Observer, when set, hears connections open and end, broadcasts, and
 	// the watch's resubscriptions (for metrics).
 	Observer Observer
@@ -404,12 +407,14 @@ func (s *Server) Len() int {
 	return len(s.conns)
 }
 
-// Broadcast queues msg for every open connection. A connection whose queue
-// is full is closed with 1008 instead of slowing the others.
+// Broadcast queues msg for every open connection of the server's door
+// (BroadcastLocal) and hands it to Config.Fanout for the other instances.
+// A connection whose queue is full is closed with 1008 instead of slowing
+// the others.
 func (s *Server) Broadcast(msg []byte) {
-	n := s.each(func(c *Conn) { c.Send(msg) })
-	if s.cfg.Observer != nil {
-		s.cfg.Observer.Broadcast(n)
+	s.BroadcastLocal(msg)
+	if s.cfg.Fanout != nil {
+		s.cfg.Fanout.Publish(msg)
 	}
 }
 

@@ -103,6 +103,8 @@ type Namespace struct {
 	onConnect    []func(*Socket)
 	onDisconnect []func(*Socket, string)
 	sockets      map[SocketID]*Socket
+
+	cluster clusterState // server-side event handlers (cluster.go)
 }
 
 // Of returns the namespace of that name ("/" or "/chat"), registering it
@@ -118,6 +120,9 @@ func (s *Server) Of(name string) *Namespace {
 	}
 	n := &Namespace{s: s, name: name, handlers: make(map[string]Handler), sockets: make(map[SocketID]*Socket)}
 	n.adapter = s.cfg.NewAdapter(n.deliver)
+	if b, ok := n.adapter.(NamespaceBinder); ok {
+		b.Bind(n)
+	}
 	s.nsps[name] = n
 	return n
 }

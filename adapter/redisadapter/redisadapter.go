@@ -5,8 +5,14 @@
 // Redis (emit to rooms, make sockets join or leave, disconnect them,
 // server-side emit), in both directions.
 //
-// It does no I/O: the caller publishes the bytes Encode* return and hands
-// Decode* the payloads its subscription receives. The source of the Node
+// Two layers. The codec (Encode*, Decode*, the channel names) does no I/O:
+// the caller publishes the bytes Encode* return and hands Decode* the
+// payloads its subscription receives. On top of it, a Bus joins a Go
+// instance to the fleet through a go-redis client: NewAdapter gives each
+// socketio namespace an Adapter (rooms local first, Redis layered on top,
+// as RedisAdapter subclasses socket.io-adapter's Adapter), and NewRelay
+// carries the /ws door's broadcasts (bridge.Fanout). Delivery between
+// instances is at most once, as Redis Pub/Sub's. The source of the Node
 // packages (node-app/node_modules/@socket.io/redis-adapter/dist/index.js,
 // sharded-adapter.js, @socket.io/redis-emitter/dist/index.js) is the
 // authority; testdata/redisadapter/ holds messages captured from them.

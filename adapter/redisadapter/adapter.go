@@ -1,0 +1,465 @@
+package redisadapter
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/expressbridge/expressbridge/socketio"
+)
+
+// Adapter is a namespace's rooms on this instance (a socketio.MemoryAdapter)
+// with Redis layered on top, as @socket.io/redis-adapter's RedisAdapter
+// subclasses socket.io-adapter's Adapter: Broadcast delivers locally, then
+// publishes [uid, packet, opts] on BroadcastChannel (RoomChannel for
+// exactly one room); broadcasts of other servers (another uid: Go
+// instances, Node servers on createAdapter, the emitter) are delivered
+// locally, each once; its own are ignored. It answers the requests of
+// other servers (socketsJoin, socketsLeave, disconnectSockets,
+// fetchSockets, allRooms, serverSideEmit) and makes them for
+// socketio.Namespace's methods of those names.
+//
+// Delivery to other instances is at most once (Redis Pub/Sub). With
+// BusConfig.Sharded it speaks createShardedAdapter's messages instead, on
+// ShardedChannel and ShardedResponseChannel; Go publishes every broadcast
+// on ShardedChannel (Node's subscriptionMode "static"), so Node servers in
+// the default "dynamic" mode must not be relied on to reach Go sockets with
+// broadcasts to exactly one room (they publish those on a room channel Go
+// does not subscribe to).
+//
+// Not supported: acknowledgements across instances. A broadcast with acks
+// from another server is delivered without an ack id and answered with a
+// client count of 0; a serverSideEmit that wants an ack gets none from Go.
+type Adapter struct {
+	bus   *Bus
+	uid   string
+	local *socketio.MemoryAdapter
+
+	// Set by Bind.
+	ns                                          *socketio.Namespace
+	nsp                                         string
+	channel, reqChannel, resChannel, myResponse string
+
+	mu      sync.Mutex
+	pending map[string]*pending // requests waiting for answers, by requestId
+}
+
+// pending is a request of this adapter waiting for answers.
+type pending struct {
+	want    int64 // answers expected
+	got     int64
+	sockets []socketio.SocketInfo
+	done    chan struct{}
+}
+
+// NewAdapter returns the function socketio.Config.NewAdapter takes: each
+// namespace gets an Adapter on the bus, subscribed once the server binds
+// it to its namespace (socketio.Server.Of).
+func (b *Bus) NewAdapter(deliver func(socketio.SocketID, *socketio.Encoded)) socketio.Adapter {
+	return &Adapter{bus: b, uid: newUID(), local: socketio.NewMemoryAdapter(deliver), pending: make(map[string]*pending)}
+}
+
+// Bind implements socketio.NamespaceBinder: it subscribes to the
+// namespace's channels and waits (at most RequestsTimeout) for Redis to
+// confirm them. When Redis does not answer, subscribing goes on in the
+// background and broadcasts stay local until it does.
+func (a *Adapter) Bind(ns *socketio.Namespace) {
+	a.ns, a.nsp = ns, ns.Name()
+	key := a.bus.cfg.Key
+	ctx, cancel := context.WithTimeout(context.Background(), a.bus.cfg.RequestsTimeout)
+	defer cancel()
+	var err error
+	if a.bus.cfg.Sharded {
+		a.channel = ShardedChannel(key, a.nsp)
+		a.myResponse = ShardedResponseChannel(key, a.nsp, a.uid)
+		// One subscription per channel: in a Cluster each lives on the
+		// master of its slot.
+		for _, ch := range []string{a.channel, a.myResponse} {
+			if e := a.bus.subscribe(ctx, &subscription{channels: []string{ch}, handle: a.onSharded}); e != nil {
+				err = e
+			}
+		}
+	} else {
+		a.channel = BroadcastChannel(key, a.nsp)
+		a.reqChannel = RequestChannel(key, a.nsp)
+		a.resChannel = ResponseChannel(key, a.nsp)
+		a.myResponse = SpecificResponseChannel(key, a.nsp, a.uid)
+		err = a.bus.subscribe(ctx, &subscription{
+			patterns: []string{a.channel + "*"},
+			channels: []string{a.reqChannel, a.resChannel, a.myResponse},
+			handle:   a.onClassic,
+		})
+	}
+	if err != nil {
+		a.bus.log.Warn("redis adapter: Redis has not confirmed the subscriptions yet; broadcasts stay local until it does",
+			"nsp", a.nsp, "err", err)
+	}
+}
+
+// AddAll implements socketio.Adapter.
+func (a *Adapter) AddAll(id socketio.SocketID, rooms []socketio.Room) { a.local.AddAll(id, rooms) }
+
+// Del implements socketio.Adapter.
+func (a *Adapter) Del(id socketio.SocketID, room socketio.Room) { a.local.Del(id, room) }
+
+// DelAll implements socketio.Adapter.
+func (a *Adapter) DelAll(id socketio.SocketID) { a.local.DelAll(id) }
+
+// SocketRooms implements socketio.Adapter.
+func (a *Adapter) SocketRooms(id socketio.SocketID) []socketio.Room { return a.local.SocketRooms(id) }
+
+// Sockets implements socketio.ClusterAdapter: the local sockets only.
+func (a *Adapter) Sockets(opts socketio.BroadcastOptions) []socketio.SocketID {
+	return a.local.Sockets(opts)
+}
+
+// Broadcast implements socketio.Adapter: p goes to the local sockets opts
+// chooses, then is published for every other instance (at most once,
+// bounded by PublishTimeout; a failure is logged).
+func (a *Adapter) Broadcast(p *socketio.Encoded, opts socketio.BroadcastOptions) {
+	a.local.Broadcast(p, opts)
+	if a.bus.closed() || a.nsp == "" {
+		return
+	}
+	pkt, err := packetOf(p, a.nsp)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), a.bus.cfg.PublishTimeout)
+		defer cancel()
+		err = a.publishBroadcast(ctx, pkt, optionsOf(opts))
+	}
+	if err != nil {
+		a.bus.log.Warn("redis adapter: broadcast not published to the other instances", "nsp", a.nsp, "err", err)
+	}
+}
+
+func (a *Adapter) publishBroadcast(ctx context.Context, pkt Packet, o Options) error {
+	if a.bus.cfg.Sharded {
+		return a.publishCluster(ctx, ClusterBroadcast, map[string]any{"packet": packetMap(&pkt), "opts": optionsMap(&o)})
+	}
+	b := &Broadcast{UID: a.uid, Packet: pkt, Opts: o}
+	payload, err := b.Encode()
+	if err != nil {
+		return err
+	}
+	return a.bus.publish(ctx, b.Channel(a.bus.cfg.Key), payload)
+}
+
+// Requests made by this instance ----------------------------------------
+
+// RemoteSocketsJoin implements socketio.ClusterAdapter (REMOTE_JOIN).
+func (a *Adapter) RemoteSocketsJoin(ctx context.Context, opts socketio.BroadcastOptions, rooms []socketio.Room) error {
+	return a.request(ctx, RequestRemoteJoin, ClusterSocketsJoin, opts, func(r *Request, d map[string]any) {
+		r.Rooms = roomStrings(rooms)
+		d["rooms"] = anyStrings(r.Rooms)
+	})
+}
+
+// RemoteSocketsLeave implements socketio.ClusterAdapter (REMOTE_LEAVE).
+func (a *Adapter) RemoteSocketsLeave(ctx context.Context, opts socketio.BroadcastOptions, rooms []socketio.Room) error {
+	return a.request(ctx, RequestRemoteLeave, ClusterSocketsLeave, opts, func(r *Request, d map[string]any) {
+		r.Rooms = roomStrings(rooms)
+		d["rooms"] = anyStrings(r.Rooms)
+	})
+}
+
+// RemoteDisconnectSockets implements socketio.ClusterAdapter (REMOTE_DISCONNECT).
+func (a *Adapter) RemoteDisconnectSockets(ctx context.Context, opts socketio.BroadcastOptions, close bool) error {
+	return a.request(ctx, RequestRemoteDisconnect, ClusterDisconnectSockets, opts, func(r *Request, d map[string]any) {
+		r.Close = close
+		d["close"] = close
+	})
+}
+
+// RemoteServerSideEmit implements socketio.ClusterAdapter (SERVER_SIDE_EMIT,
+// without an ack).
+func (a *Adapter) RemoteServerSideEmit(ctx context.Context, event string, args []any) error {
+	data := append([]any{event}, args...)
+	if a.bus.cfg.Sharded {
+		return a.publishCluster(ctx, ClusterServerSideEmit, map[string]any{"packet": data})
+	}
+	payload, err := (&Request{UID: a.uid, Type: RequestServerSideEmit, Data: jsonValues(data)}).Encode()
+	if err != nil {
+		return err
+	}
+	return a.bus.publish(ctx, a.reqChannel, payload)
+}
+
+// request publishes a request that nobody answers.
+func (a *Adapter) request(ctx context.Context, t RequestType, ct ClusterMessageType, opts socketio.BroadcastOptions,
+	fill func(*Request, map[string]any)) error {
+	o := optionsOf(opts)
+	if a.bus.cfg.Sharded {
+		d := map[string]any{"opts": optionsMap(&o)}
+		fill(&Request{}, d)
+		return a.publishCluster(ctx, ct, d)
+	}
+	r := &Request{UID: a.uid, Type: t, Opts: &o}
+	fill(r, map[string]any{})
+	payload, err := r.Encode()
+	if err != nil {
+		return err
+	}
+	return a.bus.publish(ctx, a.reqChannel, payload)
+}
+
+// RemoteFetchSockets implements socketio.ClusterAdapter (REMOTE_FETCH):
+// it counts the servers (PUBSUB NUMSUB of the request channel, or
+// SHARDNUMSUB), publishes the request, and waits for one answer from each
+// other server until ctx ends.
+func (a *Adapter) RemoteFetchSockets(ctx context.Context, opts socketio.BroadcastOptions) ([]socketio.SocketInfo, error) {
+	countOn := a.reqChannel
+	if a.bus.cfg.Sharded {
+		countOn = a.channel
+	}
+	n, err := a.bus.serverCount(ctx, countOn)
+	if err != nil {
+		return nil, fmt.Errorf("redisadapter: counting servers: %w", err)
+	}
+	if n <= 1 {
+		return nil, nil
+	}
+	id := newUID()
+	p := &pending{want: n - 1, done: make(chan struct{})}
+	a.mu.Lock()
+	a.pending[id] = p
+	a.mu.Unlock()
+	defer func() {
+		a.mu.Lock()
+		delete(a.pending, id)
+		a.mu.Unlock()
+	}()
+	o := optionsOf(opts)
+	if a.bus.cfg.Sharded {
+		err = a.publishCluster(ctx, ClusterFetchSockets, map[string]any{"opts": optionsMap(&o), "requestId": id})
+	} else {
+		var payload []byte
+		if payload, err = (&Request{UID: a.uid, RequestID: id, Type: RequestRemoteFetch, Opts: &o}).Encode(); err == nil {
+			err = a.bus.publish(ctx, a.reqChannel, payload)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		err = fmt.Errorf("redisadapter: fetchSockets: %w", ctx.Err())
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return p.sockets, err
+}
+
+// answered records one server's answer to a pending fetch.
+func (a *Adapter) answered(id string, sockets []SocketInfo) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	p := a.pending[id]
+	if p == nil || p.got >= p.want {
+		return
+	}
+	for _, s := range sockets {
+		p.sockets = append(p.sockets, socketInfoOf(s))
+	}
+	if p.got++; p.got == p.want {
+		close(p.done)
+	}
+}
+
+// publishCluster publishes a sharded adapter's message on the namespace's channel.
+func (a *Adapter) publishCluster(ctx context.Context, t ClusterMessageType, data map[string]any) error {
+	payload, err := (&ClusterMessage{Type: t, Data: data, UID: a.uid, Nsp: a.nsp}).Encode()
+	if err != nil {
+		return err
+	}
+	return a.bus.publish(ctx, a.channel, payload)
+}
+
+// Messages from other servers: classic -----------------------------------
+
+func (a *Adapter) onClassic(channel string, payload []byte) {
+	switch {
+	case strings.HasPrefix(channel, a.resChannel):
+		a.onResponse(payload)
+	case channel == a.reqChannel:
+		a.onRequest(payload)
+	case strings.HasPrefix(channel, a.channel):
+		b, err := DecodeBroadcast(payload)
+		if err != nil {
+			a.bus.log.Debug("redis adapter: ignoring a malformed broadcast", "nsp", a.nsp, "err", err)
+			return
+		}
+		if b.UID == a.uid || b.Packet.Nsp != a.nsp {
+			return
+		}
+		a.deliver(&b.Packet, broadcastOptionsOf(&b.Opts))
+	}
+}
+
+// deliver hands a broadcast of another server to the local sockets.
+func (a *Adapter) deliver(p *Packet, opts socketio.BroadcastOptions) {
+	enc, err := encodedOf(p)
+	if err != nil {
+		a.bus.log.Debug("redis adapter: ignoring a broadcast Go cannot encode", "nsp", a.nsp, "err", err)
+		return
+	}
+	a.local.Broadcast(enc, opts)
+}
+
+func (a *Adapter) onRequest(payload []byte) {
+	r, err := DecodeRequest(payload)
+	if err != nil {
+		a.bus.log.Debug("redis adapter: ignoring a malformed request", "nsp", a.nsp, "err", err)
+		return
+	}
+	if r.UID == a.uid {
+		return // its own: done locally already
+	}
+	opts := socketio.BroadcastOptions{}
+	if r.Opts != nil {
+		opts = broadcastOptionsOf(r.Opts)
+	}
+	ctx, cancel := context.WithTimeout(a.bus.ctx, a.bus.cfg.PublishTimeout)
+	defer cancel()
+	respond := func(kind RequestType, resp *Response) {
+		resp.RequestID = r.RequestID
+		b, err := resp.Encode(kind)
+		if err == nil {
+			err = a.bus.publish(ctx, a.resChannel, b)
+		}
+		if err != nil {
+			a.bus.log.Warn("redis adapter: answer not published", "nsp", a.nsp, "err", err)
+		}
+	}
+	switch r.Type {
+	case RequestSockets:
+		var ids []string
+		for _, id := range a.local.Sockets(socketio.BroadcastOptions{Rooms: toRooms(r.Rooms)}) {
+			ids = append(ids, string(id))
+		}
+		respond(RequestSockets, &Response{SocketIDs: ids})
+	case RequestAllRooms:
+		respond(RequestAllRooms, &Response{Rooms: roomStrings(a.local.Rooms())})
+	case RequestRemoteJoin, RequestRemoteLeave, RequestRemoteDisconnect:
+		if r.Opts == nil { // an older adapter's one-socket form
+			so := a.ns.Socket(socketio.SocketID(r.SID))
+			if so == nil {
+				return
+			}
+			opts = socketio.BroadcastOptions{Rooms: []socketio.Room{socketio.Room(r.SID)}}
+			r.Rooms = []string{r.Room}
+			defer respond(r.Type, &Response{})
+		}
+		switch r.Type {
+		case RequestRemoteJoin:
+			a.ns.LocalSocketsJoin(opts, toRooms(r.Rooms))
+		case RequestRemoteLeave:
+			a.ns.LocalSocketsLeave(opts, toRooms(r.Rooms))
+		default:
+			a.ns.LocalDisconnectSockets(opts, r.Close)
+		}
+	case RequestRemoteFetch:
+		respond(RequestRemoteFetch, &Response{Sockets: socketInfos(a.ns.LocalFetchSockets(opts))})
+	case RequestServerSideEmit:
+		if len(r.Data) > 0 {
+			if ev, ok := r.Data[0].(string); ok {
+				a.ns.DispatchServerSideEmit(ev, r.Data[1:])
+			}
+		}
+	case RequestBroadcast:
+		if r.Packet != nil && r.Packet.Nsp == a.nsp {
+			p := *r.Packet
+			p.ID = nil // acks across instances are not supported
+			a.deliver(&p, opts)
+		}
+		respond(RequestBroadcastClientCount, &Response{ClientCount: 0})
+	}
+}
+
+func (a *Adapter) onResponse(payload []byte) {
+	r, err := DecodeResponse(payload)
+	if err != nil || r.HasType {
+		return // malformed, or an answer to a request Go never makes
+	}
+	a.answered(r.RequestID, r.Sockets)
+}
+
+// Messages from other servers: sharded -----------------------------------
+
+func (a *Adapter) onSharded(channel string, payload []byte) {
+	m, err := DecodeClusterMessage(payload)
+	if err != nil {
+		a.bus.log.Debug("redis adapter: ignoring a malformed message", "nsp", a.nsp, "err", err)
+		return
+	}
+	if m.UID == a.uid || m.Nsp != a.nsp {
+		return
+	}
+	var opts socketio.BroadcastOptions
+	if o, ok := m.Data["opts"]; ok && o != nil {
+		var oo Options
+		if decodeOptions(o, &oo) != nil {
+			return
+		}
+		opts = broadcastOptionsOf(&oo)
+	}
+	reqID, _ := m.Data["requestId"].(string)
+	ctx, cancel := context.WithTimeout(a.bus.ctx, a.bus.cfg.PublishTimeout)
+	defer cancel()
+	respond := func(t ClusterMessageType, data map[string]any) {
+		data["requestId"] = reqID
+		b, err := (&ClusterMessage{Type: t, Data: data, UID: a.uid, Nsp: a.nsp}).Encode()
+		if err == nil {
+			err = a.bus.publish(ctx, ShardedResponseChannel(a.bus.cfg.Key, a.nsp, m.UID), b)
+		}
+		if err != nil {
+			a.bus.log.Warn("redis adapter: answer not published", "nsp", a.nsp, "err", err)
+		}
+	}
+	rooms, _ := rooms(m.Data["rooms"])
+	switch m.Type {
+	case ClusterBroadcast:
+		var p Packet
+		if decodePacket(m.Data["packet"], &p) != nil || p.Nsp != a.nsp {
+			return
+		}
+		p.ID = nil
+		a.deliver(&p, opts)
+		if reqID != "" {
+			respond(ClusterBroadcastClientCount, map[string]any{"clientCount": int64(0)})
+		}
+	case ClusterSocketsJoin:
+		a.ns.LocalSocketsJoin(opts, toRooms(rooms))
+	case ClusterSocketsLeave:
+		a.ns.LocalSocketsLeave(opts, toRooms(rooms))
+	case ClusterDisconnectSockets:
+		closeConn, _ := m.Data["close"].(bool)
+		a.ns.LocalDisconnectSockets(opts, closeConn)
+	case ClusterFetchSockets:
+		var list []any
+		for _, s := range a.ns.LocalFetchSockets(opts) {
+			list = append(list, map[string]any{"id": string(s.ID), "handshake": s.Handshake,
+				"rooms": anyStrings(roomStrings(s.Rooms)), "data": s.Data})
+		}
+		respond(ClusterFetchSocketsResponse, map[string]any{"sockets": nonNilAny(list)})
+	case ClusterServerSideEmit:
+		if d, ok := m.Data["packet"].([]any); ok && len(d) > 0 {
+			if ev, ok := d[0].(string); ok {
+				a.ns.DispatchServerSideEmit(ev, d[1:])
+			}
+		}
+	case ClusterFetchSocketsResponse:
+		var infos []SocketInfo
+		list, _ := m.Data["sockets"].([]any)
+		for _, x := range list {
+			if xm, ok := x.(map[string]any); ok {
+				var si SocketInfo
+				if socketInfo(xm, &si) == nil {
+					infos = append(infos, si)
+				}
+			}
+		}
+		a.answered(reqID, infos)
+	}
+}

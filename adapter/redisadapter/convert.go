@@ -1,0 +1,178 @@
+package redisadapter
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/expressbridge/expressbridge/socketio"
+	"github.com/expressbridge/expressbridge/socketio/parser"
+)
+
+// Between Go's encoded packets and the adapter's ---------------------------
+//
+// Go encodes a broadcast once, as the text of a Socket.IO packet and its
+// binary attachments (socketio.Encoded); the adapter carries the packet
+// before socket.io-parser splits it: {type: EVENT, data: [event, ...args],
+// nsp}, Buffers inside data. These convert one to the other.
+
+// jsDate is how JSON.stringify writes a Date (its toJSON): what a Node
+// server sends its clients for a Date the emitter published.
+const jsDate = "2006-01-02T15:04:05.000Z"
+
+// packetOf turns an encoded EVENT into the adapter's packet: each argument
+// decoded from JSON (numbers kept exact as json.Number), each attachment
+// back in its placeholder's place as []byte.
+func packetOf(p *socketio.Encoded, nsp string) (Packet, error) {
+	// 1. The packet's text.
+	sp, err := parser.Decode(p.Text)
+	if err != nil {
+		return Packet{}, err
+	}
+	if sp.Type != parser.Event && sp.Type != parser.BinaryEvent {
+		return Packet{}, fmt.Errorf("redisadapter: only events are broadcast, not packet type %d", sp.Type)
+	}
+	// 2. Its arguments, attachments in place.
+	data := make([]any, len(sp.Args))
+	for i, raw := range sp.Args {
+		if n, ok := parser.PlaceholderNum(raw); ok && n < len(p.Attachments) {
+			data[i] = p.Attachments[n]
+			continue
+		}
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		if err := dec.Decode(&data[i]); err != nil {
+			return Packet{}, err
+		}
+	}
+	return Packet{Type: PacketEvent, Nsp: nsp, Data: data}, nil
+}
+
+// encodedOf encodes a packet of another server for Go's sockets: []byte
+// anywhere in data becomes an attachment, time.Time the string JSON.stringify
+// writes for a Date.
+func encodedOf(p *Packet) (*socketio.Encoded, error) {
+	if p.Type != PacketEvent || len(p.Data) == 0 {
+		return nil, errors.New("redisadapter: not an event")
+	}
+	var bins [][]byte
+	elems := make([]json.RawMessage, len(p.Data))
+	for i, v := range p.Data {
+		b, err := json.Marshal(forJSON(v, &bins))
+		if err != nil {
+			return nil, err
+		}
+		elems[i] = b
+	}
+	sp := parser.Packet{Type: parser.Event, Namespace: p.Nsp, Data: parser.EncodeArray(nil, elems), Attachments: len(bins)}
+	if len(bins) > 0 {
+		sp.Type = parser.BinaryEvent
+	}
+	return &socketio.Encoded{Text: parser.Append(nil, sp), Attachments: bins}, nil
+}
+
+// forJSON returns v ready for encoding/json: binary as placeholders
+// (collected in bins, depth first as socket.io-parser numbers them), dates
+// as JavaScript writes them.
+func forJSON(v any, bins *[][]byte) any {
+	switch v := v.(type) {
+	case []byte:
+		*bins = append(*bins, v)
+		return parser.Placeholder(len(*bins) - 1)
+	case time.Time:
+		return v.UTC().Format(jsDate)
+	case []any:
+		out := make([]any, len(v))
+		for i, x := range v {
+			out[i] = forJSON(x, bins)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, x := range v {
+			out[k] = forJSON(x, bins)
+		}
+		return out
+	}
+	return v
+}
+
+// jsonValues makes Go arguments publishable: each through encoding/json
+// (structs become maps), []byte kept as binary.
+func jsonValues(args []any) []any {
+	out := make([]any, len(args))
+	for i, a := range args {
+		switch a.(type) {
+		case []byte, string, nil, bool, int, int64, float64:
+			out[i] = a
+			continue
+		}
+		raw, err := json.Marshal(a)
+		if err != nil {
+			out[i] = nil
+			continue
+		}
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		var v any
+		dec.Decode(&v)
+		out[i] = numbers(v)
+	}
+	return out
+}
+
+func optionsOf(o socketio.BroadcastOptions) Options {
+	return Options{Rooms: roomStrings(o.Rooms), Except: roomStrings(o.Except)}
+}
+
+func broadcastOptionsOf(o *Options) socketio.BroadcastOptions {
+	return socketio.BroadcastOptions{Rooms: toRooms(o.Rooms), Except: toRooms(o.Except)}
+}
+
+func roomStrings(rooms []socketio.Room) []string {
+	out := make([]string, len(rooms))
+	for i, r := range rooms {
+		out[i] = string(r)
+	}
+	return out
+}
+
+func toRooms(s []string) []socketio.Room {
+	out := make([]socketio.Room, len(s))
+	for i, r := range s {
+		out[i] = socketio.Room(r)
+	}
+	return out
+}
+
+func anyStrings(s []string) []any {
+	out := make([]any, len(s))
+	for i, x := range s {
+		out[i] = x
+	}
+	return out
+}
+
+// packetMap is a packet as a sharded adapter's message holds it.
+func packetMap(p *Packet) map[string]any {
+	return map[string]any{"type": int64(p.Type), "data": nonNilAny(p.Data), "nsp": p.Nsp}
+}
+
+// optionsMap is options as a sharded adapter's message holds them.
+func optionsMap(o *Options) map[string]any {
+	return map[string]any{"rooms": anyStrings(o.Rooms), "except": anyStrings(o.Except), "flags": o.Flags.asMap()}
+}
+
+func socketInfos(in []socketio.SocketInfo) []SocketInfo {
+	out := make([]SocketInfo, len(in))
+	for i, s := range in {
+		out[i] = SocketInfo{ID: string(s.ID), Handshake: s.Handshake, Rooms: roomStrings(s.Rooms), Data: s.Data}
+	}
+	return out
+}
+
+func socketInfoOf(s SocketInfo) socketio.SocketInfo {
+	return socketio.SocketInfo{ID: socketio.SocketID(s.ID), Handshake: s.Handshake, Rooms: toRooms(s.Rooms), Data: s.Data}
+}

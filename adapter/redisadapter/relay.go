@@ -1,0 +1,124 @@
+package redisadapter
+
+import (
+	"context"
+	"sync"
+)
+
+// The plain /ws chat across instances ------------------------------------
+//
+// The /ws door's broadcasts are text frames, not Socket.IO packets. They
+// travel as Socket.IO-adapter broadcasts in a namespace of their own,
+// WSNamespace, with the frame as the one argument of event WSEvent: the
+// same channels and encoding as every other broadcast, so one decoder, one
+// subscription model and one delivery guarantee serve both doors; Node
+// servers never subscribe to that namespace, so they pay nothing; and the
+// emitter can push to /ws clients too:
+//
+//	emitter.of("/expressbridge-ws").emit("message", JSON.stringify({type: "said", user: "ann", text: "hi"}))
+
+// WSNamespace is the namespace the /ws door's broadcasts travel in.
+const WSNamespace = "/expressbridge-ws"
+
+// WSEvent is the event of a /ws broadcast: its one argument is the frame's
+// text.
+const WSEvent = "message"
+
+// Relay carries the /ws door's broadcasts between instances: it is the
+// bridge's Fanout (bridge.Config.Fanout), and hands the other instances'
+// broadcasts to the deliver function given to Start
+// (bridge.Server.BroadcastLocal). A broadcast with rooms is not delivered
+// (the /ws door has none). Delivery is at most once (Redis Pub/Sub).
+type Relay struct {
+	bus *Bus
+	uid string
+
+	mu      sync.RWMutex
+	deliver func([]byte)
+}
+
+// NewRelay returns a relay on the bus; it publishes at once and receives
+// once started.
+func (b *Bus) NewRelay() *Relay { return &Relay{bus: b, uid: newUID()} }
+
+// Start subscribes to the other instances' /ws broadcasts and hands each
+// to deliver, once, on the bus's goroutine. It returns once Redis has
+// confirmed the subscription or ctx ends (subscribing then goes on in the
+// background).
+func (r *Relay) Start(ctx context.Context, deliver func(msg []byte)) error {
+	r.mu.Lock()
+	r.deliver = deliver
+	r.mu.Unlock()
+	key := r.bus.cfg.Key
+	if r.bus.cfg.Sharded {
+		return r.bus.subscribe(ctx, &subscription{channels: []string{ShardedChannel(key, WSNamespace)}, handle: r.onSharded})
+	}
+	return r.bus.subscribe(ctx, &subscription{patterns: []string{BroadcastChannel(key, WSNamespace) + "*"}, handle: r.onClassic})
+}
+
+// Publish implements bridge.Fanout: msg goes to the other instances, at
+// most once, within PublishTimeout; a failure is logged.
+func (r *Relay) Publish(msg []byte) {
+	if r.bus.closed() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), r.bus.cfg.PublishTimeout)
+	defer cancel()
+	p := Packet{Type: PacketEvent, Nsp: WSNamespace, Data: []any{WSEvent, string(msg)}}
+	var err error
+	if r.bus.cfg.Sharded {
+		var payload []byte
+		payload, err = (&ClusterMessage{Type: ClusterBroadcast, UID: r.uid, Nsp: WSNamespace,
+			Data: map[string]any{"packet": packetMap(&p), "opts": optionsMap(&Options{})}}).Encode()
+		if err == nil {
+			err = r.bus.publish(ctx, ShardedChannel(r.bus.cfg.Key, WSNamespace), payload)
+		}
+	} else {
+		b := &Broadcast{UID: r.uid, Packet: p}
+		var payload []byte
+		if payload, err = b.Encode(); err == nil {
+			err = r.bus.publish(ctx, b.Channel(r.bus.cfg.Key), payload)
+		}
+	}
+	if err != nil {
+		r.bus.log.Warn("redis adapter: /ws broadcast not published to the other instances", "err", err)
+	}
+}
+
+func (r *Relay) onClassic(_ string, payload []byte) {
+	b, err := DecodeBroadcast(payload)
+	if err != nil || b.UID == r.uid || b.Packet.Nsp != WSNamespace || len(b.Opts.Rooms) > 0 {
+		return
+	}
+	r.hand(&b.Packet)
+}
+
+func (r *Relay) onSharded(_ string, payload []byte) {
+	m, err := DecodeClusterMessage(payload)
+	if err != nil || m.UID == r.uid || m.Nsp != WSNamespace || m.Type != ClusterBroadcast {
+		return
+	}
+	var o Options
+	var p Packet
+	if decodeOptions(m.Data["opts"], &o) != nil || len(o.Rooms) > 0 || decodePacket(m.Data["packet"], &p) != nil {
+		return
+	}
+	r.hand(&p)
+}
+
+// hand delivers a packet's frame: event WSEvent with one string.
+func (r *Relay) hand(p *Packet) {
+	if len(p.Data) != 2 || p.Data[0] != WSEvent {
+		return
+	}
+	text, ok := p.Data[1].(string)
+	if !ok {
+		return
+	}
+	r.mu.RLock()
+	deliver := r.deliver
+	r.mu.RUnlock()
+	if deliver != nil {
+		deliver([]byte(text))
+	}
+}

@@ -1,0 +1,257 @@
+package socketio
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+
+	"github.com/gorilla/websocket"
+)
+
+// Operations across instances ---------------------------------------------
+//
+// socket.io's io.in(room).socketsJoin(…), socketsLeave, disconnectSockets,
+// fetchSockets and serverSideEmit: each acts on the sockets of this
+// instance, and through a ClusterAdapter on those of every other instance
+// (Node servers on @socket.io/redis-adapter included).
+
+// ClusterAdapter is an Adapter that spans instances (Redis). Its Broadcast
+// delivers locally and publishes to the other instances; the Remote…
+// methods ask the other instances to do what the Namespace method of the
+// same name has just done locally. Delivery to other instances is at most
+// once (Redis Pub/Sub: an instance that is disconnected from Redis when a
+// message is published never sees it).
+type ClusterAdapter interface {
+	Adapter
+	// Sockets returns the local sockets opts chooses now.
+	Sockets(opts BroadcastOptions) []SocketID
+	// RemoteSocketsJoin asks every other instance to put its sockets
+	// chosen by opts in rooms. It does not wait for them.
+	RemoteSocketsJoin(ctx context.Context, opts BroadcastOptions, rooms []Room) error
+	// RemoteSocketsLeave asks every other instance to take its sockets
+	// chosen by opts out of rooms. It does not wait for them.
+	RemoteSocketsLeave(ctx context.Context, opts BroadcastOptions, rooms []Room) error
+	// RemoteDisconnectSockets asks every other instance to disconnect its
+	// sockets chosen by opts (closing their connections when close). It
+	// does not wait for them.
+	RemoteDisconnectSockets(ctx context.Context, opts BroadcastOptions, close bool) error
+	// RemoteFetchSockets returns the sockets opts chooses on every other
+	// instance. It waits for as many answers as there are other instances,
+	// until ctx ends; then it returns what it has and the context's error.
+	RemoteFetchSockets(ctx context.Context, opts BroadcastOptions) ([]SocketInfo, error)
+	// RemoteServerSideEmit hands event and args to the OnServerSideEmit
+	// handlers of every other instance's namespace. It does not wait.
+	RemoteServerSideEmit(ctx context.Context, event string, args []any) error
+}
+
+// NamespaceBinder is an Adapter that needs its namespace (to disconnect
+// sockets, describe them, hand it server-side events): Of calls Bind once,
+// right after NewAdapter, before any socket connects.
+type NamespaceBinder interface {
+	Bind(ns *Namespace)
+}
+
+// SocketInfo describes a socket, as fetchSockets returns it: ID and rooms,
+// and what socket.io calls its handshake and data. A Go socket's Data is
+// {"user": USER} and its Handshake holds its auth only, never a header
+// (the cookie stays out of Redis).
+type SocketInfo struct {
+	ID        SocketID
+	Rooms     []Room
+	Handshake map[string]any
+	Data      any
+}
+
+// ServerSideHandler handles an event another instance emitted with
+// ServerSideEmit (or io.serverSideEmit on a Node server): its arguments as
+// the cluster adapter decoded them (see adapter/redisadapter for the types).
+type ServerSideHandler func(args []any)
+
+// clusterState is what a namespace keeps for operations across instances.
+type clusterState struct {
+	mu       sync.RWMutex
+	handlers map[string]ServerSideHandler
+}
+
+// Socket returns the socket of that ID connected to this namespace here,
+// or nil.
+func (n *Namespace) Socket(id SocketID) *Socket {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.sockets[id]
+}
+
+// localSockets returns the local sockets opts chooses.
+func (n *Namespace) localSockets(opts BroadcastOptions) []*Socket {
+	var ids []SocketID
+	switch a := n.adapter.(type) {
+	case interface {
+		Sockets(BroadcastOptions) []SocketID
+	}:
+		ids = a.Sockets(opts)
+	default:
+		return nil
+	}
+	out := make([]*Socket, 0, len(ids))
+	for _, id := range ids {
+		if so := n.Socket(id); so != nil {
+			out = append(out, so)
+		}
+	}
+	return out
+}
+
+func (n *Namespace) clusterAdapter() ClusterAdapter {
+	ca, _ := n.adapter.(ClusterAdapter)
+	return ca
+}
+
+// SocketsJoin puts the sockets opts chooses in rooms, here and, with a
+// ClusterAdapter, on every other instance (io.in(…).socketsJoin).
+func (n *Namespace) SocketsJoin(ctx context.Context, opts BroadcastOptions, rooms ...Room) error {
+	n.LocalSocketsJoin(opts, rooms)
+	if ca := n.clusterAdapter(); ca != nil {
+		return ca.RemoteSocketsJoin(ctx, opts, rooms)
+	}
+	return nil
+}
+
+// SocketsLeave takes the sockets opts chooses out of rooms, here and on
+// every other instance (io.in(…).socketsLeave).
+func (n *Namespace) SocketsLeave(ctx context.Context, opts BroadcastOptions, rooms ...Room) error {
+	n.LocalSocketsLeave(opts, rooms)
+	if ca := n.clusterAdapter(); ca != nil {
+		return ca.RemoteSocketsLeave(ctx, opts, rooms)
+	}
+	return nil
+}
+
+// DisconnectSockets disconnects the sockets opts chooses, here and on
+// every other instance (io.in(…).disconnectSockets(close)); with close
+// their whole connection is closed, otherwise only the namespace.
+func (n *Namespace) DisconnectSockets(ctx context.Context, opts BroadcastOptions, close bool) error {
+	n.LocalDisconnectSockets(opts, close)
+	if ca := n.clusterAdapter(); ca != nil {
+		return ca.RemoteDisconnectSockets(ctx, opts, close)
+	}
+	return nil
+}
+
+// FetchSockets returns the sockets opts chooses, here and on every other
+// instance (io.in(…).fetchSockets()). Across instances it waits for every
+// instance's answer until ctx ends (DefaultAckTimeout when ctx has no
+// deadline), then returns what it has and the error.
+func (n *Namespace) FetchSockets(ctx context.Context, opts BroadcastOptions) ([]SocketInfo, error) {
+	out := n.LocalFetchSockets(opts)
+	ca := n.clusterAdapter()
+	if ca == nil {
+		return out, nil
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultAckTimeout)
+		defer cancel()
+	}
+	remote, err := ca.RemoteFetchSockets(ctx, opts)
+	return append(out, remote...), err
+}
+
+// ServerSideEmit hands event and args to the OnServerSideEmit handlers of
+// the other instances (not this one), as io.serverSideEmit does. Arguments
+// are encoded as JSON values (a []byte as binary). Without a
+// ClusterAdapter it does nothing.
+func (n *Namespace) ServerSideEmit(ctx context.Context, event string, args ...any) error {
+	if ca := n.clusterAdapter(); ca != nil {
+		return ca.RemoteServerSideEmit(ctx, event, args)
+	}
+	return nil
+}
+
+// OnServerSideEmit registers the handler of a server-side event from
+// another instance, replacing any earlier one. Handlers run on the
+// adapter's goroutine: one that blocks holds back the next messages.
+func (n *Namespace) OnServerSideEmit(event string, h ServerSideHandler) {
+	cs := &n.cluster
+	cs.mu.Lock()
+	if cs.handlers == nil {
+		cs.handlers = make(map[string]ServerSideHandler)
+	}
+	cs.handlers[event] = h
+	cs.mu.Unlock()
+}
+
+// Local operations: what a ClusterAdapter runs when another instance asks.
+
+// LocalSocketsJoin puts the local sockets opts chooses in rooms.
+func (n *Namespace) LocalSocketsJoin(opts BroadcastOptions, rooms []Room) {
+	for _, so := range n.localSockets(opts) {
+		so.Join(rooms...)
+	}
+}
+
+// LocalSocketsLeave takes the local sockets opts chooses out of rooms.
+func (n *Namespace) LocalSocketsLeave(opts BroadcastOptions, rooms []Room) {
+	for _, so := range n.localSockets(opts) {
+		for _, r := range rooms {
+			so.Leave(r)
+		}
+	}
+}
+
+// LocalDisconnectSockets disconnects the local sockets opts chooses; with
+// close, their connections too.
+func (n *Namespace) LocalDisconnectSockets(opts BroadcastOptions, close bool) {
+	for _, so := range n.localSockets(opts) {
+		so.Disconnect()
+		if close {
+			so.c.e.closeWith(websocket.CloseNormalClosure, "forced close")
+		}
+	}
+}
+
+// LocalFetchSockets describes the local sockets opts chooses.
+func (n *Namespace) LocalFetchSockets(opts BroadcastOptions) []SocketInfo {
+	sockets := n.localSockets(opts)
+	out := make([]SocketInfo, 0, len(sockets))
+	for _, so := range sockets {
+		var auth any = map[string]any{}
+		if len(so.auth) > 0 {
+			json.Unmarshal(so.auth, &auth)
+		}
+		out = append(out, SocketInfo{
+			ID:    so.id,
+			Rooms: so.Rooms(),
+			Handshake: map[string]any{
+				"headers": map[string]any{}, "auth": auth, "query": map[string]any{},
+				"xdomain": false, "secure": false, "address": "", "url": "",
+			},
+			Data: map[string]any{"user": so.User()},
+		})
+	}
+	return out
+}
+
+// DispatchServerSideEmit runs the OnServerSideEmit handler of event with
+// args: a ClusterAdapter calls it for each server-side event of another
+// instance. Events without a handler are dropped.
+func (n *Namespace) DispatchServerSideEmit(event string, args []any) {
+	cs := &n.cluster
+	cs.mu.RLock()
+	h := cs.handlers[event]
+	cs.mu.RUnlock()
+	if h != nil {
+		h(args)
+	}
+}
+
+// Rooms returns every room that has a socket here (sockets' own-ID rooms
+// included), as allRooms answers another instance.
+func (a *MemoryAdapter) Rooms() []Room {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	out := make([]Room, 0, len(a.rooms))
+	for r := range a.rooms {
+		out = append(out, r)
+	}
+	return out
+}
