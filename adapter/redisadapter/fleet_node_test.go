@@ -1,0 +1,210 @@
+package redisadapter_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/expressbridge/expressbridge/adapter/redisadapter"
+	"github.com/expressbridge/expressbridge/internal/testenv"
+	"github.com/expressbridge/expressbridge/socketio"
+)
+
+// The Node side of the fleet: the unmodified emitter and Socket.IO servers
+// on the real adapter (node-app/scripts/push.js, adapter-peer.js).
+
+// push runs node-app/scripts/push.js with the operations given.
+func push(t *testing.T, redisURL string, ops ...string) {
+	t.Helper()
+	testenv.EnsureNodeModules(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, testenv.Node(t), append([]string{filepath.Join("scripts", "push.js"), redisURL}, ops...)...)
+	cmd.Dir = filepath.Join(testenv.RepoRoot(t), "node-app")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("push.js %v: %v\n%s", ops, err, out)
+	}
+}
+
+// nodePeer is node-app/scripts/adapter-peer.js: a Socket.IO server on the
+// real adapter with one client in room "user:node".
+type nodePeer struct {
+	t     *testing.T
+	stdin io.WriteCloser
+	lines chan string
+}
+
+func startNodePeer(t *testing.T, redisURL string, sharded bool) *nodePeer {
+	t.Helper()
+	testenv.EnsureNodeModules(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, testenv.Node(t), filepath.Join("scripts", "adapter-peer.js"), redisURL)
+	cmd.Dir = filepath.Join(testenv.RepoRoot(t), "node-app")
+	if sharded {
+		cmd.Env = append(cmd.Environ(), "SHARDED=1")
+	}
+	cmd.WaitDelay = 3 * time.Second
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &nodePeer{t: t, stdin: stdin, lines: make(chan string, 256)}
+	go func() {
+		defer close(p.lines)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			p.lines <- sc.Text()
+		}
+	}()
+	t.Cleanup(func() {
+		stdin.Close()
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cancel()
+			<-done
+		}
+		cancel()
+		if t.Failed() {
+			t.Logf("adapter-peer.js stderr:\n%s", stderr.String())
+		}
+	})
+	expectMsg(t, "node peer", p.lines, `{"ready":true`)
+	return p
+}
+
+func (p *nodePeer) command(v any) {
+	p.t.Helper()
+	b, _ := json.Marshal(v)
+	if _, err := p.stdin.Write(append(b, '\n')); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// TestEmitterPush: the unmodified @socket.io/redis-emitter, as an Express
+// route would use it, reaches the sockets of three Go instances: an emit to
+// a user's room, socketsJoin then an emit to the joined room,
+// disconnectSockets, and a text frame to every /ws client.
+func TestEmitterPush(t *testing.T) {
+	f := newFleet(t)
+	var ins []*instance
+	for i := range 3 {
+		ins = append(ins, f.start(fmt.Sprintf("go%d", i), f.sessions.URL(), redisadapter.BusConfig{}))
+	}
+	ann, bob := f.login("ann"), f.login("bob")
+	var anns, bobs []*sioClient
+	var wss []*wsClient
+	for _, in := range ins {
+		anns = append(anns, f.dialSIO(in, ann, "ann"))
+		bobs = append(bobs, f.dialSIO(in, bob, "bob"))
+		wss = append(wss, f.dialWS(in, bob, "bob"))
+	}
+	url := f.sessions.URL()
+	push(t, url, "emit", "user:bob", "invoice", `{"id":42,"total":9.5,"paid":true}`)
+	for _, c := range bobs {
+		c.expectEvent(`["invoice",{"id":42,"paid":true,"total":9.5}]`)
+	}
+	for _, c := range anns {
+		c.none(`42["invoice"`, 200*time.Millisecond)
+	}
+
+	push(t, url, "join", "user:ann", "room:beta", "--", "emit", "room:beta", "beta", `"for the beta room"`)
+	for _, c := range anns {
+		c.expectEvent(`["beta","for the beta room"]`)
+	}
+	for _, c := range bobs {
+		c.none(`42["beta"`, 200*time.Millisecond)
+	}
+
+	push(t, url, "ws", `{"type":"said","user":"express","text":"pushed"}`)
+	for _, w := range wss {
+		expectMsg(t, w.name, w.msgs, `{"type":"said","user":"express","text":"pushed"}`)
+	}
+
+	push(t, url, "disconnect", "user:bob")
+	for _, c := range bobs {
+		c.expect(`41`)
+	}
+	waitFor(t, "bob's sockets gone", func() bool {
+		n := 0
+		for _, in := range ins {
+			n += in.ns.Len()
+		}
+		return n == 3
+	})
+}
+
+// TestMixedFleet: a Node Socket.IO 4 server on the real
+// @socket.io/redis-adapter and two Go instances on one Redis. A broadcast
+// from either side reaches the clients of both, once; fetchSockets and
+// socketsJoin cross in both directions.
+func TestMixedFleet(t *testing.T) {
+	f := newFleet(t)
+	node := startNodePeer(t, f.sessions.URL(), false)
+	g0 := f.start("go0", f.sessions.URL(), redisadapter.BusConfig{})
+	g1 := f.start("go1", f.sessions.URL(), redisadapter.BusConfig{})
+	ann := f.login("ann")
+	c0, c1 := f.dialSIO(g0, ann, "ann"), f.dialSIO(g1, ann, "ann")
+
+	// Go → Node and Go.
+	g0.ns.Emit("from-go", map[string]any{"n": 1, "bin": false})
+	expectMsg(t, "node client", node.lines, `{"client":"from-go","args":[{"bin":false,"n":1}]}`)
+	c1.expectEvent(`["from-go",{"n":1,"bin":false}]`)
+	c0.expectEvent(`["from-go",{"n":1,"bin":false}]`)
+	// Binary from Go reaches Node as a Buffer.
+	g1.ns.Emit("bytes", []byte{1, 2, 3})
+	expectMsg(t, "node client", node.lines, `{"client":"bytes","args":[{"type":"Buffer","data":[1,2,3]}]}`)
+
+	// Node → Go.
+	node.command(map[string]any{"emit": []any{"from-node", map[string]any{"text": "hi", "list": []any{1, "two"}}}})
+	c0.expectEvent(`["from-node",{"text":"hi","list":[1,"two"]}]`)
+	c1.expectEvent(`["from-node",{"text":"hi","list":[1,"two"]}]`)
+	expectMsg(t, "node client", node.lines, `{"client":"from-node"`)
+	// Node to a Go user's room (the room channel, one room).
+	node.command(map[string]any{"to": "user:ann", "emit": []any{"dm", "to ann"}})
+	c0.expectEvent(`["dm","to ann"]`)
+	c1.expectEvent(`["dm","to ann"]`)
+	noMsg(t, "node client", node.lines, `{"client":"dm"`, 200*time.Millisecond)
+
+	// Node's fetchSockets counts Go's sockets; Go's counts Node's.
+	node.command(map[string]any{"fetch": true})
+	fetched := expectMsg(t, "node peer", node.lines, `{"fetched":`)
+	if !strings.HasPrefix(fetched, `{"fetched":3,`) {
+		t.Errorf("Node's fetchSockets: %s, want 3 sockets", fetched)
+	}
+	got, err := g0.ns.FetchSockets(f.ctx, socketio.BroadcastOptions{})
+	if err != nil || len(got) != 3 {
+		t.Errorf("Go's fetchSockets: %d sockets, %v; want 3", len(got), err)
+	}
+	// Go's socketsJoin moves the Node client; Node's moves Go's.
+	g1.ns.SocketsJoin(f.ctx, socketio.BroadcastOptions{Rooms: []socketio.Room{"user:node"}}, "mixed")
+	node.command(map[string]any{"in": "user:ann", "join": "mixed"})
+	time.Sleep(300 * time.Millisecond)
+	g0.ns.Broadcast(socketio.BroadcastOptions{Rooms: []socketio.Room{"mixed"}}, "mixed-news", 1)
+	expectMsg(t, "node client", node.lines, `{"client":"mixed-news","args":[1]}`)
+	c0.expectEvent(`["mixed-news",1]`)
+	c1.expectEvent(`["mixed-news",1]`)
+	// Once each.
+	c0.none(`42["from-node"`, 0)
+	c0.none(`42["mixed-news"`, 200*time.Millisecond)
+	c1.none(`42["from-node"`, 0)
+	noMsg(t, "node client", node.lines, `{"client":"mixed-news"`, 200*time.Millisecond)
+}

@@ -1,0 +1,88 @@
+#!/usr/bin/env node
+'use strict'
+
+// A Node member of a mixed fleet: a real Socket.IO 4 server on the real
+// @socket.io/redis-adapter (createAdapter, or createShardedAdapter with
+// SHARDED=1) on the Redis given as argv[2], and one socket.io-client
+// connected to it that joins room "user:node". It prints one JSON line per
+// thing that happens:
+//
+//   {"ready": true, "port": PORT}       once the client is connected
+//   {"client": EVENT, "args": [...]}    the client received EVENT
+//   {"server": EVENT, "args": [...]}    the server got a serverSideEmit
+//   {"fetched": N, "rooms": [...]}      the answer to a "fetch" command
+//
+// and reads one JSON command per line on stdin:
+//
+//   {"emit": [EVENT, ...ARGS]}          io.emit(EVENT, ...ARGS)
+//   {"to": ROOM, "emit": [EVENT, ...]}  io.to(ROOM).emit(...)
+//   {"fetch": true}                     io.fetchSockets()
+//   {"join": ROOM, "in": ROOM}          io.in(ROOM).socketsJoin(ROOM)
+//
+// It exits when stdin closes or on SIGTERM.
+
+const http = require('http')
+const readline = require('readline')
+const { Server } = require('socket.io')
+const { io: ioc } = require('socket.io-client')
+const { createClient } = require('redis')
+const { createAdapter, createShardedAdapter } = require('@socket.io/redis-adapter')
+
+const url = process.argv[2]
+const clients = []
+
+function log(obj) {
+  process.stdout.write(JSON.stringify(obj) + '\n')
+}
+
+async function redis() {
+  const c = createClient({ url })
+  c.on('error', (err) => console.error('redis:', err.message))
+  await c.connect()
+  clients.push(c)
+  return c
+}
+
+async function main() {
+  const httpServer = http.createServer()
+  const pub = await redis()
+  const sub = await redis()
+  const adapter = process.env.SHARDED === '1' ? createShardedAdapter(pub, sub) : createAdapter(pub, sub)
+  const io = new Server(httpServer, { adapter })
+  await new Promise((resolve) => httpServer.listen(0, '127.0.0.1', resolve))
+  io.on('connection', (socket) => {
+    socket.data = { user: 'node' }
+    socket.join('user:node')
+  })
+  io.on('ping', (...args) => log({ server: 'ping', args }))
+  const client = ioc(`http://127.0.0.1:${httpServer.address().port}`, { transports: ['websocket'], reconnection: false })
+  client.onAny((ev, ...args) => log({ client: ev, args }))
+  client.on('disconnect', (reason) => log({ client: 'disconnect', args: [reason] }))
+  await new Promise((resolve) => client.once('connect', resolve))
+  await new Promise((resolve) => setTimeout(resolve, 200)) // the adapter's subscriptions
+  log({ ready: true, port: httpServer.address().port })
+
+  const rl = readline.createInterface({ input: process.stdin })
+  rl.on('line', async (line) => {
+    const cmd = JSON.parse(line)
+    if (cmd.emit) (cmd.to ? io.to(cmd.to) : io).emit(...cmd.emit)
+    if (cmd.join) io.in(cmd.in).socketsJoin(cmd.join)
+    if (cmd.fetch) {
+      const sockets = await io.fetchSockets()
+      log({ fetched: sockets.length, rooms: sockets.map((s) => [...s.rooms].filter((r) => r !== s.id)) })
+    }
+  })
+  const stop = async () => {
+    client.close()
+    io.close()
+    await Promise.all(clients.map((r) => r.close().catch(() => r.destroy())))
+    process.exit(0)
+  }
+  process.on('SIGTERM', stop)
+  rl.on('close', stop)
+}
+
+main().catch((err) => {
+  console.error(err)
+  process.exit(1)
+})
