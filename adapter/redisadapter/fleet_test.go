@@ -509,3 +509,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func roomOpts(rooms ...socketio.Room) socketio.BroadcastOptions {
+	return socketio.BroadcastOptions{Rooms: rooms}
+}
