@@ -35,6 +35,7 @@ type Metrics struct {
 	broadcasts   prometheus.Counter
 	delivered    prometheus.Counter
 	resubscribed prometheus.Counter
+	adapterSubs  prometheus.Counter // adapter.go
 }
 
 // New returns metrics registered on a new registry, with the Go runtime's
@@ -74,7 +75,8 @@ func New() *Metrics {
 			Help: "Times the session store's Pub/Sub watch subscribed again after losing its subscription.",
 		}),
 	}
-	m.reg.MustRegister(m.handshakes, m.open, m.ended, m.storeLatency, m.broadcasts, m.delivered, m.resubscribed,
+	m.adapterSubs = newAdapterResubscriptions()
+	m.reg.MustRegister(m.handshakes, m.open, m.ended, m.storeLatency, m.broadcasts, m.delivered, m.resubscribed, m.adapterSubs,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

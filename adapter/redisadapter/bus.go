@@ -162,21 +162,29 @@ type subscription struct {
 // subscription; the Observer hears each time. It returns once Redis has
 // confirmed the subscriptions, or ctx ends (the goroutine keeps trying).
 func (b *Bus) subscribe(ctx context.Context, s *subscription) error {
+	// The PubSub remembers what it was asked even when Redis refuses now,
+	// and asks again on each reconnection.
 	var ps *redis.PubSub
+	var err error
 	switch {
 	case b.cfg.Sharded:
-		ps = b.client.SSubscribe(b.ctx, s.channels...)
-	case len(s.patterns) > 0:
-		ps = b.client.PSubscribe(b.ctx, s.patterns...)
-		if len(s.channels) > 0 {
-			ps.Subscribe(b.ctx, s.channels...)
-		}
+		ps = b.client.SSubscribe(b.ctx)
+		err = ps.SSubscribe(ctx, s.channels...)
 	default:
-		ps = b.client.Subscribe(b.ctx, s.channels...)
+		ps = b.client.Subscribe(b.ctx)
+		if len(s.patterns) > 0 {
+			err = ps.PSubscribe(ctx, s.patterns...)
+		}
+		if len(s.channels) > 0 {
+			err = errors.Join(err, ps.Subscribe(ctx, s.channels...))
+		}
 	}
 	s.ready = make(chan struct{})
 	b.wg.Add(1)
 	go b.read(ps, s)
+	if err != nil {
+		return err // Redis is not there: no point waiting
+	}
 	select {
 	case <-s.ready:
 		return nil

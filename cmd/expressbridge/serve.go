@@ -50,6 +50,7 @@ type serveOptions struct {
 	trustProxy       []string
 	logFormat        string
 	logLevel         string
+	pubsub           pubsubOptions // pubsub.go
 }
 
 func newServeCmd(a *app) *cobra.Command {
@@ -145,6 +146,7 @@ SIGTERM stop accepting, close every connection with 1001 and exit within
 		"serve Prometheus metrics at http://ADDR/metrics, on a listener of their own so the public port does not expose them "+
 			"(off unless set; e.g. 127.0.0.1:9464)")
 	bindEnv(fs, "metrics-listen", "EXPRESSBRIDGE_METRICS_LISTEN")
+	so.pubsub.addFlags(fs)
 	fs.StringVar(&so.cpuProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) to this file until shutdown: for performance work")
 	bindEnv(fs, "cpuprofile", "EXPRESSBRIDGE_CPUPROFILE")
 	fs.StringVar(&so.logFormat, "log-format", "text", "log format: text or json")
@@ -203,6 +205,20 @@ func (so *serveOptions) run(ctx context.Context, a *app, o *sessionOptions, g *g
 			store.redis.Client().AddHook(m.RedisHook())
 		}
 	}
+	var adapterObserver interface{ Resubscribed() }
+	if m != nil {
+		adapterObserver = m.AdapterObserver()
+	}
+	fan, err := so.pubsub.open(store, log, adapterObserver)
+	if err != nil {
+		return err
+	}
+	defer fan.close()
+	relay := fan.relay()
+	var bfan bridge.Fanout
+	if relay != nil {
+		bfan = relay
+	}
 	gate, err := g.gate(ver, store, o.cookieName, so.origins, gateObserver)
 	if err != nil {
 		return err
@@ -222,12 +238,16 @@ func (so *serveOptions) run(ctx context.Context, a *app, o *sessionOptions, g *g
 		Watch:              store.Watch,
 		RevalidateInterval: revalidate,
 		TouchInterval:      so.touch,
+		Fanout:             bfan,
 		Logger:             log,
 
 		CloseOnStoreUnavailable: so.closeOnStoreFail,
 	})
 	if err != nil {
 		return usageErrorf("%v", err)
+	}
+	if relay != nil {
+		startRelay(ctx, relay, srv.BroadcastLocal, log)
 	}
 	if !strings.HasPrefix(so.path, "/") {
 		return usageErrorf("--path must start with /, not %q", so.path)
@@ -243,7 +263,11 @@ func (so *serveOptions) run(ctx context.Context, a *app, o *sessionOptions, g *g
 		if so.socketioPath == so.path {
 			return usageErrorf("--socketio-path and --path must differ (both %q)", so.path)
 		}
-		sio, err := socketio.New(socketio.Config{Bridge: srv, HandshakeTimeout: so.handshakeTimeout, Logger: log})
+		sioCfg := socketio.Config{Bridge: srv, HandshakeTimeout: so.handshakeTimeout, Logger: log}
+		if fan.bus != nil {
+			sioCfg.NewAdapter = fan.bus.NewAdapter
+		}
+		sio, err := socketio.New(sioCfg)
 		if err != nil {
 			return usageErrorf("%v", err)
 		}
@@ -275,7 +299,7 @@ func (so *serveOptions) run(ctx context.Context, a *app, o *sessionOptions, g *g
 	log.Info("expressbridge serving",
 		"url", "ws://"+ln.Addr().String()+so.path, "socketio", sioURL, "store", store.url, "sessions", store.where(),
 		"cookie", o.cookieName, "secrets", ver.Secrets(),
-		"origins", originsForLog(so.origins))
+		"origins", originsForLog(so.origins), "pubsub", fan.where)
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
