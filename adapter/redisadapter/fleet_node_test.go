@@ -153,14 +153,22 @@ func TestEmitterPush(t *testing.T) {
 }
 
 // TestMixedFleet: a Node Socket.IO 4 server on the real
-// @socket.io/redis-adapter and two Go instances on one Redis. A broadcast
-// from either side reaches the clients of both, once; fetchSockets and
-// socketsJoin cross in both directions.
+// @socket.io/redis-adapter and two Go instances on one Redis, with classic
+// Pub/Sub (createAdapter) and sharded Pub/Sub (createShardedAdapter,
+// subscriptionMode "static"). A broadcast from either side reaches the
+// clients of both, once; fetchSockets and socketsJoin cross in both
+// directions.
 func TestMixedFleet(t *testing.T) {
+	for _, sharded := range []bool{false, true} {
+		t.Run(fmt.Sprintf("sharded=%v", sharded), func(t *testing.T) { testMixedFleet(t, sharded) })
+	}
+}
+
+func testMixedFleet(t *testing.T, sharded bool) {
 	f := newFleet(t)
-	node := startNodePeer(t, f.sessions.URL(), false)
-	g0 := f.start("go0", f.sessions.URL(), redisadapter.BusConfig{})
-	g1 := f.start("go1", f.sessions.URL(), redisadapter.BusConfig{})
+	node := startNodePeer(t, f.sessions.URL(), sharded)
+	g0 := f.start("go0", f.sessions.URL(), redisadapter.BusConfig{Sharded: sharded})
+	g1 := f.start("go1", f.sessions.URL(), redisadapter.BusConfig{Sharded: sharded})
 	ann := f.login("ann")
 	c0, c1 := f.dialSIO(g0, ann, "ann"), f.dialSIO(g1, ann, "ann")
 

@@ -2,8 +2,8 @@
 'use strict'
 
 // A Node member of a mixed fleet: a real Socket.IO 4 server on the real
-// @socket.io/redis-adapter (createAdapter, or createShardedAdapter with
-// SHARDED=1) on the Redis given as argv[2], and one socket.io-client
+// @socket.io/redis-adapter (createAdapter, or with SHARDED=1 createShardedAdapter
+// in subscriptionMode "static") on the Redis given as argv[2], and one socket.io-client
 // connected to it that joins room "user:node". It prints one JSON line per
 // thing that happens:
 //
@@ -47,7 +47,12 @@ async function main() {
   const httpServer = http.createServer()
   const pub = await redis()
   const sub = await redis()
-  const adapter = process.env.SHARDED === '1' ? createShardedAdapter(pub, sub) : createAdapter(pub, sub)
+  // Sharded: subscriptionMode "static", every broadcast on the namespace's
+  // channel, which Go instances subscribe to (they do not follow "dynamic"
+  // room channels).
+  const adapter = process.env.SHARDED === '1'
+    ? createShardedAdapter(pub, sub, { subscriptionMode: 'static' })
+    : createAdapter(pub, sub)
   const io = new Server(httpServer, { adapter })
   await new Promise((resolve) => httpServer.listen(0, '127.0.0.1', resolve))
   io.on('connection', (socket) => {
