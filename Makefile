@@ -8,7 +8,7 @@ FUZZTIME  ?= 30s
 BENCHTIME ?= 1s
 TESTFLAGS ?=
 
-.PHONY: all build test vet vectors vectors-check demo bench bench-scale fuzz soak clean deps
+.PHONY: all build test vet vectors vectors-check demo bench bench-scale bench-fanout fuzz soak clean deps
 
 all: build
 
@@ -58,6 +58,14 @@ demo: deps build
 bench: deps
 	@scripts/bench.sh $(BENCHTIME)
 	@scripts/bench-peers.sh
+	@$(MAKE) --no-print-directory bench-fanout
+
+## bench-fanout: one broadcast to 10,000 Socket.IO clients over 2 Go
+## instances, then over 2 Node Socket.IO instances on the real Redis
+## adapter: delivered messages/s and server CPU per message (bench/fanout).
+bench-fanout: deps
+	$(GO) vet -tags fanout ./bench/fanout
+	$(GO) test -tags fanout -run '^TestFanout$$' -count=1 -timeout 9m -v ./bench/fanout
 
 ## bench-scale: the bridge alone holding 10,000 idle authenticated connections.
 bench-scale: deps
