@@ -124,6 +124,7 @@ func startBridge(t *testing.T, ln net.Listener, appOrigin, redisURL string, logs
 		ReadHeaderTimeout: 5 * time.Second,
 		ErrorLog:          log.New(logs.writer("bridge http: "), "", 0),
 	}
+	srv.RegisterOnShutdown(sio.Shutdown)
 	liveCtx, stopLive := context.WithCancel(context.Background())
 	liveDone := make(chan struct{})
 	go func() { defer close(liveDone); b.Run(liveCtx) }()

@@ -97,10 +97,17 @@ func (s *Server) newSession(sess *auth.Session, ref *auth.Refusal) *engineSessio
 	return e
 }
 
+// register makes e reachable by its sid; after Shutdown it closes e instead.
 func (s *Server) register(e *engineSession) {
 	s.mu.Lock()
-	s.sessions[e.id] = e
+	closed := s.closed
+	if !closed {
+		s.sessions[e.id] = e
+	}
 	s.mu.Unlock()
+	if closed {
+		e.end(websocket.CloseGoingAway, auth.CodeShuttingDown)
+	}
 }
 
 // beginHeartbeat starts the heartbeat, as the handshake is sent.

@@ -16,8 +16,9 @@ import (
 )
 
 // startServe runs `expressbridge serve` in-process with args added and
-// returns its base URL once /healthz answers; it stops at cleanup.
-func startServe(t *testing.T, redisURL, secret string, args ...string) (string, *lockedBuffer) {
+// returns its base URL once /healthz answers, and a stop that returns its
+// exit status; it stops at cleanup too.
+func startServe(t *testing.T, redisURL, secret string, args ...string) (string, *lockedBuffer, func() int) {
 	t.Helper()
 	port := testenv.FreePort(t)
 	secretFile := filepath.Join(t.TempDir(), "secrets")
@@ -31,14 +32,20 @@ func startServe(t *testing.T, redisURL, secret string, args ...string) (string, 
 			strings.NewReader(""), &bytes.Buffer{}, stderr,
 			func(k string) string { return map[string]string{"REDIS_URL": redisURL}[k] })
 	}()
-	t.Cleanup(func() {
+	code := -1
+	stopServe := func() int {
 		stop()
+		if code >= 0 {
+			return code
+		}
 		select {
-		case <-exited:
+		case code = <-exited:
 		case <-time.After(15 * time.Second):
 			t.Error("serve did not stop")
 		}
-	})
+		return code
+	}
+	t.Cleanup(func() { stopServe() })
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -46,7 +53,7 @@ func startServe(t *testing.T, redisURL, secret string, args ...string) (string, 
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return base, stderr
+				return base, stderr, stopServe
 			}
 		}
 		select {
@@ -83,7 +90,7 @@ func TestServeSocketIO(t *testing.T) {
 	secret := "serve socket.io secret"
 	r := testenv.StartRedis(t)
 	app := testenv.StartNodeApp(t, testenv.NodeAppConfig{RedisURL: r.URL(), Secrets: []string{secret}})
-	base, stderr := startServe(t, r.URL(), secret)
+	base, stderr, stop := startServe(t, r.URL(), secret)
 	cookie := app.Login(context.Background(), t, "Zoë")
 
 	url := base + "/socket.io/?EIO=4&transport=polling"
@@ -115,6 +122,20 @@ func TestServeSocketIO(t *testing.T) {
 	if status, body = do(t, "GET", base+"/socket.io/?EIO=3&transport=polling", cookie, ""); status != 400 || !strings.Contains(body, `"error":"bad-request"`) {
 		t.Fatalf("EIO=3: %d %s", status, body)
 	}
+	// A pending poll does not hold up a graceful stop: it gets CLOSE.
+	polled := make(chan string, 1)
+	go func() { _, body := do(t, "GET", url, cookie, ""); polled <- body }()
+	time.Sleep(100 * time.Millisecond)
+	t0 := time.Now()
+	if code := stop(); code != exitOK {
+		t.Fatalf("serve exited %d:\n%s", code, stderr.String())
+	}
+	if d := time.Since(t0); d > 3*time.Second {
+		t.Errorf("serve took %v to stop with a pending poll", d)
+	}
+	if body := <-polled; body != "1" {
+		t.Errorf("the pending poll got %q at shutdown, want CLOSE (1)", body)
+	}
 	if logs := stderr.String(); strings.Contains(logs, strings.TrimPrefix(cookie, "connect.sid=")) || !strings.Contains(logs, "socketio=http://") {
 		t.Errorf("serve's log holds the cookie, or does not name the Socket.IO URL:\n%s", logs)
 	}
@@ -123,7 +144,7 @@ func TestServeSocketIO(t *testing.T) {
 // TestServeSocketIOOff: an empty --socketio-path serves no Socket.IO.
 func TestServeSocketIOOff(t *testing.T) {
 	r := testenv.StartRedis(t)
-	base, _ := startServe(t, r.URL(), "s", "--socketio-path", "")
+	base, _, _ := startServe(t, r.URL(), "s", "--socketio-path", "")
 	if status, _ := do(t, "GET", base+"/socket.io/?EIO=4&transport=polling", "", ""); status != 404 {
 		t.Fatalf("with --socketio-path '': %d, want 404", status)
 	}
