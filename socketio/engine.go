@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -536,9 +537,10 @@ func (e *engineSession) post(w http.ResponseWriter, r *http.Request) {
 // wsTransport is the bridge protocol of one Socket.IO WebSocket
 // connection: the session's transport, or a probe while it upgrades.
 type wsTransport struct {
-	e     *engineSession
-	probe bool // an upgrade's connection, until "5"
-	fresh bool // the session was born on this connection: send the handshake
+	e        *engineSession
+	fresh    bool        // the session was born on this connection: send the handshake
+	probe    atomic.Bool // an upgrade's connection, until "5"
+	rejected atomic.Bool // an upgrade refused at Open: the connection only closes
 }
 
 func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, sid string) {
@@ -568,7 +570,8 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, sid stri
 			Message: "the upgrade does not carry the session the handshake did"})
 		return
 	}
-	t := &wsTransport{e: e, probe: e != nil}
+	t := &wsTransport{e: e}
+	t.probe.Store(e != nil)
 	bsess := sess
 	if e == nil {
 		e = s.newSession(sess, ref)
@@ -604,14 +607,14 @@ func (t *wsTransport) Open(c *bridge.Conn) {
 	}
 	e.mu.Unlock()
 	if !ok { // upgraded already, or upgrading on another connection
-		t.e = nil
+		t.rejected.Store(true)
 		c.Close(websocket.CloseNormalClosure, "")
 	}
 }
 
 // Message handles a text frame: one packet.
 func (t *wsTransport) Message(c *bridge.Conn, msg []byte) {
-	if t.e == nil {
+	if t.rejected.Load() {
 		return
 	}
 	p, err := engineio.DecodeText(msg)
@@ -620,7 +623,7 @@ func (t *wsTransport) Message(c *bridge.Conn, msg []byte) {
 		c.Close(websocket.CloseNormalClosure, "")
 		return
 	}
-	if t.probe {
+	if t.probe.Load() {
 		t.probeMessage(c, p)
 		return
 	}
@@ -629,7 +632,7 @@ func (t *wsTransport) Message(c *bridge.Conn, msg []byte) {
 
 // BinaryMessage handles a binary frame: a binary MESSAGE.
 func (t *wsTransport) BinaryMessage(c *bridge.Conn, msg []byte) {
-	if t.e == nil || t.probe {
+	if t.rejected.Load() || t.probe.Load() {
 		return
 	}
 	t.e.packet(engineio.DecodeBinary(msg))
@@ -652,7 +655,8 @@ func (t *wsTransport) probeMessage(c *bridge.Conn, p engineio.Packet) {
 			e.mu.Unlock()
 			return
 		}
-		e.probe, e.ws, e.upgrading, t.probe = nil, c, false, false
+		e.probe, e.ws, e.upgrading = nil, c, false
+		t.probe.Store(false)
 		// What waited for a poll goes on the WebSocket, in order.
 		buf := e.buf
 		e.buf = nil
@@ -669,7 +673,7 @@ func (t *wsTransport) probeMessage(c *bridge.Conn, p engineio.Packet) {
 // when the probe does.
 func (t *wsTransport) Close(c *bridge.Conn) {
 	e := t.e
-	if e == nil {
+	if t.rejected.Load() {
 		return
 	}
 	e.mu.Lock()
@@ -687,7 +691,7 @@ func (t *wsTransport) Close(c *bridge.Conn) {
 
 // End is the bridge ending the connection's session.
 func (t *wsTransport) End(c *bridge.Conn, code int, reason string) {
-	if t.e == nil || t.probe {
+	if t.rejected.Load() || t.probe.Load() {
 		c.Close(code, reason)
 		return
 	}
