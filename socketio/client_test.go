@@ -70,6 +70,17 @@ func TestSocketIOClient(t *testing.T) {
 	}
 }
 
+// TestSocketIOSessionExpiry: sessions that expire (the app's cookie
+// maxAge is 2 s) end their sockets with session-expired, on long-polling
+// and on WebSocket.
+func TestSocketIOSessionExpiry(t *testing.T) {
+	e := newEnv(t)
+	app := testenv.StartNodeApp(t, testenv.NodeAppConfig{RedisURL: e.redis.URL(), Secrets: []string{testSecret}, MaxAgeMS: 2000})
+	chatServer(t, e)
+	e.serve(t)
+	runNode(t, clientTimeout, []string{"APP_URL=" + app.URL(), "BRIDGE_URL=" + e.url}, "test/socketio-client.js", "expiry")
+}
+
 // TestSocketIOStoreUnavailable: with Redis down, a client with a valid
 // cookie gets connect_error store-unavailable, on polling and websocket.
 func TestSocketIOStoreUnavailable(t *testing.T) {

@@ -9,8 +9,9 @@
 //   APP_URL=http://127.0.0.1:3000 BRIDGE_URL=http://127.0.0.1:8081 \
 //     node test/socketio-client.js SCENARIO...
 //
-// Scenarios: polling-upgrade, websocket, polling-only, refusals,
-// store-unavailable (needs COOKIE: a cookie whose session was valid).
+// Scenarios: polling-upgrade, websocket, polling-only, refusals, expiry
+// (needs an app whose sessions last a few seconds), store-unavailable
+// (needs COOKIE: a cookie whose session was valid).
 // Each prints "ok SCENARIO: …" lines; the first failure exits 1.
 
 const assert = require('node:assert/strict')
@@ -203,6 +204,16 @@ const scenarios = {
         log(`ok refusals: ${transports.join('+')} ${code}: connect_error ${JSON.stringify({ message: err.message, data: err.data })}`)
       }
     }
+  },
+
+  // The app's cookie maxAge is short (the Go test sets it): the session
+  // expires while the sockets are open, on each transport.
+  async expiry() {
+    const cookie = await login('Exp')
+    const sockets = [connect(cookie, { transports: ['polling'] }), connect(cookie, { transports: ['websocket'] })]
+    await Promise.all(sockets.map((so) => once(so, 'hello')))
+    await Promise.all(sockets.map((so, i) => revoked(so, 'session-expired', `expiry ${['polling', 'websocket'][i]}`)))
+    sockets.forEach((so) => so.close())
   },
 
   async 'store-unavailable'() {
