@@ -171,6 +171,35 @@ func (e *engineSession) send(ps ...engineio.Packet) bool {
 	return err == nil
 }
 
+// sendMessage sends a Socket.IO packet: msg, an encoded Engine.IO MESSAGE
+// ('4' then the packet's text, shared with other sessions, never
+// modified), then its binary attachments, in order and together.
+func (e *engineSession) sendMessage(msg []byte, bins [][]byte) bool {
+	e.mu.Lock()
+	var err error
+	switch {
+	case e.closed:
+		err = bridge.ErrClosed
+	case e.ws != nil:
+		err = e.ws.Send(msg)
+		for i := 0; err == nil && i < len(bins); i++ {
+			err = e.ws.SendBinary(bins[i])
+		}
+	default:
+		ps := make([]engineio.Packet, 0, 1+len(bins))
+		ps = append(ps, engineio.Packet{Type: engineio.Message, Data: msg[1:]})
+		for _, b := range bins {
+			ps = append(ps, engineio.Packet{Type: engineio.Message, Data: b, Binary: true})
+		}
+		err = e.sendLocked(ps...)
+	}
+	e.mu.Unlock()
+	if errors.Is(err, errSlowClient) {
+		e.close("slow client", closeHard)
+	}
+	return err == nil
+}
+
 func (e *engineSession) sendLocked(ps ...engineio.Packet) error {
 	if e.closed {
 		return bridge.ErrClosed
