@@ -305,7 +305,7 @@ func (e *engineSession) close(reason string, how closeHow) {
 		}
 		e.wakeLocked()
 	}
-	draining, code, wsReason := e.draining, e.wsCode, e.wsReason
+	draining, code, wsReason, hold := e.draining, e.wsCode, e.wsReason, e.hold
 	e.mu.Unlock()
 	if ws != nil {
 		if how == closeGraceful {
@@ -320,8 +320,8 @@ func (e *engineSession) close(reason string, how closeHow) {
 	if !draining {
 		e.s.forget(e)
 	}
-	if e.hold != nil {
-		e.hold.Release()
+	if hold != nil {
+		hold.Release()
 	}
 	if e.s.log.Enabled(context.Background(), slog.LevelDebug) {
 		e.s.log.Debug("socket.io session closed", "eio", redactSID(e.id), "reason", reason)
@@ -369,7 +369,13 @@ func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request) {
 				Step: auth.StepRequest, Message: "the server is shutting down"})
 			return
 		}
+		e.mu.Lock() // the bridge may end the hold at once, on its goroutine
 		e.hold = h
+		closed := e.closed
+		e.mu.Unlock()
+		if closed { // ended before it was kept: close could not release it
+			h.Release()
+		}
 	}
 	s.register(e)
 	hs := s.handshake([]string{"websocket"})
@@ -489,14 +495,14 @@ func (e *engineSession) poll(w http.ResponseWriter, r *http.Request) {
 	if len(ps) == 0 {
 		ps = []engineio.Packet{{Type: engineio.Noop}}
 	}
-	draining := e.draining
+	draining, hold := e.draining, e.hold
 	if draining && e.closeNext {
 		e.closeNext, draining = false, false
 		e.buf = []engineio.Packet{{Type: engineio.Close}}
 	}
 	e.mu.Unlock()
-	if e.hold != nil {
-		e.hold.Active()
+	if hold != nil {
+		hold.Active()
 	}
 	writePayload(w, ps)
 	if draining {
@@ -551,8 +557,11 @@ func (e *engineSession) post(w http.ResponseWriter, r *http.Request) {
 		e.close("parse error", closeHard)
 		return
 	}
-	if e.hold != nil {
-		e.hold.Active()
+	e.mu.Lock()
+	hold := e.hold
+	e.mu.Unlock()
+	if hold != nil {
+		hold.Active()
 	}
 	for _, p := range ps {
 		e.packet(p)
