@@ -49,6 +49,7 @@ const (
 type Conn struct {
 	s     *Server
 	proto Protocol
+	own   bool // proto is the server's Config.Protocol: Broadcast reaches it
 	ws    *websocket.Conn
 	fc    *frameConn
 	raw   syscall.RawConn

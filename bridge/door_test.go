@@ -99,6 +99,19 @@ func TestAcceptDoor(t *testing.T) {
 	if op, m := read(c); op != websocket.BinaryMessage || m != "\x03\x02\x01" {
 		t.Fatalf("binary: %d %q", op, m)
 	}
+	// A chat message on /ws is broadcast to the bridge's own protocol
+	// only: the door's connection, which speaks another, gets nothing.
+	chat := mustDial(t, b.ws, cookie, "Zoë")
+	defer chat.Close()
+	send(t, chat, map[string]string{"type": "say", "text": "to the chat only"})
+	if m := readMsg(t, chat); m.Type != "said" {
+		t.Fatalf("the chat got %+v", m)
+	}
+	c.WriteMessage(websocket.TextMessage, []byte("ping"))
+	if _, m := read(c); m != "ping" {
+		t.Fatalf("the door's connection got %q, want only its own echo", m)
+	}
+	<-sent
 	c.WriteMessage(websocket.TextMessage, []byte("bye"))
 	for _, want := range []string{"last 1", "last 2"} {
 		if _, m := read(c); m != want {
