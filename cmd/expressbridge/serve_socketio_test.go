@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/internal/testenv"
 )
 
@@ -136,8 +137,21 @@ func TestServeSocketIO(t *testing.T) {
 	if body := <-polled; body != "1" {
 		t.Errorf("the pending poll got %q at shutdown, want CLOSE (1)", body)
 	}
-	if logs := stderr.String(); strings.Contains(logs, strings.TrimPrefix(cookie, "connect.sid=")) || !strings.Contains(logs, "socketio=http://") {
-		t.Errorf("serve's log holds the cookie, or does not name the Socket.IO URL:\n%s", logs)
+	ver, _ := connectsid.NewVerifier(secret)
+	expressSID, _, err := ver.FromHeader(cookie, "connect.sid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := stderr.String()
+	for _, s := range []string{secret, strings.TrimPrefix(cookie, "connect.sid="), expressSID, sid} {
+		if strings.Contains(logs, s) {
+			t.Errorf("serve's log holds %.10q…", s)
+		}
+	}
+	for _, want := range []string{"socketio=http://", "socket.io session opened", "socket.io handshake refused"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("serve's log lacks %q:\n%s", want, logs)
+		}
 	}
 }
 
