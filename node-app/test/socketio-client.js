@@ -188,9 +188,13 @@ const scenarios = {
     const cases = [
       ['no-cookie', 'cookie', null],
       ['not-signed', 'signature', 'connect.sid=plain-value'],
+      ['malformed', 'signature', 'connect.sid=s%3Ano-dot'],
       ['bad-signature', 'signature', forged],
       ['no-session', 'store', gone],
       ['not-logged-in', 'login', notIn],
+      // Records the Go test wrote into Redis, with cookies it signed:
+      // [[code, step, cookie], …].
+      ...JSON.parse(process.env.EXTRA_REFUSALS || '[]'),
     ]
     for (const transports of [['polling', 'websocket'], ['websocket']]) {
       for (const [code, step, cookie] of cases) {
@@ -203,6 +207,16 @@ const scenarios = {
         socket.close()
         log(`ok refusals: ${transports.join('+')} ${code}: connect_error ${JSON.stringify({ message: err.message, data: err.data })}`)
       }
+    }
+    // A page of another origin never gets an Engine.IO session: an HTTP
+    // 403, which socket.io-client reports as a transport error.
+    for (const [transports, want] of [[['polling', 'websocket'], 'xhr poll error'], [['websocket'], 'websocket error']]) {
+      const socket = connect(good, { transports, extraHeaders: { cookie: good, origin: 'http://evil.example' } })
+      const err = await connectError(socket)
+      assert.equal(err.message, want)
+      socket.close()
+      const status = typeof err.description === 'number' ? ` (HTTP ${err.description})` : ''
+      log(`ok refusals: ${transports.join('+')} bad-origin: connect_error "${err.message}"${status}`)
     }
   },
 
