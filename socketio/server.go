@@ -137,7 +137,9 @@ func New(cfg Config) (*Server, error) {
 		nsps:     make(map[string]*Namespace),
 	}
 	s.handler = s.newClient
-	if !cfg.Insecure {
+	if cfg.Insecure {
+		cfg.Logger.Warn("socket.io door without authentication (Config.Insecure): every client is accepted; for tests only")
+	} else {
 		s.gate = cfg.Bridge.Gate()
 		s.cookieName = s.gate.Config().CookieName
 	}
