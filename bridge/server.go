@@ -285,7 +285,8 @@ type AcceptOptions struct {
 // It returns nil and an error when the upgrade fails (the client has been
 // answered) or the server is shutting down (closed with 1001).
 func (s *Server) Accept(w http.ResponseWriter, r *http.Request, sess *auth.Session, opts AcceptOptions) (*Conn, error) {
-	if opts.Protocol == nil {
+	own := opts.Protocol == nil
+	if own {
 		opts.Protocol = s.cfg.Protocol
 	}
 	if opts.ReadLimit <= 0 {
@@ -295,6 +296,9 @@ func (s *Server) Accept(w http.ResponseWriter, r *http.Request, sess *auth.Sessi
 		opts.Door = s.cfg.Door
 	}
 	c, err := s.upgrade(w, r, sess, opts)
+	if c != nil {
+		c.own = own
+	}
 	if err != nil {
 		s.log.LogAttrs(r.Context(), slog.LevelDebug, "handshake refused",
 			slog.String("step", auth.StepRequest), slog.String("code", auth.CodeBadRequest),
@@ -404,10 +408,19 @@ func (s *Server) Len() int {
 	return len(s.conns)
 }
 
-// Broadcast queues msg for every open connection. A connection whose queue
-// is full is closed with 1008 instead of slowing the others.
+// Broadcast queues msg for every open connection of the server's own
+// protocol (Config.Protocol); connections that another door accepted with
+// its own protocol (Accept) speak another language and are left out. A
+// connection whose queue is full is closed with 1008 instead of slowing
+// the others.
 func (s *Server) Broadcast(msg []byte) {
-	n := s.each(func(c *Conn) { c.Send(msg) })
+	n := 0
+	s.each(func(c *Conn) {
+		if c.own {
+			c.Send(msg)
+			n++
+		}
+	})
 	if s.cfg.Observer != nil {
 		s.cfg.Observer.Broadcast(n)
 	}
