@@ -359,8 +359,9 @@ func measureRound(o Options, client *Client, pid, redisPID int, sessions []Sessi
 }
 
 // setRounds keeps every round and takes the headline figures from the
-// round with the median rate (the lower middle one of an even count), so
-// that one round disturbed by the shared machine does not move them.
+// round with the median server CPU per handshake (the lower middle one of
+// an even count), so that one round disturbed by the shared machine does
+// not move them.
 // Failures of every round count.
 func (sr *ServerResult) setRounds(rounds []Round) {
 	if len(rounds) == 0 {
@@ -371,7 +372,7 @@ func (sr *ServerResult) setRounds(rounds []Round) {
 	for i := range order {
 		order[i] = i
 	}
-	slices.SortStableFunc(order, func(x, y int) int { return cmp.Compare(rounds[x].Phase.PerSecond, rounds[y].Phase.PerSecond) })
+	slices.SortStableFunc(order, func(x, y int) int { return cmp.Compare(rounds[x].CPU.Server, rounds[y].CPU.Server) })
 	med := rounds[order[(len(order)-1)/2]]
 	sr.Measure = med.Phase
 	sr.Measure.Failures = Failures{}
@@ -379,6 +380,7 @@ func (sr *ServerResult) setRounds(rounds []Round) {
 		sr.Measure.Failures.merge(r.Phase.Failures)
 	}
 	sr.CPUMicrosPerHandshake = med.CPU
+	sr.CPUMicros = med.CPU.Server
 	sr.MeasureContention = med.Contention
 	sr.HandshakesPerSec = round(Num(med.Phase.PerSecond), 1).f()
 	sr.P50Ms, sr.P99Ms = med.Phase.P50Ms, med.Phase.P99Ms
