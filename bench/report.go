@@ -17,6 +17,7 @@ type Results struct {
 	Machine     Machine        `json:"machine"`
 	Config      RunConfig      `json:"config"`
 	Servers     []ServerResult `json:"servers"`
+	Fanout      []FanoutResult `json:"fanout,omitempty"`
 	Targets     []Target       `json:"targets"`
 }
 
@@ -45,6 +46,8 @@ type RunConfig struct {
 	Rounds            int     `json:"measured_rounds"`
 	QuietWaitSeconds  float64 `json:"quiet_wait_seconds"`
 	QuietCores        float64 `json:"quiet_cores"`
+	FanoutConns       int     `json:"fanout_conns,omitempty"`
+	FanoutBroadcasts  int     `json:"fanout_broadcasts_per_round,omitempty"`
 }
 
 // ServerResult is one server's figures. The headline fields come first;
@@ -219,6 +222,7 @@ func (r *Results) Finish() {
 		ok := x <= 1 && g.RSSPerConnKB > 0 && best > 0
 		r.Targets = append(r.Targets, Target{"RSS/conn of (a) no more than the better Node peer's: (a)/min((b),(c))", x, "≤ 1", ok, false})
 	}
+	r.fanoutTargets()
 	fails, incomplete, flat := 0, 0, 0
 	for _, s := range r.Servers {
 		fails += s.Failures
@@ -233,11 +237,48 @@ func (r *Results) Finish() {
 			flat++
 		}
 	}
+	for _, f := range r.Fanout {
+		fails += f.OpenFailures.Total
+		if f.Error != "" || f.Missing != 0 {
+			incomplete++
+		}
+	}
 	r.Targets = append(r.Targets,
 		Target{"failed handshakes, every phase of every server", Num(fails), "= 0", fails == 0, true},
 		Target{"servers with an error, a phase cut by its time bound, or no clean stop", Num(incomplete), "= 0", incomplete == 0, true})
 	if r.Config.Hold > 0 {
 		r.Targets = append(r.Targets, Target{"servers whose RSS did not grow with the connections held (slope ≤ 0)", Num(flat), "= 0", flat == 0, true})
+	}
+}
+
+// fanoutByKey returns the fan-out result for key, or nil.
+func (r *Results) fanoutByKey(key string) *FanoutResult {
+	for i := range r.Fanout {
+		if f := &r.Fanout[i]; f.Key == key && f.Error == "" && f.Delivered > 0 {
+			return f
+		}
+	}
+	return nil
+}
+
+// fanoutTargets judges the server CPU per delivered message of the Go
+// bridge against Socket.IO's, ws's and the floor's.
+func (r *Results) fanoutTargets() {
+	g := r.fanoutByKey("a")
+	if g == nil {
+		return
+	}
+	if b := r.fanoutByKey("b"); b != nil {
+		x := round(ratio(g.CPUMicros, b.CPUMicros), 3)
+		r.Targets = append(r.Targets, Target{"fan-out server CPU per delivered message of (a) at most a third of (b)'s: (a)/(b)", x, "≤ 0.333", x <= 1.0/3, false})
+	}
+	if c := r.fanoutByKey("c"); c != nil {
+		x := round(ratio(g.CPUMicros, c.CPUMicros), 3)
+		r.Targets = append(r.Targets, Target{"fan-out server CPU per delivered message of (a) below (c)'s: (a)/(c)", x, "< 1", x < 1, false})
+	}
+	if f := r.fanoutByKey(FloorKey); f != nil {
+		x := round(ratio(g.CPUMicros, f.CPUMicros), 3)
+		r.Targets = append(r.Targets, Target{"fan-out server CPU per delivered message of (a) within 1.5× the floor's: (a)/floor", x, "≤ 1.5", x <= 1.5, false})
 	}
 }
 
@@ -334,6 +375,7 @@ func (r *Results) WriteTable(w io.Writer) {
 				s.MeasureContention.OtherCores, s.RSSStartKB, s.RSSAfterMeasureKB, s.Hold.High.RSSKB)
 		}
 	}
+	r.writeFanout(w)
 	for _, s := range r.Servers {
 		if s.Error == "" && s.MeasureContention.OtherCores >= 0.25 {
 			fmt.Fprintf(w, "note: (%s) was measured while other processes used %.2f of %d cores: its figures are disturbed; rerun on a quiet machine\n",
@@ -359,6 +401,39 @@ func (r *Results) WriteTable(w io.Writer) {
 		}
 	}
 	fmt.Fprintf(w, "\nwall time %.0f s\n", r.WallSeconds)
+}
+
+// writeFanout prints the fan-out table, when there was a fan-out run.
+func (r *Results) writeFanout(w io.Writer) {
+	if len(r.Fanout) == 0 {
+		return
+	}
+	var g float64
+	if f := r.fanoutByKey("a"); f != nil {
+		g = f.CPUMicros
+	}
+	fmt.Fprintf(w, "\nfan-out: one broadcast at a time to %d idle authenticated connections, %d broadcasts per round, median of %d rounds by server CPU per message\n",
+		r.Config.FanoutConns, r.Config.FanoutBroadcasts, max(r.Config.Rounds, 1))
+	fmt.Fprintf(w, "%-30s %14s %8s %12s %14s %14s %12s %s\n", "server", "CPU µs/msg", "÷ Go", "kernel µs", "delivered/s", "loadgen µs", "other cores", "rounds (server CPU µs/msg)")
+	for _, f := range r.Fanout {
+		label := "(" + f.Key + ") " + f.Name
+		if f.Key == FloorKey {
+			label = f.Name
+		}
+		if f.Error != "" {
+			fmt.Fprintf(w, "%-30s  error: %s\n", label, firstLine(f.Error))
+			continue
+		}
+		var rs []string
+		for _, rd := range f.Rounds {
+			rs = append(rs, fmt.Sprintf("%.2f", rd.CPUMicros))
+		}
+		ratio := "-"
+		if g > 0 {
+			ratio = fmtRatio(Num(f.CPUMicros / g))
+		}
+		fmt.Fprintf(w, "%-30s %14.2f %8s %12.2f %14.0f %14.2f %12.2f %s\n", label, f.CPUMicros, ratio, f.SysMicros, f.PerSecond, f.LoadMicros, f.OtherCores, strings.Join(rs, " "))
+	}
 }
 
 // fmtRatio formats a ratio as "0.19×", "5.38×", "12.4×"; "-" when there is

@@ -54,6 +54,12 @@ type Options struct {
 	SampleGap   time.Duration
 	FileLimit   uint64 // RLIMIT_NOFILE to set before starting anything
 
+	// FanoutConns idle authenticated connections per server for the
+	// fan-out run, on a fresh process of each server and of the floor (0
+	// skips it); FanoutBroadcasts broadcasts per round (Rounds rounds).
+	FanoutConns      int
+	FanoutBroadcasts int
+
 	ServerEnv []string // extra KEY=VALUE for every server
 	LogDir    string   // when set, a copy of each server's output goes to LogDir/NAME.log
 
@@ -80,7 +86,10 @@ func DefaultOptions() Options {
 		RSSSamples:  5,
 		SampleGap:   200 * time.Millisecond,
 		FileLimit:   65536,
-		Log:         os.Stderr,
+
+		FanoutConns:      10000,
+		FanoutBroadcasts: 10,
+		Log:              os.Stderr,
 	}
 }
 
@@ -113,7 +122,7 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 	if err != nil {
 		logf("RLIMIT_NOFILE is %d, not %d: %v", limit, o.FileLimit, err)
 	}
-	if need := uint64(o.Hold + o.Concurrency + 200); limit < need {
+	if need := uint64(max(o.Hold, o.FanoutConns) + o.Concurrency + 200); limit < need {
 		return nil, fmt.Errorf("RLIMIT_NOFILE is %d, the hold of %d connections needs about %d: raise the hard limit (ulimit -Hn)", limit, o.Hold, need)
 	}
 
@@ -124,6 +133,7 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 			Hold: o.Hold, PhaseLimitSeconds: o.PhaseLimit.Seconds(), SettleSeconds: o.Settle.Seconds(),
 			RSSSamples: o.RSSSamples, Origin: "none sent (not a browser), for every server",
 			HoldFreshProcess: o.HoldFresh, Rounds: max(o.Rounds, 1), QuietWaitSeconds: o.QuietWait.Seconds(), QuietCores: o.QuietCores,
+			FanoutConns: o.FanoutConns, FanoutBroadcasts: o.FanoutBroadcasts,
 		},
 	}
 
@@ -163,6 +173,16 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 			logf("(%s) %s: %s", spec.Key, spec.Name, sr.Error)
 		}
 		res.Servers = append(res.Servers, sr)
+	}
+	if o.FanoutConns > 0 {
+		for _, spec := range append(specs, ServerSpec{Key: FloorKey, Name: "floor", Proto: Bare, Path: "/ws"}) {
+			time.Sleep(time.Second)
+			fr := runFanout(o, spec, sh, appDir, sessions, logf)
+			if fr.Error != "" {
+				logf("(%s) fan-out: %s", spec.Key, fr.Error)
+			}
+			res.Fanout = append(res.Fanout, fr)
+		}
 	}
 	res.Generated = time.Now().UTC().Format(time.RFC3339)
 	res.WallSeconds = round(Num(time.Since(began).Seconds()), 1).f()

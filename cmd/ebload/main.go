@@ -3,10 +3,13 @@
 // peer (node-app/peers), sharing one Redis and the Express app's sessions.
 //
 //	ebload bench   warm-up, 10,000 handshakes at 50 concurrent and a hold of
-//	               3,000 idle connections for each server; writes
+//	               3,000 idle connections for each server, then the fan-out
+//	               (one broadcast to 10,000 connections, and the same frame
+//	               written by a bare loop: the floor); writes
 //	               bench/results.json and bench/results.svg (make bench)
 //	ebload scale   the Go bridge alone holding 10,000 idle authenticated
 //	               connections; writes bench/results-scale.json
+//	ebload floor   the fan-out floor server (started by ebload bench)
 //
 // It needs bin/expressbridge (go build -o bin/expressbridge ./cmd/expressbridge),
 // node with node-app/node_modules, and redis-server; scripts/bench-peers.sh
@@ -23,6 +26,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,8 +57,11 @@ func run(args []string) int {
 	jsonName, svgName := "results.json", "results.svg"
 	switch args[0] {
 	case "bench":
+	case "floor":
+		return floor(args[1:])
 	case "scale":
 		o.Servers = []string{"a"}
+		o.FanoutConns = 0
 		o.Warmup = 0
 		o.Handshakes = 0
 		o.Hold = 10000
@@ -85,6 +93,8 @@ func run(args []string) int {
 	fs.DurationVar(&o.QuietWait, "quiet-wait", o.QuietWait, "before each measured run, wait up to this long for other processes to leave the CPUs idle (0: don't)")
 	fs.DurationVar(&o.Settle, "settle", o.Settle, "wait before sampling RSS at a plateau")
 	fs.IntVar(&o.RSSSamples, "rss-samples", o.RSSSamples, "RSS samples per plateau (the median counts)")
+	fs.IntVar(&o.FanoutConns, "fanout-conns", o.FanoutConns, "connections per server of the fan-out run (0 skips it)")
+	fs.IntVar(&o.FanoutBroadcasts, "fanout-broadcasts", o.FanoutBroadcasts, "broadcasts per fan-out round")
 	fs.Uint64Var(&o.FileLimit, "nofile", o.FileLimit, "RLIMIT_NOFILE for the load generator and the servers it starts")
 	fs.StringVar(&o.Bridge, "bridge", filepath.Join(repo, "bin", "expressbridge"), "expressbridge binary")
 	fs.StringVar(&o.Node, "node", "node", "node binary")
@@ -153,6 +163,30 @@ func run(args []string) int {
 			fmt.Fprintf(os.Stderr, "ebload: %s: %v (want %s)\n", t.Name, float64(t.Got), t.Want)
 			return 1
 		}
+	}
+	return 0
+}
+
+// floor serves the fan-out floor (bench.ServeFloor) until killed.
+func floor(args []string) int {
+	fs := flag.NewFlagSet("ebload floor", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:0", "address to listen on (loopback only)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ebload floor:", err)
+		return 1
+	}
+	if ap, err := netip.ParseAddrPort(ln.Addr().String()); err != nil || !ap.Addr().IsLoopback() {
+		fmt.Fprintln(os.Stderr, "ebload floor: listens on loopback addresses only")
+		return 2
+	}
+	fmt.Printf("listening on http://%s\n", ln.Addr())
+	if err := bench.ServeFloor(ln, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "ebload floor:", err)
+		return 1
 	}
 	return 0
 }
