@@ -3,6 +3,7 @@
 package bench
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -16,3 +17,9 @@ func runFanout(o Options, spec ServerSpec, _ Shared, _ string, _ []Session, _ fu
 
 // ServeFloor needs Linux.
 func ServeFloor(net.Listener, io.Writer) error { return errLinuxOnly }
+
+// ScaleResult is `ebload scale`'s result (Linux only).
+type ScaleResult struct{ Error string }
+
+// RunScale needs Linux.
+func RunScale(context.Context, Options, int, int) (*ScaleResult, error) { return nil, errLinuxOnly }

@@ -7,8 +7,10 @@
 //	               (one broadcast to 10,000 connections, and the same frame
 //	               written by a bare loop: the floor); writes
 //	               bench/results.json and bench/results.svg (make bench)
-//	ebload scale   the Go bridge alone holding 10,000 idle authenticated
-//	               connections; writes bench/results-scale.json
+//	ebload scale   the Go bridge alone holding -hold (100,000) idle
+//	               authenticated connections from the raw client, 2,000
+//	               sessions shared by them, then a reconnect storm after a
+//	               restart of the bridge; writes bench/results-scale.json
 //	ebload floor   the fan-out floor server (started by ebload bench)
 //
 // It needs bin/expressbridge (go build -o bin/expressbridge ./cmd/expressbridge),
@@ -34,6 +36,7 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
+	"time"
 
 	"github.com/expressbridge/expressbridge/bench"
 )
@@ -44,7 +47,7 @@ func main() {
 
 func usage() {
 	fmt.Fprintln(os.Stderr, `usage: ebload bench [flags]   # (a) Go bridge, (b) Socket.IO, (c) ws, side by side
-       ebload scale [flags]   # the Go bridge alone holding 10,000 idle connections
+       ebload scale [flags]   # the Go bridge alone holding 100,000 idle connections, then a reconnect storm
        ebload CMD -h          # the flags`)
 }
 
@@ -64,7 +67,9 @@ func run(args []string) int {
 		o.FanoutConns = 0
 		o.Warmup = 0
 		o.Handshakes = 0
-		o.Hold = 10000
+		o.Hold = 100000
+		o.Sessions = 2000
+		o.PhaseLimit = 300 * time.Second
 		jsonName, svgName = "results-scale.json", ""
 	case "-h", "-help", "--help", "help":
 		usage()
@@ -102,6 +107,8 @@ func run(args []string) int {
 	svgPath := fs.String("svg", svgPathOrEmpty(repo, svgName), "results chart SVG (empty: none)")
 	fs.StringVar(&o.LogDir, "server-logs", "", "directory to copy each server's output to (NAME.log)")
 	serverEnv := fs.String("server-env", "", "extra environment for every server, space-separated KEY=VALUE (e.g. GODEBUG=gctrace=1)")
+	sources := fs.Int("sources", 4, "scale: loopback source addresses the connections spread over (127.0.0.2, 127.0.0.3, …)")
+	storm := fs.Int("storm-workers", 200, "scale: concurrent handshakes of the reconnect storm")
 	cpuProfile := fs.String("cpuprofile", "", "write the load generator's own CPU profile to this file")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -143,6 +150,31 @@ func run(args []string) int {
 			return 2
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if args[0] == "scale" {
+		if *sources < 1 || *sources > 250 {
+			fmt.Fprintln(os.Stderr, "ebload: -sources must be 1 to 250 (127.0.0.2 to 127.0.0.251)")
+			return 2
+		}
+		sr, err := bench.RunScale(context.Background(), o, *sources, *storm)
+		if sr != nil {
+			sr.WriteTable(os.Stdout)
+			if o.JSONPath != "" {
+				if err := sr.WriteJSON(o.JSONPath); err != nil {
+					fmt.Fprintln(os.Stderr, "ebload:", err)
+					return 1
+				}
+				fmt.Fprintf(os.Stderr, "ebload: wrote %s\n", o.JSONPath)
+			}
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "ebload:", err)
+			return 1
+		}
+		if sr.Error != "" || sr.OpenFailures.Total > 0 || sr.StormFailures.Total > 0 || sr.StormBack != sr.StormEnded {
+			return 1
+		}
+		return 0
 	}
 	res, err := bench.Run(context.Background(), o)
 	if res != nil {
