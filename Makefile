@@ -74,7 +74,7 @@ soak: deps
 ## testdata/fuzz/ beside the package, where go test replays them.
 fuzz:
 	@for t in FuzzParseCookies:./connectsid FuzzUnsign:./connectsid FuzzDecodeSession:./connectsid \
-	          FuzzChatMessage:./bridge FuzzTruthyText:./auth; do \
+	          FuzzChatMessage:./bridge FuzzTruthyText:./auth FuzzDecodePayload:./engineio FuzzDecode:./socketio/parser; do \
 	  name=$${t%%:*}; pkg=$${t#*:}; echo "== $$name ($(FUZZTIME))"; \
 	  $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	done

@@ -26,6 +26,8 @@ var (
 	// ErrSlowConsumer means the client's queue was full; the connection is
 	// being closed with 1008.
 	ErrSlowConsumer = errors.New("bridge: client cannot keep up; closing")
+	// ErrShuttingDown means the server is shutting down and accepts nothing.
+	ErrShuttingDown = errors.New("bridge: shutting down")
 )
 
 const (
@@ -45,14 +47,16 @@ const (
 // write (one at a time, the only writer of frames). Send, Close and the
 // accessors are safe for concurrent use.
 type Conn struct {
-	s    *Server
-	ws   *websocket.Conn
-	fc   *frameConn
-	raw  syscall.RawConn
-	fd   int
-	sess *connectsid.Session
-	sid  string
-	user string
+	s     *Server
+	proto Protocol
+	door  string // for the Observer
+	ws    *websocket.Conn
+	fc    *frameConn
+	raw   syscall.RawConn
+	fd    int
+	sess  *connectsid.Session
+	sid   string
+	user  string
 
 	lastRead atomic.Int64 // unix nanoseconds of the last frame received
 	pollGen  uint32       // the poller's, guarded by it
@@ -66,14 +70,17 @@ type Conn struct {
 	ctx     context.Context // made on first use: most protocols never ask
 	cancel  context.CancelFunc
 	queue   []outFrame
-	writing bool // a writer goroutine is running
+	writing bool          // a writer goroutine is running
+	sent    chan struct{} // closed when the writer next runs dry (WaitSent)
 	closing bool
-	code    int // close frame to write; 0 for none
+	drain   bool // closing once the queue is written (CloseWhenSent)
+	ended   bool // end has run
+	code    int  // close frame to write; 0 for none
 	reason  string
 }
 
 type outFrame struct {
-	op   int // websocket.TextMessage, PingMessage or PongMessage
+	op   int // websocket.TextMessage, BinaryMessage, PingMessage or PongMessage
 	data []byte
 }
 
@@ -93,13 +100,13 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 }
 
 // upgrade completes the handshake of an authenticated request.
-func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, sess *auth.Session) (*Conn, error) {
+func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, sess *auth.Session, opts AcceptOptions) (*Conn, error) {
 	h := &hijacker{ResponseWriter: w}
 	ws, err := s.upgrader.Upgrade(h, r, nil)
 	if err != nil {
 		return nil, err
 	}
-	c := &Conn{s: s, ws: ws, fc: h.fc, sess: sess.Record, sid: sess.ID, user: sess.User, fd: -1}
+	c := &Conn{s: s, proto: opts.Protocol, door: opts.Door, ws: ws, fc: h.fc, sess: sess.Record, sid: sess.ID, user: sess.User, fd: -1}
 	c.lastRead.Store(time.Now().UnixNano())
 	h.fc.onFrame = func() { c.lastRead.Store(time.Now().UnixNano()) }
 	h.fc.onPing = func(p []byte) { c.enqueue(outFrame{websocket.PongMessage, p}) }
@@ -108,7 +115,7 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, sess *auth.Sess
 			c.raw.Control(func(fd uintptr) { c.fd = int(fd) })
 		}
 	}
-	ws.SetReadLimit(s.cfg.ReadLimit)
+	ws.SetReadLimit(opts.ReadLimit)
 	return c, nil
 }
 
@@ -144,6 +151,11 @@ func (c *Conn) Send(msg []byte) error {
 	return c.enqueue(outFrame{websocket.TextMessage, msg})
 }
 
+// SendBinary queues a binary message, as Send does a text one.
+func (c *Conn) SendBinary(msg []byte) error {
+	return c.enqueue(outFrame{websocket.BinaryMessage, msg})
+}
+
 // SendJSON queues v encoded as JSON.
 func (c *Conn) SendJSON(v any) error {
 	msg, err := json.Marshal(v)
@@ -175,15 +187,32 @@ func (c *Conn) enqueue(f outFrame) error {
 }
 
 // Close closes the connection with a close code and reason (code 0: no
-// close frame). Only the first call counts; it does not wait.
+// close frame), dropping what is still queued. Only the first call counts
+// (a Close after CloseWhenSent stops the draining); it does not wait.
 func (c *Conn) Close(code int, reason string) {
+	c.close(code, reason, false)
+}
+
+// CloseWhenSent closes the connection with a close code and reason once
+// what is queued has been written: for a protocol's last words. Later
+// Sends fail with ErrClosed. It does not wait.
+func (c *Conn) CloseWhenSent(code int, reason string) {
+	c.close(code, reason, true)
+}
+
+func (c *Conn) close(code int, reason string, drain bool) {
 	c.wmu.Lock()
-	if c.closing {
+	if c.closing && !(c.drain && !drain) {
 		c.wmu.Unlock()
 		return
 	}
-	c.closing, c.code, c.reason = true, code, reason
-	c.queue = nil // what was not sent is moot
+	if !c.closing {
+		c.code, c.reason = code, reason
+	}
+	c.closing, c.drain = true, drain
+	if !drain {
+		c.queue = nil // what was not sent is moot
+	}
 	start := !c.writing
 	c.writing = true
 	if c.cancel != nil {
@@ -200,7 +229,7 @@ func (c *Conn) Close(code int, reason string) {
 func (c *Conn) writeLoop() {
 	for {
 		c.wmu.Lock()
-		if c.closing {
+		if c.closing && (!c.drain || len(c.queue) == 0) {
 			code, reason := c.code, c.reason
 			c.wmu.Unlock()
 			if code != 0 {
@@ -212,6 +241,7 @@ func (c *Conn) writeLoop() {
 		if len(c.queue) == 0 {
 			c.writing = false
 			c.queue = nil // an idle connection keeps no queue
+			c.signalSentLocked()
 			c.wmu.Unlock()
 			return
 		}
@@ -223,9 +253,9 @@ func (c *Conn) writeLoop() {
 		c.wmu.Unlock()
 		deadline := time.Now().Add(c.s.cfg.WriteTimeout)
 		var err error
-		if f.op == websocket.TextMessage {
+		if f.op == websocket.TextMessage || f.op == websocket.BinaryMessage {
 			c.ws.SetWriteDeadline(deadline)
-			err = c.ws.WriteMessage(websocket.TextMessage, f.data)
+			err = c.ws.WriteMessage(f.op, f.data)
 		} else {
 			err = c.ws.WriteControl(f.op, f.data, deadline)
 		}
@@ -234,6 +264,34 @@ func (c *Conn) writeLoop() {
 			c.finish(false)
 			return
 		}
+	}
+}
+
+// WaitSent waits until what was queued before the call has been written,
+// the connection has closed, or ctx ends (its error is returned).
+func (c *Conn) WaitSent(ctx context.Context) error {
+	c.wmu.Lock()
+	if !c.writing {
+		c.wmu.Unlock()
+		return nil
+	}
+	if c.sent == nil {
+		c.sent = make(chan struct{})
+	}
+	ch := c.sent
+	c.wmu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (c *Conn) signalSentLocked() {
+	if c.sent != nil {
+		close(c.sent)
+		c.sent = nil
 	}
 }
 
@@ -253,9 +311,14 @@ func (c *Conn) readReady() {
 		forGorilla, err := c.fc.next()
 		if err == nil && forGorilla {
 			var msg []byte
-			if _, msg, err = c.ws.ReadMessage(); err == nil {
-				c.s.touchIfDue(c)
-				c.s.cfg.Protocol.Message(c, msg)
+			var op int
+			if op, msg, err = c.ws.ReadMessage(); err == nil {
+				c.s.touchIfDue(c.sid, c.sess)
+				if bp, ok := c.proto.(BinaryProtocol); ok && op == websocket.BinaryMessage {
+					bp.BinaryMessage(c, msg)
+				} else {
+					c.proto.Message(c, msg)
+				}
 			}
 		}
 		if err != nil {
@@ -263,7 +326,7 @@ func (c *Conn) readReady() {
 			return
 		}
 		c.wmu.Lock()
-		closing := c.closing
+		closing := c.closing && !c.drain
 		c.wmu.Unlock()
 		if closing {
 			return // the writer finishes the connection
@@ -287,6 +350,7 @@ func (c *Conn) finish(readerHeld bool) {
 	if c.cancel != nil {
 		c.cancel()
 	}
+	c.signalSentLocked()
 	c.wmu.Unlock()
 	c.poll.remove(c) // before the close, so the descriptor cannot be reused while armed
 	c.ws.Close()     // also ends a reader waiting in a read
@@ -294,9 +358,9 @@ func (c *Conn) finish(readerHeld bool) {
 		c.readMu.Lock()
 		defer c.readMu.Unlock()
 	}
-	c.s.cfg.Protocol.Close(c)
+	c.proto.Close(c)
 	if o := c.s.cfg.Observer; o != nil {
-		o.ConnectionClosed(c.s.cfg.Door, c.endReason())
+		o.ConnectionClosed(c.door, c.endReason())
 	}
 	if ctx := context.Background(); c.s.log.Enabled(ctx, slog.LevelDebug) { // Redact allocates
 		c.s.log.LogAttrs(ctx, slog.LevelDebug, "connection closed",
@@ -320,7 +384,7 @@ func (c *Conn) endReason() string {
 
 // start runs an accepted connection: Open, then input through the poller.
 func (c *Conn) start() {
-	c.s.cfg.Protocol.Open(c)
+	c.proto.Open(c)
 	if c.fd < 0 || c.poll.add(c) != nil {
 		c.blocking.Store(true) // no descriptor to poll: a reader of its own
 		go c.readReady()
@@ -336,4 +400,22 @@ func (c *Conn) ping(now time.Time) {
 		return
 	}
 	c.enqueue(outFrame{websocket.PingMessage, nil})
+}
+
+// end ends the connection for the server, through its protocol when that
+// is an Ender. It reports whether the connection was still open.
+func (c *Conn) end(code int, reason string) bool {
+	c.wmu.Lock()
+	was := !c.closing && !c.ended
+	c.ended = true
+	c.wmu.Unlock()
+	if !was {
+		return false
+	}
+	if e, ok := c.proto.(Ender); ok {
+		e.End(c, code, reason)
+	} else {
+		c.Close(code, reason)
+	}
+	return true
 }

@@ -183,10 +183,10 @@ func (s *Server) pingStore(ctx context.Context, p Pinger) {
 	}
 }
 
-// closeAll closes every open connection with code and reason and returns
-// how many there were.
+// closeAll ends every open connection and hold with code and reason and
+// returns how many there were.
 func (s *Server) closeAll(code int, reason string) int {
-	return s.each(func(c *Conn) { c.Close(code, reason) })
+	return s.endAll(code, reason)
 }
 
 // sessionEvent closes or revalidates the connections of sid after a change
@@ -315,13 +315,13 @@ func (s *Server) endSession(sid, reason string) {
 
 // trackLocked starts the live state of a session's first connection.
 // Called with s.mu held.
-func (s *Server) trackLocked(c *Conn) {
-	if s.live[c.sid] != nil {
+func (s *Server) trackLocked(sid string, sess *connectsid.Session) {
+	if s.live[sid] != nil {
 		return
 	}
-	l := &live{sid: c.sid, lastTouch: time.Now(), queued: -1}
-	s.live[c.sid] = l
-	s.armExpiry(c.sid, l, c.sess)
+	l := &live{sid: sid, lastTouch: time.Now(), queued: -1}
+	s.live[sid] = l
+	s.armExpiry(sid, l, sess)
 }
 
 // untrackLocked drops the live state once a session has no connection.
@@ -386,14 +386,14 @@ func (s *Server) expire() {
 
 // touchIfDue renews the session's TTL when its connection is active and the
 // last touch is older than Config.TouchInterval.
-func (s *Server) touchIfDue(c *Conn) {
+func (s *Server) touchIfDue(sid string, sess *connectsid.Session) {
 	t, ok := s.store.(Toucher)
 	if !ok || s.cfg.TouchInterval <= 0 {
 		return
 	}
 	now := time.Now()
 	s.mu.Lock()
-	l := s.live[c.sid]
+	l := s.live[sid]
 	due := l != nil && now.Sub(l.lastTouch) >= s.cfg.TouchInterval
 	if due {
 		l.lastTouch = now
@@ -405,11 +405,11 @@ func (s *Server) touchIfDue(c *Conn) {
 	s.background(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.HandshakeTimeout)
 		defer cancel()
-		err := t.Touch(ctx, c.sess)
+		err := t.Touch(ctx, sess)
 		if errors.Is(err, connectsid.ErrNoSession) {
-			s.endSession(c.sid, ReasonLoggedOut)
+			s.endSession(sid, ReasonLoggedOut)
 		} else if err != nil {
-			s.log.Debug("touch failed", "sid", connectsid.Redact(c.sid), "err", err)
+			s.log.Debug("touch failed", "sid", connectsid.Redact(sid), "err", err)
 		}
 	})
 }

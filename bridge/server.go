@@ -78,6 +78,24 @@ type Observer interface {
 	Resubscribed()
 }
 
+// BinaryProtocol is a Protocol that takes binary messages too. Without it,
+// a binary message goes to Message like a text one.
+type BinaryProtocol interface {
+	Protocol
+	BinaryMessage(c *Conn, msg []byte)
+}
+
+// Ender is a Protocol that ends its connections itself when the server
+// ends them for a reason: the session ended (CloseUnauthorized and
+// ReasonLoggedOut, …), the store is down under CloseOnStoreUnavailable
+// (CloseUnavailable), shutdown (1001). It may tell the client in its own
+// terms first, and must then close c (Close or CloseWhenSent). Without it
+// the server closes c with the code and reason.
+type Ender interface {
+	Protocol
+	End(c *Conn, code int, reason string)
+}
+
 // Config configures a Server. Gate is required; every other zero field
 // takes the safe default named beside it.
 type Config struct {
@@ -140,7 +158,8 @@ type Server struct {
 
 	mu    sync.Mutex
 	conns map[*Conn]struct{}
-	bySID map[string][]*Conn
+	holds map[*Hold]struct{}
+	bySID map[string][]member // the Conns and Holds of each session
 	live  map[string]*live
 	// expiries and its one timer end sessions at cookie.expires.
 	expiries    expiryQueue
@@ -191,7 +210,8 @@ func New(cfg Config) (*Server, error) {
 		gate:  cfg.Gate,
 		store: cfg.Gate.Store(),
 		conns: make(map[*Conn]struct{}),
-		bySID: make(map[string][]*Conn),
+		holds: make(map[*Hold]struct{}),
+		bySID: make(map[string][]member),
 		live:  make(map[string]*live),
 	}
 	s.upgrader = websocket.Upgrader{
@@ -242,24 +262,67 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		auth.WriteRefusal(w, ref)
 		return
 	}
-	c, err := s.upgrade(w, r, sess)
+	s.Accept(w, r, sess, AcceptOptions{})
+}
+
+// AcceptOptions are what a door chooses for the connections it accepts
+// through Accept; zero fields take the server's Config.
+type AcceptOptions struct {
+	// Protocol handles the connection (Config.Protocol when nil). It may be
+	// a value made for this one connection.
+	Protocol Protocol
+	// ReadLimit bounds one client message in bytes (Config.ReadLimit).
+	ReadLimit int64
+	// Door names the connection to the Observer (Config.Door when empty).
+	Door string
+}
+
+// Accept upgrades a WebSocket handshake that a door has authenticated
+// (sess from auth.Gate.Check) and serves the connection with the server's
+// connection model, revocation included. Another door (Socket.IO) uses it
+// to serve its own protocol on the same server. A session with an empty ID
+// is not followed in the store (a door that runs without authentication).
+// It returns nil and an error when the upgrade fails (the client has been
+// answered) or the server is shutting down (closed with 1001).
+func (s *Server) Accept(w http.ResponseWriter, r *http.Request, sess *auth.Session, opts AcceptOptions) (*Conn, error) {
+	if opts.Protocol == nil {
+		opts.Protocol = s.cfg.Protocol
+	}
+	if opts.ReadLimit <= 0 {
+		opts.ReadLimit = s.cfg.ReadLimit
+	}
+	if opts.Door == "" {
+		opts.Door = s.cfg.Door
+	}
+	c, err := s.upgrade(w, r, sess, opts)
 	if err != nil {
 		s.log.LogAttrs(r.Context(), slog.LevelDebug, "handshake refused",
 			slog.String("step", auth.StepRequest), slog.String("code", auth.CodeBadRequest),
 			slog.String("reason", err.Error()), slog.String("remote", s.remote(r)))
-		return // the upgrader has answered the client
+		return nil, err // the upgrader has answered the client
 	}
 	if !s.register(c) {
 		c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, auth.CodeShuttingDown),
 			time.Now().Add(closeGrace))
 		c.ws.Close()
-		return
+		return nil, ErrShuttingDown
 	}
 	if s.log.Enabled(r.Context(), slog.LevelDebug) { // Redact allocates
 		s.log.LogAttrs(r.Context(), slog.LevelDebug, "connection accepted",
 			slog.String("sid", connectsid.Redact(sess.ID)), slog.String("remote", s.remote(r)))
 	}
 	c.start()
+	return c, nil
+}
+
+// Gate returns the gate the server checks handshakes with.
+func (s *Server) Gate() *auth.Gate { return s.gate }
+
+// Closed reports whether Shutdown has begun: doors refuse new handshakes.
+func (s *Server) Closed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
 }
 
 // authenticate checks that the request is a WebSocket handshake the server
@@ -365,16 +428,41 @@ func (s *Server) each(f func(*Conn)) int {
 	return len(all)
 }
 
-// CloseSession closes every connection of a session with code and reason,
-// and returns how many there were.
+// CloseSession ends every connection and hold of a session with code and
+// reason (through the protocol when it is an Ender), and returns how many
+// there were.
 func (s *Server) CloseSession(sid string, code int, reason string) int {
 	s.mu.Lock()
-	conns := append([]*Conn(nil), s.bySID[sid]...)
+	ms := append([]member(nil), s.bySID[sid]...)
 	s.mu.Unlock()
-	for _, c := range conns {
-		c.Close(code, reason)
+	n := 0
+	for _, m := range ms {
+		if m.end(code, reason) {
+			n++
+		}
 	}
-	return len(conns)
+	return n
+}
+
+// endAll ends every connection and hold with code and reason, and returns
+// how many there were.
+func (s *Server) endAll(code int, reason string) int {
+	s.mu.Lock()
+	ms := make([]member, 0, len(s.conns)+len(s.holds))
+	for c := range s.conns {
+		ms = append(ms, c)
+	}
+	for h := range s.holds {
+		ms = append(ms, h)
+	}
+	s.mu.Unlock()
+	n := 0
+	for _, m := range ms {
+		if m.end(code, reason) {
+			n++
+		}
+	}
+	return n
 }
 
 // Shutdown refuses new handshakes, closes every connection with 1001 and
@@ -386,7 +474,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.expiryTimer.Stop()
 	}
 	s.mu.Unlock()
-	s.each(func(c *Conn) { c.Close(websocket.CloseGoingAway, auth.CodeShuttingDown) })
+	s.endAll(websocket.CloseGoingAway, auth.CodeShuttingDown)
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); s.bg.Wait(); close(done) }()
 	var err error
@@ -445,11 +533,10 @@ func (s *Server) register(c *Conn) bool {
 	s.startOnce.Do(s.startLocked)
 	c.poll = s.poller
 	s.conns[c] = struct{}{}
-	s.bySID[c.sid] = append(s.bySID[c.sid], c)
-	s.trackLocked(c)
+	s.addMemberLocked(c.sid, c.sess, c)
 	s.wg.Add(1)
 	if s.cfg.Observer != nil {
-		s.cfg.Observer.ConnectionOpened(s.cfg.Door)
+		s.cfg.Observer.ConnectionOpened(c.door)
 	}
 	return true
 }
@@ -457,19 +544,37 @@ func (s *Server) register(c *Conn) bool {
 func (s *Server) unregister(c *Conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
-	list := s.bySID[c.sid]
+	s.removeMemberLocked(c.sid, c)
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+// addMemberLocked follows sid for m (nothing to follow for an empty sid).
+// Called with s.mu held.
+func (s *Server) addMemberLocked(sid string, sess *connectsid.Session, m member) {
+	if sid == "" {
+		return
+	}
+	s.bySID[sid] = append(s.bySID[sid], m)
+	s.trackLocked(sid, sess)
+}
+
+// removeMemberLocked stops following sid for m. Called with s.mu held.
+func (s *Server) removeMemberLocked(sid string, m member) {
+	if sid == "" {
+		return
+	}
+	list := s.bySID[sid]
 	for i, x := range list {
-		if x == c {
+		if x == m {
 			list = append(list[:i], list[i+1:]...)
 			break
 		}
 	}
 	if len(list) == 0 {
-		delete(s.bySID, c.sid)
+		delete(s.bySID, sid)
 	} else {
-		s.bySID[c.sid] = list
+		s.bySID[sid] = list
 	}
-	s.untrackLocked(c.sid)
-	s.mu.Unlock()
-	s.wg.Done()
+	s.untrackLocked(sid)
 }

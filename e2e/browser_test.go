@@ -27,6 +27,7 @@ import (
 	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/connectsid/redisstore"
 	"github.com/expressbridge/expressbridge/internal/testenv"
+	"github.com/expressbridge/expressbridge/socketio"
 )
 
 const (
@@ -73,7 +74,7 @@ func TestBrowserDemo(t *testing.T) {
 
 	outDir := filepath.Join(root, "build", "e2e")
 	docsShot := filepath.Join(root, "docs", "screenshot.png")
-	runBrowserScript(t, logs, node, filepath.Join(root, "node-app"), []string{
+	runBrowserScript(t, logs, node, filepath.Join(root, "node-app"), "scripts/browser-test.js", []string{
 		"APP_URL=" + app.URL(),
 		"CHROMIUM=" + chromium,
 		"OUT_DIR=" + outDir,
@@ -93,8 +94,8 @@ type bridgeSetup struct {
 	proxies []netip.Prefix // --trust-proxy
 }
 
-// startBridge serves the bridge on ln at /ws as `expressbridge serve` would,
-// and shuts it down at cleanup.
+// startBridge serves the bridge on ln at /ws and Socket.IO at /socket.io/
+// as `expressbridge serve` would, and shuts it down at cleanup.
 func startBridge(t *testing.T, ln net.Listener, setup bridgeSetup, redisURL string, logs *testLog) {
 	t.Helper()
 	client, err := redisstore.OpenURL(redisURL)
@@ -111,17 +112,24 @@ func startBridge(t *testing.T, ln net.Listener, setup bridgeSetup, redisURL stri
 	if err != nil {
 		t.Fatalf("auth.New: %v", err)
 	}
+	logger := slog.New(slog.NewTextHandler(logs.writer("bridge: "), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	b, err := bridge.New(bridge.Config{
 		Gate:           gate,
 		TrustedProxies: setup.proxies,
 		Watch:          store.Watch, // as serve: connections end with their session
-		Logger:         slog.New(slog.NewTextHandler(logs.writer("bridge: "), &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:         logger,
 	})
 	if err != nil {
 		t.Fatalf("bridge.New: %v", err)
 	}
+	sio, err := socketio.New(socketio.Config{Bridge: b, Logger: logger})
+	if err != nil {
+		t.Fatalf("socketio.New: %v", err)
+	}
+	socketio.Chat(sio.Of("/"))
 	mux := http.NewServeMux()
 	mux.Handle("/ws", b)
+	mux.Handle("/socket.io/", sio)
 	mux.Handle("/healthz", b.Healthz())
 	srv := &http.Server{
 		Handler:           mux,
@@ -150,11 +158,11 @@ func startBridge(t *testing.T, ln net.Listener, setup bridgeSetup, redisURL stri
 	})
 }
 
-// runBrowserScript runs node scripts/browser-test.js in dir with env added,
+// runBrowserScript runs node script (scripts/browser-test.js, …) in dir with env added,
 // streaming its output to the test log, and fails the test unless it exits
 // 0 within scriptTimeout. Whatever happens, no node or Chromium process it
 // started survives it.
-func runBrowserScript(t *testing.T, logs *testLog, node, dir string, env []string) {
+func runBrowserScript(t *testing.T, logs *testLog, node, dir, script string, env []string) {
 	t.Helper()
 	// Playwright puts Chromium's fresh profile under TMPDIR, and Chromium
 	// its crash-report database and caches under the XDG directories: all
@@ -162,7 +170,7 @@ func runBrowserScript(t *testing.T, logs *testLog, node, dir string, env []strin
 	// (several process groups; the crash handlers are reparented to init)
 	// has tmp on its command line, which is how they are found again.
 	tmp := t.TempDir()
-	cmd := exec.Command(node, "scripts/browser-test.js")
+	cmd := exec.Command(node, script)
 	cmd.Dir = dir
 	cmd.Env = append(append(os.Environ(), env...),
 		"TMPDIR="+tmp, "XDG_CONFIG_HOME="+filepath.Join(tmp, "config"), "XDG_CACHE_HOME="+filepath.Join(tmp, "cache"))
@@ -172,7 +180,7 @@ func runBrowserScript(t *testing.T, logs *testLog, node, dir string, env []strin
 	cmd.WaitDelay = 2 * time.Second
 	t0 := time.Now()
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start node scripts/browser-test.js: %v", err)
+		t.Fatalf("start node %s: %v", script, err)
 	}
 	pgid := cmd.Process.Pid
 	waited := make(chan error, 1)
@@ -186,7 +194,7 @@ func runBrowserScript(t *testing.T, logs *testLog, node, dir string, env []strin
 	case err = <-waited:
 	case <-timer.C:
 		timedOut = true
-		t.Errorf("node scripts/browser-test.js still running after %v: stopping it", scriptTimeout)
+		t.Errorf("node %s still running after %v: stopping it", script, scriptTimeout)
 		_ = syscall.Kill(-pgid, syscall.SIGTERM) // the leader is not reaped yet: the group is ours
 		select {
 		case err = <-waited:
@@ -203,7 +211,7 @@ func runBrowserScript(t *testing.T, logs *testLog, node, dir string, env []strin
 			_ = syscall.Kill(p.pid, syscall.SIGKILL)
 		}
 		if !timedOut {
-			t.Errorf("processes left behind by browser-test.js (killed now): %s", describe(left))
+			t.Errorf("processes left behind by %s (killed now): %s", script, describe(left))
 		}
 		if left = waitGone(exitGrace, pgid, tmp); len(left) > 0 {
 			t.Errorf("processes still running after SIGKILL: %s", describe(left))

@@ -14,9 +14,10 @@ import (
 	"github.com/expressbridge/expressbridge/internal/testenv"
 )
 
-// TestBrowserBehindNginx runs the browser test through a real nginx with
-// docs/deploy/nginx.conf: the Express app at / and the bridge at /ws on one
-// origin, so the page connects to a path and needs no --allow-origin.
+// TestBrowserBehindNginx runs both browser tests through a real nginx with
+// docs/deploy/nginx.conf: the Express app at / and the bridge at /ws and
+// /socket.io/ on one origin, so the pages connect to a path and need no
+// --allow-origin; Socket.IO long-polls through nginx, then upgrades.
 func TestBrowserBehindNginx(t *testing.T) {
 	logs := newTestLog(t)
 	node := testenv.Node(t)
@@ -54,13 +55,21 @@ func TestBrowserBehindNginx(t *testing.T) {
 	}
 	ngx := testenv.StartNginx(t, block, port)
 
-	runBrowserScript(t, logs, node, filepath.Join(root, "node-app"), []string{
+	runBrowserScript(t, logs, node, filepath.Join(root, "node-app"), "scripts/browser-test.js", []string{
+		"APP_URL=" + ngx.URL(),
+		"CHROMIUM=" + chromium,
+		"OUT_DIR=" + filepath.Join(root, "build", "e2e-nginx"),
+	})
+	// Socket.IO through the same origin: long-polling first, then the upgrade.
+	runBrowserScript(t, logs, node, filepath.Join(root, "node-app"), "scripts/socketio-browser-test.js", []string{
 		"APP_URL=" + ngx.URL(),
 		"CHROMIUM=" + chromium,
 		"OUT_DIR=" + filepath.Join(root, "build", "e2e-nginx"),
 	})
 	access := ngx.AccessLog()
-	for _, want := range []string{`"GET /ws?explain=1 HTTP/1.1" 101`, `"POST /login HTTP/1.1" 200`, `"POST /logout HTTP/1.1" 200`} {
+	for _, want := range []string{`"GET /ws?explain=1 HTTP/1.1" 101`, `"POST /login HTTP/1.1" 200`, `"POST /logout HTTP/1.1" 200`,
+		`"GET /socket.io/?EIO=4&transport=polling&t=`, `"POST /socket.io/?EIO=4&transport=polling&t=`,
+		`"GET /socket.io/?EIO=4&transport=websocket&sid=`} {
 		if !strings.Contains(access, want) {
 			t.Errorf("nginx's access log lacks %s:\n%s", want, access)
 		}

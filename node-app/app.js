@@ -115,6 +115,7 @@ function createApp(config) {
     res.type('html').send(page)
   })
   app.use(express.static(path.join(__dirname, 'public')))
+  require('./socketio-page').mount(app, express, { bridgeUrl: config.bridgeUrl, scriptJSON })
 
   let auth = {
     loggedIn: (req) => req.session.loggedIn === true,

@@ -23,6 +23,7 @@ import (
 	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/bridge"
 	"github.com/expressbridge/expressbridge/metrics"
+	"github.com/expressbridge/expressbridge/socketio"
 )
 
 // pgRevalidateInterval is --revalidate-interval's default on PostgreSQL
@@ -32,6 +33,7 @@ const pgRevalidateInterval = time.Second
 // serveOptions are serve's own flags, beside the shared session options.
 type serveOptions struct {
 	listen, path     string
+	socketioPath     string
 	origins          []string
 	readLimit        int64
 	pingInterval     time.Duration
@@ -83,6 +85,15 @@ connections stay open; with --close-on-store-failure the bridge pings Redis
 every second and closes every connection with 4503 store-unavailable when a
 ping fails. Request headers over 32 KiB get 431.
 
+At --socketio-path (/socket.io/; empty turns it off) the bridge also speaks
+Socket.IO (Engine.IO 4: long-polling, WebSocket and the upgrade) to the
+unmodified socket.io-client of the app's pages, with the same checks: a
+refused client gets connect_error with err.message the code (no-cookie,
+not-logged-in, …) and err.data {step, message}. On namespace "/" it runs the
+chat: "hello" {user} on connect, "say" TEXT → "said" {user, text} to every
+socket, "whoami" with an ack → the session's app fields; when the session
+ends, "session-ended" {reason}, then the server disconnects the socket.
+
 GET /healthz answers 200 while Redis answers, 503 otherwise. SIGINT or
 SIGTERM stop accepting, close every connection with 1001 and exit within
 --shutdown-timeout.`,
@@ -100,6 +111,9 @@ SIGTERM stop accepting, close every connection with 1001 and exit within
 	bindEnv(fs, "listen", "EXPRESSBRIDGE_LISTEN")
 	fs.StringVar(&so.path, "path", "/ws", "path of the WebSocket endpoint")
 	bindEnv(fs, "path", "EXPRESSBRIDGE_PATH")
+	fs.StringVar(&so.socketioPath, "socketio-path", "/socket.io/",
+		"path of the Socket.IO endpoint (socket.io-client's path option); empty: no Socket.IO")
+	bindEnv(fs, "socketio-path", "EXPRESSBRIDGE_SOCKETIO_PATH")
 	fs.StringSliceVar(&so.origins, "allow-origin", nil,
 		"origin (scheme://host[:port]) whose pages may connect; repeatable; none: only pages of the bridge's own host")
 	bindEnv(fs, "allow-origin", "EXPRESSBRIDGE_ALLOW_ORIGIN")
@@ -222,6 +236,23 @@ func (so *serveOptions) run(ctx context.Context, a *app, o *sessionOptions, g *g
 	mux.Handle(so.path, srv)
 	mux.Handle("/healthz", srv.Healthz())
 	mux.Handle("/readyz", srv.Readyz())
+	if so.socketioPath != "" {
+		if !strings.HasPrefix(so.socketioPath, "/") {
+			return usageErrorf("--socketio-path must start with / (or be empty), not %q", so.socketioPath)
+		}
+		if so.socketioPath == so.path {
+			return usageErrorf("--socketio-path and --path must differ (both %q)", so.path)
+		}
+		sio, err := socketio.New(socketio.Config{Bridge: srv, HandshakeTimeout: so.handshakeTimeout, Logger: log})
+		if err != nil {
+			return usageErrorf("%v", err)
+		}
+		socketio.Chat(sio.Of("/"))
+		mux.Handle(so.socketioPath, sio)
+		if !strings.HasSuffix(so.socketioPath, "/") {
+			mux.Handle(so.socketioPath+"/", sio) // socket.io-client adds the slash
+		}
+	}
 
 	ln, err := net.Listen("tcp", so.listen)
 	if err != nil {
@@ -237,8 +268,13 @@ func (so *serveOptions) run(ctx context.Context, a *app, o *sessionOptions, g *g
 		log.Warn("the session store does not answer yet; handshakes get 503 store-unavailable until it does",
 			"store", store.url, "err", o.scrubURL(err.Error()))
 	}
+	sioURL := ""
+	if so.socketioPath != "" {
+		sioURL = "http://" + ln.Addr().String() + so.socketioPath
+	}
 	log.Info("expressbridge serving",
-		"url", "ws://"+ln.Addr().String()+so.path, "store", store.url, "sessions", store.where(), "cookie", o.cookieName, "secrets", ver.Secrets(),
+		"url", "ws://"+ln.Addr().String()+so.path, "socketio", sioURL, "store", store.url, "sessions", store.where(),
+		"cookie", o.cookieName, "secrets", ver.Secrets(),
 		"origins", originsForLog(so.origins))
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)

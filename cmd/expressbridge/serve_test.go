@@ -42,25 +42,34 @@ type served struct {
 	base   string // host:port
 	stderr lockedBuffer
 	stop   context.CancelFunc // SIGTERM's path
-	exited chan int
+	exited chan int           // serve's exit status, once
+	done   chan struct{}      // closed when serve has returned
 }
 
 // startServe runs serve with a secret file of secrets, env as its whole
 // environment and args after its own --listen and --secret-file, and
-// returns once /healthz answers 200. It is stopped at cleanup.
+// returns once /healthz answers 200. At cleanup it is stopped and waited for.
 func startServe(t *testing.T, secrets []string, env map[string]string, args ...string) *served {
 	t.Helper()
 	port := testenv.FreePort(t)
 	secretFile := filepath.Join(t.TempDir(), "secrets")
 	os.WriteFile(secretFile, []byte(strings.Join(secrets, "\n")+"\n"), 0o600)
-	sv := &served{base: "127.0.0.1:" + strconv.Itoa(port), exited: make(chan int, 1)}
+	sv := &served{base: "127.0.0.1:" + strconv.Itoa(port), exited: make(chan int, 1), done: make(chan struct{})}
 	ctx, stop := context.WithCancel(context.Background())
 	sv.stop = stop
-	t.Cleanup(stop)
 	go func() {
+		defer close(sv.done)
 		sv.exited <- run(ctx, append([]string{"serve", "--listen", sv.base, "--secret-file", secretFile}, args...),
 			strings.NewReader(""), &bytes.Buffer{}, &sv.stderr, func(k string) string { return env[k] })
 	}()
+	t.Cleanup(func() {
+		stop()
+		select {
+		case <-sv.done:
+		case <-time.After(15 * time.Second):
+			t.Error("serve did not stop")
+		}
+	})
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		resp, err := http.Get("http://" + sv.base + "/healthz")
@@ -69,6 +78,11 @@ func startServe(t *testing.T, secrets []string, env map[string]string, args ...s
 			if resp.StatusCode == 200 {
 				return sv
 			}
+		}
+		select {
+		case <-sv.done:
+			t.Fatalf("serve exited:\n%s", sv.stderr.String())
+		default:
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("serve did not become healthy: %v\n%s", err, sv.stderr.String())

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/expressbridge/expressbridge/internal/testenv"
+)
+
+func do(t *testing.T, method, url, cookie, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	if cookie != "" {
+		req.Header.Set("Cookie", cookie)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestServeSocketIO: serve answers Socket.IO at --socketio-path with the
+// chat, for a user logged in through Express (the long-polling exchange
+// socket.io-client makes: handshake, CONNECT, hello).
+func TestServeSocketIO(t *testing.T) {
+	secret := "serve socket.io secret"
+	r := testenv.StartRedis(t)
+	app := testenv.StartNodeApp(t, testenv.NodeAppConfig{RedisURL: r.URL(), Secrets: []string{secret}})
+	sv := startServe(t, []string{secret}, map[string]string{"REDIS_URL": r.URL()}, "--log-level", "debug")
+	base, stderr := "http://"+sv.base, &sv.stderr
+	cookie := app.Login(context.Background(), t, "Zoë")
+
+	url := base + "/socket.io/?EIO=4&transport=polling"
+	status, body := do(t, "GET", url, cookie, "")
+	if status != 200 || !strings.HasPrefix(body, `0{"sid":"`) || !strings.Contains(body, `"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000`) {
+		t.Fatalf("handshake: %d %s", status, body)
+	}
+	sid := body[len(`0{"sid":"`):strings.Index(body, `","`)]
+	url += "&sid=" + sid
+	// The sid alone is not enough: polls must carry the handshake's cookie.
+	if status, body = do(t, "GET", url, "", ""); status != 403 || !strings.Contains(body, "session cookie") {
+		t.Fatalf("a poll without the cookie: %d %s", status, body)
+	}
+	if status, body = do(t, "POST", url, cookie, "40"); status != 200 || body != "ok" {
+		t.Fatalf("CONNECT: %d %s", status, body)
+	}
+	status, body = do(t, "GET", url, cookie, "")
+	if status != 200 || !strings.HasPrefix(body, `40{"sid":"`) || !strings.HasSuffix(body, "\x1e"+`42["hello",{"user":"Zoë"}]`) {
+		t.Fatalf("after CONNECT: %d %q", status, body)
+	}
+	// No cookie: the handshake succeeds, the CONNECT is refused.
+	_, body = do(t, "GET", base+"/socket.io/?EIO=4&transport=polling", "", "")
+	sid2 := body[len(`0{"sid":"`):strings.Index(body, `","`)]
+	url2 := base + "/socket.io/?EIO=4&transport=polling&sid=" + sid2
+	do(t, "POST", url2, "", "40")
+	if _, body = do(t, "GET", url2, "", ""); body != `44{"message":"no-cookie","data":{"step":"cookie","message":"no session cookie"}}` {
+		t.Fatalf("CONNECT without a cookie: %q", body)
+	}
+	if status, body = do(t, "GET", base+"/socket.io/?EIO=3&transport=polling", cookie, ""); status != 400 || !strings.Contains(body, `"error":"bad-request"`) {
+		t.Fatalf("EIO=3: %d %s", status, body)
+	}
+	if logs := stderr.String(); strings.Contains(logs, strings.TrimPrefix(cookie, "connect.sid=")) || !strings.Contains(logs, "socketio=http://") {
+		t.Errorf("serve's log holds the cookie, or does not name the Socket.IO URL:\n%s", logs)
+	}
+}
+
+// TestServeSocketIOOff: an empty --socketio-path serves no Socket.IO.
+func TestServeSocketIOOff(t *testing.T) {
+	r := testenv.StartRedis(t)
+	sv := startServe(t, []string{"s"}, map[string]string{"REDIS_URL": r.URL()}, "--socketio-path", "")
+	base := "http://" + sv.base
+	if status, _ := do(t, "GET", base+"/socket.io/?EIO=4&transport=polling", "", ""); status != 404 {
+		t.Fatalf("with --socketio-path '': %d, want 404", status)
+	}
+}

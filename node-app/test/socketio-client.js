@@ -1,0 +1,238 @@
+#!/usr/bin/env node
+'use strict'
+
+// Drives the Go bridge's Socket.IO door with the real socket.io-client
+// (the package pinned in package-lock.json), as an Express app's page
+// would use it, after logging in through the real Express app. The Go test
+// socketio/client_test.go starts everything and runs:
+//
+//   APP_URL=http://127.0.0.1:3000 BRIDGE_URL=http://127.0.0.1:8081 \
+//     node test/socketio-client.js SCENARIO...
+//
+// Scenarios: polling-upgrade, websocket, polling-only, refusals,
+// store-unavailable (needs COOKIE: a cookie whose session was valid).
+// Each prints "ok SCENARIO: …" lines; the first failure exits 1.
+
+const assert = require('node:assert/strict')
+const { io } = require('socket.io-client')
+
+const APP_URL = process.env.APP_URL
+const BRIDGE_URL = process.env.BRIDGE_URL
+const STEP_MS = 5000
+
+function log(...args) {
+  console.log(...args)
+}
+
+function within(promise, what, ms = STEP_MS) {
+  let timer
+  return Promise.race([
+    promise,
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms)
+    }),
+  ]).finally(() => clearTimeout(timer))
+}
+
+function once(emitter, event) {
+  return within(new Promise((resolve) => emitter.once(event, (...args) => resolve(args))), `"${event}"`)
+}
+
+async function appPost(path, cookie, body) {
+  const res = await fetch(APP_URL + path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json', ...(cookie ? { cookie } : {}) },
+    body: JSON.stringify(body || {}),
+    redirect: 'manual',
+  })
+  return res
+}
+
+async function login(username) {
+  const res = await appPost('/login', null, { username })
+  assert.equal(res.status, 200, `POST /login as ${username}`)
+  const set = res.headers.getSetCookie().find((c) => c.startsWith('connect.sid='))
+  assert.ok(set, 'login sets connect.sid')
+  return set.split(';')[0]
+}
+
+function connect(cookie, opts = {}) {
+  return io(BRIDGE_URL, {
+    reconnection: false,
+    ...(cookie ? { extraHeaders: { cookie } } : {}),
+    ...opts,
+  })
+}
+
+// Resolves with the first connect_error, fails on a connect.
+function connectError(socket) {
+  return within(
+    new Promise((resolve, reject) => {
+      socket.once('connect_error', resolve)
+      socket.once('connect', () => reject(new Error('connected, but a connect_error was expected')))
+    }),
+    'connect_error',
+  )
+}
+
+// Common checks of an accepted socket: hello, whoami, say/said, binary
+// payloads both ways with acks, and a server → client ack.
+async function chat(socket, user, name) {
+  const [hello] = await once(socket, 'hello')
+  assert.deepStrictEqual(hello, { user })
+  assert.ok(socket.connected && typeof socket.id === 'string')
+  log(`ok ${name}: hello ${JSON.stringify(hello)}, socket.id set`)
+
+  const fields = await within(socket.emitWithAck('whoami'), 'whoami ack')
+  assert.equal(fields.username, user)
+  assert.equal(fields.loggedIn, true)
+  assert.equal(fields.cookie, undefined, 'whoami carries no cookie')
+  log(`ok ${name}: whoami ${JSON.stringify(fields)}`)
+
+  const said = once(socket, 'said')
+  socket.emit('say', `hello from ${user}`)
+  const [msg] = await said
+  assert.deepStrictEqual(msg, { user, text: `hello from ${user}` })
+  log(`ok ${name}: said ${JSON.stringify(msg)}`)
+
+  const bin = Buffer.from([0, 1, 2, 250, 255])
+  const echoed = await within(
+    new Promise((resolve) => socket.emit('echo', bin, { n: 1 }, new Uint8Array([7, 8]), (...args) => resolve(args))),
+    'echo ack',
+  )
+  const isBinary = (x) => x instanceof ArrayBuffer || ArrayBuffer.isView(x)
+  assert.ok(isBinary(echoed[0]) && isBinary(echoed[2]), `binary arguments come back binary: ${JSON.stringify(echoed)}`)
+  assert.deepStrictEqual([...new Uint8Array(echoed[0])], [...bin])
+  assert.deepStrictEqual(echoed[1], { n: 1 })
+  assert.deepStrictEqual([...new Uint8Array(echoed[2])], [7, 8])
+  log(`ok ${name}: binary echo with ack (${echoed.length} args)`)
+
+  socket.once('ask', (n, cb) => cb(n * 2))
+  const answer = once(socket, 'answer')
+  socket.emit('ask-me')
+  const [a] = await answer
+  assert.deepStrictEqual(a, { answer: 42 })
+  log(`ok ${name}: server's emitWithAck answered ${JSON.stringify(a)}`)
+}
+
+// The session ends in Express: session-ended {reason}, then the server
+// disconnects the socket.
+async function revoked(socket, reason, name) {
+  const events = []
+  socket.on('session-ended', (x) => events.push(['session-ended', x]))
+  const disc = once(socket, 'disconnect')
+  const [why, details] = await disc
+  assert.deepStrictEqual(events, [['session-ended', { reason }]], `disconnect "${why}" ${details && details.description}`)
+  assert.equal(why, 'io server disconnect')
+  log(`ok ${name}: session-ended ${JSON.stringify({ reason })}, then disconnect "${why}"`)
+}
+
+const scenarios = {
+  async 'polling-upgrade'() {
+    const name = 'polling-upgrade'
+    const cookie = await login('Zoë')
+    const socket = connect(cookie)
+    const upgraded = once(socket.io, 'open').then(() => {
+      assert.equal(socket.io.engine.transport.name, 'polling', 'default options start on polling')
+      return once(socket.io.engine, 'upgrade')
+    })
+    await chat(socket, 'Zoë', name)
+    await upgraded
+    assert.equal(socket.io.engine.transport.name, 'websocket')
+    log(`ok ${name}: upgraded from polling to websocket`)
+    // Still works after the upgrade.
+    const fields = await within(socket.emitWithAck('whoami'), 'whoami after upgrade')
+    assert.equal(fields.username, 'Zoë')
+    const ended = revoked(socket, 'logged-out', name)
+    const res = await appPost('/logout', cookie)
+    assert.equal(res.status, 200)
+    await ended
+    socket.close()
+  },
+
+  async websocket() {
+    const name = 'websocket'
+    const cookie = await login('Bob')
+    const socket = connect(cookie, { transports: ['websocket'] })
+    await chat(socket, 'Bob', name)
+    assert.equal(socket.io.engine.transport.name, 'websocket')
+    const ended = revoked(socket, 'session-changed', name)
+    const res = await appPost('/test/set', cookie, { loggedIn: false })
+    assert.equal(res.status, 200)
+    await ended
+    socket.close()
+  },
+
+  async 'polling-only'() {
+    const name = 'polling-only'
+    const cookie = await login('Ann')
+    const socket = connect(cookie, { transports: ['polling'] })
+    await chat(socket, 'Ann', name)
+    assert.equal(socket.io.engine.transport.name, 'polling')
+    const ended = revoked(socket, 'logged-out', name)
+    const res = await appPost('/logout', cookie)
+    assert.equal(res.status, 200)
+    await ended
+    socket.close()
+  },
+
+  async refusals() {
+    const good = await login('Eve')
+    const value = decodeURIComponent(good.slice('connect.sid='.length))
+    const forged = 'connect.sid=' + encodeURIComponent(value.slice(0, -2) + (value.endsWith('AA') ? 'BB' : 'AA'))
+    const gone = await login('Gus')
+    assert.equal((await appPost('/logout', gone)).status, 200)
+    const notIn = await login('Hal')
+    assert.equal((await appPost('/test/set', notIn, { loggedIn: false })).status, 200)
+    const cases = [
+      ['no-cookie', 'cookie', null],
+      ['not-signed', 'signature', 'connect.sid=plain-value'],
+      ['bad-signature', 'signature', forged],
+      ['no-session', 'store', gone],
+      ['not-logged-in', 'login', notIn],
+    ]
+    for (const transports of [['polling', 'websocket'], ['websocket']]) {
+      for (const [code, step, cookie] of cases) {
+        const socket = connect(cookie, { transports })
+        const err = await connectError(socket)
+        assert.equal(err.message, code)
+        assert.equal(err.data.step, step)
+        assert.equal(typeof err.data.message, 'string')
+        assert.deepStrictEqual(Object.keys(err.data).sort(), ['message', 'step'])
+        socket.close()
+        log(`ok refusals: ${transports.join('+')} ${code}: connect_error ${JSON.stringify({ message: err.message, data: err.data })}`)
+      }
+    }
+  },
+
+  async 'store-unavailable'() {
+    const cookie = process.env.COOKIE
+    assert.ok(cookie, 'COOKIE is required')
+    for (const transports of [['polling', 'websocket'], ['websocket']]) {
+      const socket = connect(cookie, { transports })
+      const err = await connectError(socket)
+      assert.equal(err.message, 'store-unavailable')
+      assert.equal(err.data.step, 'store')
+      socket.close()
+      log(`ok store-unavailable: ${transports.join('+')}: connect_error ${JSON.stringify({ message: err.message, data: err.data })}`)
+    }
+  },
+}
+
+async function main() {
+  assert.ok(APP_URL || process.argv.includes('store-unavailable'), 'APP_URL is required')
+  assert.ok(BRIDGE_URL, 'BRIDGE_URL is required')
+  const names = process.argv.slice(2)
+  for (const n of names) {
+    if (!scenarios[n]) throw new Error(`unknown scenario ${n}`)
+    await scenarios[n]()
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error('FAIL', err && err.stack ? err.stack : err)
+    process.exit(1)
+  },
+)

@@ -1,0 +1,163 @@
+package socketio
+
+import "sync"
+
+// SocketID identifies a socket within its server (socket.id).
+type SocketID string
+
+// Room is a named group of sockets in a namespace. Every socket is in the
+// room of its own ID.
+type Room string
+
+// Encoded is a packet encoded once for every socket it goes to: the text
+// of the Socket.IO packet and its binary attachments.
+type Encoded struct {
+	Text        []byte
+	Attachments [][]byte
+}
+
+// BroadcastOptions choose the sockets of a broadcast, as socket.io's
+// to(…) and except(…) do: the sockets in any of Rooms (every socket of the
+// namespace when empty), minus those in any of Except.
+type BroadcastOptions struct {
+	Rooms  []Room
+	Except []Room
+}
+
+// Adapter keeps a namespace's rooms and delivers its broadcasts, as
+// socket.io-adapter does. The memory adapter serves one instance; an
+// adapter that spans instances (Redis) adds publishing to Broadcast and
+// keeps the same contract. Methods may be called concurrently.
+type Adapter interface {
+	// AddAll puts the socket in each room.
+	AddAll(id SocketID, rooms []Room)
+	// Del takes the socket out of room.
+	Del(id SocketID, room Room)
+	// DelAll takes the socket out of every room: it has left.
+	DelAll(id SocketID)
+	// SocketRooms returns the rooms the socket is in.
+	SocketRooms(id SocketID) []Room
+	// Broadcast delivers p, at most once, to each local socket opts
+	// chooses at the moment of the call.
+	Broadcast(p *Encoded, opts BroadcastOptions)
+}
+
+// MemoryAdapter is the in-process Adapter (socket.io-adapter's
+// Adapter): rooms → sockets and sockets → rooms.
+type MemoryAdapter struct {
+	deliver func(SocketID, *Encoded)
+
+	mu    sync.RWMutex
+	rooms map[Room]map[SocketID]struct{}
+	sids  map[SocketID]map[Room]struct{}
+}
+
+// NewMemoryAdapter returns an empty adapter that hands each broadcast
+// packet to deliver, once per socket.
+func NewMemoryAdapter(deliver func(SocketID, *Encoded)) *MemoryAdapter {
+	return &MemoryAdapter{
+		deliver: deliver,
+		rooms:   make(map[Room]map[SocketID]struct{}),
+		sids:    make(map[SocketID]map[Room]struct{}),
+	}
+}
+
+// AddAll implements Adapter.
+func (a *MemoryAdapter) AddAll(id SocketID, rooms []Room) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	mine := a.sids[id]
+	if mine == nil {
+		mine = make(map[Room]struct{}, len(rooms))
+		a.sids[id] = mine
+	}
+	for _, r := range rooms {
+		mine[r] = struct{}{}
+		in := a.rooms[r]
+		if in == nil {
+			in = make(map[SocketID]struct{})
+			a.rooms[r] = in
+		}
+		in[id] = struct{}{}
+	}
+}
+
+// Del implements Adapter.
+func (a *MemoryAdapter) Del(id SocketID, room Room) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.sids[id], room)
+	a.delLocked(id, room)
+}
+
+func (a *MemoryAdapter) delLocked(id SocketID, room Room) {
+	if in := a.rooms[room]; in != nil {
+		delete(in, id)
+		if len(in) == 0 {
+			delete(a.rooms, room)
+		}
+	}
+}
+
+// DelAll implements Adapter.
+func (a *MemoryAdapter) DelAll(id SocketID) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for r := range a.sids[id] {
+		a.delLocked(id, r)
+	}
+	delete(a.sids, id)
+}
+
+// SocketRooms implements Adapter.
+func (a *MemoryAdapter) SocketRooms(id SocketID) []Room {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	out := make([]Room, 0, len(a.sids[id]))
+	for r := range a.sids[id] {
+		out = append(out, r)
+	}
+	return out
+}
+
+// Broadcast implements Adapter: the sockets are chosen under the lock and
+// delivered to outside it.
+func (a *MemoryAdapter) Broadcast(p *Encoded, opts BroadcastOptions) {
+	for _, id := range a.Sockets(opts) {
+		a.deliver(id, p)
+	}
+}
+
+// Sockets returns the sockets opts chooses now.
+func (a *MemoryAdapter) Sockets(opts BroadcastOptions) []SocketID {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	except := func(id SocketID) bool {
+		for _, r := range opts.Except {
+			if _, ok := a.rooms[r][id]; ok {
+				return true
+			}
+		}
+		return false
+	}
+	var out []SocketID
+	if len(opts.Rooms) == 0 {
+		for id := range a.sids {
+			if !except(id) {
+				out = append(out, id)
+			}
+		}
+		return out
+	}
+	seen := make(map[SocketID]struct{})
+	for _, r := range opts.Rooms {
+		for id := range a.rooms[r] {
+			if _, dup := seen[id]; dup || except(id) {
+				continue
+			}
+			seen[id] = struct{}{}
+			out = append(out, id)
+		}
+	}
+	return out
+}

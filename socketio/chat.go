@@ -1,0 +1,60 @@
+package socketio
+
+import "encoding/json"
+
+// Chat registers the chat `expressbridge serve` runs on ns, the Socket.IO
+// form of bridge.Chat:
+//
+//	server → socket on connect:  "hello" {"user":NAME}; the socket joins room "user:NAME"
+//	client → server:             "say" TEXT
+//	server → every socket:       "said" {"user":NAME,"text":TEXT}
+//	client → server, with ack:   "whoami" → ack({…the session's app fields, no cookie…})
+//	server → socket:             "session-ended" {"reason":…}, then DISCONNECT, when the Express session ends
+//
+// A "say" whose text is not a string is acknowledged (when asked) with
+// {"error":"bad-message"} and not broadcast.
+func Chat(ns *Namespace) {
+	ns.OnConnection(func(so *Socket) {
+		so.Join(UserRoom(so.User()))
+		so.Emit("hello", chatUser{User: so.User()})
+	})
+	ns.On("say", func(so *Socket, args Args, ack AckFunc) {
+		var text string
+		if args.Decode(0, &text) != nil {
+			if ack != nil {
+				ack(chatError{Error: "bad-message"})
+			}
+			return
+		}
+		ns.Emit("said", chatSaid{User: so.User(), Text: text})
+		if ack != nil {
+			ack()
+		}
+	})
+	ns.On("whoami", func(so *Socket, _ Args, ack AckFunc) {
+		if ack == nil {
+			return
+		}
+		fields := json.RawMessage("{}")
+		if sess := so.Session(); sess != nil {
+			fields = sess.Record.AppJSON()
+		}
+		ack(fields)
+	})
+}
+
+// UserRoom is the room of a user's sockets in the chat.
+func UserRoom(user string) Room { return Room("user:" + user) }
+
+type chatUser struct {
+	User string `json:"user"`
+}
+
+type chatSaid struct {
+	User string `json:"user"`
+	Text string `json:"text"`
+}
+
+type chatError struct {
+	Error string `json:"error"`
+}

@@ -1,0 +1,243 @@
+package socketio
+
+import (
+	"encoding/json"
+	"sync"
+	"time"
+
+	"github.com/expressbridge/expressbridge/bridge"
+	"github.com/expressbridge/expressbridge/engineio"
+	"github.com/expressbridge/expressbridge/socketio/parser"
+)
+
+// client is the Socket.IO layer of one Engine.IO session: its sockets, one
+// per namespace, and a binary packet waiting for its attachments.
+type client struct {
+	s *Server
+	e *engineSession
+
+	mu        sync.Mutex
+	sockets   map[string]*Socket // by namespace
+	partial   *parser.Packet     // a binary packet still missing attachments
+	bins      [][]byte
+	connectTo *time.Timer
+	over      bool // the session has closed
+}
+
+func (s *Server) newClient(e *engineSession) engineHandler {
+	return &client{s: s, e: e, sockets: make(map[string]*Socket)}
+}
+
+func (c *client) send(p *Encoded) bool { return c.e.send(p.packets()...) }
+
+// opened starts the connect timeout: a session must join a namespace.
+func (c *client) opened(*engineSession) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.sockets) == 0 && !c.over {
+		c.connectTo = time.AfterFunc(c.s.cfg.ConnectTimeout, func() {
+			c.mu.Lock()
+			idle := len(c.sockets) == 0
+			c.mu.Unlock()
+			if idle {
+				c.e.close("connect timeout", closeHard)
+			}
+		})
+	}
+}
+
+// message takes one Engine.IO MESSAGE: a packet, or an attachment of one.
+func (c *client) message(e *engineSession, m engineio.Packet) {
+	c.mu.Lock()
+	// 1. An attachment completes the waiting packet.
+	if m.Binary {
+		if c.partial == nil {
+			c.mu.Unlock()
+			e.close("parse error", closeHard)
+			return
+		}
+		c.bins = append(c.bins, m.Data)
+		if len(c.bins) < c.partial.Attachments {
+			c.mu.Unlock()
+			return
+		}
+		p, bins := *c.partial, c.bins
+		c.partial, c.bins = nil, nil
+		c.mu.Unlock()
+		c.dispatch(p, bins)
+		return
+	}
+	// 2. A packet; a binary one waits for its attachments.
+	if c.partial != nil {
+		c.mu.Unlock()
+		e.close("parse error", closeHard)
+		return
+	}
+	p, err := parser.Decode(m.Data)
+	if err != nil {
+		c.mu.Unlock()
+		e.close("parse error", closeHard)
+		return
+	}
+	if p.Attachments > 0 {
+		// The packet is kept: its Data and Args alias m.Data, which is
+		// the client's and not reused.
+		c.partial = &p
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	c.dispatch(p, nil)
+}
+
+func (c *client) dispatch(p parser.Packet, bins [][]byte) {
+	if p.Type == parser.Connect {
+		c.connect(p)
+		return
+	}
+	c.mu.Lock()
+	so := c.sockets[p.Namespace]
+	c.mu.Unlock()
+	if so == nil {
+		return // not connected to that namespace: socket.io drops it
+	}
+	switch p.Type {
+	case parser.Disconnect:
+		c.remove(so, ReasonClientDisconnect)
+	case parser.Event, parser.BinaryEvent:
+		so.event(p, bins)
+	case parser.Ack, parser.BinaryAck:
+		so.acked(p, bins)
+	}
+}
+
+type connectError struct {
+	Message string `json:"message"`
+	Data    *struct {
+		Step    string `json:"step"`
+		Message string `json:"message"`
+	} `json:"data,omitempty"`
+}
+
+// connect joins a namespace, or says why not.
+func (c *client) connect(p parser.Packet) {
+	// 1. A registered namespace.
+	ns := c.s.namespace(p.Namespace)
+	if ns == nil {
+		c.connectError(p.Namespace, connectError{Message: "Invalid namespace"})
+		return
+	}
+	// 2. A session the gate accepted; its refusal otherwise.
+	if ref := c.e.refusal; ref != nil {
+		ce := connectError{Message: ref.Code}
+		ce.Data = &struct {
+			Step    string `json:"step"`
+			Message string `json:"message"`
+		}{ref.Step, ref.Message}
+		c.connectError(p.Namespace, ce)
+		return
+	}
+	// 3. The socket, in the room of its ID; then the namespace's handlers.
+	authData := p.Data
+	if authData == nil {
+		authData = json.RawMessage("{}")
+	}
+	so := &Socket{id: SocketID(newID()), ns: ns, c: c, auth: authData, done: make(chan struct{})}
+	c.mu.Lock()
+	if c.over || c.sockets[ns.name] != nil {
+		c.mu.Unlock()
+		return
+	}
+	c.sockets[ns.name] = so
+	if c.connectTo != nil {
+		c.connectTo.Stop()
+		c.connectTo = nil
+	}
+	c.mu.Unlock()
+	ns.mu.Lock()
+	ns.sockets[so.id] = so
+	handlers := ns.onConnect
+	ns.mu.Unlock()
+	ns.adapter.AddAll(so.id, []Room{Room(so.id)})
+	data, _ := json.Marshal(struct {
+		SID SocketID `json:"sid"`
+	}{so.id})
+	c.send(&Encoded{Text: parser.Append(nil, parser.Packet{Type: parser.Connect, Namespace: ns.name, Data: data})})
+	for _, f := range handlers {
+		f(so)
+	}
+}
+
+func (c *client) connectError(nsp string, ce connectError) {
+	data, _ := json.Marshal(ce)
+	c.send(&Encoded{Text: parser.Append(nil, parser.Packet{Type: parser.ConnectError, Namespace: nsp, Data: data})})
+}
+
+// remove disconnects a socket once, with reason.
+func (c *client) remove(so *Socket, reason string) {
+	c.mu.Lock()
+	if c.sockets[so.ns.name] == so {
+		delete(c.sockets, so.ns.name)
+	}
+	c.mu.Unlock()
+	so.mu.Lock()
+	was := !so.gone
+	so.gone = true
+	so.mu.Unlock()
+	if !was {
+		return
+	}
+	close(so.done)
+	ns := so.ns
+	ns.mu.Lock()
+	delete(ns.sockets, so.id)
+	handlers := ns.onDisconnect
+	ns.mu.Unlock()
+	ns.adapter.DelAll(so.id)
+	for _, f := range handlers {
+		f(so, reason)
+	}
+}
+
+// SessionEnded is the event a socket gets when its Express session ends,
+// before the server disconnects it: {"reason":…}.
+const SessionEnded = "session-ended"
+
+// end is the bridge ending the Express session: each socket is told why
+// (session-ended, then DISCONNECT) when the session itself ended; then
+// the Engine.IO session closes.
+func (c *client) end(e *engineSession, code int, reason string) {
+	if code == bridge.CloseUnauthorized {
+		c.mu.Lock()
+		sockets := make([]*Socket, 0, len(c.sockets))
+		for _, so := range c.sockets {
+			sockets = append(sockets, so)
+		}
+		c.mu.Unlock()
+		for _, so := range sockets {
+			so.Emit(SessionEnded, struct {
+				Reason string `json:"reason"`
+			}{reason})
+			so.Disconnect()
+		}
+	}
+	e.closeWith(code, reason)
+}
+
+// closed disconnects every socket with the session's reason.
+func (c *client) closed(e *engineSession, reason string) {
+	c.mu.Lock()
+	c.over = true
+	if c.connectTo != nil {
+		c.connectTo.Stop()
+		c.connectTo = nil
+	}
+	sockets := make([]*Socket, 0, len(c.sockets))
+	for _, so := range c.sockets {
+		sockets = append(sockets, so)
+	}
+	c.mu.Unlock()
+	for _, so := range sockets {
+		c.remove(so, reason)
+	}
+}

@@ -1,0 +1,148 @@
+package socketio
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/expressbridge/expressbridge/internal/testenv"
+)
+
+const clientTimeout = 60 * time.Second
+
+// chatServer is what serve runs at /socket.io/ (Chat on "/"), plus two
+// events of the test's own through the public API: "echo" acknowledges
+// with its arguments (binary ones stay binary), and "ask-me" makes the
+// server ask the client ("ask", 21) and emit the answer back.
+func chatServer(t *testing.T, e *env) *Server {
+	t.Helper()
+	srv, err := New(Config{Bridge: e.bridge, Logger: e.logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := srv.Of("/")
+	Chat(ns)
+	ns.On("echo", func(so *Socket, args Args, ack AckFunc) {
+		if ack != nil {
+			ack(args.Values()...)
+		}
+	})
+	ns.On("ask-me", func(so *Socket, _ Args, _ AckFunc) {
+		go func() { // EmitWithAck blocks: not on the socket's reader
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			res, err := so.EmitWithAck(ctx, "ask", 21)
+			var n int
+			if err == nil {
+				err = res.Decode(0, &n)
+			}
+			if err != nil {
+				so.Emit("answer", map[string]string{"error": err.Error()})
+				return
+			}
+			so.Emit("answer", map[string]int{"answer": n})
+		}()
+	})
+	e.mux.Handle("/socket.io/", srv)
+	return srv
+}
+
+// TestSocketIOClient runs the real socket.io-client 4.8 from Node
+// (node-app/test/socketio-client.js) against the Go server, after logging
+// in through the real Express app: default options (polling, then the
+// upgrade), websocket only, polling only, binary payloads and acks both
+// ways, revocation (logout, a changed session) on each transport, and
+// every refusal as connect_error.
+func TestSocketIOClient(t *testing.T) {
+	e := newEnv(t)
+	app := testenv.StartNodeApp(t, testenv.NodeAppConfig{RedisURL: e.redis.URL(), Secrets: []string{testSecret}})
+	srv := chatServer(t, e)
+	e.serve(t)
+	runNode(t, clientTimeout, []string{"APP_URL=" + app.URL(), "BRIDGE_URL=" + e.url},
+		"test/socketio-client.js", "polling-upgrade", "websocket", "polling-only", "refusals")
+	waitFor(t, "every Engine.IO session to end", func() bool { return srv.Len() == 0 })
+	waitFor(t, "every connection to end", func() bool { return e.bridge.Len() == 0 })
+	if logs := e.logs.String(); strings.Contains(logs, "s%3A") || strings.Contains(logs, "connect.sid=") {
+		t.Errorf("a cookie reached the log")
+	}
+}
+
+// TestSocketIOStoreUnavailable: with Redis down, a client with a valid
+// cookie gets connect_error store-unavailable, on polling and websocket.
+func TestSocketIOStoreUnavailable(t *testing.T) {
+	e := newEnv(t)
+	app := testenv.StartNodeApp(t, testenv.NodeAppConfig{RedisURL: e.redis.URL(), Secrets: []string{testSecret}})
+	chatServer(t, e)
+	e.serve(t)
+	cookie := app.Login(context.Background(), t, "Zoë")
+	e.redis.Kill(t)
+	runNode(t, clientTimeout, []string{"BRIDGE_URL=" + e.url, "COOKIE=" + cookie},
+		"test/socketio-client.js", "store-unavailable")
+}
+
+// TestRefusalBeforeHandshake: what is refused with an HTTP status, before
+// any Engine.IO session: the wrong protocol version, an unknown
+// transport, a page of another origin.
+func TestRefusalBeforeHandshake(t *testing.T) {
+	e := newEnv(t, "http://app.example")
+	chatServer(t, e)
+	e.serve(t)
+	for _, tc := range []struct {
+		name, query, origin string
+		status              int
+		code                string
+	}{
+		{"EIO=3", "EIO=3&transport=polling", "", 400, "bad-request"},
+		{"no EIO", "transport=polling", "", 400, "bad-request"},
+		{"unknown transport", "EIO=4&transport=flash", "", 400, "bad-request"},
+		{"other origin", "EIO=4&transport=polling", "http://evil.example", 403, "bad-origin"},
+		{"unknown sid", "EIO=4&transport=polling&sid=nope", "", 400, "bad-request"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodGet, e.url+"/socket.io/?"+tc.query, nil)
+			if tc.origin != "" {
+				req.Header.Set("Origin", tc.origin)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var body struct{ Error, Step, Message string }
+			json.NewDecoder(resp.Body).Decode(&body)
+			if resp.StatusCode != tc.status || body.Error != tc.code || body.Step == "" || body.Message == "" {
+				t.Errorf("%s: %d %+v, want %d %s", tc.query, resp.StatusCode, body, tc.status, tc.code)
+			}
+			if tc.status == 400 && !strings.Contains(body.Message, "EIO") && strings.Contains(tc.query, "EIO=3") {
+				t.Errorf("message %q does not say why", body.Message)
+			}
+		})
+	}
+	// An allowed origin gets CORS with credentials.
+	req, _ := http.NewRequest(http.MethodGet, e.url+"/socket.io/?EIO=4&transport=polling", nil)
+	req.Header.Set("Origin", "http://app.example")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Access-Control-Allow-Origin") != "http://app.example" ||
+		resp.Header.Get("Access-Control-Allow-Credentials") != "true" {
+		t.Errorf("allowed origin: %d, CORS headers %v", resp.StatusCode, resp.Header)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Errorf("timed out waiting for %s", what)
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

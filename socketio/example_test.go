@@ -1,0 +1,82 @@
+package socketio_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"net/http"
+	"time"
+
+	"github.com/expressbridge/expressbridge/auth"
+	"github.com/expressbridge/expressbridge/bridge"
+	"github.com/expressbridge/expressbridge/connectsid"
+	"github.com/expressbridge/expressbridge/connectsid/redisstore"
+	"github.com/expressbridge/expressbridge/socketio"
+)
+
+// Serve Socket.IO beside the plain WebSocket door, on one bridge: the
+// same gate, the same connections, the same revocation.
+func Example() {
+	ver, _ := connectsid.NewVerifier("keyboard cat")
+	client, _ := redisstore.OpenURL("redis://127.0.0.1:6379")
+	store := redisstore.New(client, redisstore.Options{})
+	gate, _ := auth.New(auth.Config{Verifier: ver, Store: store, AllowedOrigins: []string{"https://app.example.com"}})
+	b, _ := bridge.New(bridge.Config{Gate: gate, Watch: store.Watch})
+	sio, _ := socketio.New(socketio.Config{Bridge: b})
+	socketio.Chat(sio.Of("/")) // hello, say/said, whoami, session-ended
+
+	go b.Run(context.Background()) // sockets end with their Express session
+	http.Handle("/ws", b)
+	http.Handle("/socket.io/", sio)
+	log.Fatal(http.ListenAndServe(":8081", nil))
+}
+
+// Handlers of your own: the user comes from the Express session, rooms
+// group sockets, acknowledgements answer the client's callback.
+func ExampleNamespace_On() {
+	var sio *socketio.Server // from socketio.New
+	ns := sio.Of("/")
+	ns.OnConnection(func(so *socketio.Socket) {
+		so.Join(socketio.Room("user:" + so.User())) // every tab of the user
+	})
+	ns.On("dm", func(so *socketio.Socket, args socketio.Args, ack socketio.AckFunc) {
+		var to, text string
+		if args.Decode(0, &to) != nil || args.Decode(1, &text) != nil {
+			return
+		}
+		ns.Broadcast(socketio.BroadcastOptions{Rooms: []socketio.Room{socketio.Room("user:" + to)}},
+			"dm", map[string]string{"from": so.User(), "text": text})
+		if ack != nil {
+			ack("sent")
+		}
+	})
+}
+
+// Ask the client and wait for its callback; binary arguments ([]byte)
+// travel as attachments.
+func ExampleSocket_EmitWithAck() {
+	var so *socketio.Socket // in a handler
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	res, err := so.EmitWithAck(ctx, "confirm", "delete the file?", []byte{0xca, 0xfe})
+	if err != nil { // ErrAckTimeout, ErrDisconnected
+		return
+	}
+	var yes bool
+	res.Decode(0, &yes)
+}
+
+// The in-memory adapter: rooms → sockets, sockets → rooms, one broadcast
+// entry point.
+func ExampleMemoryAdapter() {
+	a := socketio.NewMemoryAdapter(func(id socketio.SocketID, p *socketio.Encoded) {
+		fmt.Printf("%s gets %s\n", id, p.Text)
+	})
+	a.AddAll("s1", []socketio.Room{"s1", "red"})
+	a.AddAll("s2", []socketio.Room{"s2", "red"})
+	a.AddAll("s3", []socketio.Room{"s3"})
+	a.Broadcast(&socketio.Encoded{Text: []byte(`2["news"]`)},
+		socketio.BroadcastOptions{Rooms: []socketio.Room{"red"}, Except: []socketio.Room{"s1"}})
+	// Output:
+	// s2 gets 2["news"]
+}

@@ -1,0 +1,156 @@
+package socketio
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// TestRoomsAndAcks drives the Go API through raw Socket.IO clients:
+// joining and leaving rooms, emitting to a room with an exception, the
+// socket's own broadcast, and EmitWithAck's timeout and disconnect.
+func TestRoomsAndAcks(t *testing.T) {
+	e := newEnv(t)
+	srv, err := New(Config{Bridge: e.bridge, Insecure: true, Logger: e.logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := srv.Of("/")
+	acked := make(chan error, 4)
+	ns.On("join", func(so *Socket, args Args, ack AckFunc) {
+		var room string
+		args.Decode(0, &room)
+		so.Join(Room(room))
+		ack(len(so.Rooms()))
+	})
+	ns.On("leave", func(so *Socket, args Args, ack AckFunc) {
+		var room string
+		args.Decode(0, &room)
+		so.Leave(Room(room))
+		ack()
+	})
+	ns.On("to", func(so *Socket, args Args, ack AckFunc) {
+		var room, except string
+		args.Decode(0, &room)
+		args.Decode(1, &except)
+		ns.Broadcast(BroadcastOptions{Rooms: []Room{Room(room)}, Except: []Room{Room(except)}}, "news", room)
+		ack()
+	})
+	ns.On("others", func(so *Socket, _ Args, ack AckFunc) {
+		so.Broadcast(BroadcastOptions{}, "news", "others")
+		ack()
+	})
+	ns.On("ask-silent", func(so *Socket, _ Args, _ AckFunc) {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			defer cancel()
+			_, err := so.EmitWithAck(ctx, "silent")
+			acked <- err
+		}()
+	})
+	e.mux.Handle("/socket.io/", srv)
+	e.serve(t)
+
+	wsURL := strings.Replace(e.url, "http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
+	ids := map[*websocket.Conn]string{}
+	dial := func() *websocket.Conn {
+		c, _, err := websocket.DefaultDialer.Dial(wsURL, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.ReadMessage() // OPEN
+		c.WriteMessage(websocket.TextMessage, []byte("40"))
+		_, m, _ := c.ReadMessage() // CONNECT {"sid":…}
+		ids[c] = strings.TrimSuffix(strings.TrimPrefix(string(m), `40{"sid":"`), `"}`)
+		return c
+	}
+	next := func(c *websocket.Conn) string {
+		t.Helper()
+		for {
+			c.SetReadDeadline(time.Now().Add(2 * time.Second))
+			_, m, err := c.ReadMessage()
+			if err != nil {
+				return "error: " + err.Error()
+			}
+			if string(m) != "2" {
+				return string(m)
+			}
+		}
+	}
+	// none checks that nothing waits for c: what the server sent it
+	// before answering this ack would come first.
+	none := func(c *websocket.Conn) {
+		t.Helper()
+		c.WriteMessage(websocket.TextMessage, []byte(`4299["leave","nowhere"]`))
+		if got := next(c); got != `4399[]` {
+			t.Errorf("unexpected %s", got)
+		}
+	}
+	send := func(c *websocket.Conn, s string) { c.WriteMessage(websocket.TextMessage, []byte(s)) }
+
+	a, b, c := dial(), dial(), dial()
+	send(a, `421["join","red"]`)
+	if got := next(a); got != `431[2]` { // its own room and red
+		t.Fatalf("join ack = %s", got)
+	}
+	send(b, `421["join","red"]`)
+	next(b)
+	send(c, `421["join","blue"]`)
+	next(c)
+
+	send(c, `422["to","red",""]`)
+	if got := next(c); got != `432[]` {
+		t.Fatalf("to ack = %s", got)
+	}
+	for _, x := range []*websocket.Conn{a, b} {
+		if got := next(x); got != `42["news","red"]` {
+			t.Errorf("red member got %s", got)
+		}
+	}
+	none(c)
+
+	// Except a socket's own room: everyone in red but a.
+	send(c, `423["to","red","`+ids[a]+`"]`)
+	next(c)
+	if got := next(b); got != `42["news","red"]` {
+		t.Errorf("b got %s", got)
+	}
+	none(a)
+
+	// The socket's own broadcast reaches the others only.
+	send(a, `424["others"]`)
+	if got := next(a); !strings.HasPrefix(got, `434[]`) {
+		// a may see the ack only; news to b and c
+		t.Errorf("others ack = %s", got)
+	}
+	for _, x := range []*websocket.Conn{b, c} {
+		for got := next(x); got != `42["news","others"]`; got = next(x) {
+			if strings.HasPrefix(got, "error") {
+				t.Fatalf("waiting for others: %s", got)
+			}
+		}
+	}
+
+	// Leaving: a no longer gets red's news.
+	send(a, `425["leave","red"]`)
+	next(a)
+	send(c, `426["to","red",""]`)
+	next(c)
+	if got := next(b); got != `42["news","red"]` {
+		t.Errorf("b got %s", got)
+	}
+	none(a)
+
+	// EmitWithAck: a client that never answers times out.
+	send(a, `42["ask-silent"]`)
+	if got := next(a); !strings.HasPrefix(got, `420["silent"]`) {
+		t.Errorf("server's ack request = %s", got)
+	}
+	if err := <-acked; err != ErrAckTimeout {
+		t.Errorf("EmitWithAck = %v, want ErrAckTimeout", err)
+	}
+}

@@ -1,0 +1,424 @@
+package socketio
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"sync"
+
+	"github.com/expressbridge/expressbridge/auth"
+	"github.com/expressbridge/expressbridge/engineio"
+	"github.com/expressbridge/expressbridge/socketio/parser"
+)
+
+// Errors of emitting.
+var (
+	// ErrDisconnected means the socket has disconnected.
+	ErrDisconnected = errors.New("socketio: socket disconnected")
+	// ErrAckTimeout means the client did not acknowledge in time.
+	ErrAckTimeout = errors.New("socketio: acknowledgement timed out")
+	// ErrAckTwice means an acknowledgement was already sent.
+	ErrAckTwice = errors.New("socketio: already acknowledged")
+)
+
+// Disconnect reasons, as socket.io names them.
+const (
+	ReasonServerDisconnect = "server namespace disconnect"
+	ReasonClientDisconnect = "client namespace disconnect"
+	ReasonTransportClose   = "transport close"
+	ReasonPingTimeout      = "ping timeout"
+)
+
+// Handler handles an event from a client: its arguments, and ack to
+// acknowledge it when the client asked for that (nil otherwise). Handlers
+// of one socket run one at a time, in the order the client sent; a handler
+// that blocks holds back that socket's next events.
+type Handler func(so *Socket, args Args, ack AckFunc)
+
+// AckFunc sends an acknowledgement with args (see Socket.Emit for how
+// they are encoded). Only the first call sends; later ones return ErrAckTwice.
+type AckFunc func(args ...any) error
+
+// Args are the arguments of an event or acknowledgement as the client sent
+// them: JSON values, a binary attachment standing where its placeholder is.
+type Args struct {
+	raw []json.RawMessage
+	bin [][]byte
+}
+
+// Len returns the number of arguments.
+func (a Args) Len() int { return len(a.raw) }
+
+// Raw returns argument i as JSON (a binary one as its placeholder), or nil.
+func (a Args) Raw(i int) json.RawMessage {
+	if i < 0 || i >= len(a.raw) {
+		return nil
+	}
+	return a.raw[i]
+}
+
+// Decode decodes argument i into v with encoding/json.
+func (a Args) Decode(i int, v any) error {
+	raw := a.Raw(i)
+	if raw == nil {
+		return errors.New("socketio: no argument " + strconv.Itoa(i))
+	}
+	return json.Unmarshal(raw, v)
+}
+
+// Bytes returns argument i when it is binary (an ArrayBuffer, Buffer or
+// typed array on the client).
+func (a Args) Bytes(i int) ([]byte, bool) {
+	n, ok := parser.PlaceholderNum(a.Raw(i))
+	if !ok || n >= len(a.bin) {
+		return nil, false
+	}
+	return a.bin[n], true
+}
+
+// Values returns the arguments ready to emit again: each a json.RawMessage,
+// or a []byte for a binary one.
+func (a Args) Values() []any {
+	out := make([]any, len(a.raw))
+	for i := range a.raw {
+		if b, ok := a.Bytes(i); ok {
+			out[i] = b
+		} else {
+			out[i] = a.raw[i]
+		}
+	}
+	return out
+}
+
+// Namespace is a Socket.IO namespace ("/" by default): its handlers, its
+// sockets and its rooms. Register handlers before clients connect.
+type Namespace struct {
+	s       *Server
+	name    string
+	adapter Adapter
+
+	mu           sync.RWMutex
+	handlers     map[string]Handler
+	onConnect    []func(*Socket)
+	onDisconnect []func(*Socket, string)
+	sockets      map[SocketID]*Socket
+}
+
+// Of returns the namespace of that name ("/" or "/chat"), registering it
+// on first use: clients may connect only to registered namespaces.
+func (s *Server) Of(name string) *Namespace {
+	if name == "" || name[0] != '/' {
+		name = "/" + name
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := s.nsps[name]; n != nil {
+		return n
+	}
+	n := &Namespace{s: s, name: name, handlers: make(map[string]Handler), sockets: make(map[SocketID]*Socket)}
+	n.adapter = s.cfg.NewAdapter(n.deliver)
+	s.nsps[name] = n
+	return n
+}
+
+func (s *Server) namespace(name string) *Namespace {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nsps[name]
+}
+
+// Name returns the namespace's name.
+func (n *Namespace) Name() string { return n.name }
+
+// Adapter returns the namespace's rooms.
+func (n *Namespace) Adapter() Adapter { return n.adapter }
+
+// OnConnection registers f to run for each socket that connects, after
+// the client has been told it is connected.
+func (n *Namespace) OnConnection(f func(so *Socket)) {
+	n.mu.Lock()
+	n.onConnect = append(n.onConnect, f)
+	n.mu.Unlock()
+}
+
+// OnDisconnect registers f to run once for each socket that disconnects,
+// with the reason (ReasonClientDisconnect, ReasonTransportClose, …).
+func (n *Namespace) OnDisconnect(f func(so *Socket, reason string)) {
+	n.mu.Lock()
+	n.onDisconnect = append(n.onDisconnect, f)
+	n.mu.Unlock()
+}
+
+// On registers the handler of an event, replacing any earlier one.
+// Events without a handler are dropped.
+func (n *Namespace) On(event string, h Handler) {
+	n.mu.Lock()
+	n.handlers[event] = h
+	n.mu.Unlock()
+}
+
+// Emit sends an event to every socket of the namespace.
+func (n *Namespace) Emit(event string, args ...any) error {
+	return n.Broadcast(BroadcastOptions{}, event, args...)
+}
+
+// Broadcast sends an event to the sockets opts chooses.
+func (n *Namespace) Broadcast(opts BroadcastOptions, event string, args ...any) error {
+	enc, err := encodeEvent(n.name, event, args, nil)
+	if err != nil {
+		return err
+	}
+	n.adapter.Broadcast(enc, opts)
+	return nil
+}
+
+// Len returns the number of sockets connected to the namespace here.
+func (n *Namespace) Len() int {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return len(n.sockets)
+}
+
+func (n *Namespace) deliver(id SocketID, p *Encoded) {
+	n.mu.RLock()
+	so := n.sockets[id]
+	n.mu.RUnlock()
+	if so != nil {
+		so.write(p)
+	}
+}
+
+// Socket is one client connected to one namespace.
+type Socket struct {
+	id   SocketID
+	ns   *Namespace
+	c    *client
+	auth json.RawMessage
+
+	mu      sync.Mutex
+	acks    map[uint64]chan Args
+	nextAck uint64
+	done    chan struct{} // closed on disconnect
+	gone    bool
+}
+
+// ID returns the socket's ID (socket.id on the client).
+func (so *Socket) ID() SocketID { return so.id }
+
+// Namespace returns the socket's namespace.
+func (so *Socket) Namespace() *Namespace { return so.ns }
+
+// Auth returns the client's auth option as JSON ({} when it sent none).
+func (so *Socket) Auth() json.RawMessage { return so.auth }
+
+// Session returns what the gate accepted at the handshake: the Express
+// session's ID, its user and its record. Treat it as read-only. Nil on an
+// Insecure server.
+func (so *Socket) Session() *auth.Session {
+	if a := so.c.e.auth; a != nil && a.Record != nil {
+		return a
+	}
+	return nil
+}
+
+// User returns the session's user, or "".
+func (so *Socket) User() string {
+	if a := so.c.e.auth; a != nil {
+		return a.User
+	}
+	return ""
+}
+
+// Connected reports whether the socket is still connected.
+func (so *Socket) Connected() bool {
+	so.mu.Lock()
+	defer so.mu.Unlock()
+	return !so.gone
+}
+
+// Emit sends an event to the client without waiting. Each argument is
+// encoded with encoding/json, except a []byte, which travels as a binary
+// attachment (an ArrayBuffer on the browser, a Buffer on Node), and a
+// json.RawMessage, sent as it is.
+func (so *Socket) Emit(event string, args ...any) error {
+	enc, err := encodeEvent(so.ns.name, event, args, nil)
+	if err != nil {
+		return err
+	}
+	if !so.write(enc) {
+		return ErrDisconnected
+	}
+	return nil
+}
+
+// EmitWithAck sends an event and waits for the client's acknowledgement,
+// until ctx ends (DefaultAckTimeout when ctx has no deadline).
+func (so *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (Args, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultAckTimeout)
+		defer cancel()
+	}
+	ch := make(chan Args, 1)
+	so.mu.Lock()
+	if so.gone {
+		so.mu.Unlock()
+		return Args{}, ErrDisconnected
+	}
+	id := so.nextAck
+	so.nextAck++
+	if so.acks == nil {
+		so.acks = make(map[uint64]chan Args)
+	}
+	so.acks[id] = ch
+	so.mu.Unlock()
+	defer func() {
+		so.mu.Lock()
+		delete(so.acks, id)
+		so.mu.Unlock()
+	}()
+	enc, err := encodeEvent(so.ns.name, event, args, &id)
+	if err != nil {
+		return Args{}, err
+	}
+	if !so.write(enc) {
+		return Args{}, ErrDisconnected
+	}
+	select {
+	case a := <-ch:
+		return a, nil
+	case <-so.done:
+		return Args{}, ErrDisconnected
+	case <-ctx.Done():
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return Args{}, ErrAckTimeout
+		}
+		return Args{}, ctx.Err()
+	}
+}
+
+// Join puts the socket in rooms.
+func (so *Socket) Join(rooms ...Room) { so.ns.adapter.AddAll(so.id, rooms) }
+
+// Leave takes the socket out of room.
+func (so *Socket) Leave(room Room) { so.ns.adapter.Del(so.id, room) }
+
+// Rooms returns the rooms the socket is in, its own ID's included.
+func (so *Socket) Rooms() []Room { return so.ns.adapter.SocketRooms(so.id) }
+
+// Broadcast sends an event to the sockets opts chooses, except this one
+// (socket.broadcast).
+func (so *Socket) Broadcast(opts BroadcastOptions, event string, args ...any) error {
+	opts.Except = append(opts.Except[:len(opts.Except):len(opts.Except)], Room(so.id))
+	return so.ns.Broadcast(opts, event, args...)
+}
+
+// Disconnect disconnects the socket from its namespace: the client sees
+// "io server disconnect" and does not reconnect.
+func (so *Socket) Disconnect() {
+	if so.c.send(&Encoded{Text: parser.Append(nil, parser.Packet{Type: parser.Disconnect, Namespace: so.ns.name})}) {
+		so.c.remove(so, ReasonServerDisconnect)
+	}
+}
+
+func (so *Socket) write(p *Encoded) bool {
+	so.mu.Lock()
+	gone := so.gone
+	so.mu.Unlock()
+	return !gone && so.c.send(p)
+}
+
+// event runs the handler of an event from the client.
+func (so *Socket) event(p parser.Packet, bins [][]byte) {
+	var name string
+	if json.Unmarshal(p.Args[0], &name) != nil {
+		return // a number as the event name: no handler can have it
+	}
+	so.ns.mu.RLock()
+	h := so.ns.handlers[name]
+	so.ns.mu.RUnlock()
+	if h == nil {
+		return
+	}
+	var ack AckFunc
+	if p.HasID {
+		id := p.ID
+		var once sync.Once
+		ack = func(args ...any) error {
+			err := ErrAckTwice
+			once.Do(func() {
+				var enc *Encoded
+				if enc, err = encodeAck(so.ns.name, id, args); err == nil && !so.write(enc) {
+					err = ErrDisconnected
+				}
+			})
+			return err
+		}
+	}
+	h(so, Args{raw: p.Args[1:], bin: bins}, ack)
+}
+
+// acked delivers the client's acknowledgement of an EmitWithAck.
+func (so *Socket) acked(p parser.Packet, bins [][]byte) {
+	so.mu.Lock()
+	ch := so.acks[p.ID]
+	delete(so.acks, p.ID)
+	so.mu.Unlock()
+	if ch != nil && p.HasID {
+		ch <- Args{raw: p.Args, bin: bins}
+	}
+}
+
+// Encoding ---------------------------------------------------------------------
+
+func encodeEvent(nsp, event string, args []any, id *uint64) (*Encoded, error) {
+	name, _ := json.Marshal(event)
+	return encode(nsp, parser.Event, append([]any{json.RawMessage(name)}, args...), id)
+}
+
+func encodeAck(nsp string, id uint64, args []any) (*Encoded, error) {
+	return encode(nsp, parser.Ack, args, &id)
+}
+
+// encode builds the packet of args: []byte ones become attachments.
+func encode(nsp string, t parser.Type, args []any, id *uint64) (*Encoded, error) {
+	elems := make([]json.RawMessage, len(args))
+	var bins [][]byte
+	for i, a := range args {
+		switch v := a.(type) {
+		case []byte:
+			elems[i] = parser.Placeholder(len(bins))
+			bins = append(bins, v)
+		case json.RawMessage:
+			if v == nil {
+				v = json.RawMessage("null")
+			}
+			elems[i] = v
+		default:
+			b, err := json.Marshal(v)
+			if err != nil {
+				return nil, err
+			}
+			elems[i] = b
+		}
+	}
+	p := parser.Packet{Type: t, Namespace: nsp, Data: parser.EncodeArray(nil, elems), Attachments: len(bins)}
+	if len(bins) > 0 {
+		p.Type += parser.BinaryEvent - parser.Event // EVENT → BINARY_EVENT, ACK → BINARY_ACK
+	}
+	if id != nil {
+		p.ID, p.HasID = *id, true
+	}
+	return &Encoded{Text: parser.Append(nil, p), Attachments: bins}, nil
+}
+
+// engine packets of an encoded packet: the text, then each attachment.
+func (p *Encoded) packets() []engineio.Packet {
+	ps := make([]engineio.Packet, 0, 1+len(p.Attachments))
+	ps = append(ps, engineio.Packet{Type: engineio.Message, Data: p.Text})
+	for _, b := range p.Attachments {
+		ps = append(ps, engineio.Packet{Type: engineio.Message, Data: b, Binary: true})
+	}
+	return ps
+}
