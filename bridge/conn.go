@@ -82,6 +82,7 @@ type Conn struct {
 type outFrame struct {
 	op   int // websocket.TextMessage, BinaryMessage, PingMessage or PongMessage
 	data []byte
+	pm   *websocket.PreparedMessage // when set, written instead of data: framed once for every connection
 }
 
 // hijacker hands gorilla a frameConn instead of the bare connection.
@@ -95,7 +96,8 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	h.fc = &frameConn{Conn: conn}
+	h.fc = &frameConn{Conn: conn, holding: true}
+	h.fc.corked.Store(true)
 	return h.fc, brw, nil
 }
 
@@ -103,13 +105,19 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, sess *auth.Session, opts AcceptOptions) (*Conn, error) {
 	h := &hijacker{ResponseWriter: w}
 	ws, err := s.upgrader.Upgrade(h, r, nil)
+	if h.fc != nil {
+		h.fc.release() // the 101 goes out with the first frame, or at start
+	}
 	if err != nil {
+		if h.fc != nil {
+			h.fc.flush()
+		}
 		return nil, err
 	}
 	c := &Conn{s: s, proto: opts.Protocol, door: opts.Door, ws: ws, fc: h.fc, sess: sess.Record, sid: sess.ID, user: sess.User, fd: -1}
 	c.lastRead.Store(time.Now().UnixNano())
 	h.fc.onFrame = func() { c.lastRead.Store(time.Now().UnixNano()) }
-	h.fc.onPing = func(p []byte) { c.enqueue(outFrame{websocket.PongMessage, p}) }
+	h.fc.onPing = func(p []byte) { c.enqueue(outFrame{op: websocket.PongMessage, data: p}) }
 	if sc, ok := h.fc.Conn.(syscall.Conn); ok {
 		if c.raw, err = sc.SyscallConn(); err == nil {
 			c.raw.Control(func(fd uintptr) { c.fd = int(fd) })
@@ -148,12 +156,12 @@ func (c *Conn) Context() context.Context {
 // Send queues a text message without blocking. When the queue is full the
 // connection is closed with 1008 and ErrSlowConsumer returned.
 func (c *Conn) Send(msg []byte) error {
-	return c.enqueue(outFrame{websocket.TextMessage, msg})
+	return c.enqueue(outFrame{op: websocket.TextMessage, data: msg})
 }
 
 // SendBinary queues a binary message, as Send does a text one.
 func (c *Conn) SendBinary(msg []byte) error {
-	return c.enqueue(outFrame{websocket.BinaryMessage, msg})
+	return c.enqueue(outFrame{op: websocket.BinaryMessage, data: msg})
 }
 
 // SendJSON queues v encoded as JSON.
@@ -253,10 +261,14 @@ func (c *Conn) writeLoop() {
 		c.wmu.Unlock()
 		deadline := time.Now().Add(c.s.cfg.WriteTimeout)
 		var err error
-		if f.op == websocket.TextMessage || f.op == websocket.BinaryMessage {
+		switch {
+		case f.pm != nil:
+			c.ws.SetWriteDeadline(deadline)
+			err = c.ws.WritePreparedMessage(f.pm)
+		case f.op == websocket.TextMessage || f.op == websocket.BinaryMessage:
 			c.ws.SetWriteDeadline(deadline)
 			err = c.ws.WriteMessage(f.op, f.data)
-		} else {
+		default:
 			err = c.ws.WriteControl(f.op, f.data, deadline)
 		}
 		if err != nil {
@@ -385,6 +397,12 @@ func (c *Conn) endReason() string {
 // start runs an accepted connection: Open, then input through the poller.
 func (c *Conn) start() {
 	c.proto.Open(c)
+	c.wmu.Lock()
+	writing := c.writing
+	c.wmu.Unlock()
+	if !writing { // no hello to carry the 101: send it alone
+		c.fc.flush()
+	}
 	if c.fd < 0 || c.poll.add(c) != nil {
 		c.blocking.Store(true) // no descriptor to poll: a reader of its own
 		go c.readReady()
@@ -399,7 +417,7 @@ func (c *Conn) ping(now time.Time) {
 		c.Close(0, ReasonPingTimeout) // no close frame: the peer is gone
 		return
 	}
-	c.enqueue(outFrame{websocket.PingMessage, nil})
+	c.enqueue(outFrame{op: websocket.PingMessage})
 }
 
 // end ends the connection for the server, through its protocol when that

@@ -407,7 +407,15 @@ func (s *Server) Len() int {
 // Broadcast queues msg for every open connection. A connection whose queue
 // is full is closed with 1008 instead of slowing the others.
 func (s *Server) Broadcast(msg []byte) {
-	n := s.each(func(c *Conn) { c.Send(msg) })
+	// Framed once here, not once per connection by each writer.
+	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, msg)
+	n := s.each(func(c *Conn) {
+		if err != nil {
+			c.Send(msg)
+		} else {
+			c.enqueue(outFrame{op: websocket.TextMessage, data: msg, pm: pm})
+		}
+	})
 	if s.cfg.Observer != nil {
 		s.cfg.Observer.Broadcast(n)
 	}
