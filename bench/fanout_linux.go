@@ -36,7 +36,7 @@ func runFanout(o Options, spec ServerSpec, sh Shared, appDir string, sessions []
 		case spec.Key == FloorKey:
 			p, err = StartFloor(port, sh)
 		case spec.Script == "":
-			p, err = StartBridge(o.Bridge, port, sh)
+			p, err = StartBridge(o.bridgeBin(spec), port, sh)
 		default:
 			p, err = StartNode(o.Node, appDir, spec.Script, port, sh)
 		}

@@ -25,6 +25,11 @@ type ServerSpec struct {
 	Script string   // node-app script of a Node peer; "" for the Go bridge
 }
 
+// BaselineKey is the server key of Options.BaselineBridge: the bridge
+// built from an earlier commit, measured in the same run as the current
+// one to show what a change did.
+const BaselineKey = "z"
+
 // Specs are the servers of `make bench`, in run order.
 var Specs = []ServerSpec{
 	{Key: "a", Name: "expressbridge serve (Go)", Proto: PlainWS, Path: "/ws"},
@@ -36,7 +41,10 @@ var Specs = []ServerSpec{
 type Options struct {
 	Repo   string // module root
 	Bridge string // expressbridge binary
-	Node   string // node binary
+	// BaselineBridge, when set, is another expressbridge binary (an
+	// earlier build) run as server "z" after the others.
+	BaselineBridge string
+	Node           string // node binary
 
 	Servers     []string // keys of Specs to run, in order
 	Sessions    int      // users logged in through the Express app
@@ -107,7 +115,15 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 		return nil, errors.New("concurrency and sessions must be at least 1")
 	}
 	var specs []ServerSpec
-	for _, k := range o.Servers {
+	servers := o.Servers
+	if o.BaselineBridge != "" && !slices.Contains(servers, BaselineKey) {
+		servers = append(slices.Clone(servers), BaselineKey)
+	}
+	for _, k := range servers {
+		if k == BaselineKey {
+			specs = append(specs, ServerSpec{Key: BaselineKey, Name: "bridge, baseline build", Proto: PlainWS, Path: "/ws"})
+			continue
+		}
 		found := false
 		for _, s := range Specs {
 			if s.Key == k {
@@ -200,6 +216,14 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 	return res, nil
 }
 
+// bridgeBin is the binary of a bridge spec.
+func (o Options) bridgeBin(spec ServerSpec) string {
+	if spec.Key == BaselineKey {
+		return o.BaselineBridge
+	}
+	return o.Bridge
+}
+
 func (n Num) f() float64 { return float64(n) }
 
 // loginUsers starts the Express app, logs o.Sessions users in, stops it.
@@ -233,7 +257,7 @@ func runServer(ctx context.Context, o Options, spec ServerSpec, sh Shared, appDi
 		port, err := FreePort()
 		if err == nil {
 			if spec.Script == "" {
-				p, err = StartBridge(o.Bridge, port, sh)
+				p, err = StartBridge(o.bridgeBin(spec), port, sh)
 			} else {
 				p, err = StartNode(o.Node, appDir, spec.Script, port, sh)
 			}

@@ -80,9 +80,59 @@ type Conn struct {
 }
 
 type outFrame struct {
-	op   int // websocket.TextMessage, BinaryMessage, PingMessage or PongMessage
+	op   int // websocket.TextMessage, BinaryMessage, PingMessage, PongMessage, or opRaw
 	data []byte
-	pm   *websocket.PreparedMessage // when set, written instead of data: framed once for every connection
+}
+
+// opRaw marks an outFrame whose data is a whole frame, or the rest of one
+// begun on the wire, framed already (a broadcast): written as it is.
+const opRaw = -1
+
+// sendFrame sends a frame framed once for many connections (Broadcast).
+// When the connection has nothing else to write and its socket takes the
+// whole frame at once, it is written right here, without a writer
+// goroutine; otherwise (a backlog, a full socket buffer, the 101 still
+// held) it is queued like any message, and a frame begun on the wire has
+// its rest queued first. The queue limit and the slow-consumer close are
+// Send's.
+func (c *Conn) sendFrame(frame []byte) error {
+	c.wmu.Lock()
+	if c.closing {
+		c.wmu.Unlock()
+		return ErrClosed
+	}
+	if !c.writing && len(c.queue) == 0 && c.raw != nil && !c.fc.corked.Load() {
+		n := c.writeNow(frame)
+		if n == len(frame) {
+			c.wmu.Unlock()
+			return nil
+		}
+		if n > 0 { // the rest goes next, whatever the queue's length
+			c.queue = append(c.queue, outFrame{op: opRaw, data: frame[n:]})
+			c.writing = true
+			c.wmu.Unlock()
+			go c.writeLoop()
+			return nil
+		}
+	}
+	c.wmu.Unlock()
+	return c.enqueue(outFrame{op: opRaw, data: frame})
+}
+
+// writeNow makes one non-blocking write of b to the socket and returns how
+// many bytes it took: 0 when it would block, or on any error (the writer
+// then meets the error itself). Called with c.wmu held and no writer
+// running, so no other frame can be on its way.
+func (c *Conn) writeNow(b []byte) int {
+	n := 0
+	c.raw.Write(func(fd uintptr) bool {
+		m, err := syscall.Write(int(fd), b)
+		if err == nil {
+			n = m
+		}
+		return true // one attempt: never wait for the socket here
+	})
+	return n
 }
 
 // hijacker hands gorilla a frameConn instead of the bare connection.
@@ -262,9 +312,9 @@ func (c *Conn) writeLoop() {
 		deadline := time.Now().Add(c.s.cfg.WriteTimeout)
 		var err error
 		switch {
-		case f.pm != nil:
-			c.ws.SetWriteDeadline(deadline)
-			err = c.ws.WritePreparedMessage(f.pm)
+		case f.op == opRaw:
+			c.fc.Conn.SetWriteDeadline(deadline)
+			_, err = c.fc.Write(f.data)
 		case f.op == websocket.TextMessage || f.op == websocket.BinaryMessage:
 			c.ws.SetWriteDeadline(deadline)
 			err = c.ws.WriteMessage(f.op, f.data)

@@ -8,6 +8,7 @@ package bridge
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -404,21 +405,35 @@ func (s *Server) Len() int {
 	return len(s.conns)
 }
 
-// Broadcast queues msg for every open connection. A connection whose queue
-// is full is closed with 1008 instead of slowing the others.
+// Broadcast sends msg to every open connection as a text message. It is
+// framed once and written at once to each connection that has nothing
+// else to write and whose socket takes it; the others get it queued, as
+// Send does. A connection whose queue is full is closed with 1008 instead
+// of slowing the others.
 func (s *Server) Broadcast(msg []byte) {
 	// Framed once here, not once per connection by each writer.
-	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, msg)
-	n := s.each(func(c *Conn) {
-		if err != nil {
-			c.Send(msg)
-		} else {
-			c.enqueue(outFrame{op: websocket.TextMessage, data: msg, pm: pm})
-		}
-	})
+	frame := textFrame(msg)
+	n := s.each(func(c *Conn) { c.sendFrame(frame) })
 	if s.cfg.Observer != nil {
 		s.cfg.Observer.Broadcast(n)
 	}
+}
+
+// textFrame frames msg as a server's final, unmasked, uncompressed text
+// frame (RFC 6455 §5.2), as gorilla writes it.
+func textFrame(msg []byte) []byte {
+	n := len(msg)
+	var f []byte
+	switch {
+	case n < 126:
+		f = append(make([]byte, 0, 2+n), 0x81, byte(n))
+	case n < 1<<16:
+		f = append(make([]byte, 0, 4+n), 0x81, 126, byte(n>>8), byte(n))
+	default:
+		f = append(make([]byte, 0, 10+n), 0x81, 127)
+		f = binary.BigEndian.AppendUint64(f, uint64(n))
+	}
+	return append(f, msg...)
 }
 
 // each calls f for every open connection, outside the server's lock (f

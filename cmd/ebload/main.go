@@ -103,6 +103,7 @@ func run(args []string) int {
 	fs.Uint64Var(&o.FileLimit, "nofile", o.FileLimit, "RLIMIT_NOFILE for the load generator and the servers it starts")
 	fs.StringVar(&o.Bridge, "bridge", filepath.Join(repo, "bin", "expressbridge"), "expressbridge binary")
 	fs.StringVar(&o.Node, "node", "node", "node binary")
+	fs.StringVar(&o.BaselineBridge, "baseline-bridge", "", "another expressbridge binary (an earlier build) measured as server z in the same run")
 	jsonPath := fs.String("json", filepath.Join(repo, "bench", jsonName), "results JSON (empty: none)")
 	svgPath := fs.String("svg", svgPathOrEmpty(repo, svgName), "results chart SVG (empty: none)")
 	fs.StringVar(&o.LogDir, "server-logs", "", "directory to copy each server's output to (NAME.log)")
