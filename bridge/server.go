@@ -247,7 +247,7 @@ func setDefault[T comparable](p *T, def T) {
 // {"type":"error","error":CODE,"step":STEP,"message":…} frame and closes with 4401,
 // 4403 or 4503, because a browser cannot read a refused handshake.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	explain := r.URL.Query().Get("explain") == "1"
+	explain := r.URL.RawQuery != "" && r.URL.Query().Get("explain") == "1"
 	sess, ref := s.authenticate(r)
 	if ref != nil && ref.Step == auth.StepRequest { // the gate counted its own
 		s.gate.Report(auth.WithDoor(r.Context(), s.cfg.Door), ref.Code)
