@@ -60,9 +60,6 @@ func (f *floor) serve(c net.Conn) {
 	sum := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
 	resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
 		base64.StdEncoding.EncodeToString(sum[:]) + "\r\n\r\n"
-	if _, err := c.Write(append([]byte(resp), floorHello...)); err != nil {
-		return
-	}
 	fd := -1
 	if sc, ok := c.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
@@ -72,9 +69,17 @@ func (f *floor) serve(c net.Conn) {
 	if fd < 0 {
 		return
 	}
+	// The hello and the registration under the broadcast's lock: a
+	// broadcast reaches every client that has its hello, after it.
 	f.mu.Lock()
-	f.fds = append(f.fds, fd)
+	_, err = c.Write(append([]byte(resp), floorHello...))
+	if err == nil {
+		f.fds = append(f.fds, fd)
+	}
 	f.mu.Unlock()
+	if err != nil {
+		return
+	}
 	defer f.forget(fd)
 	for {
 		op, payload, err := readClientFrame(br)
