@@ -22,11 +22,17 @@ const (
 	// (/socket.io/?EIO=4&transport=websocket); the hello is the event
 	// 42["hello",{"user":NAME}].
 	SocketIO
+	// Bare: plain WebSocket to the fan-out floor (ebload floor), whose
+	// hello names no user.
+	Bare
 )
 
 func (p Protocol) String() string {
-	if p == SocketIO {
+	switch p {
+	case SocketIO:
 		return "socket.io"
+	case Bare:
+		return "websocket, no auth"
 	}
 	return "websocket"
 }

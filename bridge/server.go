@@ -8,6 +8,7 @@ package bridge
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -246,7 +247,7 @@ func setDefault[T comparable](p *T, def T) {
 // {"type":"error","error":CODE,"step":STEP,"message":…} frame and closes with 4401,
 // 4403 or 4503, because a browser cannot read a refused handshake.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	explain := r.URL.Query().Get("explain") == "1"
+	explain := r.URL.RawQuery != "" && r.URL.Query().Get("explain") == "1"
 	sess, ref := s.authenticate(r)
 	if ref != nil && ref.Step == auth.StepRequest { // the gate counted its own
 		s.gate.Report(auth.WithDoor(r.Context(), s.cfg.Door), ref.Code)
@@ -408,22 +409,43 @@ func (s *Server) Len() int {
 	return len(s.conns)
 }
 
-// Broadcast queues msg for every open connection of the server's own
-// protocol (Config.Protocol); connections that another door accepted with
-// its own protocol (Accept) speak another language and are left out. A
-// connection whose queue is full is closed with 1008 instead of slowing
-// the others.
+// Broadcast sends msg as a text message to every open connection of the
+// server's own protocol (Config.Protocol); connections that another door
+// accepted with its own protocol (Accept) speak another language and are
+// left out. It is framed once and written at once to each connection that
+// has nothing else to write and whose socket takes it; the others get it
+// queued, as Send does. A connection whose queue is full is closed with
+// 1008 instead of slowing the others.
 func (s *Server) Broadcast(msg []byte) {
+	// Framed once here, not once per connection by each writer.
+	frame := textFrame(msg)
 	n := 0
 	s.each(func(c *Conn) {
 		if c.own {
-			c.Send(msg)
+			c.sendFrame(frame)
 			n++
 		}
 	})
 	if s.cfg.Observer != nil {
 		s.cfg.Observer.Broadcast(n)
 	}
+}
+
+// textFrame frames msg as a server's final, unmasked, uncompressed text
+// frame (RFC 6455 §5.2), as gorilla writes it.
+func textFrame(msg []byte) []byte {
+	n := len(msg)
+	var f []byte
+	switch {
+	case n < 126:
+		f = append(make([]byte, 0, 2+n), 0x81, byte(n))
+	case n < 1<<16:
+		f = append(make([]byte, 0, 4+n), 0x81, 126, byte(n>>8), byte(n))
+	default:
+		f = append(make([]byte, 0, 10+n), 0x81, 127)
+		f = binary.BigEndian.AppendUint64(f, uint64(n))
+	}
+	return append(f, msg...)
 }
 
 // each calls f for every open connection, outside the server's lock (f

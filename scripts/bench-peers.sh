@@ -6,8 +6,9 @@
 #
 #   scripts/bench-peers.sh            # make bench's part: a, b, c; writes
 #                                     # bench/results.json and bench/results.svg
-#   scripts/bench-peers.sh scale      # the Go bridge alone holding 10,000 idle
-#                                     # connections; writes bench/results-scale.json
+#   scripts/bench-peers.sh scale      # the Go bridge alone holding 100,000 idle
+#                                     # connections (-hold N), then a reconnect
+#                                     # storm; writes bench/results-scale.json
 #   scripts/bench-peers.sh bench -handshakes 20000 -servers a,c   # any ebload flag
 #
 # Prints the table on stdout (progress on stderr). The performance targets
@@ -27,6 +28,6 @@ go build -o bin/ebload ./cmd/ebload
 
 # The servers inherit the load generator's open-file limit (ebload raises it
 # with setrlimit before starting them); raise the shell's too where allowed.
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+ulimit -n 200000 2>/dev/null || ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 exec bin/ebload "$mode" "$@"
