@@ -54,7 +54,9 @@ demo: deps build
 
 ## bench: Go micro-benchmarks beside the Node packages' own figures, then
 ## server CPU per authenticated handshake, idle memory and the fan-out of the
-## bridge against Socket.IO and ws (bench/results.json, bench/results.svg).
+## bridge against Socket.IO and ws (bench/results.json, bench/results.svg),
+## then its Socket.IO endpoint against Node's Socket.IO 4 over WebSocket and
+## over polling then upgrade (bench/results-socketio.json).
 bench: deps
 	@scripts/bench.sh $(BENCHTIME)
 	@scripts/bench-peers.sh
