@@ -53,8 +53,10 @@ demo: deps build
 	@scripts/demo.sh
 
 ## bench: Go micro-benchmarks beside the Node packages' own figures, then
-## handshakes and idle memory of the bridge against Socket.IO and ws
-## (bench/results.json, bench/results.svg).
+## server CPU per authenticated handshake, idle memory and the fan-out of the
+## bridge against Socket.IO and ws (bench/results.json, bench/results.svg),
+## then its Socket.IO endpoint against Node's Socket.IO 4 over WebSocket and
+## over polling then upgrade (bench/results-socketio.json).
 bench: deps
 	@scripts/bench.sh $(BENCHTIME)
 	@scripts/bench-peers.sh
@@ -67,9 +69,13 @@ bench-fanout: deps
 	$(GO) vet -tags fanout ./bench/fanout
 	$(GO) test -tags fanout -run '^TestFanout$$' -count=1 -timeout 9m -v ./bench/fanout
 
-## bench-scale: the bridge alone holding 10,000 idle authenticated connections.
+## bench-scale: the bridge alone holding N (100,000) idle authenticated
+## connections, 2,000 sessions shared by them, then a reconnect storm after a
+## restart of the bridge (bench/results-scale.json). The file-descriptor
+## hard limit caps N; the run says so.
+N ?= 100000
 bench-scale: deps
-	@scripts/bench-peers.sh scale
+	@scripts/bench-peers.sh scale -hold $(N)
 
 ## soak: 5,000 WebSocket connections exchanging messages for 60 s against
 ## real Redis; prints goroutines, heap and RSS before, at peak and after,

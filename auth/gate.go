@@ -249,10 +249,16 @@ func (g *Gate) CheckValue(ctx context.Context, value string) (*Session, error) {
 // Recheck walks the steps from the store on, for a session ID already
 // verified: the doors call it to revalidate an open connection.
 func (g *Gate) Recheck(ctx context.Context, sid string) (*Session, error) {
-	// 3. The record in the store.
-	ctx2, cancel := context.WithTimeout(ctx, g.cfg.Timeout)
-	sess, err := g.cfg.Store.Get(ctx2, sid)
-	cancel()
+	// 3. The record in the store, within the gate's timeout (a context
+	// of its own only when the caller's ends later: a second timer that
+	// cannot fire first is garbage on every handshake).
+	sctx := ctx
+	if d, ok := ctx.Deadline(); !ok || time.Until(d) > g.cfg.Timeout {
+		var cancel context.CancelFunc
+		sctx, cancel = context.WithTimeout(ctx, g.cfg.Timeout)
+		defer cancel()
+	}
+	sess, err := g.cfg.Store.Get(sctx, sid)
 	return g.Judge(ctx, sid, sess, err)
 }
 

@@ -25,6 +25,11 @@ type ServerSpec struct {
 	Script string   // node-app script of a Node peer; "" for the Go bridge
 }
 
+// BaselineKey is the server key of Options.BaselineBridge: the bridge
+// built from an earlier commit, measured in the same run as the current
+// one to show what a change did.
+const BaselineKey = "z"
+
 // Specs are the servers of `make bench`, in run order.
 var Specs = []ServerSpec{
 	{Key: "a", Name: "expressbridge serve (Go)", Proto: PlainWS, Path: "/ws"},
@@ -36,7 +41,10 @@ var Specs = []ServerSpec{
 type Options struct {
 	Repo   string // module root
 	Bridge string // expressbridge binary
-	Node   string // node binary
+	// BaselineBridge, when set, is another expressbridge binary (an
+	// earlier build) run as server "z" after the others.
+	BaselineBridge string
+	Node           string // node binary
 
 	Servers     []string // keys of Specs to run, in order
 	Sessions    int      // users logged in through the Express app
@@ -53,6 +61,12 @@ type Options struct {
 	RSSSamples  int           // samples per plateau (median)
 	SampleGap   time.Duration
 	FileLimit   uint64 // RLIMIT_NOFILE to set before starting anything
+
+	// FanoutConns idle authenticated connections per server for the
+	// fan-out run, on a fresh process of each server and of the floor (0
+	// skips it); FanoutBroadcasts broadcasts per round (Rounds rounds).
+	FanoutConns      int
+	FanoutBroadcasts int
 
 	ServerEnv []string // extra KEY=VALUE for every server
 	LogDir    string   // when set, a copy of each server's output goes to LogDir/NAME.log
@@ -80,7 +94,10 @@ func DefaultOptions() Options {
 		RSSSamples:  5,
 		SampleGap:   200 * time.Millisecond,
 		FileLimit:   65536,
-		Log:         os.Stderr,
+
+		FanoutConns:      10000,
+		FanoutBroadcasts: 10,
+		Log:              os.Stderr,
 	}
 }
 
@@ -98,22 +115,30 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 		return nil, errors.New("concurrency and sessions must be at least 1")
 	}
 	var specs []ServerSpec
-	for _, k := range o.Servers {
+	servers := o.Servers
+	if o.BaselineBridge != "" && !slices.Contains(servers, BaselineKey) {
+		servers = append(slices.Clone(servers), BaselineKey)
+	}
+	for _, k := range servers {
+		if k == BaselineKey {
+			specs = append(specs, ServerSpec{Key: BaselineKey, Name: "bridge, baseline build", Proto: PlainWS, Path: "/ws"})
+			continue
+		}
 		found := false
-		for _, s := range Specs {
+		for _, s := range slices.Concat(Specs, SocketIOSpecs()) {
 			if s.Key == k {
 				specs, found = append(specs, s), true
 			}
 		}
 		if !found {
-			return nil, fmt.Errorf("unknown server %q (a, b or c)", k)
+			return nil, fmt.Errorf("unknown server %q (a to f)", k)
 		}
 	}
 	limit, err := RaiseFileLimit(o.FileLimit)
 	if err != nil {
 		logf("RLIMIT_NOFILE is %d, not %d: %v", limit, o.FileLimit, err)
 	}
-	if need := uint64(o.Hold + o.Concurrency + 200); limit < need {
+	if need := uint64(max(o.Hold, o.FanoutConns) + o.Concurrency + 200); limit < need {
 		return nil, fmt.Errorf("RLIMIT_NOFILE is %d, the hold of %d connections needs about %d: raise the hard limit (ulimit -Hn)", limit, o.Hold, need)
 	}
 
@@ -124,6 +149,7 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 			Hold: o.Hold, PhaseLimitSeconds: o.PhaseLimit.Seconds(), SettleSeconds: o.Settle.Seconds(),
 			RSSSamples: o.RSSSamples, Origin: "none sent (not a browser), for every server",
 			HoldFreshProcess: o.HoldFresh, Rounds: max(o.Rounds, 1), QuietWaitSeconds: o.QuietWait.Seconds(), QuietCores: o.QuietCores,
+			FanoutConns: o.FanoutConns, FanoutBroadcasts: o.FanoutBroadcasts,
 		},
 	}
 
@@ -164,6 +190,16 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 		}
 		res.Servers = append(res.Servers, sr)
 	}
+	if o.FanoutConns > 0 {
+		for _, spec := range append(specs, ServerSpec{Key: FloorKey, Name: "floor", Proto: Bare, Path: "/ws"}) {
+			time.Sleep(time.Second)
+			fr := runFanout(o, spec, sh, appDir, sessions, logf)
+			if fr.Error != "" {
+				logf("(%s) fan-out: %s", spec.Key, fr.Error)
+			}
+			res.Fanout = append(res.Fanout, fr)
+		}
+	}
 	res.Generated = time.Now().UTC().Format(time.RFC3339)
 	res.WallSeconds = round(Num(time.Since(began).Seconds()), 1).f()
 	res.Finish()
@@ -178,6 +214,14 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 		}
 	}
 	return res, nil
+}
+
+// bridgeBin is the binary of a bridge spec.
+func (o Options) bridgeBin(spec ServerSpec) string {
+	if spec.Key == BaselineKey {
+		return o.BaselineBridge
+	}
+	return o.Bridge
 }
 
 func (n Num) f() float64 { return float64(n) }
@@ -213,7 +257,7 @@ func runServer(ctx context.Context, o Options, spec ServerSpec, sh Shared, appDi
 		port, err := FreePort()
 		if err == nil {
 			if spec.Script == "" {
-				p, err = StartBridge(o.Bridge, port, sh)
+				p, err = StartBridge(o.bridgeBin(spec), port, sh)
 			} else {
 				p, err = StartNode(o.Node, appDir, spec.Script, port, sh)
 			}
@@ -359,8 +403,9 @@ func measureRound(o Options, client *Client, pid, redisPID int, sessions []Sessi
 }
 
 // setRounds keeps every round and takes the headline figures from the
-// round with the median rate (the lower middle one of an even count), so
-// that one round disturbed by the shared machine does not move them.
+// round with the median server CPU per handshake (the lower middle one of
+// an even count), so that one round disturbed by the shared machine does
+// not move them.
 // Failures of every round count.
 func (sr *ServerResult) setRounds(rounds []Round) {
 	if len(rounds) == 0 {
@@ -371,7 +416,7 @@ func (sr *ServerResult) setRounds(rounds []Round) {
 	for i := range order {
 		order[i] = i
 	}
-	slices.SortStableFunc(order, func(x, y int) int { return cmp.Compare(rounds[x].Phase.PerSecond, rounds[y].Phase.PerSecond) })
+	slices.SortStableFunc(order, func(x, y int) int { return cmp.Compare(rounds[x].CPU.Server, rounds[y].CPU.Server) })
 	med := rounds[order[(len(order)-1)/2]]
 	sr.Measure = med.Phase
 	sr.Measure.Failures = Failures{}
@@ -379,6 +424,7 @@ func (sr *ServerResult) setRounds(rounds []Round) {
 		sr.Measure.Failures.merge(r.Phase.Failures)
 	}
 	sr.CPUMicrosPerHandshake = med.CPU
+	sr.CPUMicros = med.CPU.Server
 	sr.MeasureContention = med.Contention
 	sr.HandshakesPerSec = round(Num(med.Phase.PerSecond), 1).f()
 	sr.P50Ms, sr.P99Ms = med.Phase.P50Ms, med.Phase.P99Ms

@@ -15,7 +15,7 @@ var barColors = []string{"#00add8", "#8e5ea2", "#5fa04e", "#d4a017"}
 // shortNames label the bars.
 var shortNames = map[string]string{"a": "Go bridge", "b": "Socket.IO", "c": "ws"}
 
-// SVG draws the results as three bar charts side by side (handshakes/s,
+// SVG draws the results as three bar charts side by side (server CPU per handshake,
 // p99 ms, RSS per idle connection in KB), one bar per server, each labelled
 // with its value and its ratio to the Go bridge. It is plain SVG 1.1, no
 // scripts, no external resources.
@@ -40,8 +40,8 @@ func (r *Results) SVG() []byte {
 		ratio         func(*Ratios) Num
 	}
 	metrics := []metric{
-		{"handshakes per second", "higher is better", 0,
-			func(s ServerResult) float64 { return s.HandshakesPerSec }, func(r *Ratios) Num { return r.HandshakesPerSec }},
+		{"server CPU µs per handshake", "lower is better", 0,
+			func(s ServerResult) float64 { return s.CPUMicros }, func(r *Ratios) Num { return r.CPUPerHandshake }},
 		{"p99 latency, ms (connect → hello)", "lower is better", 1,
 			func(s ServerResult) float64 { return s.P99Ms }, func(r *Ratios) Num { return r.P99 }},
 		{"RSS per idle connection, KB", "lower is better", 1,

@@ -50,6 +50,7 @@ type Conn struct {
 	s     *Server
 	proto Protocol
 	door  string // for the Observer
+	own   bool   // proto is the server's Config.Protocol: Broadcast reaches it
 	ws    *websocket.Conn
 	fc    *frameConn
 	raw   syscall.RawConn
@@ -80,8 +81,59 @@ type Conn struct {
 }
 
 type outFrame struct {
-	op   int // websocket.TextMessage, BinaryMessage, PingMessage or PongMessage
+	op   int // websocket.TextMessage, BinaryMessage, PingMessage, PongMessage, or opRaw
 	data []byte
+}
+
+// opRaw marks an outFrame whose data is a whole frame, or the rest of one
+// begun on the wire, framed already (a broadcast): written as it is.
+const opRaw = -1
+
+// sendFrame sends a frame framed once for many connections (Broadcast).
+// When the connection has nothing else to write and its socket takes the
+// whole frame at once, it is written right here, without a writer
+// goroutine; otherwise (a backlog, a full socket buffer, the 101 still
+// held) it is queued like any message, and a frame begun on the wire has
+// its rest queued first. The queue limit and the slow-consumer close are
+// Send's.
+func (c *Conn) sendFrame(frame []byte) error {
+	c.wmu.Lock()
+	if c.closing {
+		c.wmu.Unlock()
+		return ErrClosed
+	}
+	if !c.writing && len(c.queue) == 0 && c.raw != nil && !c.fc.corked.Load() {
+		n := c.writeNow(frame)
+		if n == len(frame) {
+			c.wmu.Unlock()
+			return nil
+		}
+		if n > 0 { // the rest goes next, whatever the queue's length
+			c.queue = append(c.queue, outFrame{op: opRaw, data: frame[n:]})
+			c.writing = true
+			c.wmu.Unlock()
+			go c.writeLoop()
+			return nil
+		}
+	}
+	c.wmu.Unlock()
+	return c.enqueue(outFrame{op: opRaw, data: frame})
+}
+
+// writeNow makes one non-blocking write of b to the socket and returns how
+// many bytes it took: 0 when it would block, or on any error (the writer
+// then meets the error itself). Called with c.wmu held and no writer
+// running, so no other frame can be on its way.
+func (c *Conn) writeNow(b []byte) int {
+	n := 0
+	c.raw.Write(func(fd uintptr) bool {
+		m, err := syscall.Write(int(fd), b)
+		if err == nil {
+			n = m
+		}
+		return true // one attempt: never wait for the socket here
+	})
+	return n
 }
 
 // hijacker hands gorilla a frameConn instead of the bare connection.
@@ -95,7 +147,8 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	h.fc = &frameConn{Conn: conn}
+	h.fc = &frameConn{Conn: conn, holding: true}
+	h.fc.corked.Store(true)
 	return h.fc, brw, nil
 }
 
@@ -103,13 +156,19 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, sess *auth.Session, opts AcceptOptions) (*Conn, error) {
 	h := &hijacker{ResponseWriter: w}
 	ws, err := s.upgrader.Upgrade(h, r, nil)
+	if h.fc != nil {
+		h.fc.release() // the 101 goes out with the first frame, or at start
+	}
 	if err != nil {
+		if h.fc != nil {
+			h.fc.flush()
+		}
 		return nil, err
 	}
 	c := &Conn{s: s, proto: opts.Protocol, door: opts.Door, ws: ws, fc: h.fc, sess: sess.Record, sid: sess.ID, user: sess.User, fd: -1}
 	c.lastRead.Store(time.Now().UnixNano())
 	h.fc.onFrame = func() { c.lastRead.Store(time.Now().UnixNano()) }
-	h.fc.onPing = func(p []byte) { c.enqueue(outFrame{websocket.PongMessage, p}) }
+	h.fc.onPing = func(p []byte) { c.enqueue(outFrame{op: websocket.PongMessage, data: p}) }
 	if sc, ok := h.fc.Conn.(syscall.Conn); ok {
 		if c.raw, err = sc.SyscallConn(); err == nil {
 			c.raw.Control(func(fd uintptr) { c.fd = int(fd) })
@@ -148,12 +207,12 @@ func (c *Conn) Context() context.Context {
 // Send queues a text message without blocking. When the queue is full the
 // connection is closed with 1008 and ErrSlowConsumer returned.
 func (c *Conn) Send(msg []byte) error {
-	return c.enqueue(outFrame{websocket.TextMessage, msg})
+	return c.enqueue(outFrame{op: websocket.TextMessage, data: msg})
 }
 
 // SendBinary queues a binary message, as Send does a text one.
 func (c *Conn) SendBinary(msg []byte) error {
-	return c.enqueue(outFrame{websocket.BinaryMessage, msg})
+	return c.enqueue(outFrame{op: websocket.BinaryMessage, data: msg})
 }
 
 // SendJSON queues v encoded as JSON.
@@ -253,10 +312,14 @@ func (c *Conn) writeLoop() {
 		c.wmu.Unlock()
 		deadline := time.Now().Add(c.s.cfg.WriteTimeout)
 		var err error
-		if f.op == websocket.TextMessage || f.op == websocket.BinaryMessage {
+		switch {
+		case f.op == opRaw:
+			c.fc.Conn.SetWriteDeadline(deadline)
+			_, err = c.fc.Write(f.data)
+		case f.op == websocket.TextMessage || f.op == websocket.BinaryMessage:
 			c.ws.SetWriteDeadline(deadline)
 			err = c.ws.WriteMessage(f.op, f.data)
-		} else {
+		default:
 			err = c.ws.WriteControl(f.op, f.data, deadline)
 		}
 		if err != nil {
@@ -385,6 +448,12 @@ func (c *Conn) endReason() string {
 // start runs an accepted connection: Open, then input through the poller.
 func (c *Conn) start() {
 	c.proto.Open(c)
+	c.wmu.Lock()
+	writing := c.writing
+	c.wmu.Unlock()
+	if !writing { // no hello to carry the 101: send it alone
+		c.fc.flush()
+	}
 	if c.fd < 0 || c.poll.add(c) != nil {
 		c.blocking.Store(true) // no descriptor to poll: a reader of its own
 		go c.readReady()
@@ -399,7 +468,7 @@ func (c *Conn) ping(now time.Time) {
 		c.Close(0, ReasonPingTimeout) // no close frame: the peer is gone
 		return
 	}
-	c.enqueue(outFrame{websocket.PingMessage, nil})
+	c.enqueue(outFrame{op: websocket.PingMessage})
 }
 
 // end ends the connection for the server, through its protocol when that

@@ -10,15 +10,21 @@ type Fanout interface {
 	Publish(msg []byte)
 }
 
-// BroadcastLocal queues msg for every open connection of this server's own
-// door (not the connections another door, Socket.IO, accepted through
-// Accept), on this instance only: a Fanout delivers the other instances'
-// broadcasts with it. A connection whose queue is full is closed with 1008.
+// BroadcastLocal sends msg as a text message to every open connection of
+// the server's own protocol (Config.Protocol) on this instance only;
+// connections that another door accepted with its own protocol (Accept)
+// speak another language and are left out. A Fanout delivers the other
+// instances' broadcasts with it. It is framed once and written at once to
+// each connection that has nothing else to write and whose socket takes
+// it; the others get it queued, as Send does. A connection whose queue is
+// full is closed with 1008 instead of slowing the others.
 func (s *Server) BroadcastLocal(msg []byte) {
+	// Framed once here, not once per connection by each writer.
+	frame := textFrame(msg)
 	n := 0
 	s.each(func(c *Conn) {
-		if c.door == s.cfg.Door {
-			c.Send(msg)
+		if c.own {
+			c.sendFrame(frame)
 			n++
 		}
 	})

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
+	"sync"
+	"sync/atomic"
 )
 
 // frameConn is the connection gorilla reads from. It reads every frame's
@@ -28,6 +30,62 @@ type frameConn struct {
 
 	onFrame func()               // any frame began
 	onPing  func(payload []byte) // a ping arrived; the payload is the callee's
+
+	// The 101 response is held back and written with the first frame (the
+	// hello): one write, one segment, one wake-up of the client instead of
+	// two. corked is set until held has been written.
+	corked  atomic.Bool
+	holdMu  sync.Mutex
+	holding bool   // the upgrade is writing: hold what it writes
+	held    []byte // written before the next bytes
+}
+
+// heldCap fits the 101 response and a short first frame (the hello), so
+// that holding costs one allocation.
+const heldCap = 512
+
+// Write writes p, after the held 101 response if it is still waiting.
+func (f *frameConn) Write(p []byte) (int, error) {
+	if !f.corked.Load() {
+		return f.Conn.Write(p)
+	}
+	f.holdMu.Lock()
+	defer f.holdMu.Unlock()
+	if f.holding {
+		if f.held == nil {
+			f.held = make([]byte, 0, heldCap)
+		}
+		f.held = append(f.held, p...) // a copy: gorilla reuses its buffer
+		return len(p), nil
+	}
+	if len(f.held) == 0 {
+		f.corked.Store(false)
+		return f.Conn.Write(p)
+	}
+	b := append(f.held, p...)
+	f.held = nil
+	f.corked.Store(false)
+	if n, err := f.Conn.Write(b); err != nil {
+		return max(n-(len(b)-len(p)), 0), err
+	}
+	return len(p), nil
+}
+
+// release ends the upgrade's hold: the held bytes go out with the next
+// write, or with flush.
+func (f *frameConn) release() {
+	f.holdMu.Lock()
+	f.holding = false
+	f.holdMu.Unlock()
+}
+
+// flush writes the held bytes now, if no write has taken them yet.
+func (f *frameConn) flush() error {
+	if !f.corked.Load() {
+		return nil
+	}
+	_, err := f.Write(nil)
+	return err
 }
 
 // Read gives gorilla the current frame's bytes, never more. At a frame

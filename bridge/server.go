@@ -8,6 +8,7 @@ package bridge
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -249,7 +250,7 @@ func setDefault[T comparable](p *T, def T) {
 // {"type":"error","error":CODE,"step":STEP,"message":…} frame and closes with 4401,
 // 4403 or 4503, because a browser cannot read a refused handshake.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	explain := r.URL.Query().Get("explain") == "1"
+	explain := r.URL.RawQuery != "" && r.URL.Query().Get("explain") == "1"
 	sess, ref := s.authenticate(r)
 	if ref != nil && ref.Step == auth.StepRequest { // the gate counted its own
 		s.gate.Report(auth.WithDoor(r.Context(), s.cfg.Door), ref.Code)
@@ -288,7 +289,8 @@ type AcceptOptions struct {
 // It returns nil and an error when the upgrade fails (the client has been
 // answered) or the server is shutting down (closed with 1001).
 func (s *Server) Accept(w http.ResponseWriter, r *http.Request, sess *auth.Session, opts AcceptOptions) (*Conn, error) {
-	if opts.Protocol == nil {
+	own := opts.Protocol == nil
+	if own {
 		opts.Protocol = s.cfg.Protocol
 	}
 	if opts.ReadLimit <= 0 {
@@ -298,6 +300,9 @@ func (s *Server) Accept(w http.ResponseWriter, r *http.Request, sess *auth.Sessi
 		opts.Door = s.cfg.Door
 	}
 	c, err := s.upgrade(w, r, sess, opts)
+	if c != nil {
+		c.own = own
+	}
 	if err != nil {
 		s.log.LogAttrs(r.Context(), slog.LevelDebug, "handshake refused",
 			slog.String("step", auth.StepRequest), slog.String("code", auth.CodeBadRequest),
@@ -407,15 +412,32 @@ func (s *Server) Len() int {
 	return len(s.conns)
 }
 
-// Broadcast queues msg for every open connection of the server's door
-// (BroadcastLocal) and hands it to Config.Fanout for the other instances.
-// A connection whose queue is full is closed with 1008 instead of slowing
-// the others.
+// Broadcast sends msg as a text message to every open connection of the
+// server's own protocol on this instance (BroadcastLocal), and hands it to
+// Config.Fanout for the other instances. A connection whose queue is full
+// is closed with 1008 instead of slowing the others.
 func (s *Server) Broadcast(msg []byte) {
 	s.BroadcastLocal(msg)
 	if s.cfg.Fanout != nil {
 		s.cfg.Fanout.Publish(msg)
 	}
+}
+
+// textFrame frames msg as a server's final, unmasked, uncompressed text
+// frame (RFC 6455 §5.2), as gorilla writes it.
+func textFrame(msg []byte) []byte {
+	n := len(msg)
+	var f []byte
+	switch {
+	case n < 126:
+		f = append(make([]byte, 0, 2+n), 0x81, byte(n))
+	case n < 1<<16:
+		f = append(make([]byte, 0, 4+n), 0x81, 126, byte(n>>8), byte(n))
+	default:
+		f = append(make([]byte, 0, 10+n), 0x81, 127)
+		f = binary.BigEndian.AppendUint64(f, uint64(n))
+	}
+	return append(f, msg...)
 }
 
 // each calls f for every open connection, outside the server's lock (f

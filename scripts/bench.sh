@@ -12,6 +12,8 @@ echo "== Go micro-benchmarks (benchtime $benchtime)" >&2
 go test -run '^$' -bench . -benchmem -count 5 -benchtime "$benchtime" ./connectsid ./connectsid/redisstore | tee "$out/go-raw.txt" >&2
 grep '^Benchmark' "$out/go-raw.txt" | awk '{ns = al = ""; for (i = 2; i <= NF; i++) { if ($(i+1) == "ns/op") ns = $i; if ($(i+1) == "allocs/op") al = $i } print $1, ns, al}' |
   sort -k1,1 -k2,2n | awk '{ n[$1]++; v[$1, n[$1]] = $0 } END { for (k in n) print v[k, int((n[k] + 1) / 2)] }' > "$out/go.txt"
+echo "== Bridge: one authenticated WebSocket handshake end to end over loopback (real Redis), five runs" >&2
+go test -run '^$' -bench '^BenchmarkHandshake$' -benchmem -count 5 -benchtime "$benchtime" ./bridge | tee "$out/handshake.txt" >&2
 echo "== Revocation latency: a session's record deleted → close frame at its client, 1,000 sessions" >&2
 go test -run '^$' -bench Revocation -benchtime 1x ./bridge | tee "$out/revocation.txt" >&2
 echo "== PostgreSQL (connect-pg-simple's table): Get against a bare pgx query + DecodeSession, alternated" >&2
@@ -55,3 +57,6 @@ awk '/^BenchmarkGetOverBare/ { for (i = 2; i <= NF; i++) { if ($(i+1) == "%over"
 awk '/^BenchmarkRevocationPostgres/ { mode = $1; sub(/^.*\//, "", mode); sub(/-[0-9]+$/, "", mode)
   for (i = 2; i <= NF; i++) { if ($(i+1) == "p50-ms") p50 = $i; if ($(i+1) == "p99-ms") p99 = $i }
   printf "%-52s p50 %.2f ms, p99 %.2f ms\n", "Go   revocation latency, PostgreSQL " mode, p50, p99 }' "$out/revocation-pg.txt" | tee -a "$out/table.txt"
+grep '^BenchmarkHandshake' "$out/handshake.txt" | awk '{for (i = 2; i <= NF; i++) { if ($(i+1) == "ns/op") ns = $i; if ($(i+1) == "allocs/op") al = $i } print ns, al}' |
+  sort -n | awk '{ v[NR] = $0 } END { split(v[int((NR + 1) / 2)], m, " ")
+  printf "%-52s %12.0f %10s   %s\n", "Go   bridge handshake (dial, 101+hello, close; client in-process)", m[1], m[2], "median of 5" }' | tee -a "$out/table.txt"

@@ -3,10 +3,22 @@
 // peer (node-app/peers), sharing one Redis and the Express app's sessions.
 //
 //	ebload bench   warm-up, 10,000 handshakes at 50 concurrent and a hold of
-//	               3,000 idle connections for each server; writes
+//	               3,000 idle connections for each server, then the fan-out
+//	               (one broadcast to 10,000 connections, and the same frame
+//	               written by a bare loop: the floor); writes
 //	               bench/results.json and bench/results.svg (make bench)
-//	ebload scale   the Go bridge alone holding 10,000 idle authenticated
-//	               connections; writes bench/results-scale.json
+//	ebload scale   the Go bridge alone holding -hold (100,000) idle
+//	               authenticated connections from the raw client, 2,000
+//	               sessions shared by them, then a reconnect storm after a
+//	               restart of the bridge; writes bench/results-scale.json
+//	ebload socketio
+//	               the Socket.IO comparison: (b) Node's Socket.IO 4 and (d)
+//	               the bridge's Socket.IO endpoint over WebSocket only, (e)
+//	               the bridge's and (f) Node's over long-polling then the
+//	               upgrade, as socket.io-client connects by default; the
+//	               same phases as bench, no fan-out; writes
+//	               bench/results-socketio.json (make bench runs it after bench)
+//	ebload floor   the fan-out floor server (started by ebload bench)
 //
 // It needs bin/expressbridge (go build -o bin/expressbridge ./cmd/expressbridge),
 // node with node-app/node_modules, and redis-server; scripts/bench-peers.sh
@@ -23,12 +35,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
+	"time"
 
 	"github.com/expressbridge/expressbridge/bench"
 )
@@ -39,7 +54,8 @@ func main() {
 
 func usage() {
 	fmt.Fprintln(os.Stderr, `usage: ebload bench [flags]   # (a) Go bridge, (b) Socket.IO, (c) ws, side by side
-       ebload scale [flags]   # the Go bridge alone holding 10,000 idle connections
+       ebload socketio [flags] # (d) Go Socket.IO vs (b) Node's over WebSocket, (e) Go vs (f) Node polling then upgrade
+       ebload scale [flags]   # the Go bridge alone holding 100,000 idle connections, then a reconnect storm
        ebload CMD -h          # the flags`)
 }
 
@@ -52,11 +68,20 @@ func run(args []string) int {
 	jsonName, svgName := "results.json", "results.svg"
 	switch args[0] {
 	case "bench":
+	case "floor":
+		return floor(args[1:])
+	case "socketio":
+		o.Servers = bench.SocketIOServers()
+		o.FanoutConns = 0
+		jsonName, svgName = "results-socketio.json", ""
 	case "scale":
 		o.Servers = []string{"a"}
+		o.FanoutConns = 0
 		o.Warmup = 0
 		o.Handshakes = 0
-		o.Hold = 10000
+		o.Hold = 100000
+		o.Sessions = 2000
+		o.PhaseLimit = 300 * time.Second
 		jsonName, svgName = "results-scale.json", ""
 	case "-h", "-help", "--help", "help":
 		usage()
@@ -73,7 +98,7 @@ func run(args []string) int {
 		return 2
 	}
 	fs := flag.NewFlagSet("ebload "+args[0], flag.ContinueOnError)
-	servers := fs.String("servers", strings.Join(o.Servers, ","), "servers to run, in order: a (Go bridge), b (Socket.IO), c (ws)")
+	servers := fs.String("servers", strings.Join(o.Servers, ","), "servers to run, in order: a (Go bridge), b (Socket.IO), c (ws); d, e, f: see ebload socketio")
 	fs.IntVar(&o.Sessions, "sessions", o.Sessions, "users logged in through the Express app; handshakes use them round-robin")
 	fs.IntVar(&o.Concurrency, "concurrency", o.Concurrency, "connections in flight")
 	fs.IntVar(&o.Warmup, "warmup", o.Warmup, "warm-up handshakes per server")
@@ -85,13 +110,18 @@ func run(args []string) int {
 	fs.DurationVar(&o.QuietWait, "quiet-wait", o.QuietWait, "before each measured run, wait up to this long for other processes to leave the CPUs idle (0: don't)")
 	fs.DurationVar(&o.Settle, "settle", o.Settle, "wait before sampling RSS at a plateau")
 	fs.IntVar(&o.RSSSamples, "rss-samples", o.RSSSamples, "RSS samples per plateau (the median counts)")
+	fs.IntVar(&o.FanoutConns, "fanout-conns", o.FanoutConns, "connections per server of the fan-out run (0 skips it)")
+	fs.IntVar(&o.FanoutBroadcasts, "fanout-broadcasts", o.FanoutBroadcasts, "broadcasts per fan-out round")
 	fs.Uint64Var(&o.FileLimit, "nofile", o.FileLimit, "RLIMIT_NOFILE for the load generator and the servers it starts")
 	fs.StringVar(&o.Bridge, "bridge", filepath.Join(repo, "bin", "expressbridge"), "expressbridge binary")
 	fs.StringVar(&o.Node, "node", "node", "node binary")
+	fs.StringVar(&o.BaselineBridge, "baseline-bridge", "", "another expressbridge binary (an earlier build) measured as server z in the same run")
 	jsonPath := fs.String("json", filepath.Join(repo, "bench", jsonName), "results JSON (empty: none)")
 	svgPath := fs.String("svg", svgPathOrEmpty(repo, svgName), "results chart SVG (empty: none)")
 	fs.StringVar(&o.LogDir, "server-logs", "", "directory to copy each server's output to (NAME.log)")
 	serverEnv := fs.String("server-env", "", "extra environment for every server, space-separated KEY=VALUE (e.g. GODEBUG=gctrace=1)")
+	sources := fs.Int("sources", 4, "scale: loopback source addresses the connections spread over (127.0.0.2, 127.0.0.3, …)")
+	storm := fs.Int("storm-workers", 200, "scale: concurrent handshakes of the reconnect storm")
 	cpuProfile := fs.String("cpuprofile", "", "write the load generator's own CPU profile to this file")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -134,6 +164,31 @@ func run(args []string) int {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	if args[0] == "scale" {
+		if *sources < 1 || *sources > 250 {
+			fmt.Fprintln(os.Stderr, "ebload: -sources must be 1 to 250 (127.0.0.2 to 127.0.0.251)")
+			return 2
+		}
+		sr, err := bench.RunScale(context.Background(), o, *sources, *storm)
+		if sr != nil {
+			sr.WriteTable(os.Stdout)
+			if o.JSONPath != "" {
+				if err := sr.WriteJSON(o.JSONPath); err != nil {
+					fmt.Fprintln(os.Stderr, "ebload:", err)
+					return 1
+				}
+				fmt.Fprintf(os.Stderr, "ebload: wrote %s\n", o.JSONPath)
+			}
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "ebload:", err)
+			return 1
+		}
+		if sr.Error != "" || sr.OpenFailures.Total > 0 || sr.StormFailures.Total > 0 || sr.StormBack != sr.StormEnded {
+			return 1
+		}
+		return 0
+	}
 	res, err := bench.Run(context.Background(), o)
 	if res != nil {
 		res.WriteTable(os.Stdout)
@@ -157,6 +212,30 @@ func run(args []string) int {
 	return 0
 }
 
+// floor serves the fan-out floor (bench.ServeFloor) until killed.
+func floor(args []string) int {
+	fs := flag.NewFlagSet("ebload floor", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:0", "address to listen on (loopback only)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ebload floor:", err)
+		return 1
+	}
+	if ap, err := netip.ParseAddrPort(ln.Addr().String()); err != nil || !ap.Addr().IsLoopback() {
+		fmt.Fprintln(os.Stderr, "ebload floor: listens on loopback addresses only")
+		return 2
+	}
+	fmt.Printf("listening on http://%s\n", ln.Addr())
+	if err := bench.ServeFloor(ln, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "ebload floor:", err)
+		return 1
+	}
+	return 0
+}
+
 func svgPathOrEmpty(repo, name string) string {
 	if name == "" {
 		return ""
@@ -166,7 +245,7 @@ func svgPathOrEmpty(repo, name string) string {
 
 func needsBridge(keys []string) bool {
 	for _, k := range keys {
-		if k == "a" {
+		if k == "a" || k == "d" || k == "e" {
 			return true
 		}
 	}

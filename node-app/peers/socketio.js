@@ -6,7 +6,9 @@
 // ("How to use with express-session"): io.engine.use(sessionMiddleware),
 // then a Socket.IO middleware that lets only logged-in sessions connect.
 // A connected socket gets one `hello` event, {user: NAME}; a session that is
-// not logged in gets CONNECT_ERROR {"message":"unauthorized"}.
+// not logged in gets CONNECT_ERROR {"message":"unauthorized"}. A `say` event
+// with a string T is broadcast with io.emit('said', {user, text: T}) (the
+// fan-out benchmark).
 //
 // Env: the same as server.js (PORT, HOST, REDIS_URL, SESSION_SECRETS_FILE,
 // SESSION_PREFIX, ...). Prints "listening on http://HOST:PORT" when ready.
@@ -26,7 +28,12 @@ start('peers/socketio', ({ server, sessionMiddleware }) => {
   })
 
   io.on('connection', (socket) => {
-    socket.emit('hello', { user: socket.request.session.username })
+    const user = socket.request.session.username
+    socket.emit('hello', { user })
+    // The fan-out benchmark's broadcast: one io.emit to every socket.
+    socket.on('say', (text) => {
+      if (typeof text === 'string') io.emit('said', { user, text })
+    })
   })
 
   return () => new Promise((resolve) => io.close(() => resolve()))

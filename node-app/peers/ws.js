@@ -52,6 +52,25 @@ start('peers/ws', ({ server, store, secrets, cookieName, fromSession }) => {
 
   function onSocketError() {}
 
+  // The fan-out benchmark's broadcast, as the bridge's chat does it:
+  // {"type":"say","text":T} from one client becomes
+  // {"type":"said","user":NAME,"text":T} to every client, by the loop over
+  // wss.clients that ws's README shows for a broadcast.
+  function onMessage(ws, data, isBinary) {
+    if (isBinary) return
+    let msg
+    try {
+      msg = JSON.parse(data)
+    } catch {
+      return
+    }
+    if (!msg || msg.type !== 'say' || typeof msg.text !== 'string') return
+    const out = JSON.stringify({ type: 'said', user: ws.session.username, text: msg.text })
+    for (const client of wss.clients) {
+      if (client.readyState === 1) client.send(out)
+    }
+  }
+
   server.on('upgrade', (req, socket, head) => {
     socket.on('error', onSocketError)
     if (req.url !== PATH && !req.url.startsWith(PATH + '?')) return refuse(socket, 404, 'not-found')
@@ -64,6 +83,7 @@ start('peers/ws', ({ server, store, secrets, cookieName, fromSession }) => {
       wss.handleUpgrade(req, socket, head, (ws) => {
         ws.session = sess // kept with the connection, as the bridge and Socket.IO keep theirs
         ws.on('error', onSocketError)
+        ws.on('message', (data, isBinary) => onMessage(ws, data, isBinary))
         ws.send(JSON.stringify({ type: 'hello', user: sess.username }))
       })
     })
