@@ -372,8 +372,8 @@ func (a *Adapter) onRequest(payload []byte) {
 			p := *r.Packet
 			p.ID = nil // acks across instances are not supported
 			a.deliver(&p, opts)
+			respond(RequestBroadcastClientCount, &Response{ClientCount: 0})
 		}
-		respond(RequestBroadcastClientCount, &Response{ClientCount: 0})
 	}
 }
 

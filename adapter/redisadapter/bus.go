@@ -97,7 +97,8 @@ func NewBus(client redis.UniversalClient, cfg BusConfig) *Bus {
 }
 
 // Close ends every subscription of the bus's adapters and relays and waits
-// for their goroutines. Publishing after Close fails.
+// for their goroutines. Broadcasts after Close stay on this instance. It
+// does not close the client.
 func (b *Bus) Close() error {
 	b.cancel()
 	b.wg.Wait()
@@ -238,8 +239,5 @@ func (b *Bus) read(ps *redis.PubSub, s *subscription) {
 		}
 	}
 }
-
-// errClosed is returned by publishing after Close.
-var errClosed = errors.New("redisadapter: bus closed")
 
 func (b *Bus) closed() bool { return b.ctx.Err() != nil }
