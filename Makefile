@@ -88,7 +88,7 @@ soak: deps
 fuzz:
 	@for t in FuzzParseCookies:./connectsid FuzzUnsign:./connectsid FuzzDecodeSession:./connectsid \
 	          FuzzChatMessage:./bridge FuzzTruthyText:./auth FuzzDecodePayload:./engineio FuzzDecode:./socketio/parser \
-	          FuzzDecode:./adapter/redisadapter; do \
+	          FuzzDecode:./adapter/redisadapter FuzzQuoteIdent:./connectsid/pgstore FuzzParsePayload:./connectsid/pgstore; do \
 	  name=$${t%%:*}; pkg=$${t#*:}; echo "== $$name ($(FUZZTIME))"; \
 	  $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	done
