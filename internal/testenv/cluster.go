@@ -71,7 +71,18 @@ func (c *RedisCluster) cli(t testing.TB, args ...string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), clusterReadyTimeout)
 	defer cancel()
-	if out, err := exec.CommandContext(ctx, redisCLIPath(t), args...).CombinedOutput(); err != nil {
+	for {
+		out, err := exec.CommandContext(ctx, redisCLIPath(t), args...).CombinedOutput()
+		if err == nil {
+			return
+		}
+		// Right after a node joins, the nodes' views of the slots may
+		// still differ for a moment (more so on a loaded machine), and
+		// redis-cli refuses before it changes anything: ask again.
+		if strings.Contains(string(out), "don't agree about configuration") && ctx.Err() == nil {
+			time.Sleep(200 * time.Millisecond)
+			continue
+		}
 		t.Fatalf("testenv: redis-cli %s: %v\n%s\n%s", strings.Join(args[:2], " "), err, tailText(string(out), 30), c.logTails())
 	}
 }
