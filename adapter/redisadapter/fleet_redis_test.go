@@ -110,3 +110,40 @@ func TestFleetCluster(t *testing.T) {
 		})
 	}
 }
+
+// TestFleetSentinelFailover: two Go instances whose bus speaks through a
+// Sentinel group; the master is killed, a replica promoted, and broadcasts
+// (Socket.IO and /ws) cross instances again by themselves, on the new
+// master.
+func TestFleetSentinelFailover(t *testing.T) {
+	f := newFleet(t)
+	sen := testenv.StartSentinel(t)
+	g0 := f.start("go0", sen.URL(), redisadapter.BusConfig{})
+	g1 := f.start("go1", sen.URL(), redisadapter.BusConfig{})
+	ann := f.login("ann")
+	c0, c1 := f.dialSIO(g0, ann, "ann"), f.dialSIO(g1, ann, "ann")
+	w0, w1 := f.dialWS(g0, ann, "ann"), f.dialWS(g1, ann, "ann")
+	g0.ns.Emit("before", 1)
+	c1.expect(`42["before",1]`)
+
+	killed := time.Now()
+	sen.KillMaster(t)
+	// Broadcasts sent while the bus fails over are at most once: keep
+	// sending until one crosses, then every later one must.
+	deadline := time.Now().Add(30 * time.Second)
+	for i := 0; ; i++ {
+		g1.ns.Emit("probe", i)
+		c1.expect(fmt.Sprintf(`42["probe",%d]`, i)) // local delivery never stops
+		if got := c0.tryExpect(`42["probe",`, 300*time.Millisecond); got != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no broadcast crossed instances within 30 s of the master's death")
+		}
+	}
+	t.Logf("broadcasts cross again %v after the master was killed", time.Since(killed).Round(time.Millisecond))
+	g1.ns.Emit("after", 2)
+	c0.expect(`42["after",2]`)
+	w1.c.WriteMessage(1, []byte(`{"type":"say","text":"after failover"}`))
+	expectMsg(t, w0.name, w0.msgs, `{"type":"said","user":"ann","text":"after failover"}`)
+}

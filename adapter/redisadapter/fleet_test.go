@@ -265,6 +265,25 @@ func expectMsg(t *testing.T, name string, ch <-chan string, prefix string) strin
 	}
 }
 
+// tryExpect waits up to d for a message starting with prefix and returns
+// it, or "" when none came (other messages are dropped).
+func (c *sioClient) tryExpect(prefix string, d time.Duration) string {
+	deadline := time.After(d)
+	for {
+		select {
+		case m, ok := <-c.msgs:
+			if !ok {
+				return ""
+			}
+			if strings.HasPrefix(m, prefix) {
+				return m
+			}
+		case <-deadline:
+			return ""
+		}
+	}
+}
+
 func noMsg(t *testing.T, name string, ch <-chan string, prefix string, d time.Duration) {
 	t.Helper()
 	deadline := time.After(d)
