@@ -30,9 +30,12 @@ test: deps vectors-check vet
 vet:
 	$(GO) vet ./...
 
-## vectors: regenerate testdata/ from the real npm packages.
+## vectors: regenerate testdata/ from the real npm packages (cookies, and
+## the Socket.IO Redis adapter's messages, which `test` checks against the
+## packages each run in TestAdapterVectorsMatchNode).
 vectors: deps
 	cd node-app && node scripts/gen-vectors.js ../testdata/cookies.json
+	EXPRESSBRIDGE_UPDATE_VECTORS=1 $(GO) test -count=1 -run '^TestAdapterVectorsMatchNode$$' ./adapter/redisadapter
 
 ## vectors-check: regenerate into a temp folder and fail if Express's answers
 ## differ from the committed vectors.
@@ -51,7 +54,9 @@ demo: deps build
 
 ## bench: Go micro-benchmarks beside the Node packages' own figures, then
 ## server CPU per authenticated handshake, idle memory and the fan-out of the
-## bridge against Socket.IO and ws (bench/results.json, bench/results.svg).
+## bridge against Socket.IO and ws (bench/results.json, bench/results.svg),
+## then its Socket.IO endpoint against Node's Socket.IO 4 over WebSocket and
+## over polling then upgrade (bench/results-socketio.json).
 bench: deps
 	@scripts/bench.sh $(BENCHTIME)
 	@scripts/bench-peers.sh
@@ -74,7 +79,8 @@ soak: deps
 ## testdata/fuzz/ beside the package, where go test replays them.
 fuzz:
 	@for t in FuzzParseCookies:./connectsid FuzzUnsign:./connectsid FuzzDecodeSession:./connectsid \
-	          FuzzChatMessage:./bridge FuzzTruthyText:./auth FuzzDecodePayload:./engineio FuzzDecode:./socketio/parser; do \
+	          FuzzChatMessage:./bridge FuzzTruthyText:./auth FuzzDecodePayload:./engineio FuzzDecode:./socketio/parser \
+	          FuzzDecode:./adapter/redisadapter FuzzQuoteIdent:./connectsid/pgstore FuzzParsePayload:./connectsid/pgstore; do \
 	  name=$${t%%:*}; pkg=$${t#*:}; echo "== $$name ($(FUZZTIME))"; \
 	  $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	done

@@ -33,6 +33,8 @@ func (p Protocol) String() string {
 		return "socket.io"
 	case Bare:
 		return "websocket, no auth"
+	case SocketIOPolling:
+		return "socket.io, polling then websocket"
 	}
 	return "websocket"
 }
@@ -67,6 +69,7 @@ type Client struct {
 	url    string
 	proto  Protocol
 	dialer websocket.Dialer
+	poll   *poller // SocketIOPolling's HTTP side; nil otherwise
 }
 
 // NewClient returns a client for a server at base ("ws://127.0.0.1:PORT").
@@ -75,10 +78,16 @@ type Client struct {
 // load generator is not a browser), the same for every server.
 func NewClient(base, path string, proto Protocol) *Client {
 	url := base + path
-	if proto == SocketIO {
+	var poll *poller
+	switch proto {
+	case SocketIO:
 		url = base + "/socket.io/?EIO=4&transport=websocket"
+	case SocketIOPolling:
+		poll = newPoller(base)
+		url = poll.url
 	}
 	return &Client{
+		poll:  poll,
 		url:   url,
 		proto: proto,
 		dialer: websocket.Dialer{
@@ -90,7 +99,8 @@ func NewClient(base, path string, proto Protocol) *Client {
 	}
 }
 
-// URL is the WebSocket URL the client dials.
+// URL is the WebSocket URL the client dials (the long-polling URL for
+// SocketIOPolling).
 func (c *Client) URL() string { return c.url }
 
 // Conn is an open, authenticated connection.
@@ -117,6 +127,9 @@ func ignoreClose(int, string) error { return nil }
 // Open dials, authenticates with the session's cookie and waits for the
 // hello, which must name the session's user.
 func (c *Client) Open(s *Session) (*Conn, error) {
+	if c.poll != nil {
+		return c.openPolling(s)
+	}
 	ws, resp, err := c.dialer.Dial(c.url, s.header)
 	if err != nil {
 		if resp != nil {

@@ -19,6 +19,9 @@ type Results struct {
 	Servers     []ServerResult `json:"servers"`
 	Fanout      []FanoutResult `json:"fanout,omitempty"`
 	Targets     []Target       `json:"targets"`
+
+	// SocketIO sets the Go Socket.IO rows beside Node's, per transport.
+	SocketIO []SocketIOComparison `json:"socketio_vs_node,omitempty"`
 }
 
 // Machine describes where the run happened.
@@ -229,6 +232,7 @@ func (r *Results) Finish() {
 		r.Targets = append(r.Targets, Target{"RSS/conn of (a) no more than the better Node peer's: (a)/min((b),(c))", x, "≤ 1", ok, false})
 	}
 	r.fanoutTargets()
+	r.compareSocketIO()
 	fails, incomplete, flat := 0, 0, 0
 	for _, s := range r.Servers {
 		fails += s.Failures
@@ -382,6 +386,7 @@ func (r *Results) WriteTable(w io.Writer) {
 		}
 	}
 	r.writeFanout(w)
+	r.writeSocketIO(w)
 	for _, s := range r.Servers {
 		if s.Error == "" && s.MeasureContention.OtherCores >= 0.25 {
 			fmt.Fprintf(w, "note: (%s) was measured while other processes used %.2f of %d cores: its figures are disturbed; rerun on a quiet machine\n",

@@ -125,13 +125,13 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 			continue
 		}
 		found := false
-		for _, s := range Specs {
+		for _, s := range slices.Concat(Specs, SocketIOSpecs()) {
 			if s.Key == k {
 				specs, found = append(specs, s), true
 			}
 		}
 		if !found {
-			return nil, fmt.Errorf("unknown server %q (a, b or c)", k)
+			return nil, fmt.Errorf("unknown server %q (a to f)", k)
 		}
 	}
 	limit, err := RaiseFileLimit(o.FileLimit)

@@ -50,6 +50,7 @@ type Conn struct {
 	s     *Server
 	proto Protocol
 	door  string // for the Observer
+	own   bool   // proto is the server's Config.Protocol: Broadcast reaches it
 	ws    *websocket.Conn
 	fc    *frameConn
 	raw   syscall.RawConn

@@ -64,3 +64,30 @@ func ExampleNew() {
 	srv.Shutdown(shutdown)
 	hs.Shutdown(shutdown)
 }
+
+// echoDoor is a door's own protocol: it echoes, and tells the client why
+// its session ended before closing.
+type echoDoor struct{}
+
+func (echoDoor) Open(c *bridge.Conn)                { c.Send([]byte("hello " + c.User())) }
+func (echoDoor) Message(c *bridge.Conn, msg []byte) { c.Send(msg) }
+func (echoDoor) Close(*bridge.Conn)                 {}
+func (echoDoor) End(c *bridge.Conn, code int, reason string) {
+	c.Send([]byte("bye: " + reason))
+	c.CloseWhenSent(code, reason) // after the message above
+}
+
+// ExampleServer_Accept serves another protocol on the bridge's connections:
+// the door authenticates with the bridge's gate, then Accept upgrades with
+// the door's protocol. Its connections are revoked like the bridge's own.
+func ExampleServer_Accept() {
+	var srv *bridge.Server // from bridge.New
+	http.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+		sess, err := srv.Gate().Check(r.Context(), r)
+		if err != nil {
+			auth.WriteRefusal(w, auth.AsRefusal(err))
+			return
+		}
+		srv.Accept(w, r, sess, bridge.AcceptOptions{Protocol: echoDoor{}})
+	})
+}

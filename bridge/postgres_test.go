@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -29,39 +31,8 @@ func TestPostgresRevocation(t *testing.T) {
 	}{{"notify", true}, {"poll", false}} {
 		t.Run(mode.name, func(t *testing.T) {
 			t.Parallel()
-			pg := testenv.StartPostgres(t)
+			store, ver, url := pgBridge(t, mode.trigger, 200*time.Millisecond)
 			ctx := context.Background()
-			pool, err := pgstore.OpenURL(ctx, pg.URL())
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(pool.Close)
-			pg.Exec(t, `CREATE TABLE "session" ("sid" varchar NOT NULL COLLATE "default", "sess" json NOT NULL,
-				"expire" timestamp(6) NOT NULL, CONSTRAINT "session_pkey" PRIMARY KEY ("sid"))`)
-			store, err := pgstore.New(pool, pgstore.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if mode.trigger {
-				if err := store.InstallNotify(ctx); err != nil {
-					t.Fatal(err)
-				}
-			}
-			ver, _ := connectsid.NewVerifier("pg revocation secret")
-			gate, err := auth.New(auth.Config{Verifier: ver, Store: store})
-			if err != nil {
-				t.Fatal(err)
-			}
-			srv, err := bridge.New(bridge.Config{Gate: gate, Watch: store.Watch, RevalidateInterval: 200 * time.Millisecond})
-			if err != nil {
-				t.Fatal(err)
-			}
-			hs := httptest.NewServer(srv)
-			rctx, cancel := context.WithCancel(ctx)
-			done := make(chan struct{})
-			go func() { defer close(done); srv.Run(rctx) }()
-			t.Cleanup(func() { cancel(); <-done; srv.Shutdown(context.Background()); hs.Close() })
-			url := "ws" + strings.TrimPrefix(hs.URL, "http")
 
 			set := func(sid string, expires time.Time, loggedIn any) {
 				t.Helper()
@@ -116,4 +87,44 @@ func TestPostgresRevocation(t *testing.T) {
 			}
 		})
 	}
+}
+
+// pgBridge starts, on a fresh database with connect-pg-simple's table, a
+// bridge watching it (the notify trigger installed when trigger) and
+// returns the store, the verifier of its cookies and the WebSocket URL.
+func pgBridge(tb testing.TB, trigger bool, revalidate time.Duration) (*pgstore.Store, *connectsid.Verifier, string) {
+	pg := testenv.StartPostgres(tb)
+	ctx := context.Background()
+	pool, err := pgstore.OpenURL(ctx, pg.URL())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(pool.Close)
+	pg.Exec(tb, `CREATE TABLE "session" ("sid" varchar NOT NULL COLLATE "default", "sess" json NOT NULL,
+		"expire" timestamp(6) NOT NULL, CONSTRAINT "session_pkey" PRIMARY KEY ("sid"))`)
+	store, err := pgstore.New(pool, pgstore.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if trigger {
+		if err := store.InstallNotify(ctx); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	ver, _ := connectsid.NewVerifier("pg revocation secret")
+	gate, err := auth.New(auth.Config{Verifier: ver, Store: store})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv, err := bridge.New(bridge.Config{Gate: gate, Watch: store.Watch, RevalidateInterval: revalidate,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); srv.Run(rctx) }()
+	tb.Cleanup(func() { cancel(); <-done; srv.Shutdown(context.Background()); hs.Close() })
+	return store, ver, "ws" + strings.TrimPrefix(hs.URL, "http")
 }

@@ -3,18 +3,10 @@ package bridge_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/expressbridge/expressbridge/auth"
-	"github.com/expressbridge/expressbridge/bridge"
 	"github.com/expressbridge/expressbridge/connectsid"
-	"github.com/expressbridge/expressbridge/connectsid/pgstore"
-	"github.com/expressbridge/expressbridge/internal/testenv"
 )
 
 // BenchmarkRevocationPostgres measures, over 1,000 open sessions in
@@ -31,39 +23,8 @@ func BenchmarkRevocationPostgres(b *testing.B) {
 	}{{"notify", true, 1000, 0}, {"poll", false, 20, time.Second}} {
 		b.Run(mode.name, func(b *testing.B) {
 			const n = 1000
-			pg := testenv.StartPostgres(b)
+			store, ver, url := pgBridge(b, mode.trigger, time.Second)
 			ctx := context.Background()
-			pool, err := pgstore.OpenURL(ctx, pg.URL())
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(pool.Close)
-			pg.Exec(b, `CREATE TABLE "session" ("sid" varchar NOT NULL COLLATE "default", "sess" json NOT NULL,
-				"expire" timestamp(6) NOT NULL, CONSTRAINT "session_pkey" PRIMARY KEY ("sid"))`)
-			store, err := pgstore.New(pool, pgstore.Options{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			if mode.trigger {
-				if err := store.InstallNotify(ctx); err != nil {
-					b.Fatal(err)
-				}
-			}
-			ver, _ := connectsid.NewVerifier("revocation bench secret")
-			gate, err := auth.New(auth.Config{Verifier: ver, Store: store})
-			if err != nil {
-				b.Fatal(err)
-			}
-			srv, err := bridge.New(bridge.Config{Gate: gate, Watch: store.Watch, RevalidateInterval: time.Second,
-				Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-			if err != nil {
-				b.Fatal(err)
-			}
-			hs := httptest.NewServer(srv)
-			rctx, cancel := context.WithCancel(ctx)
-			go srv.Run(rctx)
-			b.Cleanup(func() { cancel(); srv.Shutdown(context.Background()); hs.Close() })
-			url := "ws" + strings.TrimPrefix(hs.URL, "http")
 
 			for b.Loop() {
 				exp := time.Now().Add(time.Hour).UTC().Format("2006-01-02T15:04:05.000Z")

@@ -287,7 +287,8 @@ type AcceptOptions struct {
 // It returns nil and an error when the upgrade fails (the client has been
 // answered) or the server is shutting down (closed with 1001).
 func (s *Server) Accept(w http.ResponseWriter, r *http.Request, sess *auth.Session, opts AcceptOptions) (*Conn, error) {
-	if opts.Protocol == nil {
+	own := opts.Protocol == nil
+	if own {
 		opts.Protocol = s.cfg.Protocol
 	}
 	if opts.ReadLimit <= 0 {
@@ -297,6 +298,9 @@ func (s *Server) Accept(w http.ResponseWriter, r *http.Request, sess *auth.Sessi
 		opts.Door = s.cfg.Door
 	}
 	c, err := s.upgrade(w, r, sess, opts)
+	if c != nil {
+		c.own = own
+	}
 	if err != nil {
 		s.log.LogAttrs(r.Context(), slog.LevelDebug, "handshake refused",
 			slog.String("step", auth.StepRequest), slog.String("code", auth.CodeBadRequest),
@@ -406,11 +410,13 @@ func (s *Server) Len() int {
 	return len(s.conns)
 }
 
-// Broadcast sends msg to every open connection as a text message. It is
-// framed once and written at once to each connection that has nothing
-// else to write and whose socket takes it; the others get it queued, as
-// Send does. A connection whose queue is full is closed with 1008 instead
-// of slowing the others.
+// Broadcast sends msg as a text message to every open connection of the
+// server's own protocol (Config.Protocol); connections that another door
+// accepted with its own protocol (Accept) speak another language and are
+// left out. It is framed once and written at once to each connection that
+// has nothing else to write and whose socket takes it; the others get it
+// queued, as Send does. A connection whose queue is full is closed with
+// 1008 instead of slowing the others.
 func (s *Server) Broadcast(msg []byte) {
 	// Framed once here, not once per connection by each writer.
 	frame := textFrame(msg)
@@ -420,11 +426,15 @@ func (s *Server) Broadcast(msg []byte) {
 	// each write(2) took a quarter less kernel time in the fan-out
 	// benchmark (cache locality).
 	slices.SortFunc(all, func(a, b *Conn) int { return a.fd - b.fd })
+	n := 0
 	for _, c := range all {
-		c.sendFrame(frame)
+		if c.own {
+			c.sendFrame(frame)
+			n++
+		}
 	}
 	if s.cfg.Observer != nil {
-		s.cfg.Observer.Broadcast(len(all))
+		s.cfg.Observer.Broadcast(n)
 	}
 }
 

@@ -136,6 +136,7 @@ func startBridge(t *testing.T, ln net.Listener, setup bridgeSetup, redisURL stri
 		ReadHeaderTimeout: 5 * time.Second,
 		ErrorLog:          log.New(logs.writer("bridge http: "), "", 0),
 	}
+	srv.RegisterOnShutdown(sio.Shutdown)
 	liveCtx, stopLive := context.WithCancel(context.Background())
 	liveDone := make(chan struct{})
 	go func() { defer close(liveDone); b.Run(liveCtx) }()

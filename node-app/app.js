@@ -22,6 +22,10 @@ function createRedisStore(config) {
   if (config.disableTTL) storeOptions.disableTTL = true
   if (config.disableTouch) storeOptions.disableTouch = true
 
+  if (config.storeFlavor === 'connect-redis9-cluster' || config.storeFlavor === 'connect-redis9-sentinel') {
+    return require('./redis-scale').createScaleStore(config, storeOptions)
+  }
+
   if (config.storeFlavor === 'connect-redis8-ioredis') {
     const { RedisStore } = require('connect-redis8')
     const Redis = require('ioredis')

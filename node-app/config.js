@@ -60,8 +60,9 @@ function fromEnv(env = process.env) {
     throw new ConfigError(`EXPRESS_FLAVOR must be 4 or 5, got ${JSON.stringify(expressFlavor)}`)
   }
   const storeFlavor = env.STORE_FLAVOR || 'connect-redis9'
-  if (storeFlavor !== 'connect-redis9' && storeFlavor !== 'connect-redis8-ioredis' && storeFlavor !== 'connect-pg-simple') {
-    throw new ConfigError(`STORE_FLAVOR must be connect-redis9, connect-redis8-ioredis or connect-pg-simple, got ${JSON.stringify(storeFlavor)}`)
+  const storeFlavors = ['connect-redis9', 'connect-redis8-ioredis', 'connect-redis9-cluster', 'connect-redis9-sentinel', 'connect-pg-simple']
+  if (!storeFlavors.includes(storeFlavor)) {
+    throw new ConfigError(`STORE_FLAVOR must be one of ${storeFlavors.join(', ')}, got ${JSON.stringify(storeFlavor)}`)
   }
   if (storeFlavor === 'connect-pg-simple' && !env.DATABASE_URL) {
     throw new ConfigError('STORE_FLAVOR=connect-pg-simple needs DATABASE_URL (postgres://user@host:port/db)')

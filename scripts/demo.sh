@@ -71,8 +71,9 @@ pids+=($!)
 
 cat <<MSG
 
-  Open http://localhost:$app_port
+  Open http://localhost:$app_port (or http://127.0.0.1:$app_port)
   (log in as anyone; the Go bridge on ws://localhost:$bridge_port/ws greets you by the name Express knows)
+  The same chat with the unmodified socket.io-client: http://localhost:$app_port/socketio.html
   Ctrl-C stops Redis, the Express app and the bridge.
 
 MSG

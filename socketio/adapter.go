@@ -1,6 +1,10 @@
 package socketio
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/expressbridge/expressbridge/engineio"
+)
 
 // SocketID identifies a socket within its server (socket.id).
 type SocketID string
@@ -10,10 +14,23 @@ type SocketID string
 type Room string
 
 // Encoded is a packet encoded once for every socket it goes to: the text
-// of the Socket.IO packet and its binary attachments.
+// of the Socket.IO packet and its binary attachments. Use it through a
+// pointer, and do not change it once it is sent.
 type Encoded struct {
 	Text        []byte
 	Attachments [][]byte
+
+	once    sync.Once
+	message []byte // the Engine.IO MESSAGE: '4' then Text, shared by every socket
+}
+
+// engineMessage returns the Engine.IO MESSAGE packet that carries Text,
+// encoded once however many sockets it goes to.
+func (p *Encoded) engineMessage() []byte {
+	p.once.Do(func() {
+		p.message = engineio.AppendText(make([]byte, 0, 1+len(p.Text)), engineio.Packet{Type: engineio.Message, Data: p.Text})
+	})
+	return p.message
 }
 
 // BroadcastOptions choose the sockets of a broadcast, as socket.io's

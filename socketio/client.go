@@ -28,7 +28,7 @@ func (s *Server) newClient(e *engineSession) engineHandler {
 	return &client{s: s, e: e, sockets: make(map[string]*Socket)}
 }
 
-func (c *client) send(p *Encoded) bool { return c.e.send(p.packets()...) }
+func (c *client) send(p *Encoded) bool { return c.e.sendMessage(p.engineMessage(), p.Attachments) }
 
 // opened starts the connect timeout: a session must join a namespace.
 func (c *client) opened(*engineSession) {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/internal/testenv"
 )
 
@@ -61,13 +62,50 @@ func TestSocketIOClient(t *testing.T) {
 	app := testenv.StartNodeApp(t, testenv.NodeAppConfig{RedisURL: e.redis.URL(), Secrets: []string{testSecret}})
 	srv := chatServer(t, e)
 	e.serve(t)
-	runNode(t, clientTimeout, []string{"APP_URL=" + app.URL(), "BRIDGE_URL=" + e.url},
+	runNode(t, clientTimeout, []string{"APP_URL=" + app.URL(), "BRIDGE_URL=" + e.url, "EXTRA_REFUSALS=" + recordRefusals(t, e)},
 		"test/socketio-client.js", "polling-upgrade", "websocket", "polling-only", "refusals")
 	waitFor(t, "every Engine.IO session to end", func() bool { return srv.Len() == 0 })
 	waitFor(t, "every connection to end", func() bool { return e.bridge.Len() == 0 })
 	if logs := e.logs.String(); strings.Contains(logs, "s%3A") || strings.Contains(logs, "connect.sid=") {
 		t.Errorf("a cookie reached the log")
 	}
+}
+
+// recordRefusals writes records the gate refuses at the record step into
+// Redis (an expired one, one that is not a session), and returns
+// [[code, step, cookie], …] for the client script.
+func recordRefusals(t *testing.T, e *env) string {
+	t.Helper()
+	ver, err := connectsid.NewVerifier(testSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := e.redis.Client(t)
+	past := time.Now().Add(-time.Hour).UTC().Format("2006-01-02T15:04:05.000Z")
+	records := []struct{ code, sid, record string }{
+		{"expired", "expiredSessionAAAAAAAAAAAAAAAAAA", `{"cookie":{"originalMaxAge":3600000,"expires":"` + past + `","httpOnly":true,"path":"/"},"loggedIn":true,"username":"Old"}`},
+		{"malformed-session", "notASessionAAAAAAAAAAAAAAAAAAAAA", `not json`},
+	}
+	var out [][3]string
+	for _, r := range records {
+		if err := rdb.Set(context.Background(), "sess:"+r.sid, r.record, time.Hour).Err(); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, [3]string{r.code, "record", "connect.sid=" + ver.Sign(r.sid)})
+	}
+	b, _ := json.Marshal(out)
+	return string(b)
+}
+
+// TestSocketIOSessionExpiry: sessions that expire (the app's cookie
+// maxAge is 2 s) end their sockets with session-expired, on long-polling
+// and on WebSocket.
+func TestSocketIOSessionExpiry(t *testing.T) {
+	e := newEnv(t)
+	app := testenv.StartNodeApp(t, testenv.NodeAppConfig{RedisURL: e.redis.URL(), Secrets: []string{testSecret}, MaxAgeMS: 2000})
+	chatServer(t, e)
+	e.serve(t)
+	runNode(t, clientTimeout, []string{"APP_URL=" + app.URL(), "BRIDGE_URL=" + e.url}, "test/socketio-client.js", "expiry")
 }
 
 // TestSocketIOStoreUnavailable: with Redis down, a client with a valid

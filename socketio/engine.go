@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -97,10 +98,17 @@ func (s *Server) newSession(sess *auth.Session, ref *auth.Refusal) *engineSessio
 	return e
 }
 
+// register makes e reachable by its sid; after Shutdown it closes e instead.
 func (s *Server) register(e *engineSession) {
 	s.mu.Lock()
-	s.sessions[e.id] = e
+	closed := s.closed
+	if !closed {
+		s.sessions[e.id] = e
+	}
 	s.mu.Unlock()
+	if closed {
+		e.end(websocket.CloseGoingAway, auth.CodeShuttingDown)
+	}
 }
 
 // beginHeartbeat starts the heartbeat, as the handshake is sent.
@@ -156,6 +164,35 @@ func (e *engineSession) pong() {
 func (e *engineSession) send(ps ...engineio.Packet) bool {
 	e.mu.Lock()
 	err := e.sendLocked(ps...)
+	e.mu.Unlock()
+	if errors.Is(err, errSlowClient) {
+		e.close("slow client", closeHard)
+	}
+	return err == nil
+}
+
+// sendMessage sends a Socket.IO packet: msg, an encoded Engine.IO MESSAGE
+// ('4' then the packet's text, shared with other sessions, never
+// modified), then its binary attachments, in order and together.
+func (e *engineSession) sendMessage(msg []byte, bins [][]byte) bool {
+	e.mu.Lock()
+	var err error
+	switch {
+	case e.closed:
+		err = bridge.ErrClosed
+	case e.ws != nil:
+		err = e.ws.Send(msg)
+		for i := 0; err == nil && i < len(bins); i++ {
+			err = e.ws.SendBinary(bins[i])
+		}
+	default:
+		ps := make([]engineio.Packet, 0, 1+len(bins))
+		ps = append(ps, engineio.Packet{Type: engineio.Message, Data: msg[1:]})
+		for _, b := range bins {
+			ps = append(ps, engineio.Packet{Type: engineio.Message, Data: b, Binary: true})
+		}
+		err = e.sendLocked(ps...)
+	}
 	e.mu.Unlock()
 	if errors.Is(err, errSlowClient) {
 		e.close("slow client", closeHard)
@@ -268,7 +305,7 @@ func (e *engineSession) close(reason string, how closeHow) {
 		}
 		e.wakeLocked()
 	}
-	draining, code, wsReason := e.draining, e.wsCode, e.wsReason
+	draining, code, wsReason, hold := e.draining, e.wsCode, e.wsReason, e.hold
 	e.mu.Unlock()
 	if ws != nil {
 		if how == closeGraceful {
@@ -283,8 +320,8 @@ func (e *engineSession) close(reason string, how closeHow) {
 	if !draining {
 		e.s.forget(e)
 	}
-	if e.hold != nil {
-		e.hold.Release()
+	if hold != nil {
+		hold.Release()
 	}
 	if e.s.log.Enabled(context.Background(), slog.LevelDebug) {
 		e.s.log.Debug("socket.io session closed", "eio", redactSID(e.id), "reason", reason)
@@ -332,7 +369,13 @@ func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request) {
 				Step: auth.StepRequest, Message: "the server is shutting down"})
 			return
 		}
+		e.mu.Lock() // the bridge may end the hold at once, on its goroutine
 		e.hold = h
+		closed := e.closed
+		e.mu.Unlock()
+		if closed { // ended before it was kept: close could not release it
+			h.Release()
+		}
 	}
 	s.register(e)
 	hs := s.handshake([]string{"websocket"})
@@ -452,14 +495,14 @@ func (e *engineSession) poll(w http.ResponseWriter, r *http.Request) {
 	if len(ps) == 0 {
 		ps = []engineio.Packet{{Type: engineio.Noop}}
 	}
-	draining := e.draining
+	draining, hold := e.draining, e.hold
 	if draining && e.closeNext {
 		e.closeNext, draining = false, false
 		e.buf = []engineio.Packet{{Type: engineio.Close}}
 	}
 	e.mu.Unlock()
-	if e.hold != nil {
-		e.hold.Active()
+	if hold != nil {
+		hold.Active()
 	}
 	writePayload(w, ps)
 	if draining {
@@ -514,8 +557,11 @@ func (e *engineSession) post(w http.ResponseWriter, r *http.Request) {
 		e.close("parse error", closeHard)
 		return
 	}
-	if e.hold != nil {
-		e.hold.Active()
+	e.mu.Lock()
+	hold := e.hold
+	e.mu.Unlock()
+	if hold != nil {
+		hold.Active()
 	}
 	for _, p := range ps {
 		e.packet(p)
@@ -529,9 +575,10 @@ func (e *engineSession) post(w http.ResponseWriter, r *http.Request) {
 // wsTransport is the bridge protocol of one Socket.IO WebSocket
 // connection: the session's transport, or a probe while it upgrades.
 type wsTransport struct {
-	e     *engineSession
-	probe bool // an upgrade's connection, until "5"
-	fresh bool // the session was born on this connection: send the handshake
+	e        *engineSession
+	fresh    bool        // the session was born on this connection: send the handshake
+	probe    atomic.Bool // an upgrade's connection, until "5"
+	rejected atomic.Bool // an upgrade refused at Open: the connection only closes
 }
 
 func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, sid string) {
@@ -561,7 +608,8 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, sid stri
 			Message: "the upgrade does not carry the session the handshake did"})
 		return
 	}
-	t := &wsTransport{e: e, probe: e != nil}
+	t := &wsTransport{e: e}
+	t.probe.Store(e != nil)
 	bsess := sess
 	if e == nil {
 		e = s.newSession(sess, ref)
@@ -597,14 +645,14 @@ func (t *wsTransport) Open(c *bridge.Conn) {
 	}
 	e.mu.Unlock()
 	if !ok { // upgraded already, or upgrading on another connection
-		t.e = nil
+		t.rejected.Store(true)
 		c.Close(websocket.CloseNormalClosure, "")
 	}
 }
 
 // Message handles a text frame: one packet.
 func (t *wsTransport) Message(c *bridge.Conn, msg []byte) {
-	if t.e == nil {
+	if t.rejected.Load() {
 		return
 	}
 	p, err := engineio.DecodeText(msg)
@@ -613,7 +661,7 @@ func (t *wsTransport) Message(c *bridge.Conn, msg []byte) {
 		c.Close(websocket.CloseNormalClosure, "")
 		return
 	}
-	if t.probe {
+	if t.probe.Load() {
 		t.probeMessage(c, p)
 		return
 	}
@@ -622,7 +670,7 @@ func (t *wsTransport) Message(c *bridge.Conn, msg []byte) {
 
 // BinaryMessage handles a binary frame: a binary MESSAGE.
 func (t *wsTransport) BinaryMessage(c *bridge.Conn, msg []byte) {
-	if t.e == nil || t.probe {
+	if t.rejected.Load() || t.probe.Load() {
 		return
 	}
 	t.e.packet(engineio.DecodeBinary(msg))
@@ -645,7 +693,8 @@ func (t *wsTransport) probeMessage(c *bridge.Conn, p engineio.Packet) {
 			e.mu.Unlock()
 			return
 		}
-		e.probe, e.ws, e.upgrading, t.probe = nil, c, false, false
+		e.probe, e.ws, e.upgrading = nil, c, false
+		t.probe.Store(false)
 		// What waited for a poll goes on the WebSocket, in order.
 		buf := e.buf
 		e.buf = nil
@@ -662,7 +711,7 @@ func (t *wsTransport) probeMessage(c *bridge.Conn, p engineio.Packet) {
 // when the probe does.
 func (t *wsTransport) Close(c *bridge.Conn) {
 	e := t.e
-	if e == nil {
+	if t.rejected.Load() {
 		return
 	}
 	e.mu.Lock()
@@ -680,7 +729,7 @@ func (t *wsTransport) Close(c *bridge.Conn) {
 
 // End is the bridge ending the connection's session.
 func (t *wsTransport) End(c *bridge.Conn, code int, reason string) {
-	if t.e == nil || t.probe {
+	if t.rejected.Load() || t.probe.Load() {
 		c.Close(code, reason)
 		return
 	}

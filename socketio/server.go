@@ -27,6 +27,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/bridge"
 	"github.com/expressbridge/expressbridge/connectsid"
@@ -102,6 +104,7 @@ type Server struct {
 	mu       sync.Mutex
 	sessions map[string]*engineSession // by Engine.IO sid
 	nsps     map[string]*Namespace
+	closed   bool
 }
 
 // New returns a server for cfg. It fails when Bridge is missing or a limit
@@ -134,7 +137,9 @@ func New(cfg Config) (*Server, error) {
 		nsps:     make(map[string]*Namespace),
 	}
 	s.handler = s.newClient
-	if !cfg.Insecure {
+	if cfg.Insecure {
+		cfg.Logger.Warn("socket.io door without authentication (Config.Insecure): every client is accepted; for tests only")
+	} else {
 		s.gate = cfg.Bridge.Gate()
 		s.cookieName = s.gate.Config().CookieName
 	}
@@ -176,7 +181,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		badRequest(w, "unknown transport "+strconv.Quote(transport)+": use polling or websocket")
 		return
 	}
-	if s.bridge.Closed() {
+	if s.isClosed() {
 		auth.WriteRefusal(w, &auth.Refusal{Status: http.StatusServiceUnavailable, Code: auth.CodeShuttingDown,
 			Step: auth.StepRequest, Message: "the server is shutting down"})
 		return
@@ -189,6 +194,31 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.handshakePolling(w, r)
 	default:
 		s.servePolling(w, r, sid)
+	}
+}
+
+func (s *Server) isClosed() bool {
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	return closed || s.bridge.Closed()
+}
+
+// Shutdown refuses new sessions and closes every open one as the server
+// does (code 1001, "shutting-down"): a pending poll is answered at once,
+// so that http.Server.Shutdown need not wait for it. Register it with
+// http.Server.RegisterOnShutdown, or call it before. The bridge's own
+// Shutdown closes the WebSocket connections too.
+func (s *Server) Shutdown() {
+	s.mu.Lock()
+	s.closed = true
+	all := make([]*engineSession, 0, len(s.sessions))
+	for _, e := range s.sessions {
+		all = append(all, e)
+	}
+	s.mu.Unlock()
+	for _, e := range all {
+		e.end(websocket.CloseGoingAway, auth.CodeShuttingDown)
 	}
 }
 

@@ -8,7 +8,6 @@ import (
 	"sync"
 
 	"github.com/expressbridge/expressbridge/auth"
-	"github.com/expressbridge/expressbridge/engineio"
 	"github.com/expressbridge/expressbridge/socketio/parser"
 )
 
@@ -411,14 +410,4 @@ func encode(nsp string, t parser.Type, args []any, id *uint64) (*Encoded, error)
 		p.ID, p.HasID = *id, true
 	}
 	return &Encoded{Text: parser.Append(nil, p), Attachments: bins}, nil
-}
-
-// engine packets of an encoded packet: the text, then each attachment.
-func (p *Encoded) packets() []engineio.Packet {
-	ps := make([]engineio.Packet, 0, 1+len(p.Attachments))
-	ps = append(ps, engineio.Packet{Type: engineio.Message, Data: p.Text})
-	for _, b := range p.Attachments {
-		ps = append(ps, engineio.Packet{Type: engineio.Message, Data: b, Binary: true})
-	}
-	return ps
 }

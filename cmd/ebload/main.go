@@ -11,6 +11,13 @@
 //	               authenticated connections from the raw client, 2,000
 //	               sessions shared by them, then a reconnect storm after a
 //	               restart of the bridge; writes bench/results-scale.json
+//	ebload socketio
+//	               the Socket.IO comparison: (b) Node's Socket.IO 4 and (d)
+//	               the bridge's Socket.IO endpoint over WebSocket only, (e)
+//	               the bridge's and (f) Node's over long-polling then the
+//	               upgrade, as socket.io-client connects by default; the
+//	               same phases as bench, no fan-out; writes
+//	               bench/results-socketio.json (make bench runs it after bench)
 //	ebload floor   the fan-out floor server (started by ebload bench)
 //
 // It needs bin/expressbridge (go build -o bin/expressbridge ./cmd/expressbridge),
@@ -47,6 +54,7 @@ func main() {
 
 func usage() {
 	fmt.Fprintln(os.Stderr, `usage: ebload bench [flags]   # (a) Go bridge, (b) Socket.IO, (c) ws, side by side
+       ebload socketio [flags] # (d) Go Socket.IO vs (b) Node's over WebSocket, (e) Go vs (f) Node polling then upgrade
        ebload scale [flags]   # the Go bridge alone holding 100,000 idle connections, then a reconnect storm
        ebload CMD -h          # the flags`)
 }
@@ -62,6 +70,10 @@ func run(args []string) int {
 	case "bench":
 	case "floor":
 		return floor(args[1:])
+	case "socketio":
+		o.Servers = bench.SocketIOServers()
+		o.FanoutConns = 0
+		jsonName, svgName = "results-socketio.json", ""
 	case "scale":
 		o.Servers = []string{"a"}
 		o.FanoutConns = 0
@@ -86,7 +98,7 @@ func run(args []string) int {
 		return 2
 	}
 	fs := flag.NewFlagSet("ebload "+args[0], flag.ContinueOnError)
-	servers := fs.String("servers", strings.Join(o.Servers, ","), "servers to run, in order: a (Go bridge), b (Socket.IO), c (ws)")
+	servers := fs.String("servers", strings.Join(o.Servers, ","), "servers to run, in order: a (Go bridge), b (Socket.IO), c (ws); d, e, f: see ebload socketio")
 	fs.IntVar(&o.Sessions, "sessions", o.Sessions, "users logged in through the Express app; handshakes use them round-robin")
 	fs.IntVar(&o.Concurrency, "concurrency", o.Concurrency, "connections in flight")
 	fs.IntVar(&o.Warmup, "warmup", o.Warmup, "warm-up handshakes per server")
@@ -233,7 +245,7 @@ func svgPathOrEmpty(repo, name string) string {
 
 func needsBridge(keys []string) bool {
 	for _, k := range keys {
-		if k == "a" {
+		if k == "a" || k == "d" || k == "e" {
 			return true
 		}
 	}

@@ -58,6 +58,16 @@ func TestMetricsAndReadiness(t *testing.T) {
 	if resp, err := http.Get("http://" + sv.base + "/ws"); err == nil {
 		resp.Body.Close()
 	}
+	// A Socket.IO polling handshake, and one without a cookie.
+	for _, cookie := range []string{ann, ""} {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+sv.base+"/socket.io/?EIO=4&transport=polling", nil)
+		if cookie != "" {
+			req.Header.Set("Cookie", cookie)
+		}
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}
 	// A say, broadcast to both.
 	ca.WriteJSON(map[string]string{"type": "say", "text": "hi"})
 	app.Logout(ctx, t, bo)

@@ -232,6 +232,7 @@ func (so *serveOptions) run(ctx context.Context, a *app, o *sessionOptions, g *g
 	if !strings.HasPrefix(so.path, "/") {
 		return usageErrorf("--path must start with /, not %q", so.path)
 	}
+	var onShutdown []func()
 	mux := http.NewServeMux()
 	mux.Handle(so.path, srv)
 	mux.Handle("/healthz", srv.Healthz())
@@ -248,6 +249,7 @@ func (so *serveOptions) run(ctx context.Context, a *app, o *sessionOptions, g *g
 			return usageErrorf("%v", err)
 		}
 		socketio.Chat(sio.Of("/"))
+		onShutdown = append(onShutdown, sio.Shutdown) // pending polls would hold http.Server.Shutdown
 		mux.Handle(so.socketioPath, sio)
 		if !strings.HasSuffix(so.socketioPath, "/") {
 			mux.Handle(so.socketioPath+"/", sio) // socket.io-client adds the slash
@@ -263,6 +265,9 @@ func (so *serveOptions) run(ctx context.Context, a *app, o *sessionOptions, g *g
 		ReadHeaderTimeout: so.handshakeTimeout, // a handshake that trickles in is cut
 		MaxHeaderBytes:    bridge.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	for _, f := range onShutdown {
+		hs.RegisterOnShutdown(f)
 	}
 	if err := store.Ping(ctx); err != nil {
 		log.Warn("the session store does not answer yet; handshakes get 503 store-unavailable until it does",

@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/internal/testenv"
 )
 
@@ -34,6 +36,16 @@ func TestServeSocketIO(t *testing.T) {
 	app := testenv.StartNodeApp(t, testenv.NodeAppConfig{RedisURL: r.URL(), Secrets: []string{secret}})
 	sv := startServe(t, []string{secret}, map[string]string{"REDIS_URL": r.URL()}, "--log-level", "debug")
 	base, stderr := "http://"+sv.base, &sv.stderr
+	stop := func() int {
+		sv.stop()
+		select {
+		case code := <-sv.exited:
+			return code
+		case <-time.After(15 * time.Second):
+			t.Error("serve did not stop")
+			return -1
+		}
+	}
 	cookie := app.Login(context.Background(), t, "Zoë")
 
 	url := base + "/socket.io/?EIO=4&transport=polling"
@@ -65,8 +77,35 @@ func TestServeSocketIO(t *testing.T) {
 	if status, body = do(t, "GET", base+"/socket.io/?EIO=3&transport=polling", cookie, ""); status != 400 || !strings.Contains(body, `"error":"bad-request"`) {
 		t.Fatalf("EIO=3: %d %s", status, body)
 	}
-	if logs := stderr.String(); strings.Contains(logs, strings.TrimPrefix(cookie, "connect.sid=")) || !strings.Contains(logs, "socketio=http://") {
-		t.Errorf("serve's log holds the cookie, or does not name the Socket.IO URL:\n%s", logs)
+	// A pending poll does not hold up a graceful stop: it gets CLOSE.
+	polled := make(chan string, 1)
+	go func() { _, body := do(t, "GET", url, cookie, ""); polled <- body }()
+	time.Sleep(100 * time.Millisecond)
+	t0 := time.Now()
+	if code := stop(); code != exitOK {
+		t.Fatalf("serve exited %d:\n%s", code, stderr.String())
+	}
+	if d := time.Since(t0); d > 3*time.Second {
+		t.Errorf("serve took %v to stop with a pending poll", d)
+	}
+	if body := <-polled; body != "1" {
+		t.Errorf("the pending poll got %q at shutdown, want CLOSE (1)", body)
+	}
+	ver, _ := connectsid.NewVerifier(secret)
+	expressSID, _, err := ver.FromHeader(cookie, "connect.sid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := stderr.String()
+	for _, s := range []string{secret, strings.TrimPrefix(cookie, "connect.sid="), expressSID, sid} {
+		if strings.Contains(logs, s) {
+			t.Errorf("serve's log holds %.10q…", s)
+		}
+	}
+	for _, want := range []string{"socketio=http://", "socket.io session opened", "socket.io handshake refused"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("serve's log lacks %q:\n%s", want, logs)
+		}
 	}
 }
 

@@ -270,14 +270,19 @@ func EscapeGlob(s string) string {
 // OpenURL returns a client for a Redis URL:
 //
 //	redis://[user:pass@]host:port[/db]           one node (rediss:// for TLS, unix:///path.sock)
-//	redis://host:port?master_name=NAME           Sentinel, the URL naming a sentinel
-//	redis+cluster://host:port?addr=host2:port    Cluster, seeded by every address given
+//	redis://host:port?master_name=NAME&addr=host2:port   Sentinel: the sentinels' addresses
+//	redis+cluster://host:port?addr=host2:port            Cluster, seeded by every address given
+//
+// With Sentinel the URL's host and every addr= name a sentinel (not a data
+// node), so that the client finds the master while one sentinel is down.
+// As go-redis parses it, the URL's user info authenticates to the
+// sentinels and the username= and password= parameters to the data nodes.
 //
 // The client is set up so that context deadlines bound every call.
 func OpenURL(rawURL string) (redis.UniversalClient, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("redis URL: %w", err)
+		return nil, fmt.Errorf("redis URL: %w", withoutURL(err))
 	}
 	// One dial and one retry: a refused connection should answer "store
 	// unavailable" at once, and a pooled connection that died with a Redis
@@ -288,7 +293,7 @@ func OpenURL(rawURL string) (redis.UniversalClient, error) {
 		u.Scheme = strings.TrimSuffix(u.Scheme, "+cluster")
 		o, err := redis.ParseClusterURL(u.String())
 		if err != nil {
-			return nil, fmt.Errorf("redis cluster URL: %w", err)
+			return nil, fmt.Errorf("redis cluster URL: %w", withoutURL(err))
 		}
 		o.ContextTimeoutEnabled, o.DialTimeout, o.ReadTimeout, o.WriteTimeout = true, dial, io, io
 		o.MaxRetries, o.DialerRetries = retries, retries
@@ -296,7 +301,7 @@ func OpenURL(rawURL string) (redis.UniversalClient, error) {
 	case u.Query().Get("master_name") != "":
 		o, err := redis.ParseFailoverURL(rawURL)
 		if err != nil {
-			return nil, fmt.Errorf("redis sentinel URL: %w", err)
+			return nil, fmt.Errorf("redis sentinel URL: %w", withoutURL(err))
 		}
 		o.ContextTimeoutEnabled, o.DialTimeout, o.ReadTimeout, o.WriteTimeout = true, dial, io, io
 		o.MaxRetries, o.DialerRetries = retries, retries
@@ -304,11 +309,21 @@ func OpenURL(rawURL string) (redis.UniversalClient, error) {
 	}
 	o, err := redis.ParseURL(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("redis URL: %w", err)
+		return nil, fmt.Errorf("redis URL: %w", withoutURL(err))
 	}
 	o.ContextTimeoutEnabled, o.DialTimeout, o.ReadTimeout, o.WriteTimeout = true, dial, io, io
 	o.MaxRetries, o.DialerRetries = retries, retries
 	return redis.NewClient(o), nil
+}
+
+// withoutURL drops the URL that a *url.Error quotes whole, password
+// included, keeping the reason.
+func withoutURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
 }
 
 // Redact returns a Redis URL without its password, for logs and messages.

@@ -1,7 +1,7 @@
 // Package testenv starts the real servers that expressbridge tests run
-// against: redis-server processes, PostgreSQL databases (on the machine's
-// server, or a private one) and the project's Express app
-// (node-app/server.js). Nothing here is a mock.
+// against: redis-server processes (one node, a Cluster, a Sentinel setup),
+// PostgreSQL databases (on the machine's server, or a private one) and the
+// project's Express app (node-app/server.js). Nothing here is a mock.
 //
 // Every helper takes a testing.TB, fails the test with a message saying what
 // to do when it cannot do its job, and registers cleanups so that no child

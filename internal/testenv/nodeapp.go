@@ -60,7 +60,7 @@ type NodeAppConfig struct {
 	MaxAgeMS             int64    // SESSION_MAX_AGE_MS when > 0
 	BrowserSessionCookie bool     // SESSION_MAX_AGE_MS=session (cookie without expiry); excludes MaxAgeMS
 	ExpressFlavor        string   // EXPRESS_FLAVOR when non-empty: "4" (app default) or "5"
-	StoreFlavor          string   // STORE_FLAVOR when non-empty: "connect-redis9" (app default), "connect-redis8-ioredis" or "connect-pg-simple"
+	StoreFlavor          string   // STORE_FLAVOR when non-empty: "connect-redis9" (app default), "connect-redis8-ioredis", "connect-redis9-cluster" (RedisURL a RedisCluster's URL), "connect-redis9-sentinel" (RedisURL a Sentinel's URL) or "connect-pg-simple"
 	DatabaseURL          string   // DATABASE_URL; required with StoreFlavor "connect-pg-simple"
 	PGTable              string   // SESSION_PG_TABLE when non-empty (connect-pg-simple's tableName, default "session")
 	PGSchema             string   // SESSION_PG_SCHEMA when non-empty (connect-pg-simple's schemaName)

@@ -37,6 +37,7 @@ type Redis struct {
 	dir     string
 	logPath string
 	extra   []string
+	conf    string  // config file passed first (sentinels need one); "" for none
 	output  lineLog // redis-server's own stdout/stderr (startup errors before the log file opens)
 
 	mu sync.Mutex
@@ -46,6 +47,7 @@ type Redis struct {
 // redisConfig collects RedisOptions.
 type redisConfig struct {
 	args []string
+	conf string
 }
 
 // RedisOption customises StartRedis.
@@ -74,6 +76,7 @@ func StartRedis(t testing.TB, opts ...RedisOption) *Redis {
 		dir:     dir,
 		logPath: filepath.Join(dir, "redis.log"),
 		extra:   cfg.args,
+		conf:    cfg.conf,
 	}
 	t.Cleanup(func() {
 		if p := r.take(); p != nil {
@@ -176,6 +179,9 @@ func (r *Redis) launch() (portTaken bool, err error) {
 		"--save", "", "--appendonly", "no",
 		"--dir", r.dir, "--daemonize", "no", "--logfile", r.logPath,
 	}, r.extra...)
+	if r.conf != "" {
+		args = append([]string{r.conf}, args...)
+	}
 	cmd := exec.Command(r.bin, args...)
 	cmd.Stdout = r.output.writer(nil)
 	cmd.Stderr = r.output.writer(nil)

@@ -9,8 +9,9 @@
 //   APP_URL=http://127.0.0.1:3000 BRIDGE_URL=http://127.0.0.1:8081 \
 //     node test/socketio-client.js SCENARIO...
 //
-// Scenarios: polling-upgrade, websocket, polling-only, refusals,
-// store-unavailable (needs COOKIE: a cookie whose session was valid).
+// Scenarios: polling-upgrade, websocket, polling-only, refusals, expiry
+// (needs an app whose sessions last a few seconds), store-unavailable
+// (needs COOKIE: a cookie whose session was valid).
 // Each prints "ok SCENARIO: …" lines; the first failure exits 1.
 
 const assert = require('node:assert/strict')
@@ -187,9 +188,13 @@ const scenarios = {
     const cases = [
       ['no-cookie', 'cookie', null],
       ['not-signed', 'signature', 'connect.sid=plain-value'],
+      ['malformed', 'signature', 'connect.sid=s%3Ano-dot'],
       ['bad-signature', 'signature', forged],
       ['no-session', 'store', gone],
       ['not-logged-in', 'login', notIn],
+      // Records the Go test wrote into Redis, with cookies it signed:
+      // [[code, step, cookie], …].
+      ...JSON.parse(process.env.EXTRA_REFUSALS || '[]'),
     ]
     for (const transports of [['polling', 'websocket'], ['websocket']]) {
       for (const [code, step, cookie] of cases) {
@@ -203,6 +208,26 @@ const scenarios = {
         log(`ok refusals: ${transports.join('+')} ${code}: connect_error ${JSON.stringify({ message: err.message, data: err.data })}`)
       }
     }
+    // A page of another origin never gets an Engine.IO session: an HTTP
+    // 403, which socket.io-client reports as a transport error.
+    for (const [transports, want] of [[['polling', 'websocket'], 'xhr poll error'], [['websocket'], 'websocket error']]) {
+      const socket = connect(good, { transports, extraHeaders: { cookie: good, origin: 'http://evil.example' } })
+      const err = await connectError(socket)
+      assert.equal(err.message, want)
+      socket.close()
+      const status = typeof err.description === 'number' ? ` (HTTP ${err.description})` : ''
+      log(`ok refusals: ${transports.join('+')} bad-origin: connect_error "${err.message}"${status}`)
+    }
+  },
+
+  // The app's cookie maxAge is short (the Go test sets it): the session
+  // expires while the sockets are open, on each transport.
+  async expiry() {
+    const cookie = await login('Exp')
+    const sockets = [connect(cookie, { transports: ['polling'] }), connect(cookie, { transports: ['websocket'] })]
+    await Promise.all(sockets.map((so) => once(so, 'hello')))
+    await Promise.all(sockets.map((so, i) => revoked(so, 'session-expired', `expiry ${['polling', 'websocket'][i]}`)))
+    sockets.forEach((so) => so.close())
   },
 
   async 'store-unavailable'() {

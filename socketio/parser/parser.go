@@ -49,9 +49,15 @@ var (
 	ErrBadPayload     = errors.New("socketio: invalid payload")
 )
 
-// reserved are the event names a client may not emit (socket.io-parser's
-// RESERVED_EVENTS).
-var reserved = [...]string{"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"}
+// reserved reports whether a client may not emit an event of that name
+// (socket.io-parser's RESERVED_EVENTS).
+func reserved(name string) bool {
+	switch name {
+	case "connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener":
+		return true
+	}
+	return false
+}
 
 // Packet is one Socket.IO packet.
 type Packet struct {
@@ -154,10 +160,8 @@ func (p *Packet) check() error {
 			switch first := p.Args[0]; {
 			case isNumber(first):
 			case json.Unmarshal(first, &name) == nil:
-				for _, r := range reserved {
-					if name == r {
-						return ErrBadPayload
-					}
+				if reserved(name) {
+					return ErrBadPayload
 				}
 			default:
 				return ErrBadPayload
