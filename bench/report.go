@@ -110,6 +110,9 @@ type Ratios struct {
 	P50              Num `json:"p50"`
 	P99              Num `json:"p99"`
 	RSSPerConn       Num `json:"rss_per_conn"`
+	// FanoutCPUPerMsg is the fan-out's server CPU per delivered message,
+	// when the run had a fan-out for both.
+	FanoutCPUPerMsg Num `json:"fanout_cpu_us_per_msg,omitempty"`
 }
 
 // Num is a float64 that encodes as JSON null when it is not finite (a
@@ -202,6 +205,9 @@ func (r *Results) Finish() {
 			P50:              round(ratio(s.P50Ms, g.P50Ms), 3),
 			P99:              round(ratio(s.P99Ms, g.P99Ms), 3),
 			RSSPerConn:       round(ratio(s.RSSPerConnKB, g.RSSPerConnKB), 3),
+		}
+		if fs, fg := r.fanoutByKey(s.Key), r.fanoutByKey("a"); fs != nil && fg != nil {
+			s.RatioToGo.FanoutCPUPerMsg = round(ratio(fs.CPUMicros, fg.CPUMicros), 3)
 		}
 	}
 	r.Targets = nil

@@ -15,8 +15,9 @@ var barColors = []string{"#00add8", "#8e5ea2", "#5fa04e", "#d4a017"}
 // shortNames label the bars.
 var shortNames = map[string]string{"a": "Go bridge", "b": "Socket.IO", "c": "ws"}
 
-// SVG draws the results as three bar charts side by side (server CPU per handshake,
-// p99 ms, RSS per idle connection in KB), one bar per server, each labelled
+// SVG draws the results as three bar charts side by side (server CPU per
+// handshake, p99 ms or, with a fan-out run, the fan-out's server CPU per
+// delivered message, RSS per idle connection in KB), one bar per server, each labelled
 // with its value and its ratio to the Go bridge. It is plain SVG 1.1, no
 // scripts, no external resources.
 func (r *Results) SVG() []byte {
@@ -38,14 +39,31 @@ func (r *Results) SVG() []byte {
 		prec          int
 		value         func(ServerResult) float64
 		ratio         func(*Ratios) Num
+		floor         float64 // drawn as a dashed line when positive
 	}
 	metrics := []metric{
 		{"server CPU µs per handshake", "lower is better", 0,
-			func(s ServerResult) float64 { return s.CPUMicros }, func(r *Ratios) Num { return r.CPUPerHandshake }},
+			func(s ServerResult) float64 { return s.CPUMicros }, func(r *Ratios) Num { return r.CPUPerHandshake }, 0},
 		{"p99 latency, ms (connect → hello)", "lower is better", 1,
-			func(s ServerResult) float64 { return s.P99Ms }, func(r *Ratios) Num { return r.P99 }},
+			func(s ServerResult) float64 { return s.P99Ms }, func(r *Ratios) Num { return r.P99 }, 0},
 		{"RSS per idle connection, KB", "lower is better", 1,
-			func(s ServerResult) float64 { return s.RSSPerConnKB }, func(r *Ratios) Num { return r.RSSPerConn }},
+			func(s ServerResult) float64 { return s.RSSPerConnKB }, func(r *Ratios) Num { return r.RSSPerConn }, 0},
+	}
+	// With a fan-out run, its server CPU per delivered message replaces the
+	// p99 (which, like the rate, the shared machine sets more than the
+	// server), with the floor drawn as a line.
+	if r.fanoutByKey("a") != nil {
+		var floor float64
+		if f := r.fanoutByKey(FloorKey); f != nil {
+			floor = f.CPUMicros
+		}
+		metrics[1] = metric{fmt.Sprintf("fan-out to %d: server CPU µs per message", r.Config.FanoutConns), "lower is better; dashed: the bare write(2) floor", 1,
+			func(s ServerResult) float64 {
+				if f := r.fanoutByKey(s.Key); f != nil {
+					return f.CPUMicros
+				}
+				return 0
+			}, func(r *Ratios) Num { return r.FanoutCPUPerMsg }, floor}
 	}
 
 	var b strings.Builder
@@ -71,8 +89,14 @@ func (r *Results) SVG() []byte {
 		if top <= 0 || math.IsNaN(top) || math.IsInf(top, 0) {
 			top = 1
 		}
-		top *= 1.18 // room for the labels
+		top = max(top, m.floor) * 1.18 // room for the labels
 		base := plotTop + plotH
+		if m.floor > 0 {
+			y := float64(base) - m.floor/top*plotH
+			fmt.Fprintf(&b, `<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#c0392b" stroke-width="1.5" stroke-dasharray="6 4"><title>%s</title></line>`+"\n",
+				x0, y, x0+panelW, y, esc(fmt.Sprintf("floor: bare write(2) loop, %.1f µs per message", m.floor)))
+			text(&b, x0+panelW-2, int(y)-4, 10, "end", "normal", "#c0392b", fmt.Sprintf("floor %.1f", m.floor))
+		}
 		fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#999" stroke-width="1"/>`+"\n", x0, base, x0+panelW, base)
 		n := max(len(servers), 1)
 		slot := panelW / n

@@ -440,15 +440,21 @@ func textFrame(msg []byte) []byte {
 	return append(f, msg...)
 }
 
-// each calls f for every open connection, outside the server's lock (f
-// may close connections), and returns how many there were.
-func (s *Server) each(f func(*Conn)) int {
+// snapshot returns the open connections.
+func (s *Server) snapshot() []*Conn {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	all := make([]*Conn, 0, len(s.conns))
 	for c := range s.conns {
 		all = append(all, c)
 	}
-	s.mu.Unlock()
+	return all
+}
+
+// each calls f for every open connection, outside the server's lock (f
+// may close connections), and returns how many there were.
+func (s *Server) each(f func(*Conn)) int {
+	all := s.snapshot()
 	for _, c := range all {
 		f(c)
 	}
