@@ -49,8 +49,9 @@ const (
 type Conn struct {
 	s     *Server
 	proto Protocol
-	door  string // for the Observer
-	own   bool   // proto is the server's Config.Protocol: Broadcast reaches it
+	door  string    // for the Observer
+	since EventMark // taken before the handshake's gate check
+	own   bool      // proto is the server's Config.Protocol: Broadcast reaches it
 	ws    *websocket.Conn
 	fc    *frameConn
 	raw   syscall.RawConn
@@ -165,7 +166,8 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, sess *auth.Sess
 		}
 		return nil, err
 	}
-	c := &Conn{s: s, proto: opts.Protocol, door: opts.Door, ws: ws, fc: h.fc, sess: sess.Record, sid: sess.ID, user: sess.User, fd: -1}
+	c := &Conn{s: s, proto: opts.Protocol, door: opts.Door, since: opts.Since, ws: ws, fc: h.fc, sess: sess.Record, sid: sess.ID,
+		user: sess.User, fd: -1}
 	c.lastRead.Store(time.Now().UnixNano())
 	h.fc.onFrame = func() { c.lastRead.Store(time.Now().UnixNano()) }
 	h.fc.onPing = func(p []byte) { c.enqueue(outFrame{op: websocket.PongMessage, data: p}) }

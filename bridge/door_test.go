@@ -163,7 +163,7 @@ func TestHold(t *testing.T) {
 			t.Fatal(err)
 		}
 		ended := make(chan ending, 2)
-		hd, err := b.srv.Hold(sess.ID, sess.Record, func(code int, reason string) { ended <- ending{code, reason} })
+		hd, err := b.srv.Hold(sess.ID, sess.Record, b.srv.Mark(), func(code int, reason string) { ended <- ending{code, reason} })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -209,7 +209,7 @@ func TestHold(t *testing.T) {
 	if e := wait(ended3); e.code != websocket.CloseGoingAway || e.reason != auth.CodeShuttingDown {
 		t.Fatalf("at shutdown: %+v", e)
 	}
-	if _, err := b.srv.Hold("x", nil, func(int, string) {}); !errors.Is(err, bridge.ErrShuttingDown) {
+	if _, err := b.srv.Hold("x", nil, b.srv.Mark(), func(int, string) {}); !errors.Is(err, bridge.ErrShuttingDown) {
 		t.Errorf("Hold after Shutdown: %v", err)
 	}
 }

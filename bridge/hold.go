@@ -35,8 +35,9 @@ type Hold struct {
 // the close code and reason a connection would get (CloseUnauthorized and
 // ReasonLoggedOut, ReasonSessionExpired or ReasonSessionChanged;
 // CloseUnavailable; 1001 at shutdown); end must release the hold, now or
-// later. Hold fails with ErrShuttingDown once Shutdown has begun.
-func (s *Server) Hold(sid string, sess *connectsid.Session, end func(code int, reason string)) (*Hold, error) {
+// later. since is the Mark the door took before its gate check (see
+// EventMark). Hold fails with ErrShuttingDown once Shutdown has begun.
+func (s *Server) Hold(sid string, sess *connectsid.Session, since EventMark, end func(code int, reason string)) (*Hold, error) {
 	h := &Hold{s: s, sid: sid, sess: sess, fn: end}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -45,6 +46,7 @@ func (s *Server) Hold(sid string, sess *connectsid.Session, end func(code int, r
 	}
 	s.holds[h] = struct{}{}
 	s.addMemberLocked(sid, sess, h)
+	s.recheckIfChangedLocked(sid, since)
 	return h, nil
 }
 

@@ -193,6 +193,7 @@ func (s *Server) closeAll(code int, reason string) int {
 // to its record.
 func (s *Server) sessionEvent(ctx context.Context, sid, op string) {
 	s.mu.Lock()
+	s.noteEventLocked(sid) // for a handshake of sid that is not registered yet
 	_, open := s.live[sid]
 	s.mu.Unlock()
 	if !open {

@@ -172,6 +172,9 @@ type Server struct {
 	wg          sync.WaitGroup // connections
 	bg          sync.WaitGroup // background work: touches, revalidations
 
+	evseq  uint64                    // session events seen, guarded by mu
+	recent [recentEvents]recentEvent // the last ones, guarded by mu
+
 	watchState atomic.Int32 // watch…: what Run does to see sessions end, for Ready
 	watchSyncs atomic.Int32 // subscriptions made, to count resubscriptions
 
@@ -251,6 +254,7 @@ func setDefault[T comparable](p *T, def T) {
 // 4403 or 4503, because a browser cannot read a refused handshake.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	explain := r.URL.RawQuery != "" && r.URL.Query().Get("explain") == "1"
+	since := s.Mark() // before the store is read: see EventMark
 	sess, ref := s.authenticate(r)
 	if ref != nil && ref.Step == auth.StepRequest { // the gate counted its own
 		s.gate.Report(auth.WithDoor(r.Context(), s.cfg.Door), ref.Code)
@@ -266,7 +270,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		auth.WriteRefusal(w, ref)
 		return
 	}
-	s.Accept(w, r, sess, AcceptOptions{})
+	s.Accept(w, r, sess, AcceptOptions{Since: since})
 }
 
 // AcceptOptions are what a door chooses for the connections it accepts
@@ -279,6 +283,10 @@ type AcceptOptions struct {
 	ReadLimit int64
 	// Door names the connection to the Observer (Config.Door when empty).
 	Door string
+	// Since is the Mark the door took before its gate check: a session
+	// event in between has the session revalidated once registered. The
+	// zero value revalidates always.
+	Since EventMark
 }
 
 // Accept upgrades a WebSocket handshake that a door has authenticated
@@ -567,6 +575,7 @@ func (s *Server) register(c *Conn) bool {
 	c.poll = s.poller
 	s.conns[c] = struct{}{}
 	s.addMemberLocked(c.sid, c.sess, c)
+	s.recheckIfChangedLocked(c.sid, c.since)
 	s.wg.Add(1)
 	if s.cfg.Observer != nil {
 		s.cfg.Observer.ConnectionOpened(c.door)

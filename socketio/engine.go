@@ -354,7 +354,7 @@ func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// 2. The gate; a refusal is told at CONNECT.
-	sess, ref := s.authenticate(r)
+	sess, ref, since := s.authenticate(r)
 	if ref != nil && ref.Code == auth.CodeBadOrigin {
 		auth.WriteRefusal(w, ref)
 		return
@@ -363,7 +363,7 @@ func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request) {
 	e.cookie = s.cookieSum(r)
 	// 3. Follow the Express session, as a connection would be.
 	if e.auth != nil {
-		h, err := s.bridge.Hold(e.auth.ID, e.auth.Record, e.end)
+		h, err := s.bridge.Hold(e.auth.ID, e.auth.Record, since, e.end)
 		if err != nil {
 			auth.WriteRefusal(w, &auth.Refusal{Status: http.StatusServiceUnavailable, Code: auth.CodeShuttingDown,
 				Step: auth.StepRequest, Message: "the server is shutting down"})
@@ -595,7 +595,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, sid stri
 		}
 	}
 	// 2. The gate.
-	sess, ref := s.authenticate(r)
+	sess, ref, since := s.authenticate(r)
 	switch {
 	case ref != nil && ref.Code == auth.CodeBadOrigin:
 		auth.WriteRefusal(w, ref)
@@ -619,7 +619,8 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, sid stri
 		}
 	}
 	// 3. A bridge connection; Open takes it from here.
-	s.bridge.Accept(w, r, bsess, bridge.AcceptOptions{Protocol: t, ReadLimit: s.cfg.MaxHTTPBufferSize, Door: auth.DoorSocketIO})
+	s.bridge.Accept(w, r, bsess, bridge.AcceptOptions{Protocol: t, ReadLimit: s.cfg.MaxHTTPBufferSize, Door: auth.DoorSocketIO,
+		Since: since})
 }
 
 // Open sends the handshake of a session born on this connection, or takes

@@ -257,10 +257,12 @@ func badRequest(w http.ResponseWriter, msg string) {
 // authenticate walks the gate for a handshake or upgrade. An origin
 // refusal is final (403 before anything); the others are told to the
 // client as CONNECT_ERROR, since socket.io-client cannot read an HTTP
-// refusal.
-func (s *Server) authenticate(r *http.Request) (*auth.Session, *auth.Refusal) {
+// refusal. The mark, taken before the store is read, goes to the bridge
+// with the session (bridge.EventMark: a logout racing the handshake).
+func (s *Server) authenticate(r *http.Request) (*auth.Session, *auth.Refusal, bridge.EventMark) {
+	since := s.bridge.Mark()
 	if s.gate == nil {
-		return &auth.Session{SecretIndex: -1}, nil
+		return &auth.Session{SecretIndex: -1}, nil, since
 	}
 	ctx, cancel := context.WithTimeout(auth.WithDoor(r.Context(), auth.DoorSocketIO), s.cfg.HandshakeTimeout)
 	defer cancel()
@@ -268,9 +270,9 @@ func (s *Server) authenticate(r *http.Request) (*auth.Session, *auth.Refusal) {
 	if err != nil {
 		ref := auth.AsRefusal(err)
 		s.refused(r, ref)
-		return nil, ref
+		return nil, ref, since
 	}
-	return sess, nil
+	return sess, nil, since
 }
 
 func (s *Server) refused(r *http.Request, ref *auth.Refusal) {
