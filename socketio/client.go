@@ -20,6 +20,7 @@ type client struct {
 	sockets   map[string]*Socket // by namespace
 	partial   *parser.Packet     // a binary packet still missing attachments
 	bins      [][]byte
+	binBytes  int64 // of bins, bounded by MaxHTTPBufferSize
 	connectTo *time.Timer
 	over      bool // the session has closed
 }
@@ -56,13 +57,21 @@ func (c *client) message(e *engineSession, m engineio.Packet) {
 			e.close("parse error", closeHard)
 			return
 		}
+		// The attachments of one packet share one message's budget: a
+		// packet cannot make the server hold more than MaxHTTPBufferSize.
+		if c.binBytes += int64(len(m.Data)); c.binBytes > c.s.cfg.MaxHTTPBufferSize {
+			c.partial, c.bins, c.binBytes = nil, nil, 0
+			c.mu.Unlock()
+			e.close("parse error", closeHard)
+			return
+		}
 		c.bins = append(c.bins, m.Data)
 		if len(c.bins) < c.partial.Attachments {
 			c.mu.Unlock()
 			return
 		}
 		p, bins := *c.partial, c.bins
-		c.partial, c.bins = nil, nil
+		c.partial, c.bins, c.binBytes = nil, nil, 0
 		c.mu.Unlock()
 		c.dispatch(p, bins)
 		return
@@ -80,6 +89,14 @@ func (c *client) message(e *engineSession, m engineio.Packet) {
 		return
 	}
 	if p.Attachments > 0 {
+		// Attachments are held only for a namespace this session has
+		// joined: a session that was refused (or never connected) has
+		// no business sending binary packets, and is closed.
+		if c.sockets[p.Namespace] == nil {
+			c.mu.Unlock()
+			e.close("parse error", closeHard)
+			return
+		}
 		// The packet is kept: its Data and Args alias m.Data, which is
 		// the client's and not reused.
 		c.partial = &p

@@ -77,6 +77,15 @@ func TestHostileInput(t *testing.T) {
 		{"binary frame with no packet waiting", []string{"40", "b:\x01\x02"}, websocket.CloseNormalClosure},
 		{"reserved event name", []string{"40", `42["disconnect"]`}, websocket.CloseNormalClosure},
 		{"ack id over 2^53", []string{"40", `429007199254740993["x"]`}, websocket.CloseNormalClosure},
+		// Attachments are held only for a joined namespace, and together
+		// within maxHttpBufferSize (1000 here): nothing piles up.
+		{"binary packet before CONNECT", []string{`451-["x",{"_placeholder":true,"num":0}]`}, websocket.CloseNormalClosure},
+		{"binary packet for a namespace not joined", []string{"40", `451-/other,["x",{"_placeholder":true,"num":0}]`},
+			websocket.CloseNormalClosure},
+		{"attachments over maxHttpBufferSize together", []string{"40",
+			`453-["x",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1},{"_placeholder":true,"num":2}]`,
+			"b:" + strings.Repeat("a", 400), "b:" + strings.Repeat("b", 400), "b:" + strings.Repeat("c", 400)},
+			websocket.CloseNormalClosure},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, _, err := websocket.DefaultDialer.Dial(wsURL, nil)
