@@ -176,6 +176,19 @@ func (c *client) connect(p parser.Packet) {
 	handlers := ns.onConnect
 	ns.mu.Unlock()
 	ns.adapter.AddAll(so.id, []Room{Room(so.id)})
+	// The session may have closed meanwhile (a heartbeat timeout, the
+	// Express session's end): remove ran before the socket was in the
+	// namespace, so take it out again rather than leave a ghost.
+	so.mu.Lock()
+	gone := so.gone
+	so.mu.Unlock()
+	if gone {
+		ns.mu.Lock()
+		delete(ns.sockets, so.id)
+		ns.mu.Unlock()
+		ns.adapter.DelAll(so.id)
+		return
+	}
 	data, _ := json.Marshal(struct {
 		SID SocketID `json:"sid"`
 	}{so.id})
