@@ -3,6 +3,7 @@ package redisadapter
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 )
 
 // The plain /ws chat across instances ------------------------------------
@@ -35,11 +36,19 @@ type Relay struct {
 
 	mu      sync.RWMutex
 	deliver func([]byte)
+
+	queue    chan []byte // for the publisher
+	dropping atomic.Bool // a drop was logged; cleared by the next publish that succeeds
 }
 
-// NewRelay returns a relay on the bus; it publishes at once and receives
-// once started.
-func (b *Bus) NewRelay() *Relay { return &Relay{bus: b, uid: newUID()} }
+// NewRelay returns a relay on the bus, with its publisher goroutine
+// (until the bus closes); it publishes at once and receives once started.
+func (b *Bus) NewRelay() *Relay {
+	r := &Relay{bus: b, uid: newUID(), queue: make(chan []byte, relayQueue)}
+	b.wg.Add(1)
+	go r.publisher()
+	return r
+}
 
 // Start subscribes to the other instances' /ws broadcasts and hands each
 // to deliver, once, on the bus's goroutine. It returns once Redis has
@@ -56,13 +65,47 @@ func (r *Relay) Start(ctx context.Context, deliver func(msg []byte)) error {
 	return r.bus.subscribe(ctx, &subscription{patterns: []string{BroadcastChannel(key, WSNamespace) + "*"}, handle: r.onClassic})
 }
 
+// relayQueue is how many /ws broadcasts may wait for Redis: a second's
+// worth of a busy chat; more are dropped (at most once, as Pub/Sub).
+const relayQueue = 1024
+
 // Publish implements bridge.Fanout: msg goes to the other instances, at
-// most once, within PublishTimeout; a failure is logged.
+// most once. It never blocks the broadcaster: messages wait in a queue of
+// relayQueue for one publisher goroutine (so they keep their order), each
+// publish bounded by PublishTimeout; when Redis is down and the queue is
+// full, further messages are dropped and one warning is logged per outage.
 func (r *Relay) Publish(msg []byte) {
 	if r.bus.closed() {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), r.bus.cfg.PublishTimeout)
+	select {
+	case r.queue <- msg:
+	default:
+		if r.dropping.CompareAndSwap(false, true) {
+			r.bus.log.Warn("redis adapter: /ws broadcasts dropped for the other instances: Redis does not keep up")
+		}
+	}
+}
+
+// publisher publishes the queued /ws broadcasts, in order, until the bus
+// closes.
+func (r *Relay) publisher() {
+	defer r.bus.wg.Done()
+	for {
+		select {
+		case <-r.bus.ctx.Done():
+			return
+		case msg := <-r.queue:
+			if r.publish(msg) == nil {
+				r.dropping.Store(false)
+			}
+		}
+	}
+}
+
+// publish sends one /ws broadcast to the other instances.
+func (r *Relay) publish(msg []byte) error {
+	ctx, cancel := context.WithTimeout(r.bus.ctx, r.bus.cfg.PublishTimeout)
 	defer cancel()
 	p := Packet{Type: PacketEvent, Nsp: WSNamespace, Data: []any{WSEvent, string(msg)}}
 	var err error
@@ -80,9 +123,10 @@ func (r *Relay) Publish(msg []byte) {
 			err = r.bus.publish(ctx, b.Channel(r.bus.cfg.Key), payload)
 		}
 	}
-	if err != nil {
+	if err != nil && r.bus.ctx.Err() == nil {
 		r.bus.log.Warn("redis adapter: /ws broadcast not published to the other instances", "err", err)
 	}
+	return err
 }
 
 func (r *Relay) onClassic(_ string, payload []byte) {
