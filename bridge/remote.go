@@ -6,6 +6,11 @@ import (
 	"strings"
 )
 
+// RemoteAddr is the client's address as the server logs it: the peer's,
+// or the one a trusted proxy's X-Forwarded-For names (Config.TrustedProxies).
+// Other doors on the server log with it too.
+func (s *Server) RemoteAddr(r *http.Request) string { return s.remote(r) }
+
 // remote is the client's address for logs: the peer's, or, when the peer
 // is a trusted proxy, the rightmost address of X-Forwarded-For that is not
 // itself a trusted proxy (the leftmost ones are the client's to forge).

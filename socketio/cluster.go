@@ -204,7 +204,7 @@ func (n *Namespace) LocalDisconnectSockets(opts BroadcastOptions, close bool) {
 	for _, so := range n.localSockets(opts) {
 		so.Disconnect()
 		if close {
-			so.c.e.closeWith(websocket.CloseNormalClosure, "forced close")
+			so.c.e.closeWith(websocket.CloseNormalClosure, "server-disconnect") // disconnectSockets(true); a metrics reason too
 		}
 	}
 }

@@ -384,7 +384,7 @@ func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request) {
 	writePayload(w, []engineio.Packet{engineio.OpenPacket(hs)})
 	if s.log.Enabled(r.Context(), slog.LevelDebug) {
 		s.log.LogAttrs(r.Context(), slog.LevelDebug, "socket.io session opened", slog.String("transport", "polling"),
-			slog.String("eio", redactSID(e.id)), slog.String("sid", redactAuth(e.auth)), slog.String("remote", r.RemoteAddr))
+			slog.String("eio", redactSID(e.id)), slog.String("sid", redactAuth(e.auth)), slog.String("remote", s.bridge.RemoteAddr(r)))
 	}
 	e.h.opened(e)
 }

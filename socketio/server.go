@@ -282,7 +282,7 @@ func (s *Server) refused(r *http.Request, ref *auth.Refusal) {
 	}
 	s.log.LogAttrs(r.Context(), level, "socket.io handshake refused",
 		slog.String("step", ref.Step), slog.String("code", ref.Code),
-		slog.String("reason", ref.LogReason()), slog.String("remote", r.RemoteAddr))
+		slog.String("reason", ref.LogReason()), slog.String("remote", s.bridge.RemoteAddr(r)))
 }
 
 // cookieSum is what a session remembers of the cookie it was opened with:

@@ -59,7 +59,7 @@ func storeKind(rawURL string) (string, error) {
 		return "", fmt.Errorf("not a URL")
 	}
 	switch strings.ToLower(u.Scheme) {
-	case "redis", "rediss", "redis+cluster", "rediss+cluster", "redis+sentinel":
+	case "redis", "rediss", "redis+cluster", "rediss+cluster":
 		return kindRedis, nil
 	case "postgres", "postgresql":
 		return kindPostgres, nil
@@ -204,7 +204,7 @@ With --print it only prints the SQL, for a migration or a DBA; nothing is
 sent to the database. A running serve notices the trigger within 30 s.
 
 Remove it with:
-  DROP TRIGGER expressbridge_notify ON <table>; DROP FUNCTION expressbridge_notify();
+  DROP TRIGGER expressbridge_notify ON <table>; DROP FUNCTION [<schema>.]expressbridge_notify();
 
 Exit status: 0 installed (or printed), 2 usage error, 3 PostgreSQL unavailable
 or refused.`,
