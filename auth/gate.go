@@ -201,15 +201,20 @@ func (g *Gate) check(ctx context.Context, r *http.Request) (*Session, error) {
 		g.trace(ctx, StepInfo{Step: StepOrigin, Refusal: ref})
 		return nil, ref
 	}
-	var header string
+	return g.CheckCookie(ctx, CookieHeader(r))
+}
+
+// CookieHeader returns a request's Cookie header as Node reads it: repeated
+// headers joined with "; ". Every door reads the cookie the gate reads.
+func CookieHeader(r *http.Request) string {
 	switch v := r.Header["Cookie"]; len(v) {
 	case 0:
+		return ""
 	case 1:
-		header = v[0]
+		return v[0]
 	default:
-		header = strings.Join(v, "; ")
+		return strings.Join(v, "; ")
 	}
-	return g.CheckCookie(ctx, header)
 }
 
 // CheckCookie walks the steps from the cookie on, for a Cookie header.

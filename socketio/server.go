@@ -292,7 +292,7 @@ func (s *Server) cookieSum(r *http.Request) [sha256.Size]byte {
 	if s.gate == nil {
 		return [sha256.Size]byte{}
 	}
-	value, _ := connectsid.Lookup(strings.Join(r.Header["Cookie"], "; "), s.cookieName)
+	value, _ := connectsid.Lookup(auth.CookieHeader(r), s.cookieName)
 	return sha256.Sum256([]byte(value))
 }
 
