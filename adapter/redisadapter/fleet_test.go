@@ -268,10 +268,15 @@ func expectMsg(t *testing.T, name string, ch <-chan string, prefix string) strin
 // tryExpect waits up to d for a message starting with prefix and returns
 // it, or "" when none came (other messages are dropped).
 func (c *sioClient) tryExpect(prefix string, d time.Duration) string {
+	return tryMsg(c.msgs, prefix, d)
+}
+
+// tryMsg is tryExpect on any client's messages.
+func tryMsg(msgs <-chan string, prefix string, d time.Duration) string {
 	deadline := time.After(d)
 	for {
 		select {
-		case m, ok := <-c.msgs:
+		case m, ok := <-msgs:
 			if !ok {
 				return ""
 			}
