@@ -2,6 +2,7 @@ package auth
 
 import (
 	"errors"
+	"log/slog"
 	"net/http"
 
 	"github.com/expressbridge/expressbridge/connectsid"
@@ -77,6 +78,21 @@ func (r *Refusal) LogReason() string {
 // Unavailable reports whether the refusal is the system's fault (503): the
 // request may pass later, and nothing about the client is known.
 func (r *Refusal) Unavailable() bool { return r.Status == http.StatusServiceUnavailable }
+
+// LogLevel is the level a door logs the refusal at: a warning when it is
+// the system's fault (503), debug for the client's.
+func (r *Refusal) LogLevel() slog.Level {
+	if r.Unavailable() {
+		return slog.LevelWarn
+	}
+	return slog.LevelDebug
+}
+
+// ShuttingDown is the refusal of a door whose server is stopping.
+func ShuttingDown() *Refusal {
+	return &Refusal{Status: http.StatusServiceUnavailable, Code: CodeShuttingDown, Step: StepRequest,
+		Message: "the server is shutting down"}
+}
 
 // AsRefusal returns the Refusal in err's chain, or nil.
 func AsRefusal(err error) *Refusal {

@@ -211,19 +211,7 @@ func (c *Conn) socketIOHello(user string) error {
 	if err != nil {
 		return &Error{FailHello, fmt.Errorf("socket.io: reading the hello event: %v", err)}
 	}
-	var ev []json.RawMessage
-	var name string
-	var data struct {
-		User *string `json:"user"`
-	}
-	if !bytes.HasPrefix(msg, []byte("42")) || json.Unmarshal(msg[2:], &ev) != nil || len(ev) != 2 ||
-		json.Unmarshal(ev[0], &name) != nil || name != "hello" || json.Unmarshal(ev[1], &data) != nil || data.User == nil {
-		return &Error{FailHello, fmt.Errorf("socket.io: %.100q is not the event 42[\"hello\",{\"user\":…}]", msg)}
-	}
-	if *data.User != user {
-		return &Error{FailHello, fmt.Errorf("hello for %q, want %q", *data.User, user)}
-	}
-	return nil
+	return checkHello(msg, user)
 }
 
 // readSocketIO returns the next text packet that is not an Engine.IO ping,

@@ -153,32 +153,12 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 		},
 	}
 
-	dir, err := os.MkdirTemp("", "ebload-")
+	env, err := prepare(ctx, o, "ebload-", logf)
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
-	sh := Shared{SecretsFile: filepath.Join(dir, "session-secrets"), Prefix: "sess:", Env: o.ServerEnv, LogDir: o.LogDir}
-	if err := os.WriteFile(sh.SecretsFile, []byte(runSecrets), 0o600); err != nil {
-		return nil, err
-	}
-	redisDir := filepath.Join(dir, "redis")
-	if err := os.Mkdir(redisDir, 0o700); err != nil {
-		return nil, err
-	}
-	redis, redisURL, err := StartRedis(redisDir)
-	if err != nil {
-		return nil, err
-	}
-	defer redis.Stop(stopGrace)
-	sh.RedisURL = redisURL
-	logf("redis-server %s (pid %d)", redisURL, redis.PID())
-
-	appDir := filepath.Join(o.Repo, "node-app")
-	sessions, err := loginUsers(ctx, o, appDir, sh, logf)
-	if err != nil {
-		return nil, err
-	}
+	defer env.close()
+	sh, redis, appDir, sessions := env.sh, env.redis, env.appDir, env.sessions
 
 	for i, spec := range specs {
 		if i > 0 {
@@ -227,6 +207,47 @@ func (o Options) bridgeBin(spec ServerSpec) string {
 func (n Num) f() float64 { return float64(n) }
 
 // loginUsers starts the Express app, logs o.Sessions users in, stops it.
+// prepared is what every run starts from: a redis-server of its own, the
+// settings the servers share, and users logged in through the Express app.
+type prepared struct {
+	sh       Shared
+	redis    *Proc
+	appDir   string
+	sessions []Session
+	close    func() // stops Redis and removes the temp folder
+}
+
+// prepare starts Redis in a new temp folder named after prefix and logs
+// o.Sessions users in through the Express app.
+func prepare(ctx context.Context, o Options, prefix string, logf func(string, ...any)) (*prepared, error) {
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return nil, err
+	}
+	p := &prepared{close: func() { os.RemoveAll(dir) }}
+	fail := func(err error) (*prepared, error) { p.close(); return nil, err }
+	p.sh = Shared{SecretsFile: filepath.Join(dir, "session-secrets"), Prefix: "sess:", Env: o.ServerEnv, LogDir: o.LogDir}
+	if err := os.WriteFile(p.sh.SecretsFile, []byte(runSecrets), 0o600); err != nil {
+		return fail(err)
+	}
+	redisDir := filepath.Join(dir, "redis")
+	if err := os.Mkdir(redisDir, 0o700); err != nil {
+		return fail(err)
+	}
+	redis, redisURL, err := StartRedis(redisDir)
+	if err != nil {
+		return fail(err)
+	}
+	p.redis, p.sh.RedisURL = redis, redisURL
+	p.close = func() { redis.Stop(stopGrace); os.RemoveAll(dir) }
+	logf("redis-server %s (pid %d)", redisURL, redis.PID())
+	p.appDir = filepath.Join(o.Repo, "node-app")
+	if p.sessions, err = loginUsers(ctx, o, p.appDir, p.sh, logf); err != nil {
+		return fail(err)
+	}
+	return p, nil
+}
+
 func loginUsers(ctx context.Context, o Options, appDir string, sh Shared, logf func(string, ...any)) ([]Session, error) {
 	port, err := FreePort()
 	if err != nil {

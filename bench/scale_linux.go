@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 )
 
@@ -71,30 +70,12 @@ func RunScale(ctx context.Context, o Options, sources int, stormWorkers int) (*S
 		src = append(src, [4]byte{127, 0, 0, byte(2 + i)})
 	}
 
-	dir, err := os.MkdirTemp("", "ebload-scale-")
+	env, err := prepare(ctx, o, "ebload-scale-", logf)
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
-	sh := Shared{SecretsFile: filepath.Join(dir, "session-secrets"), Prefix: "sess:", Env: o.ServerEnv, LogDir: o.LogDir}
-	if err := os.WriteFile(sh.SecretsFile, []byte(runSecrets), 0o600); err != nil {
-		return nil, err
-	}
-	redisDir := filepath.Join(dir, "redis")
-	if err := os.Mkdir(redisDir, 0o700); err != nil {
-		return nil, err
-	}
-	redis, redisURL, err := StartRedis(redisDir)
-	if err != nil {
-		return nil, err
-	}
-	defer redis.Stop(stopGrace)
-	sh.RedisURL = redisURL
-	appDir := filepath.Join(o.Repo, "node-app")
-	sessions, err := loginUsers(ctx, o, appDir, sh, logf)
-	if err != nil {
-		return nil, err
-	}
+	defer env.close()
+	sh, sessions := env.sh, env.sessions
 
 	port, err := FreePort()
 	if err != nil {

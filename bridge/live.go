@@ -170,7 +170,7 @@ func (s *Server) pingStore(ctx context.Context, p Pinger) {
 		case ctx.Err() != nil:
 			return // a ping cut short by the end of Run is no outage
 		case err != nil:
-			n := s.closeAll(CloseUnavailable, connectsid.CodeStoreUnavailable)
+			n := s.endAll(CloseUnavailable, connectsid.CodeStoreUnavailable)
 			if !down || n > 0 {
 				s.log.LogAttrs(ctx, slog.LevelWarn, "session store unavailable; connections closed",
 					slog.Int("connections", n), slog.String("err", err.Error()))
@@ -181,12 +181,6 @@ func (s *Server) pingStore(ctx context.Context, p Pinger) {
 			s.log.Info("session store answers again")
 		}
 	}
-}
-
-// closeAll ends every open connection and hold with code and reason and
-// returns how many there were.
-func (s *Server) closeAll(code int, reason string) int {
-	return s.endAll(code, reason)
 }
 
 // sessionEvent closes or revalidates the connections of sid after a change

@@ -24,26 +24,26 @@ type recentEvent struct {
 	sid string
 }
 
-// Mark returns the current EventMark.
+// Mark returns the current EventMark. It takes no lock: one per handshake.
 func (s *Server) Mark() EventMark {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return EventMark{seq: s.evseq, set: true}
+	return EventMark{seq: s.evseq.Load(), set: true}
 }
 
 // noteEventLocked remembers an event for sid. Called with s.mu held.
 func (s *Server) noteEventLocked(sid string) {
-	s.evseq++
-	s.recent[s.evseq%recentEvents] = recentEvent{seq: s.evseq, sid: sid}
+	seq := s.evseq.Load() + 1
+	s.recent[seq%recentEvents] = recentEvent{seq: seq, sid: sid}
+	s.evseq.Store(seq) // after the ring: a Mark never runs ahead of it
 }
 
 // changedSinceLocked reports whether sid may have had an event since m.
 // Called with s.mu held.
 func (s *Server) changedSinceLocked(sid string, m EventMark) bool {
-	if !m.set || s.evseq-m.seq >= recentEvents {
+	last := s.evseq.Load()
+	if !m.set || last-m.seq >= recentEvents {
 		return true // unknown, or more events than remembered
 	}
-	for seq := m.seq + 1; seq <= s.evseq; seq++ {
+	for seq := m.seq + 1; seq <= last; seq++ {
 		if e := s.recent[seq%recentEvents]; e.seq == seq && e.sid == sid {
 			return true
 		}

@@ -172,7 +172,7 @@ type Server struct {
 	wg          sync.WaitGroup // connections
 	bg          sync.WaitGroup // background work: touches, revalidations
 
-	evseq  uint64                    // session events seen, guarded by mu
+	evseq  atomic.Uint64             // session events seen; written under mu
 	recent [recentEvents]recentEvent // the last ones, guarded by mu
 
 	watchState atomic.Int32 // watch…: what Run does to see sessions end, for Ready
@@ -260,7 +260,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.gate.Report(auth.WithDoor(r.Context(), s.cfg.Door), ref.Code)
 	}
 	if ref != nil {
-		s.log.LogAttrs(r.Context(), levelOf(ref), "handshake refused",
+		s.log.LogAttrs(r.Context(), ref.LogLevel(), "handshake refused",
 			slog.String("step", ref.Step), slog.String("code", ref.Code),
 			slog.String("reason", ref.LogReason()), slog.String("remote", s.remote(r)))
 		if explain && ref.Code != auth.CodeBadRequest {
@@ -355,7 +355,7 @@ func (s *Server) authenticate(r *http.Request) (*auth.Session, *auth.Refusal) {
 	closed := s.closed
 	s.mu.Unlock()
 	if closed {
-		return nil, &auth.Refusal{Status: http.StatusServiceUnavailable, Code: auth.CodeShuttingDown, Step: auth.StepRequest, Message: "the server is shutting down"}
+		return nil, auth.ShuttingDown()
 	}
 	// 2. The gate: origin, cookie, signature, store, record, login.
 	ctx, cancel := context.WithTimeout(auth.WithDoor(r.Context(), s.cfg.Door), s.cfg.HandshakeTimeout)
@@ -365,13 +365,6 @@ func (s *Server) authenticate(r *http.Request) (*auth.Session, *auth.Refusal) {
 		return nil, auth.AsRefusal(err)
 	}
 	return sess, nil
-}
-
-func levelOf(r *auth.Refusal) slog.Level {
-	if r.Status == http.StatusServiceUnavailable {
-		return slog.LevelWarn
-	}
-	return slog.LevelDebug
 }
 
 // explain upgrades a refused handshake only to tell the page why.
@@ -476,6 +469,12 @@ func (s *Server) CloseSession(sid string, code int, reason string) int {
 	s.mu.Lock()
 	ms := append([]member(nil), s.bySID[sid]...)
 	s.mu.Unlock()
+	return endMembers(ms, code, reason)
+}
+
+// endMembers ends each member with code and reason and returns how many
+// were still open.
+func endMembers(ms []member, code int, reason string) int {
 	n := 0
 	for _, m := range ms {
 		if m.end(code, reason) {
@@ -497,13 +496,7 @@ func (s *Server) endAll(code int, reason string) int {
 		ms = append(ms, h)
 	}
 	s.mu.Unlock()
-	n := 0
-	for _, m := range ms {
-		if m.end(code, reason) {
-			n++
-		}
-	}
-	return n
+	return endMembers(ms, code, reason)
 }
 
 // Shutdown refuses new handshakes, closes every connection with 1001 and

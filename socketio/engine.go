@@ -365,8 +365,7 @@ func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request) {
 	if e.auth != nil {
 		h, err := s.bridge.Hold(e.auth.ID, e.auth.Record, since, e.end)
 		if err != nil {
-			auth.WriteRefusal(w, &auth.Refusal{Status: http.StatusServiceUnavailable, Code: auth.CodeShuttingDown,
-				Step: auth.StepRequest, Message: "the server is shutting down"})
+			auth.WriteRefusal(w, auth.ShuttingDown())
 			return
 		}
 		e.mu.Lock() // the bridge may end the hold at once, on its goroutine

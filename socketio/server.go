@@ -182,8 +182,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.isClosed() {
-		auth.WriteRefusal(w, &auth.Refusal{Status: http.StatusServiceUnavailable, Code: auth.CodeShuttingDown,
-			Step: auth.StepRequest, Message: "the server is shutting down"})
+		auth.WriteRefusal(w, auth.ShuttingDown())
 		return
 	}
 	sid := q.Get("sid")
@@ -276,11 +275,7 @@ func (s *Server) authenticate(r *http.Request) (*auth.Session, *auth.Refusal, br
 }
 
 func (s *Server) refused(r *http.Request, ref *auth.Refusal) {
-	level := slog.LevelDebug
-	if ref.Unavailable() {
-		level = slog.LevelWarn
-	}
-	s.log.LogAttrs(r.Context(), level, "socket.io handshake refused",
+	s.log.LogAttrs(r.Context(), ref.LogLevel(), "socket.io handshake refused",
 		slog.String("step", ref.Step), slog.String("code", ref.Code),
 		slog.String("reason", ref.LogReason()), slog.String("remote", s.bridge.RemoteAddr(r)))
 }
