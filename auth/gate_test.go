@@ -118,6 +118,17 @@ func get(t *testing.T, url, cookie, origin string) (int, string, string) {
 	return resp.StatusCode, resp.Header.Get("Retry-After"), string(body)
 }
 
+// forge changes the first character of a cookie's signature to another
+// one, so that the signature no longer matches (never to the same one).
+func forge(cookie string) string {
+	i := strings.LastIndexByte(cookie, '.') + 1
+	c := byte('x')
+	if cookie[i] == c {
+		c = 'y'
+	}
+	return cookie[:i] + string(c) + cookie[i+1:]
+}
+
 // TestRequire puts a Go route behind the Express login: the user through
 // Express's cookie; each refusal with the bridge's status and JSON body;
 // a Redis outage as 503 with Retry-After, and back once Redis is.
@@ -151,7 +162,7 @@ func TestRequire(t *testing.T) {
 	}{
 		{"no cookie", "", "", 401, connectsid.CodeNoCookie, auth.StepCookie},
 		{"another cookie", "theme=dark", "", 401, connectsid.CodeNoCookie, auth.StepCookie},
-		{"forged", cookie[:strings.LastIndexByte(cookie, '.')+1] + "x" + cookie[strings.LastIndexByte(cookie, '.')+2:], "", 401,
+		{"forged", forge(cookie), "", 401,
 			connectsid.CodeBadSignature, auth.StepSignature},
 		{"logged out", other, "", 401, connectsid.CodeNoSession, auth.StepStore},
 		{"another site", cookie, "https://evil.example", 403, auth.CodeBadOrigin, auth.StepOrigin},
