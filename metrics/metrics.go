@@ -58,7 +58,7 @@ func New() *Metrics {
 		}, []string{"door", "reason"}),
 		storeLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: Namespace, Name: "store_request_duration_seconds",
-			Help: "Session store round trips, by operation (the Redis command) and result (ok, error).",
+			Help: "Session store round trips, by operation (the Redis command, or the PostgreSQL store's operation) and result (ok, error).",
 			// From a loopback Redis (~100 µs) to a store timeout (2 s).
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"op", "result"}),

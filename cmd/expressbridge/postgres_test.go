@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -30,7 +31,8 @@ func TestPostgres(t *testing.T) {
 	ctx := context.Background()
 
 	// Without the trigger: serve polls once a second.
-	sv := startServe(t, []string{secret}, env, passport...)
+	metricsAddr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+	sv := startServe(t, []string{secret}, env, append([]string{"--metrics-listen", metricsAddr}, passport...)...)
 	waitReady(t, sv.base, http.StatusOK)
 	cookie := app.Login(ctx, t, "alice")
 	c := dialHello(t, sv.base, cookie, app.URL(), "42")
@@ -41,6 +43,16 @@ func TestPostgres(t *testing.T) {
 	}
 	if !strings.Contains(sv.stderr.String(), "revalidating open sessions periodically") {
 		t.Errorf("serve did not say it polls:\n%s", sv.stderr.String())
+	}
+	// The store's round trips are timed: the handshake's get, the polls.
+	body := get(t, "http://"+metricsAddr+"/metrics")
+	for _, k := range []string{
+		`expressbridge_store_request_duration_seconds_count{op="get",result="ok"}`,
+		`expressbridge_store_request_duration_seconds_count{op="get many",result="ok"}`,
+	} {
+		if v, ok := metricValue(body, k); !ok || v < 1 {
+			t.Errorf("%s = %v (%v); want at least 1\n%s", k, v, ok, body)
+		}
 	}
 
 	// doctor and session on PostgreSQL.

@@ -179,12 +179,23 @@ func (so *serveOptions) run(ctx context.Context, a *app, o *sessionOptions, g *g
 		}
 		defer pprof.StopCPUProfile()
 	}
+	var m *metrics.Metrics
+	var observer bridge.Observer
+	var gateObserver auth.Observer
+	if so.metricsListen != "" {
+		m = metrics.New()
+		observer, gateObserver = m, m
+		o.storeTiming = m.StoreRequest
+	}
 	// The gate judges expiry (--accept-expired); the store hands it every record.
 	store, err := o.openStore(ctx, true)
 	if err != nil {
 		return err
 	}
 	defer store.close()
+	if m != nil && store.redis != nil {
+		store.redis.Client().AddHook(m.RedisHook())
+	}
 	revalidate := so.revalidate
 	if store.kind == kindPostgres && !so.revalidateSet {
 		// Without the opt-in trigger, one query for every open session each
@@ -195,16 +206,6 @@ func (so *serveOptions) run(ctx context.Context, a *app, o *sessionOptions, g *g
 	// logger is its package's one, set once here by the program).
 	redis.SetLogger(redisLog{log})
 
-	var m *metrics.Metrics
-	var observer bridge.Observer
-	var gateObserver auth.Observer
-	if so.metricsListen != "" {
-		m = metrics.New()
-		observer, gateObserver = m, m
-		if store.redis != nil {
-			store.redis.Client().AddHook(m.RedisHook())
-		}
-	}
 	var adapterObserver interface{ Resubscribed() }
 	if m != nil {
 		adapterObserver = m.AdapterObserver()
@@ -219,7 +220,9 @@ func (so *serveOptions) run(ctx context.Context, a *app, o *sessionOptions, g *g
 	if relay != nil {
 		bfan = relay
 	}
-	gate, err := g.gate(ver, store, o.cookieName, so.origins, gateObserver)
+	// The store itself, not its wrapper: the bridge looks for what else it
+	// can do (GetMany for the PostgreSQL polls, Touch, Ping).
+	gate, err := g.gate(ver, store.sessionStore, o.cookieName, so.origins, gateObserver)
 	if err != nil {
 		return err
 	}

@@ -150,6 +150,7 @@ func (o *sessionOptions) openPostgres(ctx context.Context, raw string, acceptExp
 		TTL:           o.ttl,
 		DisableTouch:  o.disableTouch,
 		AcceptExpired: acceptExpired,
+		Timing:        o.storeTiming,
 	})
 	if err != nil {
 		pool.Close()

@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -526,9 +527,29 @@ func TestDatabaseDownAndBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	store, _ := pgstore.New(pool, pgstore.Options{})
+	// Timing sees each call once: a missing row is an answer, a dead
+	// database an error.
+	var (
+		mu      sync.Mutex
+		timings []string
+	)
+	timed := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		s := strings.Join(timings, " ")
+		timings = nil
+		return s
+	}
+	store, _ := pgstore.New(pool, pgstore.Options{Timing: func(op string, d time.Duration, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		timings = append(timings, fmt.Sprintf("%s:%v", op, err == nil))
+	}})
 	if _, err := store.Get(ctx, "x"); !errors.Is(err, connectsid.ErrNoSession) {
 		t.Fatalf("Get = %v", err)
+	}
+	if got := timed(); got != "get:true" {
+		t.Errorf("Timing after a Get of a missing row: %q, want get:true", got)
 	}
 	// The pool's connections are ended (a failover, an administrator): the
 	// next call still gets its answer.
@@ -538,7 +559,14 @@ func TestDatabaseDownAndBack(t *testing.T) {
 	if _, err := store.Get(ctx, "x"); !errors.Is(err, connectsid.ErrNoSession) {
 		t.Fatalf("first call after pg_terminate_backend: %v", err)
 	}
+	timed()
 	pg.Kill(t)
+	if _, err := store.Get(ctx, "x"); !errors.Is(err, connectsid.ErrStoreUnavailable) {
+		t.Fatalf("Get with the database down: %v", err)
+	}
+	if got := timed(); got != "get:false" {
+		t.Errorf("Timing after a Get with the database down: %q, want get:false", got)
+	}
 	for name, call := range map[string]func() error{
 		"Get":     func() error { _, err := store.Get(ctx, "x"); return err },
 		"GetMany": func() error { _, err := getMany(ctx, store, []string{"x"}); return err },

@@ -84,6 +84,12 @@ type Options struct {
 	// Now returns the time used for expire and its checks (time.Now when
 	// nil): connect-pg-simple uses the app server's clock, not the database's.
 	Now func() time.Time
+	// Timing, when set, is called after each round trip with the
+	// operation ("get", "get many", "set", "touch", "destroy", "ttl",
+	// "ids", "ping"), how long it took (a retry included) and its error;
+	// a missing row is an answer, not an error. For metrics: it runs on
+	// the caller's goroutine, so it must be quick.
+	Timing func(op string, d time.Duration, err error)
 }
 
 // Store is a session store on a pgx pool. It is safe for concurrent use.
@@ -174,10 +180,12 @@ func (s *Store) Get(ctx context.Context, sid string) (*connectsid.Session, error
 		live bool
 	)
 	now := jsSeconds(s.opts.Now())
+	start := time.Now()
 	err := s.pool.QueryRow(ctx, s.q.get, sid, now).Scan(&rec, &live)
 	if err != nil && ctx.Err() == nil && connectionLost(err) && !errors.Is(err, pgx.ErrNoRows) {
 		err = s.pool.QueryRow(ctx, s.q.get, sid, now).Scan(&rec, &live)
 	}
+	s.timing("get", start, err)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return nil, noSession(sid, "")
@@ -420,14 +428,27 @@ func (s *Store) TouchExpire(sess *connectsid.Session) int64 {
 func (s *Store) do(ctx context.Context, op string, fn func(ctx context.Context) error) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
+	start := time.Now()
 	err := fn(ctx)
 	if err != nil && ctx.Err() == nil && connectionLost(err) {
 		err = fn(ctx)
 	}
+	s.timing(op, start, err)
 	if err == nil {
 		return nil
 	}
 	return s.failed(ctx, op, err)
+}
+
+// timing reports one round trip to Options.Timing.
+func (s *Store) timing(op string, start time.Time, err error) {
+	if s.opts.Timing == nil {
+		return
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = nil
+	}
+	s.opts.Timing(op, time.Since(start), err)
 }
 
 // failed turns the failure of op under ctx into ErrStoreUnavailable,
