@@ -254,7 +254,10 @@ func bindEnv(fs *pflag.FlagSet, name, env string) {
 
 // applyEnv sets every bound flag that the command line left alone from its
 // variable, when that is set and not empty: the flag wins over the
-// variable, the variable over the default.
+// variable, the variable over the default. A flag set from its variable
+// counts as Changed, as one given on the command line does: a command that
+// asks whether the user chose a value (serve's --revalidate-interval on
+// PostgreSQL) must hear yes for either.
 func (a *app) applyEnv(fs *pflag.FlagSet) error {
 	var err error
 	fs.VisitAll(func(f *pflag.Flag) {
@@ -268,7 +271,9 @@ func (a *app) applyEnv(fs *pflag.FlagSet) error {
 		}
 		if e := f.Value.Set(v); e != nil {
 			err = usageErrorf("%s is not a valid --%s: %v", names[0], f.Name, e)
+			return
 		}
+		f.Changed = true
 	})
 	return err
 }
