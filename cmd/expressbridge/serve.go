@@ -121,7 +121,7 @@ SIGTERM stop accepting, close every connection with 1001 and exit within
 	g = addGateFlags(cmd)
 	fs.Int64Var(&so.readLimit, "read-limit", bridge.DefaultReadLimit, "largest client message in bytes")
 	fs.DurationVar(&so.pingInterval, "ping-interval", bridge.DefaultPingInterval, "how often to ping clients")
-	fs.IntVar(&so.sendQueue, "send-queue", bridge.DefaultSendQueue, "messages queued per client before a slow client is closed")
+	fs.IntVar(&so.sendQueue, "send-queue", bridge.DefaultSendQueue, "messages queued per client (/ws and Socket.IO) before a slow client is closed")
 	fs.DurationVar(&so.handshakeTimeout, "handshake-timeout", bridge.DefaultHandshakeTimeout, "bound on reading a handshake and loading its session")
 	fs.DurationVar(&so.revalidate, "revalidate-interval", bridge.DefaultRevalidateInterval,
 		"how often open sessions are reloaded when Redis keyspace notifications are unavailable")
@@ -267,7 +267,9 @@ func (so *serveOptions) run(ctx context.Context, a *app, o *sessionOptions, g *g
 		if so.socketioPath == so.path {
 			return usageErrorf("--socketio-path and --path must differ (both %q)", so.path)
 		}
-		sioCfg := socketio.Config{Bridge: srv, HandshakeTimeout: so.handshakeTimeout, Logger: log}
+		// The bridge's queue bounds Socket.IO on WebSocket; the door's own,
+		// on long-polling, is the same --send-queue.
+		sioCfg := socketio.Config{Bridge: srv, HandshakeTimeout: so.handshakeTimeout, SendQueue: so.sendQueue, Logger: log}
 		if fan.bus != nil {
 			sioCfg.NewAdapter = fan.bus.NewAdapter
 		}

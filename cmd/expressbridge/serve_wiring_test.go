@@ -28,3 +28,57 @@ func TestServeRevalidateIntervalFromEnv(t *testing.T) {
 		t.Errorf("EXPRESSBRIDGE_REVALIDATE_INTERVAL=7s: serve does not poll every 7s:\n%s", logs)
 	}
 }
+
+// sioSession opens a Socket.IO session on long-polling at base (…/socket.io/)
+// with cookie, joins "/" and takes the hello; it returns the session's URL.
+func sioSession(t *testing.T, base, cookie string) string {
+	t.Helper()
+	url := base + "?EIO=4&transport=polling"
+	status, body := do(t, "GET", url, cookie, "")
+	if status != 200 || !strings.HasPrefix(body, `0{"sid":"`) {
+		t.Fatalf("handshake: %d %s", status, body)
+	}
+	url += "&sid=" + body[len(`0{"sid":"`):strings.Index(body, `","`)]
+	if status, body = do(t, "POST", url, cookie, "40"); status != 200 || body != "ok" {
+		t.Fatalf("CONNECT: %d %s", status, body)
+	}
+	if status, body = do(t, "GET", url, cookie, ""); status != 200 || !strings.Contains(body, `42["hello"`) {
+		t.Fatalf("after CONNECT: %d %q", status, body)
+	}
+	return url
+}
+
+// TestServeSocketIOSendQueue: --send-queue bounds what waits for a
+// Socket.IO client on long-polling as it bounds what waits for a /ws
+// client (and for Socket.IO on WebSocket, which the bridge carries).
+func TestServeSocketIOSendQueue(t *testing.T) {
+	const secret, sid = "send queue secret", "d-L9xbwSXrMcxjPo6X_sFHJSTgb3vlOR"
+	s := newStore(t)
+	s.set(t, "sess:"+sid, expressRecord(time.Now().Add(time.Hour), "Zoë"), time.Hour)
+	cookie := "connect.sid=" + signWith(t, secret, sid)
+	sv := startServe(t, []string{secret}, map[string]string{envRedisURL: s.r.URL()}, "--no-pubsub", "--send-queue", "200")
+	url := sioSession(t, "http://"+sv.base+"/socket.io/", cookie)
+
+	// 100 says in one payload: 100 "said" wait for the next poll, more
+	// than the default queue (64) and less than --send-queue.
+	const n = 100
+	says := make([]string, n)
+	for i := range says {
+		says[i] = `42["say","x"]`
+	}
+	if status, body := do(t, "POST", url, cookie, strings.Join(says, "\x1e")); status != 200 || body != "ok" {
+		t.Fatalf("POST of %d says: %d %s", n, status, body)
+	}
+	got := 0
+	deadline := time.Now().Add(5 * time.Second)
+	for got < n && time.Now().Before(deadline) {
+		status, body := do(t, "GET", url, cookie, "")
+		if status != 200 {
+			t.Fatalf("with --send-queue 200 the session was closed after %d of %d messages: %d %s", got, n, status, body)
+		}
+		got += strings.Count(body, `42["said"`)
+	}
+	if got != n {
+		t.Fatalf("got %d said, want %d", got, n)
+	}
+}
