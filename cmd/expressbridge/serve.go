@@ -120,9 +120,13 @@ SIGTERM stop accepting, close every connection with 1001 and exit within
 	bindEnv(fs, "allow-origin", "EXPRESSBRIDGE_ALLOW_ORIGIN")
 	g = addGateFlags(cmd)
 	fs.Int64Var(&so.readLimit, "read-limit", bridge.DefaultReadLimit, "largest client message in bytes")
+	bindEnv(fs, "read-limit", "EXPRESSBRIDGE_READ_LIMIT")
 	fs.DurationVar(&so.pingInterval, "ping-interval", bridge.DefaultPingInterval, "how often to ping clients")
+	bindEnv(fs, "ping-interval", "EXPRESSBRIDGE_PING_INTERVAL")
 	fs.IntVar(&so.sendQueue, "send-queue", bridge.DefaultSendQueue, "messages queued per client (/ws and Socket.IO) before a slow client is closed")
+	bindEnv(fs, "send-queue", "EXPRESSBRIDGE_SEND_QUEUE")
 	fs.DurationVar(&so.handshakeTimeout, "handshake-timeout", bridge.DefaultHandshakeTimeout, "bound on reading a handshake and loading its session")
+	bindEnv(fs, "handshake-timeout", "EXPRESSBRIDGE_HANDSHAKE_TIMEOUT")
 	fs.DurationVar(&so.revalidate, "revalidate-interval", bridge.DefaultRevalidateInterval,
 		"how often open sessions are reloaded when Redis keyspace notifications are unavailable")
 	bindEnv(fs, "revalidate-interval", "EXPRESSBRIDGE_REVALIDATE_INTERVAL")

@@ -1,9 +1,13 @@
 package main
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/spf13/pflag"
 
 	"github.com/expressbridge/expressbridge/internal/testenv"
 )
@@ -80,5 +84,39 @@ func TestServeSocketIOSendQueue(t *testing.T) {
 	}
 	if got != n {
 		t.Fatalf("got %d said, want %d", got, n)
+	}
+}
+
+// TestServeFlagsFromEnv: every serve flag can be set from the environment,
+// as the README says ("each also from the environment: --help names the
+// variable"); --no-pubsub is --pubsub=false, whose variable is
+// EXPRESSBRIDGE_PUBSUB. A variable set reaches the bridge: a read limit
+// from EXPRESSBRIDGE_READ_LIMIT closes a larger message with 1009.
+func TestServeFlagsFromEnv(t *testing.T) {
+	cmd := newServeCmd(&app{})
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if f.Name == "no-pubsub" {
+			return
+		}
+		if len(f.Annotations[envAnnotation]) == 0 {
+			t.Errorf("serve --%s has no environment variable", f.Name)
+		}
+	})
+
+	const secret, sid = "read limit secret", "d-L9xbwSXrMcxjPo6X_sFHJSTgb3vlOR"
+	s := newStore(t)
+	s.set(t, "sess:"+sid, expressRecord(time.Now().Add(time.Hour), "Zoë"), time.Hour)
+	cookie := "connect.sid=" + signWith(t, secret, sid)
+	sv := startServe(t, []string{secret}, map[string]string{envRedisURL: s.r.URL(), "EXPRESSBRIDGE_READ_LIMIT": "100"}, "--no-pubsub")
+	c := dialHello(t, sv.base, cookie, "", "Zoë")
+	c.WriteJSON(map[string]string{"type": "say", "text": strings.Repeat("x", 200)})
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var err error
+	for err == nil {
+		_, _, err = c.ReadMessage()
+	}
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != websocket.CloseMessageTooBig {
+		t.Fatalf("a 200-byte message with EXPRESSBRIDGE_READ_LIMIT=100: %v, want close 1009", err)
 	}
 }
