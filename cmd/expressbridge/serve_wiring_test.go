@@ -31,6 +31,8 @@ func TestServeRevalidateIntervalFromEnv(t *testing.T) {
 	if logs := sv.stderr.String(); !strings.Contains(logs, "every=7s") {
 		t.Errorf("EXPRESSBRIDGE_REVALIDATE_INTERVAL=7s: serve does not poll every 7s:\n%s", logs)
 	}
+	// --help gives the default serve takes there.
+	cli(t, nil, "", "serve", "--help").want(t, exitOK, []string{"on PostgreSQL without the notify trigger, 1s unless set"}, nil)
 }
 
 // sioSession opens a Socket.IO session on long-polling at base (…/socket.io/)
