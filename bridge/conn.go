@@ -49,16 +49,18 @@ const (
 type Conn struct {
 	s     *Server
 	proto Protocol
-	door  string    // for the Observer
-	since EventMark // taken before the handshake's gate check
-	own   bool      // proto is the server's Config.Protocol: Broadcast reaches it
-	ws    *websocket.Conn
-	fc    *frameConn
-	raw   syscall.RawConn
-	fd    int
-	sess  *connectsid.Session
-	sid   string
-	user  string
+	door  string // for the Observer
+	// uncounted: the door reports this connection to the Observer itself
+	uncounted bool
+	since     EventMark // taken before the handshake's gate check
+	own       bool      // proto is the server's Config.Protocol: Broadcast reaches it
+	ws        *websocket.Conn
+	fc        *frameConn
+	raw       syscall.RawConn
+	fd        int
+	sess      *connectsid.Session
+	sid       string
+	user      string
 
 	lastRead atomic.Int64 // unix nanoseconds of the last frame received
 	pollGen  uint32       // the poller's, guarded by it
@@ -166,7 +168,7 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, sess *auth.Sess
 		}
 		return nil, err
 	}
-	c := &Conn{s: s, proto: opts.Protocol, door: opts.Door, since: opts.Since, ws: ws, fc: h.fc, sess: sess.Record, sid: sess.ID,
+	c := &Conn{s: s, proto: opts.Protocol, door: opts.Door, uncounted: opts.Uncounted, since: opts.Since, ws: ws, fc: h.fc, sess: sess.Record, sid: sess.ID,
 		user: sess.User, fd: -1}
 	c.lastRead.Store(time.Now().UnixNano())
 	h.fc.onFrame = func() { c.lastRead.Store(time.Now().UnixNano()) }
@@ -424,8 +426,8 @@ func (c *Conn) finish(readerHeld bool) {
 		defer c.readMu.Unlock()
 	}
 	c.proto.Close(c)
-	if o := c.s.cfg.Observer; o != nil {
-		o.ConnectionClosed(c.door, c.endReason())
+	if o := c.s.cfg.Observer; o != nil && !c.uncounted {
+		o.ConnectionClosed(c.door, c.EndReason())
 	}
 	if ctx := context.Background(); c.s.log.Enabled(ctx, slog.LevelDebug) { // Redact allocates
 		c.s.log.LogAttrs(ctx, slog.LevelDebug, "connection closed",
@@ -434,8 +436,10 @@ func (c *Conn) finish(readerHeld bool) {
 	c.s.unregister(c)
 }
 
-// endReason names why the connection ended, for the Observer.
-func (c *Conn) endReason() string {
+// EndReason names why the connection ended, as the Observer hears it: a
+// Reason… constant, or the refusal or shutdown that closed it. It is
+// final once Protocol.Close has been called.
+func (c *Conn) EndReason() string {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	switch c.reason {

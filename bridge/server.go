@@ -287,6 +287,11 @@ type AcceptOptions struct {
 	// event in between has the session revalidated once registered. The
 	// zero value revalidates always.
 	Since EventMark
+	// Uncounted leaves the connection out of the Observer's open and
+	// closed counts, for a door that counts its own sessions with Count
+	// (Socket.IO counts an Engine.IO session once, on whichever
+	// transports it lives).
+	Uncounted bool
 }
 
 // Accept upgrades a WebSocket handshake that a door has authenticated
@@ -570,10 +575,25 @@ func (s *Server) register(c *Conn) bool {
 	s.addMemberLocked(c.sid, c.sess, c)
 	s.recheckIfChangedLocked(c.sid, c.since)
 	s.wg.Add(1)
-	if s.cfg.Observer != nil {
+	if s.cfg.Observer != nil && !c.uncounted {
 		s.cfg.Observer.ConnectionOpened(c.door)
 	}
 	return true
+}
+
+// Count reports to Config.Observer a connection of door that the server
+// does not hold itself (a Socket.IO session on long-polling) as opened,
+// and returns the function that reports it closed with its reason (a
+// Reason… constant, or the refusal or shutdown that closed it); only the
+// first call of that function counts. Without an Observer both do nothing.
+func (s *Server) Count(door string) (closed func(reason string)) {
+	o := s.cfg.Observer
+	if o == nil {
+		return func(string) {}
+	}
+	o.ConnectionOpened(door)
+	var once sync.Once
+	return func(reason string) { once.Do(func() { o.ConnectionClosed(door, reason) }) }
 }
 
 func (s *Server) unregister(c *Conn) {

@@ -79,6 +79,11 @@ type engineSession struct {
 	ended     bool
 	wsCode    int // close code and reason for the WebSocket on a graceful close
 	wsReason  string
+	// uncount reports the session closed to the bridge's Observer (set
+	// by register; nil until then); endReason, when set, is the reason
+	// it hears instead of the close's own (the WebSocket's, from the bridge).
+	uncount   func(reason string)
+	endReason string
 }
 
 var errSlowClient = errors.New("socketio: client cannot keep up")
@@ -106,6 +111,19 @@ func (s *Server) register(e *engineSession) {
 		s.sessions[e.id] = e
 	}
 	s.mu.Unlock()
+	if !closed {
+		// One open connection per Engine.IO session, whatever its
+		// transports (its WebSockets are Accepted uncounted).
+		uncount := s.bridge.Count(auth.DoorSocketIO)
+		e.mu.Lock()
+		if e.closed { // closed meanwhile: close found nothing to report
+			e.mu.Unlock()
+			uncount(observerReason(e.endReason))
+			return
+		}
+		e.uncount = uncount
+		e.mu.Unlock()
+	}
 	if closed {
 		e.end(websocket.CloseGoingAway, auth.CodeShuttingDown)
 	}
@@ -273,6 +291,9 @@ func (e *engineSession) close(reason string, how closeHow) {
 		return
 	}
 	e.closed = true
+	if e.endReason == "" {
+		e.endReason = reason
+	}
 	if e.heartbeat != nil {
 		e.heartbeat.Stop()
 	}
@@ -305,8 +326,11 @@ func (e *engineSession) close(reason string, how closeHow) {
 		}
 		e.wakeLocked()
 	}
-	draining, code, wsReason, hold := e.draining, e.wsCode, e.wsReason, e.hold
+	draining, code, wsReason, hold, uncount, endReason := e.draining, e.wsCode, e.wsReason, e.hold, e.uncount, e.endReason
 	e.mu.Unlock()
+	if uncount != nil {
+		uncount(observerReason(endReason))
+	}
 	if ws != nil {
 		if how == closeGraceful {
 			ws.CloseWhenSent(code, wsReason)
@@ -350,7 +374,7 @@ func (e *engineSession) drained() {
 func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request) {
 	// 1. A GET opens a session.
 	if r.Method != http.MethodGet {
-		badRequest(w, "a long-polling handshake is a GET")
+		s.badRequest(w, r, true, "a long-polling handshake is a GET")
 		return
 	}
 	// 2. The gate; a refusal is told at CONNECT.
@@ -583,7 +607,7 @@ type wsTransport struct {
 func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, sid string) {
 	// 1. A WebSocket handshake at all.
 	if r.Method != http.MethodGet || !websocket.IsWebSocketUpgrade(r) {
-		badRequest(w, "not a WebSocket handshake")
+		s.badRequest(w, r, true, "not a WebSocket handshake")
 		return
 	}
 	var e *engineSession
@@ -619,7 +643,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, sid stri
 	}
 	// 3. A bridge connection; Open takes it from here.
 	s.bridge.Accept(w, r, bsess, bridge.AcceptOptions{Protocol: t, ReadLimit: s.cfg.MaxHTTPBufferSize, Door: auth.DoorSocketIO,
-		Since: since})
+		Since: since, Uncounted: true})
 }
 
 // Open sends the handshake of a session born on this connection, or takes
@@ -721,10 +745,28 @@ func (t *wsTransport) Close(c *bridge.Conn) {
 		return
 	}
 	mine := e.ws == c
+	if mine && e.endReason == "" {
+		e.endReason = c.EndReason() // slow-client, ping-timeout, … as the bridge saw it
+	}
 	e.mu.Unlock()
 	if mine {
 		e.close("transport close", closeByClient)
 	}
+}
+
+// observerReason is the bridge.Observer's reason for an Engine.IO close
+// reason, so that both doors count alike: the bridge's reasons pass as
+// they are (logged-out, …, shutting-down, server-disconnect).
+func observerReason(reason string) string {
+	switch reason {
+	case "ping timeout":
+		return bridge.ReasonPingTimeout
+	case "slow client":
+		return bridge.ReasonSlowClient
+	case "transport close", "transport error", "parse error", "connect timeout", "":
+		return bridge.ReasonClientClosed
+	}
+	return reason
 }
 
 // End is the bridge ending the connection's session.

@@ -159,9 +159,13 @@ func setDefault[T comparable](p *T, def T) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	transport := q.Get("transport")
+	sid := q.Get("sid")
+	// A request without a session is a handshake: its refusals before
+	// the gate's steps are counted as the gate counts its own.
+	handshake := sid == ""
 	// 1. CORS, for the pages of the allowed origins.
 	if transport == "polling" || r.Method == http.MethodOptions {
-		if !s.cors(w, r) {
+		if !s.cors(w, r, handshake && r.Method != http.MethodOptions) {
 			return
 		}
 		if r.Method == http.MethodOptions {
@@ -171,21 +175,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// 2. The protocol version and the transport.
 	if v := q.Get("EIO"); v == "" {
-		badRequest(w, "the EIO query parameter is missing (socket.io-client 3 or later sends EIO=4)")
+		s.badRequest(w, r, handshake, "the EIO query parameter is missing (socket.io-client 3 or later sends EIO=4)")
 		return
 	} else if _, ok := engineio.ParseVersion(v); !ok {
-		badRequest(w, "unsupported Engine.IO protocol version EIO="+v+": this server speaks EIO=4 (socket.io-client 3 or later)")
+		s.badRequest(w, r, handshake, "unsupported Engine.IO protocol version EIO="+v+": this server speaks EIO=4 (socket.io-client 3 or later)")
 		return
 	}
 	if transport != "polling" && transport != "websocket" {
-		badRequest(w, "unknown transport "+strconv.Quote(transport)+": use polling or websocket")
+		s.badRequest(w, r, handshake, "unknown transport "+strconv.Quote(transport)+": use polling or websocket")
 		return
 	}
 	if s.isClosed() {
-		auth.WriteRefusal(w, auth.ShuttingDown())
+		ref := auth.ShuttingDown()
+		if handshake {
+			s.report(r, ref.Code)
+		}
+		auth.WriteRefusal(w, ref)
 		return
 	}
-	sid := q.Get("sid")
 	switch {
 	case transport == "websocket":
 		s.serveWebSocket(w, r, sid)
@@ -193,6 +200,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.handshakePolling(w, r)
 	default:
 		s.servePolling(w, r, sid)
+	}
+}
+
+// badRequest refuses a request that breaks the protocol; a handshake's
+// refusal is counted (bad-request).
+func (s *Server) badRequest(w http.ResponseWriter, r *http.Request, handshake bool, msg string) {
+	if handshake {
+		s.report(r, auth.CodeBadRequest)
+	}
+	badRequest(w, msg)
+}
+
+// report counts a handshake's result that the gate did not reach itself.
+func (s *Server) report(r *http.Request, result string) {
+	if s.gate != nil {
+		s.gate.Report(auth.WithDoor(r.Context(), auth.DoorSocketIO), result)
 	}
 }
 
@@ -222,9 +245,9 @@ func (s *Server) Shutdown() {
 }
 
 // cors answers the CORS headers of a polling request, and refuses (403)
-// requests from pages of origins that are not allowed. It reports whether
-// to go on.
-func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
+// requests from pages of origins that are not allowed, counting the
+// refusal of a handshake. It reports whether to go on.
+func (s *Server) cors(w http.ResponseWriter, r *http.Request, handshake bool) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
 		return true
@@ -232,6 +255,9 @@ func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
 	if s.gate != nil {
 		if ref := s.gate.CheckOrigin(r); ref != nil {
 			s.refused(r, ref)
+			if handshake {
+				s.report(r, ref.Code)
+			}
 			auth.WriteRefusal(w, ref)
 			return false
 		}

@@ -68,8 +68,20 @@ func TestMetricsAndReadiness(t *testing.T) {
 			resp.Body.Close()
 		}
 	}
-	// A say, broadcast to both.
+	// A say, broadcast to both (delivered before Bo's logout can close him).
 	ca.WriteJSON(map[string]string{"type": "say", "text": "hi"})
+	for _, c := range []*websocket.Conn{ca, cb} {
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		for {
+			var m struct{ Type string }
+			if err := c.ReadJSON(&m); err != nil {
+				t.Fatalf("waiting for the said: %v", err)
+			}
+			if m.Type == "said" {
+				break
+			}
+		}
+	}
 	app.Logout(ctx, t, bo)
 	cb.SetReadDeadline(time.Now().Add(5 * time.Second))
 	for {
@@ -92,24 +104,7 @@ func TestMetricsAndReadiness(t *testing.T) {
 		`expressbridge_broadcasts_total`:                                        1,
 		`expressbridge_messages_delivered_total`:                                2,
 	}
-	var body string
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		body = get(t, "http://"+metricsAddr+"/metrics")
-		missing := ""
-		for k, v := range want {
-			if got, ok := metricValue(body, k); !ok || got != v {
-				missing += k + " = " + strconv.FormatFloat(got, 'g', -1, 64) + ", want " + strconv.FormatFloat(v, 'g', -1, 64) + "\n"
-			}
-		}
-		if missing == "" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("metrics:\n%s", missing)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	body := waitMetrics(t, metricsAddr, want)
 	for _, name := range []string{
 		`expressbridge_store_request_duration_seconds_count{op="get",result="ok"}`,
 		"go_goroutines", "process_resident_memory_bytes",
@@ -138,7 +133,7 @@ func TestMetricsAndReadiness(t *testing.T) {
 	r.Start(t)
 	waitReady(t, sv.base, http.StatusOK)
 	// The watch subscribed again: counted.
-	deadline = time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if v, _ := metricValue(get(t, "http://"+metricsAddr+"/metrics"), "expressbridge_pubsub_resubscriptions_total"); v >= 1 {
 			break
@@ -182,6 +177,89 @@ func get(t *testing.T, url string) string {
 }
 
 // metricValue finds the sample "name{labels} value" in an exposition.
+// waitMetrics scrapes addr until every sample of want has its value (5 s
+// at most), and returns the last scrape.
+func waitMetrics(t *testing.T, addr string, want map[string]float64) string {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		body := get(t, "http://"+addr+"/metrics")
+		missing := ""
+		for k, v := range want {
+			if got, ok := metricValue(body, k); !ok || got != v {
+				missing += k + " = " + strconv.FormatFloat(got, 'g', -1, 64) + ", want " + strconv.FormatFloat(v, 'g', -1, 64) + "\n"
+			}
+		}
+		if missing == "" {
+			return body
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics:\n%s", missing)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestSocketIOMetrics: a Socket.IO session is one open connection on
+// whichever transports it lives (polling, upgraded, WebSocket only); its
+// end is counted with the bridge's reason; the door's own refusals of a
+// handshake are counted as the gate's are.
+func TestSocketIOMetrics(t *testing.T) {
+	const secret, sid = "socket.io metrics secret", "m-L9xbwSXrMcxjPo6X_sFHJSTgb3vlOR"
+	s := newStore(t)
+	s.set(t, "sess:"+sid, expressRecord(time.Now().Add(time.Hour), "Zoë"), time.Hour)
+	cookie := "connect.sid=" + signWith(t, secret, sid)
+	metricsAddr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+	sv := startServe(t, []string{secret}, map[string]string{envRedisURL: s.r.URL()}, "--no-pubsub", "--metrics-listen", metricsAddr)
+	waitReady(t, sv.base, http.StatusOK)
+	base := "http://" + sv.base + "/socket.io/"
+
+	// One on long-polling, then upgraded; one on WebSocket only.
+	polled := sioSession(t, base, cookie)
+	open := `expressbridge_connections_open{door="socket.io"}`
+	waitMetrics(t, metricsAddr, map[string]float64{open: 1})
+	wsURL := "ws" + strings.TrimPrefix(strings.Replace(polled, "transport=polling", "transport=websocket", 1), "http")
+	up, _, err := websocket.DefaultDialer.Dial(wsURL, http.Header{"Cookie": {cookie}})
+	if err != nil {
+		t.Fatalf("upgrade: %v", err)
+	}
+	defer up.Close()
+	up.WriteMessage(websocket.TextMessage, []byte("2probe"))
+	up.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, msg, err := up.ReadMessage(); err != nil || string(msg) != "3probe" {
+		t.Fatalf("probe: %q %v", msg, err)
+	}
+	up.WriteMessage(websocket.TextMessage, []byte("5"))
+	direct, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(base, "http")+"?EIO=4&transport=websocket",
+		http.Header{"Cookie": {cookie}})
+	if err != nil {
+		t.Fatalf("websocket only: %v", err)
+	}
+	defer direct.Close()
+	direct.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, msg, err := direct.ReadMessage(); err != nil || !strings.HasPrefix(string(msg), `0{"sid":"`) {
+		t.Fatalf("websocket only: %q %v", msg, err)
+	}
+	for _, bad := range []string{"?EIO=3&transport=polling", "?EIO=4&transport=flash"} {
+		if status, _ := do(t, "GET", base+bad, cookie, ""); status != http.StatusBadRequest {
+			t.Fatalf("%s: %d", bad, status)
+		}
+	}
+	waitMetrics(t, metricsAddr, map[string]float64{
+		open: 2,
+		`expressbridge_handshakes_total{door="socket.io",result="bad-request"}`: 2,
+	})
+
+	// The logout ends both, counted once each, with the bridge's reason.
+	if err := s.c.Del(context.Background(), "sess:"+sid).Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitMetrics(t, metricsAddr, map[string]float64{
+		open: 0,
+		`expressbridge_connections_closed_total{door="socket.io",reason="logged-out"}`: 2,
+	})
+}
+
 func metricValue(body, sample string) (float64, bool) {
 	for line := range strings.SplitSeq(body, "\n") {
 		if rest, ok := strings.CutPrefix(line, sample+" "); ok {
