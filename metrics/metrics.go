@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -123,7 +124,20 @@ func (m *Metrics) StoreRequest(op string, d time.Duration, err error) {
 
 // RedisHook times every command of a go-redis client as a store request
 // (client.AddHook). A missing key (redis.Nil) is an answer, not an error.
+// Left out, as no session store requests: a connection's own set-up
+// (HELLO, AUTH, SELECT, CLIENT SETINFO, which Redis before 7.2 refuses
+// without harm) and PUBLISH or SPUBLISH (broadcasts, when the Pub/Sub
+// shares the store's client).
 func (m *Metrics) RedisHook() redis.Hook { return redisHook{m} }
+
+// notStoreRequest names the commands RedisHook leaves out.
+func notStoreRequest(name string) bool {
+	switch name {
+	case "hello", "auth", "select", "client", "publish", "spublish":
+		return true
+	}
+	return false
+}
 
 type redisHook struct{ m *Metrics }
 
@@ -131,6 +145,9 @@ func (redisHook) DialHook(next redis.DialHook) redis.DialHook { return next }
 
 func (h redisHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
+		if notStoreRequest(cmd.Name()) {
+			return next(ctx, cmd)
+		}
 		start := time.Now()
 		err := next(ctx, cmd)
 		h.m.StoreRequest(cmd.Name(), time.Since(start), storeErr(err))
@@ -140,6 +157,9 @@ func (h redisHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 
 func (h redisHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if !slices.ContainsFunc(cmds, func(c redis.Cmder) bool { return !notStoreRequest(c.Name()) }) {
+			return next(ctx, cmds) // a connection's set-up
+		}
 		start := time.Now()
 		err := next(ctx, cmds)
 		h.m.StoreRequest("pipeline", time.Since(start), storeErr(err))
