@@ -34,6 +34,8 @@ const pgRevalidateInterval = time.Second
 type serveOptions struct {
 	listen, path     string
 	socketioPath     string
+	sioPing, sioWait time.Duration // Socket.IO's pingInterval and pingTimeout
+	sioMaxBuffer     int64         // Socket.IO's maxHttpBufferSize
 	origins          []string
 	readLimit        int64
 	pingInterval     time.Duration
@@ -115,6 +117,17 @@ SIGTERM stop accepting, close every connection with 1001 and exit within
 	fs.StringVar(&so.socketioPath, "socketio-path", "/socket.io/",
 		"path of the Socket.IO endpoint (socket.io-client's path option); empty: no Socket.IO")
 	bindEnv(fs, "socketio-path", "EXPRESSBRIDGE_SOCKETIO_PATH")
+	// Socket.IO's own server options, under their names there, so that a
+	// fleet moving from Node keeps what its clients expect.
+	fs.DurationVar(&so.sioPing, "socketio-ping-interval", socketio.DefaultPingInterval,
+		"Socket.IO's pingInterval: how often the server pings a Socket.IO client")
+	bindEnv(fs, "socketio-ping-interval", "EXPRESSBRIDGE_SOCKETIO_PING_INTERVAL")
+	fs.DurationVar(&so.sioWait, "socketio-ping-timeout", socketio.DefaultPingTimeout,
+		"Socket.IO's pingTimeout: how long a ping may go unanswered before the client is closed")
+	bindEnv(fs, "socketio-ping-timeout", "EXPRESSBRIDGE_SOCKETIO_PING_TIMEOUT")
+	fs.Int64Var(&so.sioMaxBuffer, "socketio-max-buffer", socketio.DefaultMaxHTTPBufferSize,
+		"Socket.IO's maxHttpBufferSize: largest long-polling payload or WebSocket message from a Socket.IO client, in bytes")
+	bindEnv(fs, "socketio-max-buffer", "EXPRESSBRIDGE_SOCKETIO_MAX_BUFFER")
 	fs.StringSliceVar(&so.origins, "allow-origin", nil,
 		"origin (scheme://host[:port]) whose pages may connect; repeatable; none: only pages of the bridge's own host")
 	bindEnv(fs, "allow-origin", "EXPRESSBRIDGE_ALLOW_ORIGIN")
@@ -274,7 +287,11 @@ func (so *serveOptions) run(ctx context.Context, a *app, o *sessionOptions, g *g
 		}
 		// The bridge's queue bounds Socket.IO on WebSocket; the door's own,
 		// on long-polling, is the same --send-queue.
-		sioCfg := socketio.Config{Bridge: srv, HandshakeTimeout: so.handshakeTimeout, SendQueue: so.sendQueue, Logger: log}
+		if so.sioPing <= 0 || so.sioWait <= 0 || so.sioMaxBuffer <= 0 {
+			return usageErrorf("--socketio-ping-interval, --socketio-ping-timeout and --socketio-max-buffer must be positive")
+		}
+		sioCfg := socketio.Config{Bridge: srv, HandshakeTimeout: so.handshakeTimeout, SendQueue: so.sendQueue, Logger: log,
+			PingInterval: so.sioPing, PingTimeout: so.sioWait, MaxHTTPBufferSize: so.sioMaxBuffer}
 		if fan.bus != nil {
 			sioCfg.NewAdapter = fan.bus.NewAdapter
 		}

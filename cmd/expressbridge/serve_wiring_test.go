@@ -122,3 +122,26 @@ func TestServeFlagsFromEnv(t *testing.T) {
 		t.Fatalf("a 200-byte message with EXPRESSBRIDGE_READ_LIMIT=100: %v, want close 1009", err)
 	}
 }
+
+// TestServeSocketIOOptions: Socket.IO's own options reach the door from
+// flags and from the environment (the handshake tells the client; a POST
+// over maxHttpBufferSize gets 413), and nonsense is a usage error.
+func TestServeSocketIOOptions(t *testing.T) {
+	const secret, sid = "socket.io options secret", "o-L9xbwSXrMcxjPo6X_sFHJSTgb3vlOR"
+	s := newStore(t)
+	s.set(t, "sess:"+sid, expressRecord(time.Now().Add(time.Hour), "Zoë"), time.Hour)
+	cookie := "connect.sid=" + signWith(t, secret, sid)
+	sv := startServe(t, []string{secret}, map[string]string{envRedisURL: s.r.URL(), "EXPRESSBRIDGE_SOCKETIO_MAX_BUFFER": "5000"},
+		"--no-pubsub", "--socketio-ping-interval", "4s", "--socketio-ping-timeout", "3s")
+	base := "http://" + sv.base + "/socket.io/"
+	status, body := do(t, "GET", base+"?EIO=4&transport=polling", cookie, "")
+	if status != 200 || !strings.Contains(body, `"pingInterval":4000,"pingTimeout":3000,"maxPayload":5000`) {
+		t.Fatalf("handshake: %d %s", status, body)
+	}
+	url := sioSession(t, base, cookie)
+	if status, body = do(t, "POST", url, cookie, `42["say","`+strings.Repeat("x", 6000)+`"]`); status != 413 {
+		t.Fatalf("a 6 KB POST with a 5000-byte limit: %d %s", status, body)
+	}
+	cli(t, map[string]string{envRedisURL: s.r.URL(), envSecret: secret}, "", "serve", "--socketio-ping-timeout", "0s").
+		want(t, exitUsage, nil, []string{"must be positive"})
+}
