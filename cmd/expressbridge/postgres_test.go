@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -31,8 +30,8 @@ func TestPostgres(t *testing.T) {
 	ctx := context.Background()
 
 	// Without the trigger: serve polls once a second.
-	metricsAddr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
-	sv := startServe(t, []string{secret}, env, append([]string{"--metrics-listen", metricsAddr}, passport...)...)
+	sv := startServe(t, []string{secret}, env, append([]string{"--metrics-listen", "127.0.0.1:0"}, passport...)...)
+	metricsAddr := sv.metrics
 	waitReady(t, sv.base, http.StatusOK)
 	cookie := app.Login(ctx, t, "alice")
 	c := dialHello(t, sv.base, cookie, app.URL(), "42")
