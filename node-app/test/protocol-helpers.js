@@ -2,7 +2,7 @@
 
 // Helpers shared by the two protocol suites (node:test ports of the
 // upstream mocha suites): the same functions the upstream files define,
-// plus the server URL from the environment.
+// plus the servers' URLs from the environment.
 
 const NodeWebSocket = require('ws')
 
