@@ -43,6 +43,13 @@ func waitClosed(t *testing.T, c *websocket.Conn, limit time.Duration) (int, stri
 	}
 }
 
+// revokeLimit bounds how soon a change pushed by the store closes a
+// connection. The push takes milliseconds; the bound is loose for a loaded
+// CI machine under -race, far below DefaultRevalidateInterval (30 s), the
+// only other path, so that it still proves the push. The tests log what
+// they measure.
+const revokeLimit = 3 * time.Second
+
 func expectEnded(t *testing.T, c *websocket.Conn, limit time.Duration, reason string) {
 	t.Helper()
 	code, text := waitClosed(t, c, limit)
@@ -62,6 +69,8 @@ func watching(t *testing.T, h *harness) {
 	})
 }
 
+// TestLogoutClosesConnectionsWithinASecond: the push takes milliseconds
+// (logged); the test allows revokeLimit.
 func TestLogoutClosesConnectionsWithinASecond(t *testing.T) {
 	h := newHarness(t)
 	b := h.serve(bridge.Config{Watch: h.store.Watch})
@@ -75,8 +84,8 @@ func TestLogoutClosesConnectionsWithinASecond(t *testing.T) {
 
 	start := time.Now()
 	h.app.Logout(h.ctx, t, zoeCookie)
-	expectEnded(t, zoe1, time.Second, bridge.ReasonLoggedOut)
-	expectEnded(t, zoe2, time.Second, bridge.ReasonLoggedOut)
+	expectEnded(t, zoe1, revokeLimit, bridge.ReasonLoggedOut)
+	expectEnded(t, zoe2, revokeLimit, bridge.ReasonLoggedOut)
 	t.Logf("logout through Express to close frame: %v", time.Since(start))
 
 	send(t, bob, map[string]string{"type": "say", "text": "still here"})
@@ -92,10 +101,12 @@ func TestLoggedInFalseClosesConnection(t *testing.T) {
 	watching(t, h)
 	cookie, _ := h.login("Zoë")
 	c := mustDial(t, b.ws, cookie, "Zoë")
+	start := time.Now()
 	if status, body := h.app.PostJSON(h.ctx, t, "/test/set", cookie, map[string]any{"loggedIn": false}); status != 200 {
 		t.Fatalf("/test/set: %d %s", status, body)
 	}
-	expectEnded(t, c, time.Second, bridge.ReasonSessionChanged)
+	expectEnded(t, c, revokeLimit, bridge.ReasonSessionChanged)
+	t.Logf("loggedIn false through Express to close frame: %v", time.Since(start))
 }
 
 func TestExpiryClosesConnectionOnTime(t *testing.T) {
@@ -104,15 +115,20 @@ func TestExpiryClosesConnectionOnTime(t *testing.T) {
 	b := h.serve(bridge.Config{Watch: h.store.Watch})
 	runLive(t, b)
 	watching(t, h)
+	// Express sets cookie.expires 2 s after it takes the login, which is
+	// after start: nothing may close it sooner (but for the millisecond
+	// cookie.expires is truncated to).
+	start := time.Now()
 	cookie := app.Login(h.ctx, t, "Zoë")
 	sid, _, _ := h.verifier.FromHeader(cookie, cookieName)
 	h.addSensitive(cookie, sid)
 	c := mustDial(t, b.ws, cookie, "Zoë")
-	start := time.Now()
-	expectEnded(t, c, 4*time.Second, bridge.ReasonSessionExpired)
-	if d := time.Since(start); d < time.Second {
-		t.Fatalf("closed after %v, before the 2 s session could expire", d)
+	expectEnded(t, c, 2*time.Second+revokeLimit-time.Since(start), bridge.ReasonSessionExpired)
+	d := time.Since(start)
+	if d < 2*time.Second-10*time.Millisecond {
+		t.Fatalf("closed %v after the login began, before the 2 s session could expire", d)
 	}
+	t.Logf("closed %v after the login began (the session's maxAge is 2 s)", d)
 }
 
 // Without CONFIG, the bridge cannot switch notifications on: it must warn
@@ -135,8 +151,11 @@ func TestFallbackRevalidation(t *testing.T) {
 	})
 	cookie := app.Login(h.ctx, t, "Zoë")
 	c := mustDial(t, b.ws, cookie, "Zoë")
+	start := time.Now()
 	app.Logout(h.ctx, t, cookie)
-	expectEnded(t, c, interval+time.Second, bridge.ReasonLoggedOut)
+	// Revalidation is the only path here: any bound proves it.
+	expectEnded(t, c, interval+revokeLimit, bridge.ReasonLoggedOut)
+	t.Logf("logout through Express to close frame, revalidating every %v: %v", interval, time.Since(start))
 	if n := countOf(h.logs.String(), "cannot be watched"); n != 1 {
 		t.Fatalf("the warning was logged %d times, want once", n)
 	}

@@ -61,7 +61,8 @@ func TestPostgresRevocation(t *testing.T) {
 			hour := time.Now().Add(time.Hour)
 			set("pg-logout-0123456789abcdefghijk", hour, true)
 			set("pg-changed-0123456789abcdefghij", hour, true)
-			set("pg-expires-0123456789abcdefghij", time.Now().Add(1500*time.Millisecond), true)
+			// It must outlive the four dials, however slow, before it expires.
+			set("pg-expires-0123456789abcdefghij", time.Now().Add(3*time.Second), true)
 			set("pg-stays-0123456789abcdefghijkl", hour, true)
 			logout, changed, expires, stays := open("pg-logout-0123456789abcdefghijk"),
 				open("pg-changed-0123456789abcdefghij"), open("pg-expires-0123456789abcdefghij"), open("pg-stays-0123456789abcdefghijkl")
@@ -73,7 +74,7 @@ func TestPostgresRevocation(t *testing.T) {
 			for c, want := range map[*websocket.Conn]string{
 				logout: bridge.ReasonLoggedOut, changed: bridge.ReasonSessionChanged, expires: bridge.ReasonSessionExpired,
 			} {
-				c.SetReadDeadline(time.Now().Add(5 * time.Second))
+				c.SetReadDeadline(time.Now().Add(10 * time.Second)) // the reasons matter here, not how soon
 				_, _, err := c.ReadMessage()
 				var ce *websocket.CloseError
 				if !errors.As(err, &ce) || ce.Code != bridge.CloseUnauthorized || ce.Text != want {

@@ -205,7 +205,7 @@ func testMixedFleet(t *testing.T, sharded bool) {
 	// Go's socketsJoin moves the Node client; Node's moves Go's.
 	g1.ns.SocketsJoin(f.ctx, socketio.BroadcastOptions{Rooms: []socketio.Room{"user:node"}}, "mixed")
 	node.command(map[string]any{"in": "user:ann", "join": "mixed"})
-	time.Sleep(300 * time.Millisecond)
+	waitRoom(t, g1, "mixed", 3)
 	g0.ns.Broadcast(socketio.BroadcastOptions{Rooms: []socketio.Room{"mixed"}}, "mixed-news", 1)
 	expectMsg(t, "node client", node.lines, `{"client":"mixed-news","args":[1]}`)
 	c0.expectEvent(`["mixed-news",1]`)

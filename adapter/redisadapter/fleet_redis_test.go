@@ -87,7 +87,7 @@ func TestFleetCluster(t *testing.T) {
 				t.Errorf("fetchSockets of bob: %d sockets, %v; want 3", len(got), err)
 			}
 			ins[1].ns.SocketsJoin(f.ctx, roomOpts("user:ann"), "ops")
-			time.Sleep(300 * time.Millisecond)
+			waitRoom(t, ins[1], "ops", 3)
 			ins[0].ns.Broadcast(roomOpts("ops"), "ops-news", 1)
 			for i, c := range all {
 				if i%2 == 0 {

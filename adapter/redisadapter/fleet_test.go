@@ -434,7 +434,7 @@ func TestFleetOperations(t *testing.T) {
 	if err := ins[0].ns.SocketsJoin(ctx, bobRoom, "team"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond) // the request is not waited for, as in socket.io
+	waitRoom(t, ins[0], "team", 3)
 	ins[2].ns.Broadcast(team, "team-news", 1)
 	for _, c := range bobs {
 		c.expect(`42["team-news",1]`)
@@ -470,7 +470,7 @@ func TestFleetOperations(t *testing.T) {
 	if err := ins[1].ns.SocketsLeave(ctx, socketio.BroadcastOptions{}, "team"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond)
+	waitRoom(t, ins[1], "team", 0)
 	ins[0].ns.Broadcast(team, "team-news", 2)
 	for _, c := range bobs {
 		c.none(`42["team-news",2]`, 200*time.Millisecond)
@@ -532,6 +532,19 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// waitRoom waits until fetchSockets from in counts want sockets in room:
+// socketsJoin and socketsLeave reach the other instances without being
+// waited for, as in socket.io.
+func waitRoom(t *testing.T, in *instance, room socketio.Room, want int) {
+	t.Helper()
+	start := time.Now()
+	waitFor(t, fmt.Sprintf("fetchSockets of %s from %s counts %d", room, in.name, want), func() bool {
+		got, err := in.ns.FetchSockets(context.Background(), roomOpts(room))
+		return err == nil && len(got) == want
+	})
+	t.Logf("fetchSockets of %s from %s counted %d after %v", room, in.name, want, time.Since(start).Round(time.Millisecond))
 }
 
 func roomOpts(rooms ...socketio.Room) socketio.BroadcastOptions {

@@ -23,9 +23,9 @@ func TestMetricsAndReadiness(t *testing.T) {
 	secret := "metrics test secret"
 	r := testenv.StartRedis(t)
 	app := testenv.StartNodeApp(t, testenv.NodeAppConfig{RedisURL: r.URL(), Secrets: []string{secret}})
-	metricsAddr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
 	sv := startServe(t, []string{secret}, map[string]string{"REDIS_URL": r.URL()},
-		"--metrics-listen", metricsAddr, "--allow-origin", app.URL())
+		"--metrics-listen", "127.0.0.1:0", "--allow-origin", app.URL())
+	metricsAddr := sv.metrics
 	ctx := context.Background()
 	waitReady(t, sv.base, http.StatusOK)
 
@@ -209,8 +209,8 @@ func TestSocketIOMetrics(t *testing.T) {
 	s := newStore(t)
 	s.set(t, "sess:"+sid, expressRecord(time.Now().Add(time.Hour), "Zoë"), time.Hour)
 	cookie := "connect.sid=" + signWith(t, secret, sid)
-	metricsAddr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
-	sv := startServe(t, []string{secret}, map[string]string{envRedisURL: s.r.URL()}, "--no-pubsub", "--metrics-listen", metricsAddr)
+	sv := startServe(t, []string{secret}, map[string]string{envRedisURL: s.r.URL()}, "--no-pubsub", "--metrics-listen", "127.0.0.1:0")
+	metricsAddr := sv.metrics
 	waitReady(t, sv.base, http.StatusOK)
 	base := "http://" + sv.base + "/socket.io/"
 

@@ -61,18 +61,24 @@ func TestServeKeepsSecrets(t *testing.T) {
 	if err := os.WriteFile(secretFile, []byte(strings.Join(sec, "\n")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	port := testenv.FreePort(t)
-	p.base = "127.0.0.1:" + strconv.Itoa(port)
 	var stdout, stderr lockedBuffer
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	exited := make(chan int, 1)
 	go func() {
-		exited <- run(ctx, []string{"serve", "--listen", p.base, "--secret-file", secretFile,
+		// A port of the kernel's choosing, read from the log (startServe).
+		exited <- run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--secret-file", secretFile,
 			"--log-level", "debug", "--allow-origin", app.URL(), "--close-on-store-failure", "--handshake-timeout", "2s"},
 			strings.NewReader(""), &stdout, &stderr,
 			func(k string) string { return map[string]string{"REDIS_URL": redisURL}[k] })
 	}()
+	waitUntil(t, 10*time.Second, "serve to log where it listens", func() bool {
+		if len(exited) > 0 {
+			t.Fatalf("serve exited:\n%s", stderr.String())
+		}
+		p.base = loggedAddr(stderr.String(), servingLine)
+		return p.base != ""
+	})
 	p.waitHealth(http.StatusOK, &stderr)
 
 	// Accepted, and a look at its own session.

@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +28,32 @@ func do(t *testing.T, method, url, cookie, body string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// pollOnce GETs url with cookie, closes sent once the request is written,
+// and returns the body, or "error: …" (it runs outside the test's
+// goroutine, where t.Fatal would leave the test waiting).
+func pollOnce(url, cookie string, sent chan<- struct{}) string {
+	var once sync.Once
+	trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { once.Do(func() { close(sent) }) }}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "GET", url, nil)
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	req.Header.Set("Cookie", cookie)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Sprintf("error: %d %s", resp.StatusCode, b)
+	}
+	return string(b)
 }
 
 // TestServeSocketIO: serve answers Socket.IO at --socketio-path with the
@@ -78,9 +107,16 @@ func TestServeSocketIO(t *testing.T) {
 		t.Fatalf("EIO=3: %d %s", status, body)
 	}
 	// A pending poll does not hold up a graceful stop: it gets CLOSE.
-	polled := make(chan string, 1)
-	go func() { _, body := do(t, "GET", url, cookie, ""); polled <- body }()
-	time.Sleep(100 * time.Millisecond)
+	// Nothing outside serve shows that the poll is pending: stop waits for
+	// the request to be written, then 1 s for serve to take it.
+	polled, sent := make(chan string, 1), make(chan struct{})
+	go func() { polled <- pollOnce(url, cookie, sent) }()
+	select {
+	case <-sent:
+	case body := <-polled:
+		t.Fatalf("the poll ended before the stop: %q", body)
+	}
+	time.Sleep(time.Second)
 	t0 := time.Now()
 	if code := stop(); code != exitOK {
 		t.Fatalf("serve exited %d:\n%s", code, stderr.String())

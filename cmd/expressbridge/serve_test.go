@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -39,27 +39,30 @@ func (l *lockedBuffer) String() string {
 
 // served is `expressbridge serve` running in-process.
 type served struct {
-	base   string // host:port
-	stderr lockedBuffer
-	stop   context.CancelFunc // SIGTERM's path
-	exited chan int           // serve's exit status, once
-	done   chan struct{}      // closed when serve has returned
+	base    string // host:port
+	metrics string // host:port of --metrics-listen, when given
+	stderr  lockedBuffer
+	stop    context.CancelFunc // SIGTERM's path
+	exited  chan int           // serve's exit status, once
+	done    chan struct{}      // closed when serve has returned
 }
 
 // startServe runs serve with a secret file of secrets, env as its whole
 // environment and args after its own --listen and --secret-file, and
 // returns once /healthz answers 200. At cleanup it is stopped and waited for.
+// serve listens on a port of the kernel's choosing, read from its log: a
+// FreePort could be taken by another test before serve binds it. For
+// metrics, pass --metrics-listen 127.0.0.1:0 and read sv.metrics.
 func startServe(t *testing.T, secrets []string, env map[string]string, args ...string) *served {
 	t.Helper()
-	port := testenv.FreePort(t)
 	secretFile := filepath.Join(t.TempDir(), "secrets")
 	os.WriteFile(secretFile, []byte(strings.Join(secrets, "\n")+"\n"), 0o600)
-	sv := &served{base: "127.0.0.1:" + strconv.Itoa(port), exited: make(chan int, 1), done: make(chan struct{})}
+	sv := &served{exited: make(chan int, 1), done: make(chan struct{})}
 	ctx, stop := context.WithCancel(context.Background())
 	sv.stop = stop
 	go func() {
 		defer close(sv.done)
-		sv.exited <- run(ctx, append([]string{"serve", "--listen", sv.base, "--secret-file", secretFile}, args...),
+		sv.exited <- run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0", "--secret-file", secretFile}, args...),
 			strings.NewReader(""), &bytes.Buffer{}, &sv.stderr, func(k string) string { return env[k] })
 	}()
 	t.Cleanup(func() {
@@ -72,11 +75,19 @@ func startServe(t *testing.T, secrets []string, env map[string]string, args ...s
 	})
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		resp, err := http.Get("http://" + sv.base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return sv
+		var err error
+		if sv.base == "" {
+			sv.base = loggedAddr(sv.stderr.String(), servingLine)
+		}
+		if sv.base != "" {
+			var resp *http.Response
+			if resp, err = http.Get("http://" + sv.base + "/healthz"); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					// Logged before serve serves, so before this answer.
+					sv.metrics = loggedAddr(sv.stderr.String(), metricsLine)
+					return sv
+				}
 			}
 		}
 		select {
@@ -89,6 +100,20 @@ func startServe(t *testing.T, secrets []string, env map[string]string, args ...s
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// Where serve's log says it listens, as text or JSON.
+var (
+	servingLine = regexp.MustCompile(`expressbridge serving\b[^\n]*?\burl\W+ws://([^/"\s]+)`)
+	metricsLine = regexp.MustCompile(`metrics serving\b[^\n]*?\burl\W+http://([^/"\s]+)`)
+)
+
+// loggedAddr returns the host:port that line found in log, or "".
+func loggedAddr(log string, line *regexp.Regexp) string {
+	if m := line.FindStringSubmatch(log); m != nil {
+		return m[1]
+	}
+	return ""
 }
 
 // TestServe runs `expressbridge serve` in-process beside the real Express

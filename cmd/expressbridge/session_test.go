@@ -375,10 +375,16 @@ func TestSessionTouch(t *testing.T) {
 	s.set(t, key, expressRecord(time.Now().Add(100*time.Second), "Zoë"), 100*time.Second)
 	s.set(t, "sess:"+sidBrowser, browserRecord, time.Minute)
 	s.set(t, "sess:"+sidBad, expressRecord(time.Now().Add(-time.Minute), "late"), 100*time.Second)
+	// near checks a TTL set (or left) at want: it runs down while the
+	// commands before the check run, which a loaded machine may stretch to
+	// seconds; it never grows but by a touch. Touched (1h, 2h) and not
+	// touched (100 s) stay far apart.
 	near := func(t *testing.T, got, want time.Duration) {
 		t.Helper()
-		if got < want-time.Second || got > want+time.Second {
-			t.Errorf("TTL = %v, want %v±1s", got, want)
+		if got > want+time.Second || got < want-10*time.Second {
+			t.Errorf("TTL = %v, want %v (+1s, -10s)", got, want)
+		} else {
+			t.Logf("TTL = %v, want %v", got, want)
 		}
 	}
 
@@ -395,7 +401,12 @@ func TestSessionTouch(t *testing.T) {
 
 	// A browser-session cookie gets --ttl.
 	r = cli(t, s.env, "", "session", "touch", "--json", "--ttl", "2h", sidBrowser)
-	r.want(t, exitOK, []string{`{"ok":true,"sid":"` + sidBrowser + `","ttl_seconds":7200}`}, nil)
+	r.want(t, exitOK, nil, nil)
+	// The TTL is read back after the touch: a stall between the two may
+	// take a second off.
+	if !regexp.MustCompile(`^\{"ok":true,"sid":"` + sidBrowser + `","ttl_seconds":(7200|7199)\}\n$`).MatchString(r.stdout) {
+		t.Errorf("stdout = %q, want the new TTL", r.stdout)
+	}
 	near(t, s.pttl(t, "sess:"+sidBrowser), 2*time.Hour)
 
 	// Expired and missing sessions are not touched.

@@ -13,7 +13,10 @@ import (
 )
 
 // eventBudget is how soon after the writer's commit an event must arrive.
-const eventBudget = 50 * time.Millisecond
+// NOTIFY is Watch's only path, so any bound proves push delivery; this one
+// is loose for a loaded CI machine under -race, and the tests log the
+// latencies they measure.
+const eventBudget = 2 * time.Second
 
 type event struct{ sid, op string }
 
@@ -75,7 +78,8 @@ func (w *watcher) expect(t *testing.T, sid, op string, since time.Time, within t
 
 // settle discards further events of Express's login for sid: express-session
 // saves a new session twice (the route's save, then its own at the end of
-// the response with cookie.expires moved on), and each is a set.
+// the response with cookie.expires moved on), and each is a set. It waits
+// 500 ms of silence so that a late second set cannot reach a later expect.
 func (w *watcher) settle(t *testing.T, sid string) {
 	t.Helper()
 	for {
@@ -84,7 +88,7 @@ func (w *watcher) settle(t *testing.T, sid string) {
 			if e.sid != sid || e.op != pgstore.OpSet {
 				t.Fatalf("event %s %s, want only set %s", e.op, connectsid.Redact(e.sid), connectsid.Redact(sid))
 			}
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(500 * time.Millisecond):
 			return
 		}
 	}
@@ -128,7 +132,7 @@ func TestWatch(t *testing.T) {
 	// Express's login is an INSERT: set.
 	start := time.Now()
 	cookie, sid := g.login(t, "Zoë")
-	w.expect(t, sid, pgstore.OpSet, start, time.Second)
+	t.Logf("login by Express: set event %v after the request began", w.expect(t, sid, pgstore.OpSet, start, eventBudget))
 	w.settle(t, sid)
 	// Express's touch only lengthens expire: nothing.
 	g.app.WhoAmI(ctx, t, cookie)
@@ -148,9 +152,7 @@ func TestWatch(t *testing.T) {
 	if err := g.store.Set(ctx, sess); err != nil {
 		t.Fatal(err)
 	}
-	if lat := w.expect(t, sid, pgstore.OpSet, time.Now(), eventBudget); lat > eventBudget {
-		t.Errorf("set event %v after Go's Set", lat)
-	}
+	t.Logf("Set by Go: set event %v after its commit", w.expect(t, sid, pgstore.OpSet, time.Now(), eventBudget))
 	// Express logs out: del, within the budget.
 	start = time.Now()
 	g.app.Logout(ctx, t, cookie)
@@ -159,7 +161,7 @@ func TestWatch(t *testing.T) {
 	t.Logf("logout by Express: del event %v after the request began (response after %v)", lat, answered)
 	// Go destroys: del.
 	_, sid = g.login(t, "Bob")
-	w.expect(t, sid, pgstore.OpSet, time.Now(), time.Second)
+	w.expect(t, sid, pgstore.OpSet, time.Now(), eventBudget)
 	w.settle(t, sid)
 	start = time.Now()
 	if err := g.store.Destroy(ctx, sid); err != nil {
@@ -168,14 +170,14 @@ func TestWatch(t *testing.T) {
 	t.Logf("Destroy by Go: del event %v after the call began", w.expect(t, sid, pgstore.OpDel, start, eventBudget))
 	// connect-pg-simple's pruning deletes rows past their expire: expired.
 	_, sid = g.login(t, "Cy")
-	w.expect(t, sid, pgstore.OpSet, time.Now(), time.Second)
+	w.expect(t, sid, pgstore.OpSet, time.Now(), eventBudget)
 	w.settle(t, sid)
 	g.setExpire(t, sid, time.Now().Unix()-10)
-	w.expect(t, sid, pgstore.OpSet, time.Now(), eventBudget) // a shortened expire is a change
+	t.Logf("shortened expire: set event %v after its commit", w.expect(t, sid, pgstore.OpSet, time.Now(), eventBudget)) // a shortened expire is a change
 	if _, err := g.pool.Exec(ctx, `DELETE FROM session WHERE expire < to_timestamp($1)`, float64(time.Now().Unix())); err != nil {
 		t.Fatal(err)
 	}
-	w.expect(t, sid, pgstore.OpExpired, time.Now(), eventBudget)
+	t.Logf("pruning: expired event %v after its commit", w.expect(t, sid, pgstore.OpExpired, time.Now(), eventBudget))
 
 	// The listening connection is terminated: Watch says it is not watching,
 	// reconnects by itself, says so again, and events flow.
@@ -189,10 +191,10 @@ func TestWatch(t *testing.T) {
 	}
 	t.Logf("Watch listening again %v after pg_terminate_backend", time.Since(start).Round(time.Millisecond))
 	cookie, sid = g.login(t, "Dee")
-	w.expect(t, sid, pgstore.OpSet, time.Now(), time.Second)
+	w.expect(t, sid, pgstore.OpSet, time.Now(), eventBudget)
 	w.settle(t, sid)
 	g.app.Logout(ctx, t, cookie)
-	w.expect(t, sid, pgstore.OpDel, time.Now(), eventBudget)
+	t.Logf("logout after reconnecting: del event %v after the response", w.expect(t, sid, pgstore.OpDel, time.Now(), eventBudget))
 
 	// The end of ctx ends Watch.
 	w.cancel()
@@ -239,7 +241,7 @@ func TestWatchSurvivesRestart(t *testing.T) {
 	if err := store.Set(ctx, sess); err != nil {
 		t.Fatal(err)
 	}
-	w.expect(t, "after-restart", pgstore.OpSet, time.Now(), eventBudget)
+	t.Logf("Set after the restart: set event %v after its commit", w.expect(t, "after-restart", pgstore.OpSet, time.Now(), eventBudget))
 }
 
 // The trigger's SQL is safe for any table name and never fails a write.
@@ -278,7 +280,7 @@ func TestNotifySQL(t *testing.T) {
 		if err := store.Set(ctx, sess); err != nil {
 			t.Fatal(err)
 		}
-		w.expect(t, "ünï'\"$", pgstore.OpSet, time.Now(), time.Second)
+		w.expect(t, "ünï'\"$", pgstore.OpSet, time.Now(), eventBudget)
 		w.cancel()
 	}
 }

@@ -8,24 +8,33 @@
 // node:assert and Node's own fetch. The server must listen at SERVER_URL
 // (default http://localhost:3000), serve Engine.IO at /engine.io/ with
 // pingInterval 300 ms, pingTimeout 200 ms, maxPayload 1000000, and echo
-// every message back.
+// every message back. Deviations, each marked "expressbridge:": the
+// handshake and heartbeat tests may use a server of their own, so that
+// SERVER_URL's may ping rarely (see protocol-helpers.js), and the
+// duplicate-poll test waits longer between its two polls.
 
 const { describe, it } = require('node:test')
 const assert = require('node:assert/strict')
-const { WebSocket, URL, WS_URL, PING_INTERVAL, PING_TIMEOUT, sleep, waitFor, hasAllKeys, bufferOf } = require('../protocol-helpers')
+const { WebSocket, URL, WS_URL, HEARTBEAT_SERVER, PING_INTERVAL, PING_TIMEOUT, sleep, waitFor, hasAllKeys, bufferOf } = require('../protocol-helpers')
 
 const isNodejs = true
 const T = { timeout: 2000 } // mocha's default
 const HEARTBEAT = { timeout: 5000 } // this.timeout(5000)
 
-async function initLongPollingSession() {
-  const response = await fetch(`${URL}/engine.io/?EIO=4&transport=polling`)
+// expressbridge: the server's URL is a parameter, for the tests that use
+// a server of their own (see protocol-helpers.js).
+async function initLongPollingSession(url = URL) {
+  const response = await fetch(`${url}/engine.io/?EIO=4&transport=polling`)
   const content = await response.text()
   return JSON.parse(content.substring(1)).sid
 }
 
 describe('Engine.IO protocol', () => {
   describe('handshake', () => {
+    // expressbridge: against the server with upstream's heartbeat, which
+    // these tests read or check (see protocol-helpers.js).
+    const { URL, WS_URL } = HEARTBEAT_SERVER
+
     describe('HTTP long-polling', () => {
       it('successfully opens a session', T, async () => {
         const response = await fetch(`${URL}/engine.io/?EIO=4&transport=polling`)
@@ -230,7 +239,10 @@ describe('Engine.IO protocol', () => {
 
         const pollResponses = await Promise.all([
           fetch(`${URL}/engine.io/?EIO=4&transport=polling&sid=${sid}`),
-          sleep(5).then(() => fetch(`${URL}/engine.io/?EIO=4&transport=polling&sid=${sid}&t=burst`)),
+          // expressbridge: upstream waits 5 ms for the first GET to be the
+          // pending one; a loaded machine can take longer, and this server
+          // sends no ping meanwhile.
+          sleep(200).then(() => fetch(`${URL}/engine.io/?EIO=4&transport=polling&sid=${sid}&t=burst`)),
         ])
 
         assert.equal(pollResponses[0].status, 200)
@@ -295,9 +307,13 @@ describe('Engine.IO protocol', () => {
   })
 
   describe('heartbeat', HEARTBEAT, () => {
+    // expressbridge: against the server with upstream's heartbeat, which
+    // these tests read or check (see protocol-helpers.js).
+    const { URL, WS_URL } = HEARTBEAT_SERVER
+
     describe('HTTP long-polling', () => {
       it('sends ping/pong packets', HEARTBEAT, async () => {
-        const sid = await initLongPollingSession()
+        const sid = await initLongPollingSession(URL)
 
         for (let i = 0; i < 3; i++) {
           const pollResponse = await fetch(`${URL}/engine.io/?EIO=4&transport=polling&sid=${sid}`)
@@ -318,7 +334,7 @@ describe('Engine.IO protocol', () => {
       })
 
       it('closes the session upon ping timeout', HEARTBEAT, async () => {
-        const sid = await initLongPollingSession()
+        const sid = await initLongPollingSession(URL)
 
         await sleep(PING_INTERVAL + PING_TIMEOUT)
 

@@ -11,11 +11,13 @@
 // timeout, and the namespaces "/" and "/custom", each of which emits
 // "auth" with the handshake's auth payload on connection, answers
 // "message" with "message-back" and the same arguments, and acknowledges
-// "message-with-ack" with its arguments.
+// "message-with-ack" with its arguments. Deviation, marked "expressbridge:":
+// the handshake, heartbeat and disconnect tests may use servers of their
+// own, so that SERVER_URL's may ping rarely (see protocol-helpers.js).
 
 const { describe, it } = require('node:test')
 const assert = require('node:assert/strict')
-const { WebSocket, URL, WS_URL, PING_INTERVAL, PING_TIMEOUT, sleep, waitFor, hasAllKeys, bufferOf } = require('../protocol-helpers')
+const { WebSocket, URL, WS_URL, HEARTBEAT_SERVER, PING_SERVER, PING_INTERVAL, PING_TIMEOUT, sleep, waitFor, hasAllKeys, bufferOf } = require('../protocol-helpers')
 
 const isNodejs = true
 const T = { timeout: 2000 } // mocha's default
@@ -40,14 +42,17 @@ function waitForPackets(socket, count) {
   })
 }
 
-async function initLongPollingSession() {
-  const response = await fetch(`${URL}/socket.io/?EIO=4&transport=polling`)
+// expressbridge: the server's URL is a parameter, for the tests that use
+// a server of their own (see protocol-helpers.js).
+async function initLongPollingSession(url = URL) {
+  const response = await fetch(`${url}/socket.io/?EIO=4&transport=polling`)
   const content = await response.text()
   return JSON.parse(content.substring(1)).sid
 }
 
-async function initSocketIOConnection() {
-  const socket = new WebSocket(`${WS_URL}/socket.io/?EIO=4&transport=websocket`)
+// expressbridge: as initLongPollingSession.
+async function initSocketIOConnection(wsUrl = WS_URL) {
+  const socket = new WebSocket(`${wsUrl}/socket.io/?EIO=4&transport=websocket`)
   socket.binaryType = 'arraybuffer'
 
   await waitFor(socket, 'message') // Engine.IO handshake
@@ -62,6 +67,10 @@ async function initSocketIOConnection() {
 
 describe('Engine.IO protocol', () => {
   describe('handshake', () => {
+    // expressbridge: against the server with upstream's heartbeat, which
+    // these tests read or check (see protocol-helpers.js).
+    const { URL, WS_URL } = HEARTBEAT_SERVER
+
     describe('HTTP long-polling', () => {
       it('should successfully open a session', T, async () => {
         const response = await fetch(`${URL}/socket.io/?EIO=4&transport=polling`)
@@ -172,9 +181,13 @@ describe('Engine.IO protocol', () => {
   })
 
   describe('heartbeat', HEARTBEAT, () => {
+    // expressbridge: against the server with upstream's heartbeat, which
+    // these tests read or check (see protocol-helpers.js).
+    const { URL, WS_URL } = HEARTBEAT_SERVER
+
     describe('HTTP long-polling', () => {
       it('should send ping/pong packets', HEARTBEAT, async () => {
-        const sid = await initLongPollingSession()
+        const sid = await initLongPollingSession(URL)
 
         for (let i = 0; i < 3; i++) {
           const pollResponse = await fetch(`${URL}/socket.io/?EIO=4&transport=polling&sid=${sid}`)
@@ -195,7 +208,7 @@ describe('Engine.IO protocol', () => {
       })
 
       it('should close the session upon ping timeout', HEARTBEAT, async () => {
-        const sid = await initLongPollingSession()
+        const sid = await initLongPollingSession(URL)
 
         await sleep(PING_INTERVAL + PING_TIMEOUT)
 
@@ -433,8 +446,13 @@ describe('Socket.IO protocol', () => {
   })
 
   describe('disconnect', () => {
+    // expressbridge: against a server that pings every 300 ms and waits
+    // long for the pong: these tests await a ping, never answer it, and
+    // then expect a payload (see protocol-helpers.js).
+    const { WS_URL } = PING_SERVER
+
     it('should disconnect from the main namespace', T, async () => {
-      const socket = await initSocketIOConnection()
+      const socket = await initSocketIOConnection(WS_URL)
 
       socket.send('41')
 
@@ -444,7 +462,7 @@ describe('Socket.IO protocol', () => {
     })
 
     it('should connect then disconnect from a custom namespace', T, async () => {
-      const socket = await initSocketIOConnection()
+      const socket = await initSocketIOConnection(WS_URL)
 
       await waitFor(socket, 'message') // ping
 
