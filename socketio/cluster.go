@@ -63,9 +63,15 @@ type SocketInfo struct {
 }
 
 // ServerSideHandler handles an event another instance emitted with
-// ServerSideEmit (or io.serverSideEmit on a Node server): its arguments as
-// the cluster adapter decoded them (see adapter/redisadapter for the types).
-type ServerSideHandler func(args []any)
+// ServerSideEmit or ServerSideEmitWithAck (or io.serverSideEmit on a Node
+// server): its arguments as the cluster adapter decoded them (see
+// adapter/redisadapter for the types), and ack when the sender waits for
+// an answer (nil otherwise). ack sends the sender one value (as Socket.Emit
+// encodes an argument); only its first call sends. It may be called from
+// any goroutine, after the handler has returned; a sender that has stopped
+// waiting ignores it. A handler that never calls ack leaves the sender
+// waiting until its timeout, as with Node.
+type ServerSideHandler func(args []any, ack func(any))
 
 // clusterState is what a namespace keeps for operations across instances.
 type clusterState struct {
@@ -232,15 +238,17 @@ func (n *Namespace) LocalFetchSockets(opts BroadcastOptions) []SocketInfo {
 }
 
 // DispatchServerSideEmit runs the OnServerSideEmit handler of event with
-// args: a ClusterAdapter calls it for each server-side event of another
-// instance. Events without a handler are dropped.
-func (n *Namespace) DispatchServerSideEmit(event string, args []any) {
+// args and ack (nil when the sender wants no answer; the ClusterAdapter
+// makes it send once): a ClusterAdapter calls it for each server-side
+// event of another instance. Events without a handler are dropped, and
+// their ack is never called.
+func (n *Namespace) DispatchServerSideEmit(event string, args []any, ack func(any)) {
 	cs := &n.cluster
 	cs.mu.RLock()
 	h := cs.handlers[event]
 	cs.mu.RUnlock()
 	if h != nil {
-		h(args)
+		h(args, ack)
 	}
 }
 

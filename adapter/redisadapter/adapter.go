@@ -28,9 +28,12 @@ import (
 // broadcasts to exactly one room (they publish those on a room channel Go
 // does not subscribe to).
 //
-// Not supported: acknowledgements across instances. A broadcast with acks
+// Acknowledgements: a serverSideEmit of another server that wants an ack
+// (io.serverSideEmit with a callback, serverSideEmitWithAck) hands the Go
+// handler an ack whose first call publishes SERVER_SIDE_EMIT's response,
+// as the adapter's callback does. Not supported yet: a broadcast with acks
 // from another server is delivered without an ack id and answered with a
-// client count of 0; a serverSideEmit that wants an ack gets none from Go.
+// client count of 0, and Go does not ask for acks itself.
 type Adapter struct {
 	bus   *Bus
 	uid   string
@@ -364,7 +367,7 @@ func (a *Adapter) onRequest(payload []byte) {
 	case RequestServerSideEmit:
 		if len(r.Data) > 0 {
 			if ev, ok := r.Data[0].(string); ok {
-				a.ns.DispatchServerSideEmit(ev, r.Data[1:])
+				a.ns.DispatchServerSideEmit(ev, r.Data[1:], a.classicServerSideAck(r.RequestID))
 			}
 		}
 	case RequestBroadcast:
@@ -446,7 +449,7 @@ func (a *Adapter) onSharded(channel string, payload []byte) {
 	case ClusterServerSideEmit:
 		if d, ok := m.Data["packet"].([]any); ok && len(d) > 0 {
 			if ev, ok := d[0].(string); ok {
-				a.ns.DispatchServerSideEmit(ev, d[1:])
+				a.ns.DispatchServerSideEmit(ev, d[1:], a.shardedServerSideAck(m.UID, reqID))
 			}
 		}
 	case ClusterFetchSocketsResponse:
@@ -461,5 +464,58 @@ func (a *Adapter) onSharded(channel string, payload []byte) {
 			}
 		}
 		a.answered(reqID, infos)
+	}
+}
+
+// Answers to a serverSideEmit with an ack ---------------------------------
+
+// classicServerSideAck returns the ack of a classic SERVER_SIDE_EMIT
+// request, nil when it has no requestId (no answer wanted). Its first call
+// publishes {type: SERVER_SIDE_EMIT, requestId, data} as JSON on the
+// response channel, as the adapter does (never the specific one).
+func (a *Adapter) classicServerSideAck(requestID string) func(any) {
+	if requestID == "" {
+		return nil
+	}
+	return a.serverSideAck(func(ctx context.Context, v any) error {
+		b, err := (&Response{RequestID: requestID, Data: stringified(v)}).Encode(RequestServerSideEmit)
+		if err != nil {
+			return err
+		}
+		return a.bus.publish(ctx, a.resChannel, b)
+	})
+}
+
+// shardedServerSideAck returns the ack of a sharded SERVER_SIDE_EMIT
+// message, nil when it has no requestId. Its first call publishes
+// SERVER_SIDE_EMIT_RESPONSE {requestId, packet} to the sender's response
+// channel, as cluster-adapter does (MessagePack when the value holds binary).
+func (a *Adapter) shardedServerSideAck(senderUID, requestID string) func(any) {
+	if requestID == "" {
+		return nil
+	}
+	return a.serverSideAck(func(ctx context.Context, v any) error {
+		b, err := (&ClusterMessage{Type: ClusterServerSideEmitResponse, UID: a.uid, Nsp: a.nsp,
+			Data: map[string]any{"requestId": requestID, "packet": jsonValues([]any{v})[0]}}).Encode()
+		if err != nil {
+			return err
+		}
+		return a.bus.publish(ctx, ShardedResponseChannel(a.bus.cfg.Key, a.nsp, senderUID), b)
+	})
+}
+
+// serverSideAck makes send an ack: only the first call sends, bounded by
+// PublishTimeout, on the caller's goroutine; a failure is logged (the
+// sender then times out, as when an answer is lost).
+func (a *Adapter) serverSideAck(send func(context.Context, any) error) func(any) {
+	var once sync.Once
+	return func(v any) {
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(a.bus.ctx, a.bus.cfg.PublishTimeout)
+			defer cancel()
+			if err := send(ctx, v); err != nil && !a.bus.closed() {
+				a.bus.log.Warn("redis adapter: serverSideEmit answer not published", "nsp", a.nsp, "err", err)
+			}
+		})
 	}
 }

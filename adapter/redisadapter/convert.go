@@ -123,6 +123,41 @@ func jsonValues(args []any) []any {
 	return out
 }
 
+// stringified returns v as JSON.stringify would write the value Node
+// decodes it to, for the messages the adapter writes with JSON.stringify
+// (a serverSideEmit answer): a []byte as a Buffer's toJSON
+// ({"type":"Buffer","data":[…]}), a time.Time as a Date's, then through
+// jsonValues.
+func stringified(v any) any {
+	return jsonValues([]any{bufferJSON(v)})[0]
+}
+
+func bufferJSON(v any) any {
+	switch v := v.(type) {
+	case []byte:
+		data := make([]any, len(v))
+		for i, b := range v {
+			data[i] = int64(b)
+		}
+		return map[string]any{"type": "Buffer", "data": data}
+	case time.Time:
+		return v.UTC().Format(jsDate)
+	case []any:
+		out := make([]any, len(v))
+		for i, x := range v {
+			out[i] = bufferJSON(x)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, x := range v {
+			out[k] = bufferJSON(x)
+		}
+		return out
+	}
+	return v
+}
+
 func optionsOf(o socketio.BroadcastOptions) Options {
 	return Options{Rooms: roomStrings(o.Rooms), Except: roomStrings(o.Except)}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -215,4 +216,77 @@ func testMixedFleet(t *testing.T, sharded bool) {
 	c0.none(`42["mixed-news"`, 200*time.Millisecond)
 	c1.none(`42["from-node"`, 0)
 	noMsg(t, "node client", node.lines, `{"client":"mixed-news"`, 200*time.Millisecond)
+}
+
+// TestMixedFleetAcks: acknowledgements across a mixed fleet (a Node
+// Socket.IO 4 server on the real @socket.io/redis-adapter and two Go
+// instances), classic and sharded.
+func TestMixedFleetAcks(t *testing.T) {
+	for _, sharded := range []bool{false, true} {
+		t.Run(fmt.Sprintf("sharded=%v", sharded), func(t *testing.T) { testMixedFleetAcks(t, sharded) })
+	}
+}
+
+func testMixedFleetAcks(t *testing.T, sharded bool) {
+	f := newFleet(t)
+	node := startNodePeer(t, f.sessions.URL(), sharded)
+	g0 := f.start("go0", f.sessions.URL(), redisadapter.BusConfig{Sharded: sharded})
+	g1 := f.start("go1", f.sessions.URL(), redisadapter.BusConfig{Sharded: sharded})
+	for _, in := range []*instance{g0, g1} {
+		in.ns.OnServerSideEmit("ping", func(args []any, ack func(any)) {
+			if ack == nil {
+				t.Errorf("%s: no ack for a serverSideEmit with one", in.name)
+				return
+			}
+			ack(map[string]any{"go": in.name, "args": args})
+			ack("twice") // only the first call answers
+		})
+	}
+
+	// Node's serverSideEmit with a callback, and serverSideEmitWithAck: each
+	// Go instance's answer, and nothing missing (err null before the
+	// adapter's 5 s requestsTimeout).
+	want := []string{`{"args":[1,"x"],"go":"go0"}`, `{"args":[1,"x"],"go":"go1"}`}
+	for _, cmd := range []string{"sse", "sseWithAck"} {
+		node.command(map[string]any{cmd: []any{"ping", 1, "x"}})
+		got := expectAck(t, node, `{"sse":"ping"`)
+		if !equalSorted(got, want) {
+			t.Errorf("Node's %s: responses %v, want %v", cmd, got, want)
+		}
+	}
+}
+
+// expectAck waits up to 8 s for the peer's line starting with prefix and
+// returns its responses (each as sorted-key JSON); it fails the test when
+// the line has an error.
+func expectAck(t *testing.T, p *nodePeer, prefix string) []string {
+	t.Helper()
+	line := tryMsg(p.lines, prefix, 8*time.Second)
+	if line == "" {
+		t.Fatalf("node peer: no %s within 8 s", prefix)
+	}
+	var v struct {
+		Err       *string
+		Responses []any
+	}
+	if err := json.Unmarshal([]byte(line), &v); err != nil {
+		t.Fatalf("node peer: %s: %v", line, err)
+	}
+	if v.Err != nil {
+		t.Errorf("node peer: %s", line)
+	}
+	out := make([]string, len(v.Responses))
+	for i, r := range v.Responses {
+		b, _ := json.Marshal(r)
+		out[i] = string(b)
+	}
+	return out
+}
+
+// equalSorted reports whether got and want hold the same strings, in any order.
+func equalSorted(got, want []string) bool {
+	g, w := slices.Clone(got), slices.Clone(want)
+	slices.Sort(g)
+	slices.Sort(w)
+	return slices.Equal(g, w)
 }

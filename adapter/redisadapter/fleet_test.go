@@ -479,7 +479,12 @@ func TestFleetOperations(t *testing.T) {
 	// serverSideEmit from go2 reaches go0 and go1, not go2.
 	heard := make(chan string, 10)
 	for _, in := range ins {
-		in.ns.OnServerSideEmit("ping", func(args []any) { heard <- fmt.Sprint(in.name, args) })
+		in.ns.OnServerSideEmit("ping", func(args []any, ack func(any)) {
+			if ack != nil {
+				t.Errorf("%s: ack for a serverSideEmit without one", in.name)
+			}
+			heard <- fmt.Sprint(in.name, args)
+		})
 	}
 	if err := ins[2].ns.ServerSideEmit(ctx, "ping", "x", 7); err != nil {
 		t.Fatal(err)

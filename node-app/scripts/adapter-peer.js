@@ -4,13 +4,21 @@
 // A Node member of a mixed fleet: a real Socket.IO 4 server on the real
 // @socket.io/redis-adapter (createAdapter, or with SHARDED=1 createShardedAdapter
 // in subscriptionMode "static") on the Redis given as argv[2], and one socket.io-client
-// connected to it that joins room "user:node". It prints one JSON line per
+// connected to it that joins room "user:node" (and answers "question" with
+// {"client": "node", "args": ARGS}). It prints one JSON line per
 // thing that happens:
 //
 //   {"ready": true, "port": PORT}       once the client is connected
 //   {"client": EVENT, "args": [...]}    the client received EVENT
-//   {"server": EVENT, "args": [...]}    the server got a serverSideEmit
+//   {"server": EVENT, "args": [...], "ack": BOOL}
+//                                       the server got a serverSideEmit ("ping"
+//                                       is answered {"node": ARGS} when it has an ack)
 //   {"fetched": N, "rooms": [...]}      the answer to a "fetch" command
+//   {"sse": EVENT, "err": MSG|null, "responses": [...]}
+//                                       the ack of a "sse" or "sseWithAck" command
+//   {"asked": EVENT, "err": MSG|null, "responses": [...]}
+//                                       the ack of an "ask" command
+//   {"dialed": NAME}                    a "dial" client is connected
 //
 // and reads one JSON command per line on stdin:
 //
@@ -18,6 +26,14 @@
 //   {"to": ROOM, "emit": [EVENT, ...]}  io.to(ROOM).emit(...)
 //   {"fetch": true}                     io.fetchSockets()
 //   {"join": ROOM, "in": ROOM}          io.in(ROOM).socketsJoin(ROOM)
+//   {"sse": [EVENT, ...ARGS]}           io.serverSideEmit(EVENT, ...ARGS, callback)
+//   {"sseWithAck": [EVENT, ...ARGS]}    await io.serverSideEmitWithAck(EVENT, ...ARGS)
+//   {"ask": [EVENT, ...ARGS], "timeout": MS}
+//                                       io.timeout(MS).emit(EVENT, ...ARGS, callback)
+//   {"dial": URL, "cookie": COOKIE, "name": NAME}
+//                                       a socket.io-client (websocket) to URL with that
+//                                       Cookie header, which answers "question" with
+//                                       {"client": NAME, "args": ARGS}
 //
 // It exits when stdin closes or on SIGTERM.
 
@@ -30,6 +46,7 @@ const { createAdapter, createShardedAdapter } = require('@socket.io/redis-adapte
 
 const url = process.argv[2]
 const clients = []
+const dialed = []
 
 function log(obj) {
   process.stdout.write(JSON.stringify(obj) + '\n')
@@ -59,9 +76,14 @@ async function main() {
     socket.data = { user: 'node' }
     socket.join('user:node')
   })
-  io.on('ping', (...args) => log({ server: 'ping', args }))
+  io.on('ping', (...args) => {
+    const ack = typeof args[args.length - 1] === 'function' ? args.pop() : null
+    log({ server: 'ping', args, ack: !!ack })
+    if (ack) ack({ node: args })
+  })
   const client = ioc(`http://127.0.0.1:${httpServer.address().port}`, { transports: ['websocket'], reconnection: false })
   client.onAny((ev, ...args) => log({ client: ev, args }))
+  client.on('question', (...args) => args.pop()({ client: 'node', args }))
   client.on('disconnect', (reason) => log({ client: 'disconnect', args: [reason] }))
   await new Promise((resolve) => client.once('connect', resolve))
   await new Promise((resolve) => setTimeout(resolve, 200)) // the adapter's subscriptions
@@ -72,6 +94,31 @@ async function main() {
     const cmd = JSON.parse(line)
     if (cmd.emit) (cmd.to ? io.to(cmd.to) : io).emit(...cmd.emit)
     if (cmd.join) io.in(cmd.in).socketsJoin(cmd.join)
+    if (cmd.sse) {
+      io.serverSideEmit(...cmd.sse, (err, responses) =>
+        log({ sse: cmd.sse[0], err: err ? err.message : null, responses }))
+    }
+    if (cmd.sseWithAck) {
+      try {
+        log({ sse: cmd.sseWithAck[0], err: null, responses: await io.serverSideEmitWithAck(...cmd.sseWithAck) })
+      } catch (err) {
+        log({ sse: cmd.sseWithAck[0], err: err.message, responses: err.responses })
+      }
+    }
+    if (cmd.ask) {
+      io.timeout(cmd.timeout).emit(...cmd.ask, (err, responses) =>
+        log({ asked: cmd.ask[0], err: err ? err.message : null, responses }))
+    }
+    if (cmd.dial) {
+      const c = ioc(cmd.dial, { transports: ['websocket'], reconnection: false, extraHeaders: { cookie: cmd.cookie } })
+      dialed.push(c)
+      c.on('question', (...args) => {
+        const ack = args.pop()
+        ack({ client: cmd.name, args })
+      })
+      c.on('connect_error', (err) => log({ dialError: cmd.name, err: err.message }))
+      c.once('connect', () => log({ dialed: cmd.name }))
+    }
     if (cmd.fetch) {
       const sockets = await io.fetchSockets()
       log({ fetched: sockets.length, rooms: sockets.map((s) => [...s.rooms].filter((r) => r !== s.id)) })
@@ -79,6 +126,7 @@ async function main() {
   })
   const stop = async () => {
     client.close()
+    dialed.forEach((c) => c.close())
     io.close()
     await Promise.all(clients.map((r) => r.close().catch(() => r.destroy())))
     process.exit(0)
