@@ -42,6 +42,12 @@ type ClusterAdapter interface {
 	// RemoteServerSideEmit hands event and args to the OnServerSideEmit
 	// handlers of every other instance's namespace. It does not wait.
 	RemoteServerSideEmit(ctx context.Context, event string, args []any) error
+	// RemoteServerSideEmitWithAck hands event and args to the
+	// OnServerSideEmit handlers of every other instance's namespace with an
+	// ack, and returns the one value each answered with. It waits for as
+	// many answers as there are other instances, until ctx ends; then it
+	// returns what it has and an error wrapping the context's.
+	RemoteServerSideEmitWithAck(ctx context.Context, event string, args []any) ([]any, error)
 }
 
 // NamespaceBinder is an Adapter that needs its namespace (to disconnect
@@ -171,6 +177,26 @@ func (n *Namespace) ServerSideEmit(ctx context.Context, event string, args ...an
 		return ca.RemoteServerSideEmit(ctx, event, args)
 	}
 	return nil
+}
+
+// ServerSideEmitWithAck is ServerSideEmit with an ack, as
+// io.serverSideEmitWithAck: it returns the one value each other instance's
+// handler acknowledged with, once every other instance has answered. When
+// ctx ends first (DefaultAckTimeout when ctx has no deadline) it returns
+// the answers received and an error wrapping the context's
+// (context.DeadlineExceeded on a timeout). Without a ClusterAdapter, or
+// with no other instance, it returns no answers and no error.
+func (n *Namespace) ServerSideEmitWithAck(ctx context.Context, event string, args ...any) ([]any, error) {
+	ca := n.clusterAdapter()
+	if ca == nil {
+		return nil, nil
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultAckTimeout)
+		defer cancel()
+	}
+	return ca.RemoteServerSideEmitWithAck(ctx, event, args)
 }
 
 // OnServerSideEmit registers the handler of a server-side event from

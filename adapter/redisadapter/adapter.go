@@ -31,9 +31,11 @@ import (
 // Acknowledgements: a serverSideEmit of another server that wants an ack
 // (io.serverSideEmit with a callback, serverSideEmitWithAck) hands the Go
 // handler an ack whose first call publishes SERVER_SIDE_EMIT's response,
-// as the adapter's callback does. Not supported yet: a broadcast with acks
-// from another server is delivered without an ack id and answered with a
-// client count of 0, and Go does not ask for acks itself.
+// as the adapter's callback does; socketio.Namespace.ServerSideEmitWithAck
+// asks the other servers for theirs, as serverSideEmitWithAck. Not
+// supported yet: a broadcast with acks from another server is delivered
+// without an ack id and answered with a client count of 0, and Go does not
+// broadcast with acks across instances.
 type Adapter struct {
 	bus   *Bus
 	uid   string
@@ -50,9 +52,11 @@ type Adapter struct {
 
 // pending is a request of this adapter waiting for answers.
 type pending struct {
-	want    int64 // answers expected
+	kind    RequestType // RequestRemoteFetch or RequestServerSideEmit
+	want    int64       // answers expected
 	got     int64
-	sockets []socketio.SocketInfo
+	sockets []socketio.SocketInfo // fetchSockets' answers
+	answers []any                 // serverSideEmit's answers
 	done    chan struct{}
 }
 
@@ -207,10 +211,62 @@ func (a *Adapter) request(ctx context.Context, t RequestType, ct ClusterMessageT
 }
 
 // RemoteFetchSockets implements socketio.ClusterAdapter (REMOTE_FETCH):
-// it counts the servers (PUBSUB NUMSUB of the request channel, or
-// SHARDNUMSUB), publishes the request, and waits for one answer from each
-// other server until ctx ends.
+// it waits for one answer from each other server until ctx ends (see ask).
 func (a *Adapter) RemoteFetchSockets(ctx context.Context, opts socketio.BroadcastOptions) ([]socketio.SocketInfo, error) {
+	o := optionsOf(opts)
+	p, err := a.ask(ctx, RequestRemoteFetch, func(ctx context.Context, id string) error {
+		if a.bus.cfg.Sharded {
+			return a.publishCluster(ctx, ClusterFetchSockets, map[string]any{"opts": optionsMap(&o), "requestId": id})
+		}
+		payload, err := (&Request{UID: a.uid, RequestID: id, Type: RequestRemoteFetch, Opts: &o}).Encode()
+		if err != nil {
+			return err
+		}
+		return a.bus.publish(ctx, a.reqChannel, payload)
+	})
+	if p == nil {
+		return nil, err
+	}
+	return p.sockets, err
+}
+
+// RemoteServerSideEmitWithAck implements socketio.ClusterAdapter
+// (SERVER_SIDE_EMIT with a requestId, as serverSideEmitWithAck): it waits
+// for one answer from each other server until ctx ends (see ask), and
+// returns the values they acknowledged with, in the order they came.
+func (a *Adapter) RemoteServerSideEmitWithAck(ctx context.Context, event string, args []any) ([]any, error) {
+	data := jsonValues(append([]any{event}, args...))
+	p, err := a.ask(ctx, RequestServerSideEmit, func(ctx context.Context, id string) error {
+		if a.bus.cfg.Sharded {
+			return a.publishCluster(ctx, ClusterServerSideEmit, map[string]any{"requestId": id, "packet": data})
+		}
+		payload, err := (&Request{UID: a.uid, RequestID: id, Type: RequestServerSideEmit, Data: data}).Encode()
+		if err != nil {
+			return err
+		}
+		return a.bus.publish(ctx, a.reqChannel, payload)
+	})
+	if p == nil {
+		return nil, err
+	}
+	return p.answers, err
+}
+
+// ask makes a request that every other server answers once: it counts the
+// servers as the adapter does (PUBSUB NUMSUB of the request channel, or
+// SHARDNUMSUB of the namespace's channel, this one included), registers a
+// request of kind under a new requestId, publishes it with publish, and
+// waits until each other server has answered or ctx ends
+// (RequestsTimeout when ctx has no deadline). It returns the request,
+// whose answers are no longer written once ask returns (nil when there is
+// no other server or nothing was published), and, when ctx ended first,
+// an error wrapping ctx's.
+func (a *Adapter) ask(ctx context.Context, kind RequestType, publish func(context.Context, string) error) (*pending, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, a.bus.cfg.RequestsTimeout)
+		defer cancel()
+	}
 	countOn := a.reqChannel
 	if a.bus.cfg.Sharded {
 		countOn = a.channel
@@ -223,7 +279,7 @@ func (a *Adapter) RemoteFetchSockets(ctx context.Context, opts socketio.Broadcas
 		return nil, nil
 	}
 	id := newUID()
-	p := &pending{want: n - 1, done: make(chan struct{})}
+	p := &pending{kind: kind, want: n - 1, done: make(chan struct{})}
 	a.mu.Lock()
 	a.pending[id] = p
 	a.mu.Unlock()
@@ -232,39 +288,38 @@ func (a *Adapter) RemoteFetchSockets(ctx context.Context, opts socketio.Broadcas
 		delete(a.pending, id)
 		a.mu.Unlock()
 	}()
-	o := optionsOf(opts)
-	if a.bus.cfg.Sharded {
-		err = a.publishCluster(ctx, ClusterFetchSockets, map[string]any{"opts": optionsMap(&o), "requestId": id})
-	} else {
-		var payload []byte
-		if payload, err = (&Request{UID: a.uid, RequestID: id, Type: RequestRemoteFetch, Opts: &o}).Encode(); err == nil {
-			err = a.bus.publish(ctx, a.reqChannel, payload)
-		}
-	}
-	if err != nil {
+	if err := publish(ctx, id); err != nil {
 		return nil, err
 	}
 	select {
 	case <-p.done:
+		return p, nil
 	case <-ctx.Done():
-		err = fmt.Errorf("redisadapter: fetchSockets: %w", ctx.Err())
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return p, fmt.Errorf("redisadapter: %s: %d of %d servers answered: %w", kindName(kind), p.got, p.want, ctx.Err())
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return p.sockets, err
 }
 
-// answered records one server's answer to a pending fetch.
-func (a *Adapter) answered(id string, sockets []SocketInfo) {
+// kindName names a request in errors as socket.io names the operation.
+func kindName(kind RequestType) string {
+	if kind == RequestServerSideEmit {
+		return "serverSideEmit"
+	}
+	return "fetchSockets"
+}
+
+// answered records one server's answer to a pending request of kind: add
+// adds it, under a.mu. Answers to no request, to one of another kind or
+// beyond the count expected are dropped.
+func (a *Adapter) answered(id string, kind RequestType, add func(*pending)) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	p := a.pending[id]
-	if p == nil || p.got >= p.want {
+	if p == nil || p.kind != kind || p.got >= p.want {
 		return
 	}
-	for _, s := range sockets {
-		p.sockets = append(p.sockets, socketInfoOf(s))
-	}
+	add(p)
 	if p.got++; p.got == p.want {
 		close(p.done)
 	}
@@ -382,10 +437,20 @@ func (a *Adapter) onRequest(payload []byte) {
 
 func (a *Adapter) onResponse(payload []byte) {
 	r, err := DecodeResponse(payload)
-	if err != nil || r.HasType {
-		return // malformed, or an answer to a request Go never makes
+	switch {
+	case err != nil:
+	case !r.HasType: // fetchSockets' answers carry no type
+		a.answered(r.RequestID, RequestRemoteFetch, func(p *pending) { p.sockets = appendSockets(p.sockets, r.Sockets) })
+	case r.Type == RequestServerSideEmit:
+		a.answered(r.RequestID, RequestServerSideEmit, func(p *pending) { p.answers = append(p.answers, r.Data) })
 	}
-	a.answered(r.RequestID, r.Sockets)
+}
+
+func appendSockets(to []socketio.SocketInfo, sockets []SocketInfo) []socketio.SocketInfo {
+	for _, s := range sockets {
+		to = append(to, socketInfoOf(s))
+	}
+	return to
 }
 
 // Messages from other servers: sharded -----------------------------------
@@ -463,7 +528,9 @@ func (a *Adapter) onSharded(channel string, payload []byte) {
 				}
 			}
 		}
-		a.answered(reqID, infos)
+		a.answered(reqID, RequestRemoteFetch, func(p *pending) { p.sockets = appendSockets(p.sockets, infos) })
+	case ClusterServerSideEmitResponse:
+		a.answered(reqID, RequestServerSideEmit, func(p *pending) { p.answers = append(p.answers, m.Data["packet"]) })
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os/exec"
@@ -254,6 +255,34 @@ func testMixedFleetAcks(t *testing.T, sharded bool) {
 			t.Errorf("Node's %s: responses %v, want %v", cmd, got, want)
 		}
 	}
+
+	// Go's ServerSideEmitWithAck: the Node server's handler and the other
+	// Go instance answer; go0's own handler does not run.
+	got, err := g0.ns.ServerSideEmitWithAck(f.ctx, "ping", 2)
+	if err != nil {
+		t.Fatalf("Go's ServerSideEmitWithAck: %v (answers %v)", err, got)
+	}
+	expectMsg(t, "node peer", node.lines, `{"server":"ping","args":[2],"ack":true}`)
+	if g, w := jsonStrings(got), []string{`{"node":[2]}`, `{"args":[2],"go":"go1"}`}; !equalSorted(g, w) {
+		t.Errorf("Go's ServerSideEmitWithAck: %v, want %v", g, w)
+	}
+	// An event only go1 answers: its answer, then the deadline.
+	g1.ns.OnServerSideEmit("half", func(_ []any, ack func(any)) { ack("go1") })
+	ctx, cancel := context.WithTimeout(f.ctx, 500*time.Millisecond)
+	defer cancel()
+	got, err = g0.ns.ServerSideEmitWithAck(ctx, "half")
+	if !errors.Is(err, context.DeadlineExceeded) || !slices.Equal(got, []any{"go1"}) {
+		t.Errorf("ServerSideEmitWithAck without Node's answer: %v, %v; want [go1] and a deadline", got, err)
+	}
+}
+
+func jsonStrings(vs []any) []string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		b, _ := json.Marshal(v)
+		out[i] = string(b)
+	}
+	return out
 }
 
 // expectAck waits up to 8 s for the peer's line starting with prefix and
@@ -275,12 +304,7 @@ func expectAck(t *testing.T, p *nodePeer, prefix string) []string {
 	if v.Err != nil {
 		t.Errorf("node peer: %s", line)
 	}
-	out := make([]string, len(v.Responses))
-	for i, r := range v.Responses {
-		b, _ := json.Marshal(r)
-		out[i] = string(b)
-	}
-	return out
+	return jsonStrings(v.Responses)
 }
 
 // equalSorted reports whether got and want hold the same strings, in any order.
