@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"sync"
+	"time"
 
 	"github.com/gorilla/websocket"
 )
@@ -239,6 +240,46 @@ func (n *Namespace) LocalDisconnectSockets(opts BroadcastOptions, close bool) {
 			so.c.e.closeWith(websocket.CloseNormalClosure, "server-disconnect") // disconnectSockets(true); a metrics reason too
 		}
 	}
+}
+
+// LocalBroadcastWithAck sends the local sockets opts chooses one packet
+// with an ack id, as socket.io-adapter's broadcastWithAck does for a
+// broadcast with acks of another instance: build gets the id (the
+// namespace's next, the same for every socket) and returns the packet,
+// an EVENT carrying it. It returns how many sockets the packet was
+// written to; ack then runs once for each of them that acknowledges
+// within timeout (DefaultAckTimeout when not positive), with the
+// acknowledgement's arguments, on that socket's reading goroutine. A socket
+// that disconnects or answers later is forgotten: ack never runs for it.
+func (n *Namespace) LocalBroadcastWithAck(opts BroadcastOptions, timeout time.Duration,
+	build func(id uint64) (*Encoded, error), ack func(Args)) (int, error) {
+	if timeout <= 0 {
+		timeout = DefaultAckTimeout
+	}
+	id := n.ackIDs.Add(1) - 1
+	p, err := build(id)
+	if err != nil {
+		return 0, err
+	}
+	var reached []*Socket
+	for _, so := range n.localSockets(opts) {
+		if !so.expectAck(id, ack) {
+			continue
+		}
+		if !so.write(p) {
+			so.forgetAck(id)
+			continue
+		}
+		reached = append(reached, so)
+	}
+	if len(reached) > 0 {
+		time.AfterFunc(timeout, func() {
+			for _, so := range reached {
+				so.forgetAck(id)
+			}
+		})
+	}
+	return len(reached), nil
 }
 
 // LocalFetchSockets describes the local sockets opts chooses.

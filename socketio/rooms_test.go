@@ -154,3 +154,93 @@ func TestRoomsAndAcks(t *testing.T) {
 		t.Errorf("EmitWithAck = %v, want ErrAckTimeout", err)
 	}
 }
+
+// TestLocalBroadcastWithAck: one packet id for every socket chosen (the
+// namespace's next, after an EmitWithAck's), the count of sockets reached,
+// one ack per socket however often it answers, and none after the
+// timeout.
+func TestLocalBroadcastWithAck(t *testing.T) {
+	e := newEnv(t)
+	srv, err := New(Config{Bridge: e.bridge, Insecure: true, Logger: e.logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := srv.Of("/")
+	e.mux.Handle("/socket.io/", srv)
+	e.serve(t)
+	wsURL := strings.Replace(e.url, "http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
+	dial := func() (*websocket.Conn, SocketID) {
+		c, _, err := websocket.DefaultDialer.Dial(wsURL, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.ReadMessage() // OPEN
+		c.WriteMessage(websocket.TextMessage, []byte("40"))
+		_, m, _ := c.ReadMessage() // CONNECT {"sid":…}
+		return c, SocketID(strings.TrimSuffix(strings.TrimPrefix(string(m), `40{"sid":"`), `"}`))
+	}
+	next := func(c *websocket.Conn) string {
+		t.Helper()
+		for {
+			c.SetReadDeadline(time.Now().Add(2 * time.Second))
+			_, m, err := c.ReadMessage()
+			if err != nil {
+				return "error: " + err.Error()
+			}
+			if string(m) != "2" {
+				return string(m)
+			}
+		}
+	}
+	send := func(c *websocket.Conn, s string) { c.WriteMessage(websocket.TextMessage, []byte(s)) }
+	a, aid := dial()
+	b, bid := dial()
+	c, _ := dial()
+
+	// An EmitWithAck to a takes id 0.
+	go ns.Socket(aid).EmitWithAck(context.Background(), "first")
+	if got := next(a); got != `420["first"]` {
+		t.Fatalf("EmitWithAck sent %s", got)
+	}
+	acks := make(chan string, 8)
+	build := func(id uint64) (*Encoded, error) { return encodeEvent("/", "q", []any{1}, &id) }
+	onAck := func(args Args) { acks <- string(args.Raw(0)) }
+	opts := BroadcastOptions{Rooms: []Room{Room(aid), Room(bid)}}
+	n, err := ns.LocalBroadcastWithAck(opts, 300*time.Millisecond, build, onAck)
+	if err != nil || n != 2 {
+		t.Fatalf("LocalBroadcastWithAck = %d, %v; want 2", n, err)
+	}
+	for _, cl := range []*websocket.Conn{a, b} {
+		if got := next(cl); got != `421["q",1]` {
+			t.Errorf("broadcast with acks sent %s, want 421[\"q\",1]", got)
+		}
+	}
+	send(a, `431["A"]`)
+	send(b, `431["B"]`)
+	send(b, `431["B again"]`)
+	var got []string
+	for range 2 {
+		select {
+		case s := <-acks:
+			got = append(got, s)
+		case <-time.After(2 * time.Second):
+			t.Fatalf("acks: %v only", got)
+		}
+	}
+	// After the timeout an answer is dropped; c was never asked.
+	n, _ = ns.LocalBroadcastWithAck(opts, 100*time.Millisecond, build, onAck)
+	next(a)
+	next(b)
+	time.Sleep(300 * time.Millisecond)
+	send(a, `432["late"]`)
+	send(c, `432["not asked"]`)
+	select {
+	case s := <-acks:
+		t.Errorf("ack %s ran (earlier: %v)", s, got)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if n != 2 || !(got[0] == `"A"` && got[1] == `"B"` || got[0] == `"B"` && got[1] == `"A"`) {
+		t.Errorf("acks %v, second count %d; want A and B, 2", got, n)
+	}
+}

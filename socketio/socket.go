@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/socketio/parser"
@@ -104,6 +105,11 @@ type Namespace struct {
 	sockets      map[SocketID]*Socket
 
 	cluster clusterState // server-side event handlers (cluster.go)
+
+	// ackIDs gives out the ack ids of the namespace's packets, as
+	// socket.io's nsp._ids: unique across its sockets, so that one packet
+	// of a broadcast with acks carries the same id to each of them.
+	ackIDs atomic.Uint64
 }
 
 // Of returns the namespace of that name ("/" or "/chat"), registering it
@@ -200,11 +206,10 @@ type Socket struct {
 	c    *client
 	auth json.RawMessage
 
-	mu      sync.Mutex
-	acks    map[uint64]chan Args
-	nextAck uint64
-	done    chan struct{} // closed on disconnect
-	gone    bool
+	mu   sync.Mutex
+	acks map[uint64]func(Args) // the client's acks expected, by ack id
+	done chan struct{}         // closed on disconnect
+	gone bool
 }
 
 // ID returns the socket's ID (socket.id on the client).
@@ -265,23 +270,11 @@ func (so *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (A
 		defer cancel()
 	}
 	ch := make(chan Args, 1)
-	so.mu.Lock()
-	if so.gone {
-		so.mu.Unlock()
+	id := so.ns.ackIDs.Add(1) - 1
+	if !so.expectAck(id, func(a Args) { ch <- a }) {
 		return Args{}, ErrDisconnected
 	}
-	id := so.nextAck
-	so.nextAck++
-	if so.acks == nil {
-		so.acks = make(map[uint64]chan Args)
-	}
-	so.acks[id] = ch
-	so.mu.Unlock()
-	defer func() {
-		so.mu.Lock()
-		delete(so.acks, id)
-		so.mu.Unlock()
-	}()
+	defer so.forgetAck(id)
 	enc, err := encodeEvent(so.ns.name, event, args, &id)
 	if err != nil {
 		return Args{}, err
@@ -300,6 +293,28 @@ func (so *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (A
 		}
 		return Args{}, ctx.Err()
 	}
+}
+
+// expectAck registers f for the client's ack of packet id, unless the
+// socket is gone. f runs at most once, on the socket's reading goroutine.
+func (so *Socket) expectAck(id uint64, f func(Args)) bool {
+	so.mu.Lock()
+	defer so.mu.Unlock()
+	if so.gone {
+		return false
+	}
+	if so.acks == nil {
+		so.acks = make(map[uint64]func(Args))
+	}
+	so.acks[id] = f
+	return true
+}
+
+// forgetAck drops the registration of ack id: a late ack is ignored.
+func (so *Socket) forgetAck(id uint64) {
+	so.mu.Lock()
+	delete(so.acks, id)
+	so.mu.Unlock()
 }
 
 // Join puts the socket in rooms.
@@ -363,14 +378,18 @@ func (so *Socket) event(p parser.Packet, bins [][]byte) {
 	h(so, Args{raw: p.Args[1:], bin: bins}, ack)
 }
 
-// acked delivers the client's acknowledgement of an EmitWithAck.
+// acked delivers the client's acknowledgement of an EmitWithAck or a
+// broadcast with acks.
 func (so *Socket) acked(p parser.Packet, bins [][]byte) {
+	if !p.HasID {
+		return
+	}
 	so.mu.Lock()
-	ch := so.acks[p.ID]
+	f := so.acks[p.ID]
 	delete(so.acks, p.ID)
 	so.mu.Unlock()
-	if ch != nil && p.HasID {
-		ch <- Args{raw: p.Args, bin: bins}
+	if f != nil {
+		f(Args{raw: p.Args, bin: bins})
 	}
 }
 

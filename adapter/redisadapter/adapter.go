@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/expressbridge/expressbridge/socketio"
 )
@@ -32,10 +33,13 @@ import (
 // (io.serverSideEmit with a callback, serverSideEmitWithAck) hands the Go
 // handler an ack whose first call publishes SERVER_SIDE_EMIT's response,
 // as the adapter's callback does; socketio.Namespace.ServerSideEmitWithAck
-// asks the other servers for theirs, as serverSideEmitWithAck. Not
-// supported yet: a broadcast with acks from another server is delivered
-// without an ack id and answered with a client count of 0, and Go does not
-// broadcast with acks across instances.
+// asks the other servers for theirs, as serverSideEmitWithAck. A
+// broadcast with acks of another server (io.timeout(…).emit(…, callback))
+// reaches the local sockets with an ack id (socketio.Namespace's
+// LocalBroadcastWithAck); Go answers BROADCAST_CLIENT_COUNT with the number
+// of sockets reached, then one BROADCAST_ACK per socket that acknowledges
+// within the broadcast's timeout, as the adapter does. Not supported yet:
+// Go broadcasting with acks across instances.
 type Adapter struct {
 	bus   *Bus
 	uid   string
@@ -365,6 +369,53 @@ func (a *Adapter) deliver(p *Packet, opts socketio.BroadcastOptions) {
 	a.local.Broadcast(enc, opts)
 }
 
+// deliverWithAck hands a broadcast with acks of another server to the
+// local sockets, each with an ack id, and answers as the adapter's
+// broadcastWithAck callbacks do: count once with the number of sockets
+// reached (0 when Go cannot encode the packet), then ack with the value of
+// each socket's acknowledgement (ackValue), never before count has
+// returned. Acknowledgements later than timeout are dropped.
+func (a *Adapter) deliverWithAck(p *Packet, opts socketio.BroadcastOptions, timeout time.Duration,
+	count func(int64), ack func(any)) {
+	counted := make(chan struct{})
+	defer close(counted)
+	n, err := a.ns.LocalBroadcastWithAck(opts, timeout,
+		func(id uint64) (*socketio.Encoded, error) { return encodedWithID(p, &id) },
+		func(args socketio.Args) {
+			<-counted // bounded: count publishes within PublishTimeout
+			ack(ackValue(args))
+		})
+	if err != nil {
+		a.bus.log.Debug("redis adapter: a broadcast with acks Go cannot encode reaches no Go socket", "nsp", a.nsp, "err", err)
+	}
+	count(int64(n))
+}
+
+// ackTimeout is how long a broadcast with acks waits for them: its timeout
+// flag (ms), or 0 for socketio's default when it has none.
+func ackTimeout(o *Options) time.Duration {
+	if o == nil || o.Flags.Timeout == nil || *o.Flags.Timeout <= 0 {
+		return 0
+	}
+	return time.Duration(*o.Flags.Timeout) * time.Millisecond
+}
+
+// publishAnswer publishes what encode returns on channel, bounded by
+// PublishTimeout, on the caller's goroutine (a socket's, for an ack); a
+// failure is logged (the requester then times out, as when an answer is
+// lost).
+func (a *Adapter) publishAnswer(channel string, encode func() ([]byte, error)) {
+	ctx, cancel := context.WithTimeout(a.bus.ctx, a.bus.cfg.PublishTimeout)
+	defer cancel()
+	b, err := encode()
+	if err == nil {
+		err = a.bus.publish(ctx, channel, b)
+	}
+	if err != nil && !a.bus.closed() {
+		a.bus.log.Warn("redis adapter: ack not published", "nsp", a.nsp, "err", err)
+	}
+}
+
 func (a *Adapter) onRequest(payload []byte) {
 	r, err := DecodeRequest(payload)
 	if err != nil {
@@ -426,12 +477,20 @@ func (a *Adapter) onRequest(payload []byte) {
 			}
 		}
 	case RequestBroadcast:
-		if r.Packet != nil && r.Packet.Nsp == a.nsp {
-			p := *r.Packet
-			p.ID = nil // acks across instances are not supported
-			a.deliver(&p, opts)
-			respond(RequestBroadcastClientCount, &Response{ClientCount: 0})
+		if r.Packet == nil || r.Packet.Nsp != a.nsp {
+			return
 		}
+		if r.RequestID == "" { // not the adapter's: nowhere to answer
+			a.deliver(r.Packet, opts)
+			return
+		}
+		a.deliverWithAck(r.Packet, opts, ackTimeout(r.Opts),
+			func(n int64) { respond(RequestBroadcastClientCount, &Response{ClientCount: n}) },
+			func(v any) {
+				a.publishAnswer(a.resChannel, func() ([]byte, error) {
+					return (&Response{RequestID: r.RequestID, Packet: v}).Encode(RequestBroadcastAck)
+				})
+			})
 	}
 }
 
@@ -465,8 +524,8 @@ func (a *Adapter) onSharded(channel string, payload []byte) {
 		return
 	}
 	var opts socketio.BroadcastOptions
+	var oo Options
 	if o, ok := m.Data["opts"]; ok && o != nil {
-		var oo Options
 		if decodeOptions(o, &oo) != nil {
 			return
 		}
@@ -492,11 +551,19 @@ func (a *Adapter) onSharded(channel string, payload []byte) {
 		if decodePacket(m.Data["packet"], &p) != nil || p.Nsp != a.nsp {
 			return
 		}
-		p.ID = nil
-		a.deliver(&p, opts)
-		if reqID != "" {
-			respond(ClusterBroadcastClientCount, map[string]any{"clientCount": int64(0)})
+		if reqID == "" {
+			a.deliver(&p, opts)
+			return
 		}
+		to := ShardedResponseChannel(a.bus.cfg.Key, a.nsp, m.UID)
+		a.deliverWithAck(&p, opts, ackTimeout(&oo),
+			func(n int64) { respond(ClusterBroadcastClientCount, map[string]any{"clientCount": n}) },
+			func(v any) {
+				a.publishAnswer(to, func() ([]byte, error) {
+					return (&ClusterMessage{Type: ClusterBroadcastAck, UID: a.uid, Nsp: a.nsp,
+						Data: map[string]any{"requestId": reqID, "packet": v}}).Encode()
+				})
+			})
 	case ClusterSocketsJoin:
 		a.ns.LocalSocketsJoin(opts, toRooms(rooms))
 	case ClusterSocketsLeave:

@@ -52,8 +52,13 @@ func packetOf(p *socketio.Encoded, nsp string) (Packet, error) {
 
 // encodedOf encodes a packet of another server for Go's sockets: []byte
 // anywhere in data becomes an attachment, time.Time the string JSON.stringify
-// writes for a Date.
+// writes for a Date. The packet's own id is not kept (Go gives its own).
 func encodedOf(p *Packet) (*socketio.Encoded, error) {
+	return encodedWithID(p, nil)
+}
+
+// encodedWithID is encodedOf with ack id id when not nil.
+func encodedWithID(p *Packet, id *uint64) (*socketio.Encoded, error) {
 	if p.Type != PacketEvent || len(p.Data) == 0 {
 		return nil, errors.New("redisadapter: not an event")
 	}
@@ -69,6 +74,9 @@ func encodedOf(p *Packet) (*socketio.Encoded, error) {
 	sp := parser.Packet{Type: parser.Event, Namespace: p.Nsp, Data: parser.EncodeArray(nil, elems), Attachments: len(bins)}
 	if len(bins) > 0 {
 		sp.Type = parser.BinaryEvent
+	}
+	if id != nil {
+		sp.ID, sp.HasID = *id, true
 	}
 	return &socketio.Encoded{Text: parser.Append(nil, sp), Attachments: bins}, nil
 }
@@ -121,6 +129,26 @@ func jsonValues(args []any) []any {
 		out[i] = numbers(v)
 	}
 	return out
+}
+
+// ackValue is the value a broadcast's ack carries back to its sender, as
+// the adapter's callback takes it: the first argument of the client's
+// acknowledgement (nil when it has none), binary as []byte, numbers as
+// int64 or float64.
+func ackValue(args socketio.Args) any {
+	if args.Len() == 0 {
+		return nil
+	}
+	if b, ok := args.Bytes(0); ok {
+		return b
+	}
+	dec := json.NewDecoder(bytes.NewReader(args.Raw(0)))
+	dec.UseNumber()
+	var v any
+	if dec.Decode(&v) != nil {
+		return nil
+	}
+	return numbers(v)
 }
 
 // stringified returns v as JSON.stringify would write the value Node

@@ -314,3 +314,41 @@ func equalSorted(got, want []string) bool {
 	slices.Sort(w)
 	return slices.Equal(g, w)
 }
+
+// TestMixedFleetBroadcastAcks: the real Node server's
+// io.timeout(…).emit("question", 3, callback) reaches, with an ack id,
+// socket.io-client instances (Node) connected to the two Go instances; the
+// callback gets every client's answer (its own client's too) before the
+// timeout, classic and sharded.
+func TestMixedFleetBroadcastAcks(t *testing.T) {
+	for _, sharded := range []bool{false, true} {
+		t.Run(fmt.Sprintf("sharded=%v", sharded), func(t *testing.T) { testMixedFleetBroadcastAcks(t, sharded) })
+	}
+}
+
+func testMixedFleetBroadcastAcks(t *testing.T, sharded bool) {
+	f := newFleet(t)
+	node := startNodePeer(t, f.sessions.URL(), sharded)
+	g0 := f.start("go0", f.sessions.URL(), redisadapter.BusConfig{Sharded: sharded})
+	g1 := f.start("go1", f.sessions.URL(), redisadapter.BusConfig{Sharded: sharded})
+	ann := f.login("ann")
+	for _, in := range []*instance{g0, g1} {
+		node.command(map[string]any{"dial": "http://" + in.host, "cookie": ann, "name": "ann@" + in.name})
+		expectMsg(t, "node peer", node.lines, `{"dialed":"ann@`+in.name+`"}`)
+	}
+	waitFor(t, "Go's sockets", func() bool { return g0.ns.Len() == 1 && g1.ns.Len() == 1 })
+
+	node.command(map[string]any{"ask": []any{"question", 3}, "timeout": 4000})
+	got := expectAck(t, node, `{"asked":"question"`)
+	want := []string{`{"args":[3],"client":"node"}`, `{"args":[3],"client":"ann@go0"}`, `{"args":[3],"client":"ann@go1"}`}
+	if !equalSorted(got, want) {
+		t.Errorf("Node's broadcast with acks: responses %v, want %v", got, want)
+	}
+	// To one Go user's room only: the count Go publishes is the real one.
+	node.command(map[string]any{"to": "user:ann", "ask": []any{"question", 4}, "timeout": 4000})
+	got = expectAck(t, node, `{"asked":"question"`)
+	want = []string{`{"args":[4],"client":"ann@go0"}`, `{"args":[4],"client":"ann@go1"}`}
+	if !equalSorted(got, want) {
+		t.Errorf("Node's broadcast with acks to user:ann: responses %v, want %v", got, want)
+	}
+}

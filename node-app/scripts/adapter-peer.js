@@ -28,8 +28,8 @@
 //   {"join": ROOM, "in": ROOM}          io.in(ROOM).socketsJoin(ROOM)
 //   {"sse": [EVENT, ...ARGS]}           io.serverSideEmit(EVENT, ...ARGS, callback)
 //   {"sseWithAck": [EVENT, ...ARGS]}    await io.serverSideEmitWithAck(EVENT, ...ARGS)
-//   {"ask": [EVENT, ...ARGS], "timeout": MS}
-//                                       io.timeout(MS).emit(EVENT, ...ARGS, callback)
+//   {"ask": [EVENT, ...ARGS], "timeout": MS[, "to": ROOM]}
+//                                       io[.to(ROOM)].timeout(MS).emit(EVENT, ...ARGS, callback)
 //   {"dial": URL, "cookie": COOKIE, "name": NAME}
 //                                       a socket.io-client (websocket) to URL with that
 //                                       Cookie header, which answers "question" with
@@ -106,7 +106,7 @@ async function main() {
       }
     }
     if (cmd.ask) {
-      io.timeout(cmd.timeout).emit(...cmd.ask, (err, responses) =>
+      (cmd.to ? io.to(cmd.to) : io).timeout(cmd.timeout).emit(...cmd.ask, (err, responses) =>
         log({ asked: cmd.ask[0], err: err ? err.message : null, responses }))
     }
     if (cmd.dial) {
