@@ -49,6 +49,14 @@ type ClusterAdapter interface {
 	// many answers as there are other instances, until ctx ends; then it
 	// returns what it has and an error wrapping the context's.
 	RemoteServerSideEmitWithAck(ctx context.Context, event string, args []any) ([]any, error)
+	// RemoteBroadcastWithAck asks every other instance to deliver p (an
+	// EVENT without an ack id) to its sockets opts chooses, each with an
+	// ack id, waiting for their acks for timeout. It returns how many
+	// other instances will answer. Each then calls count once with the
+	// number of its sockets reached, and ack once per acknowledgement
+	// (carrying its first argument only), until timeout has passed.
+	RemoteBroadcastWithAck(ctx context.Context, p *Encoded, opts BroadcastOptions, timeout time.Duration,
+		count func(int), ack func(Args)) (int, error)
 }
 
 // NamespaceBinder is an Adapter that needs its namespace (to disconnect

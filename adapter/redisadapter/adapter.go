@@ -18,8 +18,8 @@ import (
 // instances, Node servers on createAdapter, the emitter) are delivered
 // locally, each once; its own are ignored. It answers the requests of
 // other servers (socketsJoin, socketsLeave, disconnectSockets,
-// fetchSockets, allRooms, serverSideEmit) and makes them for
-// socketio.Namespace's methods of those names.
+// fetchSockets, allRooms, serverSideEmit, broadcasts with acks) and makes
+// them for socketio.Namespace's methods of those names.
 //
 // Delivery to other instances is at most once (Redis Pub/Sub). With
 // BusConfig.Sharded it speaks createShardedAdapter's messages instead, on
@@ -38,8 +38,13 @@ import (
 // reaches the local sockets with an ack id (socketio.Namespace's
 // LocalBroadcastWithAck); Go answers BROADCAST_CLIENT_COUNT with the number
 // of sockets reached, then one BROADCAST_ACK per socket that acknowledges
-// within the broadcast's timeout, as the adapter does. Not supported yet:
-// Go broadcasting with acks across instances.
+// within the broadcast's timeout, as the adapter does; and
+// socketio.Namespace.BroadcastWithAck publishes Go's own (BROADCAST with a
+// requestId and the timeout flag) and gathers the other servers' counts
+// and acks until its timeout. An ack that crosses instances carries one
+// value (the client's first ack argument), as with Node; answers lost in
+// Redis leave the asker waiting until its timeout (at most once, as every
+// message here).
 type Adapter struct {
 	bus   *Bus
 	uid   string
@@ -51,7 +56,15 @@ type Adapter struct {
 	channel, reqChannel, resChannel, myResponse string
 
 	mu      sync.Mutex
-	pending map[string]*pending // requests waiting for answers, by requestId
+	pending map[string]*pending    // requests waiting for answers, by requestId
+	acking  map[string]*ackRequest // broadcasts with acks waiting for them, by requestId
+}
+
+// ackRequest is a broadcast with acks of this adapter, as the adapter's
+// ackRequests: the callbacks its answers go to until its timeout.
+type ackRequest struct {
+	count func(int)
+	ack   func(socketio.Args)
 }
 
 // pending is a request of this adapter waiting for answers.
@@ -68,7 +81,8 @@ type pending struct {
 // namespace gets an Adapter on the bus, subscribed once the server binds
 // it to its namespace (socketio.Server.Of).
 func (b *Bus) NewAdapter(deliver func(socketio.SocketID, *socketio.Encoded)) socketio.Adapter {
-	return &Adapter{bus: b, uid: newUID(), local: socketio.NewMemoryAdapter(deliver), pending: make(map[string]*pending)}
+	return &Adapter{bus: b, uid: newUID(), local: socketio.NewMemoryAdapter(deliver),
+		pending: make(map[string]*pending), acking: make(map[string]*ackRequest)}
 }
 
 // Bind implements socketio.NamespaceBinder: it subscribes to the
@@ -256,6 +270,77 @@ func (a *Adapter) RemoteServerSideEmitWithAck(ctx context.Context, event string,
 	return p.answers, err
 }
 
+// RemoteBroadcastWithAck implements socketio.ClusterAdapter (BROADCAST
+// with a requestId, as the adapter's broadcastWithAck): it counts the
+// other servers as ask does, publishes the request with the timeout flag
+// (ms), and hands each BROADCAST_CLIENT_COUNT to count and each
+// BROADCAST_ACK to ack (its value as the one argument) until timeout has
+// passed, on the Pub/Sub goroutine.
+func (a *Adapter) RemoteBroadcastWithAck(ctx context.Context, enc *socketio.Encoded, opts socketio.BroadcastOptions,
+	timeout time.Duration, count func(int), ack func(socketio.Args)) (int, error) {
+	pkt, err := packetOf(enc, a.nsp)
+	if err != nil {
+		return 0, err
+	}
+	n, err := a.bus.serverCount(ctx, a.countChannel())
+	if err != nil {
+		return 0, fmt.Errorf("redisadapter: counting servers: %w", err)
+	}
+	if n <= 1 {
+		return 0, nil
+	}
+	id := newUID()
+	a.mu.Lock()
+	a.acking[id] = &ackRequest{count: count, ack: ack}
+	a.mu.Unlock()
+	time.AfterFunc(timeout, func() {
+		a.mu.Lock()
+		delete(a.acking, id)
+		a.mu.Unlock()
+	})
+	o := optionsOf(opts)
+	ms := timeout.Milliseconds()
+	o.Flags.Timeout = &ms
+	if a.bus.cfg.Sharded {
+		err = a.publishCluster(ctx, ClusterBroadcast, map[string]any{"packet": packetMap(&pkt), "requestId": id, "opts": optionsMap(&o)})
+	} else {
+		var payload []byte
+		if payload, err = (&Request{UID: a.uid, RequestID: id, Type: RequestBroadcast, Packet: &pkt, Opts: &o}).Encode(); err == nil {
+			err = a.bus.publish(ctx, a.reqChannel, payload)
+		}
+	}
+	if err != nil {
+		return 0, err
+	}
+	return int(n - 1), nil
+}
+
+// broadcastAnswered hands an answer to a broadcast with acks of this
+// adapter to its callback: a client count, or (isAck) one client's ack
+// value. Answers to no such broadcast, or after its timeout, are dropped.
+func (a *Adapter) broadcastAnswered(id string, isAck bool, clientCount int64, v any) {
+	a.mu.Lock()
+	r := a.acking[id]
+	a.mu.Unlock()
+	switch {
+	case r == nil:
+	case !isAck:
+		r.count(int(clientCount))
+	default:
+		r.ack(argsOf(v))
+	}
+}
+
+// countChannel is the channel whose subscribers are the servers: the
+// request channel (PUBSUB NUMSUB), or the sharded namespace's channel
+// (SHARDNUMSUB), as the adapters count them.
+func (a *Adapter) countChannel() string {
+	if a.bus.cfg.Sharded {
+		return a.channel
+	}
+	return a.reqChannel
+}
+
 // ask makes a request that every other server answers once: it counts the
 // servers as the adapter does (PUBSUB NUMSUB of the request channel, or
 // SHARDNUMSUB of the namespace's channel, this one included), registers a
@@ -271,11 +356,7 @@ func (a *Adapter) ask(ctx context.Context, kind RequestType, publish func(contex
 		ctx, cancel = context.WithTimeout(ctx, a.bus.cfg.RequestsTimeout)
 		defer cancel()
 	}
-	countOn := a.reqChannel
-	if a.bus.cfg.Sharded {
-		countOn = a.channel
-	}
-	n, err := a.bus.serverCount(ctx, countOn)
+	n, err := a.bus.serverCount(ctx, a.countChannel())
 	if err != nil {
 		return nil, fmt.Errorf("redisadapter: counting servers: %w", err)
 	}
@@ -502,6 +583,10 @@ func (a *Adapter) onResponse(payload []byte) {
 		a.answered(r.RequestID, RequestRemoteFetch, func(p *pending) { p.sockets = appendSockets(p.sockets, r.Sockets) })
 	case r.Type == RequestServerSideEmit:
 		a.answered(r.RequestID, RequestServerSideEmit, func(p *pending) { p.answers = append(p.answers, r.Data) })
+	case r.Type == RequestBroadcastClientCount:
+		a.broadcastAnswered(r.RequestID, false, r.ClientCount, nil)
+	case r.Type == RequestBroadcastAck:
+		a.broadcastAnswered(r.RequestID, true, 0, r.Packet)
 	}
 }
 
@@ -596,6 +681,11 @@ func (a *Adapter) onSharded(channel string, payload []byte) {
 			}
 		}
 		a.answered(reqID, RequestRemoteFetch, func(p *pending) { p.sockets = appendSockets(p.sockets, infos) })
+	case ClusterBroadcastClientCount:
+		n, _ := integer(m.Data["clientCount"])
+		a.broadcastAnswered(reqID, false, n, nil)
+	case ClusterBroadcastAck:
+		a.broadcastAnswered(reqID, true, 0, m.Data["packet"])
 	case ClusterServerSideEmitResponse:
 		a.answered(reqID, RequestServerSideEmit, func(p *pending) { p.answers = append(p.answers, m.Data["packet"]) })
 	}

@@ -151,6 +151,18 @@ func ackValue(args socketio.Args) any {
 	return numbers(v)
 }
 
+// argsOf is an ack value of another server as the one argument of a
+// client's acknowledgement: binary anywhere as attachments, dates as
+// JSON.stringify writes them (as encodedOf does for a packet).
+func argsOf(v any) socketio.Args {
+	var bins [][]byte
+	raw, err := json.Marshal(forJSON(v, &bins))
+	if err != nil {
+		return socketio.NewArgs([]json.RawMessage{json.RawMessage("null")}, nil)
+	}
+	return socketio.NewArgs([]json.RawMessage{raw}, bins)
+}
+
 // stringified returns v as JSON.stringify would write the value Node
 // decodes it to, for the messages the adapter writes with JSON.stringify
 // (a serverSideEmit answer): a []byte as a Buffer's toJSON

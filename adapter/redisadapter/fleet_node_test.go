@@ -319,7 +319,8 @@ func equalSorted(got, want []string) bool {
 // io.timeout(…).emit("question", 3, callback) reaches, with an ack id,
 // socket.io-client instances (Node) connected to the two Go instances; the
 // callback gets every client's answer (its own client's too) before the
-// timeout, classic and sharded.
+// timeout; Go's BroadcastWithAck gets those of the Node server's client and
+// of both Go instances' clients; classic and sharded.
 func TestMixedFleetBroadcastAcks(t *testing.T) {
 	for _, sharded := range []bool{false, true} {
 		t.Run(fmt.Sprintf("sharded=%v", sharded), func(t *testing.T) { testMixedFleetBroadcastAcks(t, sharded) })
@@ -351,4 +352,40 @@ func testMixedFleetBroadcastAcks(t *testing.T, sharded bool) {
 	if !equalSorted(got, want) {
 		t.Errorf("Node's broadcast with acks to user:ann: responses %v, want %v", got, want)
 	}
+
+	// Go's BroadcastWithAck from go0: its own client, go1's and the Node
+	// server's answer, each once.
+	ctx, cancel := context.WithTimeout(f.ctx, 4*time.Second)
+	defer cancel()
+	acks, err := g0.ns.BroadcastWithAck(ctx, socketio.BroadcastOptions{}, "question", 5)
+	want = []string{`{"args":[5],"client":"node"}`, `{"args":[5],"client":"ann@go0"}`, `{"args":[5],"client":"ann@go1"}`}
+	if g := firstArgs(t, acks); err != nil || !equalSorted(g, want) {
+		t.Errorf("Go's BroadcastWithAck: %v, %v; want %v", g, err, want)
+	}
+	// A client on go1 that never answers: the others' answers, then the
+	// deadline.
+	silent := f.dialSIO(g1, ann, "ann")
+	ctx, cancel = context.WithTimeout(f.ctx, time.Second)
+	defer cancel()
+	acks, err = g0.ns.BroadcastWithAck(ctx, socketio.BroadcastOptions{}, "question", 6)
+	silent.expect(`42`)
+	want = []string{`{"args":[6],"client":"node"}`, `{"args":[6],"client":"ann@go0"}`, `{"args":[6],"client":"ann@go1"}`}
+	if g := firstArgs(t, acks); !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, socketio.ErrAckTimeout) || !equalSorted(g, want) {
+		t.Errorf("Go's BroadcastWithAck with a silent client: %v, %v; want %v and a deadline", g, err, want)
+	}
+}
+
+// firstArgs returns each acknowledgement's first argument as sorted-key JSON.
+func firstArgs(t *testing.T, acks []socketio.Args) []string {
+	t.Helper()
+	out := make([]string, len(acks))
+	for i, a := range acks {
+		var v any
+		if err := a.Decode(0, &v); err != nil {
+			t.Errorf("ack %d: %v", i, err)
+		}
+		b, _ := json.Marshal(v)
+		out[i] = string(b)
+	}
+	return out
 }
