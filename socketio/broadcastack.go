@@ -30,7 +30,9 @@ func NewArgs(raw []json.RawMessage, bins [][]byte) Args { return Args{raw: raw, 
 // instance carries only its first argument (the adapters carry one). When
 // ctx ends first (DefaultAckTimeout when it has no deadline) it returns
 // the acknowledgements received and an error wrapping ctx's (and
-// ErrAckTimeout on a deadline). Clients answer until then only.
+// ErrAckTimeout on a deadline). Clients answer until then only. When the
+// other instances cannot be asked (Redis down), it waits for the local
+// clients only and returns their acknowledgements with that error.
 func (n *Namespace) BroadcastWithAck(ctx context.Context, opts BroadcastOptions, event string, args ...any) ([]Args, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc

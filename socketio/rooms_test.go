@@ -207,7 +207,7 @@ func TestLocalBroadcastWithAck(t *testing.T) {
 	build := func(id uint64) (*Encoded, error) { return encodeEvent("/", "q", []any{1}, &id) }
 	onAck := func(args Args) { acks <- string(args.Raw(0)) }
 	opts := BroadcastOptions{Rooms: []Room{Room(aid), Room(bid)}}
-	n, err := ns.LocalBroadcastWithAck(opts, 300*time.Millisecond, build, onAck)
+	n, err := ns.LocalBroadcastWithAck(opts, 5*time.Second, build, onAck)
 	if err != nil || n != 2 {
 		t.Fatalf("LocalBroadcastWithAck = %d, %v; want 2", n, err)
 	}

@@ -2,6 +2,7 @@ package redisadapter
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -63,4 +64,80 @@ func TestEncodedRoundTrip(t *testing.T) {
 	if _, err := packetOf(&socketio.Encoded{Text: []byte(`3["ack"]`)}, "/"); err == nil {
 		t.Error("an ACK was turned into a broadcast")
 	}
+}
+
+// TestAckValues: what crosses instances in an ack. A Go client's
+// acknowledgement becomes its first argument as a value (binary as []byte);
+// a value from another server becomes one argument for Go (binary as an
+// attachment, a Date as JSON.stringify writes it); a Go handler's answer
+// written as JSON is what JSON.stringify writes for the value Node has
+// (a Buffer as {type, data}).
+func TestAckValues(t *testing.T) {
+	when := time.Date(2026, 1, 2, 3, 4, 5, 6e6, time.UTC)
+	t.Run("ackValue", func(t *testing.T) {
+		for _, tc := range []struct {
+			name string
+			args socketio.Args
+			want string
+		}{
+			{"none", socketio.NewArgs(nil, nil), "<nil>"},
+			{"first only", socketio.NewArgs([]json.RawMessage{[]byte(`{"a":1,"b":[2.5,"x"]}`), []byte(`7`)}, nil), "map[a:1 b:[2.5 x]]"},
+			{"integer exact", socketio.NewArgs([]json.RawMessage{[]byte(`9007199254740993`)}, nil), "9007199254740993"},
+			{"binary", socketio.NewArgs([]json.RawMessage{parser.Placeholder(0)}, [][]byte{{1, 2}}), "[1 2]"},
+		} {
+			if got := fmt.Sprint(ackValue(tc.args)); got != tc.want {
+				t.Errorf("%s: ackValue = %s, want %s", tc.name, got, tc.want)
+			}
+		}
+		if _, ok := ackValue(socketio.NewArgs([]json.RawMessage{[]byte(`9007199254740993`)}, nil)).(int64); !ok {
+			t.Error("an integer is not an int64")
+		}
+	})
+	t.Run("argsOf", func(t *testing.T) {
+		for _, tc := range []struct {
+			name string
+			v    any
+			want string
+			bins int
+		}{
+			{"nil", nil, `null`, 0},
+			{"map", map[string]any{"n": int64(1), "s": "x"}, `{"n":1,"s":"x"}`, 0},
+			{"binary inside", map[string]any{"b": []byte{9}}, `{"b":{"_placeholder":true,"num":0}}`, 1},
+			{"date", when, `"2026-01-02T03:04:05.006Z"`, 0},
+		} {
+			a := argsOf(tc.v)
+			if a.Len() != 1 || string(a.Raw(0)) != tc.want {
+				t.Errorf("%s: argsOf = %d args, %s; want %s", tc.name, a.Len(), a.Raw(0), tc.want)
+			}
+			if tc.bins > 0 {
+				if b, ok := a.Bytes(0); ok || b != nil {
+					t.Errorf("%s: a nested attachment read as the argument", tc.name)
+				}
+			}
+		}
+		if b, ok := argsOf([]byte{4, 5}).Bytes(0); !ok || string(b) != "\x04\x05" {
+			t.Errorf("argsOf([]byte) = %v, %v", b, ok)
+		}
+	})
+	t.Run("stringified", func(t *testing.T) {
+		type answer struct {
+			OK bool `json:"ok"`
+		}
+		for _, tc := range []struct {
+			name string
+			v    any
+			want string
+		}{
+			{"buffer", []byte{1, 2}, `{"data":[1,2],"type":"Buffer"}`},
+			{"buffer inside", map[string]any{"b": []byte{3}}, `{"b":{"data":[3],"type":"Buffer"}}`},
+			{"date", when, `"2026-01-02T03:04:05.006Z"`},
+			{"struct", answer{OK: true}, `{"ok":true}`},
+			{"string", "pong", `"pong"`},
+		} {
+			b, err := json.Marshal(stringified(tc.v))
+			if err != nil || string(b) != tc.want {
+				t.Errorf("%s: stringified = %s, %v; want %s", tc.name, b, err, tc.want)
+			}
+		}
+	})
 }
