@@ -55,38 +55,18 @@ func TestRoomsAndAcks(t *testing.T) {
 	e.serve(t)
 
 	wsURL := strings.Replace(e.url, "http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
-	ids := map[*websocket.Conn]string{}
+	ids := map[*websocket.Conn]SocketID{}
 	dial := func() *websocket.Conn {
-		c, _, err := websocket.DefaultDialer.Dial(wsURL, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		c.ReadMessage() // OPEN
-		c.WriteMessage(websocket.TextMessage, []byte("40"))
-		_, m, _ := c.ReadMessage() // CONNECT {"sid":…}
-		ids[c] = strings.TrimSuffix(strings.TrimPrefix(string(m), `40{"sid":"`), `"}`)
+		c, id := dialSocket(t, wsURL)
+		ids[c] = id
 		return c
-	}
-	next := func(c *websocket.Conn) string {
-		t.Helper()
-		for {
-			c.SetReadDeadline(time.Now().Add(2 * time.Second))
-			_, m, err := c.ReadMessage()
-			if err != nil {
-				return "error: " + err.Error()
-			}
-			if string(m) != "2" {
-				return string(m)
-			}
-		}
 	}
 	// none checks that nothing waits for c: what the server sent it
 	// before answering this ack would come first.
 	none := func(c *websocket.Conn) {
 		t.Helper()
 		c.WriteMessage(websocket.TextMessage, []byte(`4299["leave","nowhere"]`))
-		if got := next(c); got != `4399[]` {
+		if got := nextPacket(c); got != `4399[]` {
 			t.Errorf("unexpected %s", got)
 		}
 	}
@@ -94,41 +74,41 @@ func TestRoomsAndAcks(t *testing.T) {
 
 	a, b, c := dial(), dial(), dial()
 	send(a, `421["join","red"]`)
-	if got := next(a); got != `431[2]` { // its own room and red
+	if got := nextPacket(a); got != `431[2]` { // its own room and red
 		t.Fatalf("join ack = %s", got)
 	}
 	send(b, `421["join","red"]`)
-	next(b)
+	nextPacket(b)
 	send(c, `421["join","blue"]`)
-	next(c)
+	nextPacket(c)
 
 	send(c, `422["to","red",""]`)
-	if got := next(c); got != `432[]` {
+	if got := nextPacket(c); got != `432[]` {
 		t.Fatalf("to ack = %s", got)
 	}
 	for _, x := range []*websocket.Conn{a, b} {
-		if got := next(x); got != `42["news","red"]` {
+		if got := nextPacket(x); got != `42["news","red"]` {
 			t.Errorf("red member got %s", got)
 		}
 	}
 	none(c)
 
 	// Except a socket's own room: everyone in red but a.
-	send(c, `423["to","red","`+ids[a]+`"]`)
-	next(c)
-	if got := next(b); got != `42["news","red"]` {
+	send(c, `423["to","red","`+string(ids[a])+`"]`)
+	nextPacket(c)
+	if got := nextPacket(b); got != `42["news","red"]` {
 		t.Errorf("b got %s", got)
 	}
 	none(a)
 
 	// The socket's own broadcast reaches the others only.
 	send(a, `424["others"]`)
-	if got := next(a); !strings.HasPrefix(got, `434[]`) {
+	if got := nextPacket(a); !strings.HasPrefix(got, `434[]`) {
 		// a may see the ack only; news to b and c
 		t.Errorf("others ack = %s", got)
 	}
 	for _, x := range []*websocket.Conn{b, c} {
-		for got := next(x); got != `42["news","others"]`; got = next(x) {
+		for got := nextPacket(x); got != `42["news","others"]`; got = nextPacket(x) {
 			if strings.HasPrefix(got, "error") {
 				t.Fatalf("waiting for others: %s", got)
 			}
@@ -137,17 +117,17 @@ func TestRoomsAndAcks(t *testing.T) {
 
 	// Leaving: a no longer gets red's news.
 	send(a, `425["leave","red"]`)
-	next(a)
+	nextPacket(a)
 	send(c, `426["to","red",""]`)
-	next(c)
-	if got := next(b); got != `42["news","red"]` {
+	nextPacket(c)
+	if got := nextPacket(b); got != `42["news","red"]` {
 		t.Errorf("b got %s", got)
 	}
 	none(a)
 
 	// EmitWithAck: a client that never answers times out.
 	send(a, `42["ask-silent"]`)
-	if got := next(a); !strings.HasPrefix(got, `420["silent"]`) {
+	if got := nextPacket(a); !strings.HasPrefix(got, `420["silent"]`) {
 		t.Errorf("server's ack request = %s", got)
 	}
 	if err := <-acked; err != ErrAckTimeout {
@@ -169,30 +149,7 @@ func TestLocalBroadcastWithAck(t *testing.T) {
 	e.mux.Handle("/socket.io/", srv)
 	e.serve(t)
 	wsURL := strings.Replace(e.url, "http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
-	dial := func() (*websocket.Conn, SocketID) {
-		c, _, err := websocket.DefaultDialer.Dial(wsURL, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		c.ReadMessage() // OPEN
-		c.WriteMessage(websocket.TextMessage, []byte("40"))
-		_, m, _ := c.ReadMessage() // CONNECT {"sid":…}
-		return c, SocketID(strings.TrimSuffix(strings.TrimPrefix(string(m), `40{"sid":"`), `"}`))
-	}
-	next := func(c *websocket.Conn) string {
-		t.Helper()
-		for {
-			c.SetReadDeadline(time.Now().Add(2 * time.Second))
-			_, m, err := c.ReadMessage()
-			if err != nil {
-				return "error: " + err.Error()
-			}
-			if string(m) != "2" {
-				return string(m)
-			}
-		}
-	}
+	dial := func() (*websocket.Conn, SocketID) { return dialSocket(t, wsURL) }
 	send := func(c *websocket.Conn, s string) { c.WriteMessage(websocket.TextMessage, []byte(s)) }
 	a, aid := dial()
 	b, bid := dial()
@@ -200,7 +157,7 @@ func TestLocalBroadcastWithAck(t *testing.T) {
 
 	// An EmitWithAck to a takes id 0.
 	go ns.Socket(aid).EmitWithAck(context.Background(), "first")
-	if got := next(a); got != `420["first"]` {
+	if got := nextPacket(a); got != `420["first"]` {
 		t.Fatalf("EmitWithAck sent %s", got)
 	}
 	acks := make(chan string, 8)
@@ -212,7 +169,7 @@ func TestLocalBroadcastWithAck(t *testing.T) {
 		t.Fatalf("LocalBroadcastWithAck = %d, %v; want 2", n, err)
 	}
 	for _, cl := range []*websocket.Conn{a, b} {
-		if got := next(cl); got != `421["q",1]` {
+		if got := nextPacket(cl); got != `421["q",1]` {
 			t.Errorf("broadcast with acks sent %s, want 421[\"q\",1]", got)
 		}
 	}
@@ -230,8 +187,8 @@ func TestLocalBroadcastWithAck(t *testing.T) {
 	}
 	// After the timeout an answer is dropped; c was never asked.
 	n, _ = ns.LocalBroadcastWithAck(opts, 100*time.Millisecond, build, onAck)
-	next(a)
-	next(b)
+	nextPacket(a)
+	nextPacket(b)
 	time.Sleep(300 * time.Millisecond)
 	send(a, `432["late"]`)
 	send(c, `432["not asked"]`)
@@ -242,5 +199,34 @@ func TestLocalBroadcastWithAck(t *testing.T) {
 	}
 	if n != 2 || !(got[0] == `"A"` && got[1] == `"B"` || got[0] == `"B"` && got[1] == `"A"`) {
 		t.Errorf("acks %v, second count %d; want A and B, 2", got, n)
+	}
+}
+
+// dialSocket connects a raw Socket.IO client on WebSocket to namespace
+// "/" and returns it with its socket ID.
+func dialSocket(t *testing.T, wsURL string) (*websocket.Conn, SocketID) {
+	t.Helper()
+	c, _, err := websocket.DefaultDialer.Dial(wsURL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.ReadMessage() // OPEN
+	c.WriteMessage(websocket.TextMessage, []byte("40"))
+	_, m, _ := c.ReadMessage() // CONNECT {"sid":…}
+	return c, SocketID(strings.TrimSuffix(strings.TrimPrefix(string(m), `40{"sid":"`), `"}`))
+}
+
+// nextPacket returns the next packet c receives other than a PING, or the error.
+func nextPacket(c *websocket.Conn) string {
+	for {
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		_, m, err := c.ReadMessage()
+		if err != nil {
+			return "error: " + err.Error()
+		}
+		if string(m) != "2" {
+			return string(m)
+		}
 	}
 }

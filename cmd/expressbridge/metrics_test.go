@@ -206,9 +206,7 @@ func waitMetrics(t *testing.T, addr string, want map[string]float64) string {
 // handshake are counted as the gate's are.
 func TestSocketIOMetrics(t *testing.T) {
 	const secret, sid = "socket.io metrics secret", "m-L9xbwSXrMcxjPo6X_sFHJSTgb3vlOR"
-	s := newStore(t)
-	s.set(t, "sess:"+sid, expressRecord(time.Now().Add(time.Hour), "Zoë"), time.Hour)
-	cookie := "connect.sid=" + signWith(t, secret, sid)
+	s, cookie := zoe(t, secret, sid)
 	sv := startServe(t, []string{secret}, map[string]string{envRedisURL: s.r.URL()}, "--no-pubsub", "--metrics-listen", "127.0.0.1:0")
 	metricsAddr := sv.metrics
 	waitReady(t, sv.base, http.StatusOK)

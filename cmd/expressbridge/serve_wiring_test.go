@@ -54,14 +54,21 @@ func sioSession(t *testing.T, base, cookie string) string {
 	return url
 }
 
+// zoe plants Zoë's session (logged in for an hour) in a new Redis as
+// Express would, and returns the store and her cookie signed with secret.
+func zoe(t *testing.T, secret, sid string) (*store, string) {
+	t.Helper()
+	s := newStore(t)
+	s.set(t, "sess:"+sid, expressRecord(time.Now().Add(time.Hour), "Zoë"), time.Hour)
+	return s, "connect.sid=" + signWith(t, secret, sid)
+}
+
 // TestServeSocketIOSendQueue: --send-queue bounds what waits for a
 // Socket.IO client on long-polling as it bounds what waits for a /ws
 // client (and for Socket.IO on WebSocket, which the bridge carries).
 func TestServeSocketIOSendQueue(t *testing.T) {
 	const secret, sid = "send queue secret", "d-L9xbwSXrMcxjPo6X_sFHJSTgb3vlOR"
-	s := newStore(t)
-	s.set(t, "sess:"+sid, expressRecord(time.Now().Add(time.Hour), "Zoë"), time.Hour)
-	cookie := "connect.sid=" + signWith(t, secret, sid)
+	s, cookie := zoe(t, secret, sid)
 	sv := startServe(t, []string{secret}, map[string]string{envRedisURL: s.r.URL()}, "--no-pubsub", "--send-queue", "200")
 	url := sioSession(t, "http://"+sv.base+"/socket.io/", cookie)
 
@@ -106,9 +113,7 @@ func TestServeFlagsFromEnv(t *testing.T) {
 	})
 
 	const secret, sid = "read limit secret", "d-L9xbwSXrMcxjPo6X_sFHJSTgb3vlOR"
-	s := newStore(t)
-	s.set(t, "sess:"+sid, expressRecord(time.Now().Add(time.Hour), "Zoë"), time.Hour)
-	cookie := "connect.sid=" + signWith(t, secret, sid)
+	s, cookie := zoe(t, secret, sid)
 	sv := startServe(t, []string{secret}, map[string]string{envRedisURL: s.r.URL(), "EXPRESSBRIDGE_READ_LIMIT": "100"}, "--no-pubsub")
 	c := dialHello(t, sv.base, cookie, "", "Zoë")
 	c.WriteJSON(map[string]string{"type": "say", "text": strings.Repeat("x", 200)})
@@ -128,9 +133,7 @@ func TestServeFlagsFromEnv(t *testing.T) {
 // over maxHttpBufferSize gets 413), and nonsense is a usage error.
 func TestServeSocketIOOptions(t *testing.T) {
 	const secret, sid = "socket.io options secret", "o-L9xbwSXrMcxjPo6X_sFHJSTgb3vlOR"
-	s := newStore(t)
-	s.set(t, "sess:"+sid, expressRecord(time.Now().Add(time.Hour), "Zoë"), time.Hour)
-	cookie := "connect.sid=" + signWith(t, secret, sid)
+	s, cookie := zoe(t, secret, sid)
 	sv := startServe(t, []string{secret}, map[string]string{envRedisURL: s.r.URL(), "EXPRESSBRIDGE_SOCKETIO_MAX_BUFFER": "5000"},
 		"--no-pubsub", "--socketio-ping-interval", "4s", "--socketio-ping-timeout", "3s")
 	base := "http://" + sv.base + "/socket.io/"
