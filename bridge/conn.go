@@ -47,13 +47,12 @@ const (
 // write (one at a time, the only writer of frames). Send, Close and the
 // accessors are safe for concurrent use.
 type Conn struct {
-	s     *Server
-	proto Protocol
-	door  string // for the Observer
-	// uncounted: the door reports this connection to the Observer itself
-	uncounted bool
+	s         *Server
+	proto     Protocol
+	door      string    // for the Observer
 	since     EventMark // taken before the handshake's gate check
 	own       bool      // proto is the server's Config.Protocol: Broadcast reaches it
+	uncounted bool      // the door reports the connection to the Observer itself
 	ws        *websocket.Conn
 	fc        *frameConn
 	raw       syscall.RawConn

@@ -138,7 +138,7 @@ SIGTERM stop accepting, close every connection with 1001 and exit within
 	bindEnv(fs, "ping-interval", "EXPRESSBRIDGE_PING_INTERVAL")
 	fs.IntVar(&so.sendQueue, "send-queue", bridge.DefaultSendQueue, "messages queued per client (/ws and Socket.IO) before a slow client is closed")
 	bindEnv(fs, "send-queue", "EXPRESSBRIDGE_SEND_QUEUE")
-	fs.DurationVar(&so.handshakeTimeout, "handshake-timeout", bridge.DefaultHandshakeTimeout, "bound on reading a handshake and loading its session")
+	fs.DurationVar(&so.handshakeTimeout, "handshake-timeout", bridge.DefaultHandshakeTimeout, "bound on reading a handshake and loading its session (each store round trip is also bounded by the store's own 2s)")
 	bindEnv(fs, "handshake-timeout", "EXPRESSBRIDGE_HANDSHAKE_TIMEOUT")
 	fs.DurationVar(&so.revalidate, "revalidate-interval", bridge.DefaultRevalidateInterval,
 		"how often open sessions are reloaded when Redis keyspace notifications are unavailable; "+
