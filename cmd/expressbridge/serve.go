@@ -274,6 +274,7 @@ func (so *serveOptions) run(ctx context.Context, a *app, o *sessionOptions, g *g
 		return usageErrorf("--path must start with /, not %q", so.path)
 	}
 	var onShutdown []func()
+	sioSessions := func() int { return 0 }
 	mux := http.NewServeMux()
 	mux.Handle(so.path, srv)
 	mux.Handle("/healthz", srv.Healthz())
@@ -301,6 +302,7 @@ func (so *serveOptions) run(ctx context.Context, a *app, o *sessionOptions, g *g
 		}
 		socketio.Chat(sio.Of("/"))
 		onShutdown = append(onShutdown, sio.Shutdown) // pending polls would hold http.Server.Shutdown
+		sioSessions = sio.Len
 		mux.Handle(so.socketioPath, sio)
 		if !strings.HasSuffix(so.socketioPath, "/") {
 			mux.Handle(so.socketioPath+"/", sio) // socket.io-client adds the slash
@@ -355,7 +357,9 @@ func (so *serveOptions) run(ctx context.Context, a *app, o *sessionOptions, g *g
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down", "connections", srv.Len(), "timeout", so.shutdownTimeout)
+	// connections: the bridge's WebSockets (Socket.IO's included);
+	// socketio_sessions: Socket.IO sessions on either transport.
+	log.Info("shutting down", "connections", srv.Len(), "socketio_sessions", sioSessions(), "timeout", so.shutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), so.shutdownTimeout)
 	defer cancel()
 	herr := hs.Shutdown(sctx) // stops accepting; hijacked WebSockets are the bridge's

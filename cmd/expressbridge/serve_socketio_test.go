@@ -127,6 +127,11 @@ func TestServeSocketIO(t *testing.T) {
 	if body := <-polled; body != "1" {
 		t.Errorf("the pending poll got %q at shutdown, want CLOSE (1)", body)
 	}
+	// Both long-polling sessions (Zoë's, and the one refused at CONNECT)
+	// are counted at shutdown.
+	if !strings.Contains(stderr.String(), "socketio_sessions=2") {
+		t.Errorf("the shutdown log does not count the Socket.IO sessions:\n%s", stderr.String())
+	}
 	ver, _ := connectsid.NewVerifier(secret)
 	expressSID, _, err := ver.FromHeader(cookie, "connect.sid")
 	if err != nil {
