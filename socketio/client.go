@@ -244,12 +244,17 @@ func (c *client) end(e *engineSession, code int, reason string) {
 			sockets = append(sockets, so)
 		}
 		c.mu.Unlock()
+		// The goodbye reaches a long-polling client in one response: its
+		// next poll may no longer carry the session cookie (the logout
+		// cleared it) and be refused, which would lose the DISCONNECT.
+		e.cork()
 		for _, so := range sockets {
 			so.Emit(SessionEnded, struct {
 				Reason string `json:"reason"`
 			}{reason})
 			so.Disconnect()
 		}
+		e.uncork()
 	}
 	e.closeWith(code, reason)
 }

@@ -75,6 +75,7 @@ type engineSession struct {
 	closed    bool
 	draining  bool // closed by the server; a last GET takes buf
 	closeNext bool // draining: after buf, a further GET gets CLOSE
+	corked    int  // > 0: packets gather in buf, and no poll takes them yet (cork)
 	grace     *time.Timer
 	ended     bool
 	wsCode    int // close code and reason for the WebSocket on a graceful close
@@ -244,7 +245,27 @@ func (e *engineSession) sendLocked(ps ...engineio.Packet) error {
 	return nil
 }
 
+// cork holds back long-polling until uncork, so that packets sent in
+// between reach the client in one response: a poll must not return
+// between them. Calls nest.
+func (e *engineSession) cork() {
+	e.mu.Lock()
+	e.corked++
+	e.mu.Unlock()
+}
+
+// uncork ends a cork; the last one lets a poll take what gathered.
+func (e *engineSession) uncork() {
+	e.mu.Lock()
+	e.corked--
+	e.wakeLocked()
+	e.mu.Unlock()
+}
+
 func (e *engineSession) wakeLocked() {
+	if e.corked > 0 {
+		return
+	}
 	if e.pollWake != nil {
 		close(e.pollWake)
 		e.pollWake = nil
@@ -473,7 +494,7 @@ func (e *engineSession) poll(w http.ResponseWriter, r *http.Request) {
 	}
 	// 4. Wait for packets; during an upgrade, until upgradePollWait after
 	// the probe at most.
-	for len(e.buf) == 0 && !e.closed && e.ws == nil {
+	for (len(e.buf) == 0 || e.corked > 0) && !e.closed && e.ws == nil {
 		var timeout <-chan time.Time
 		if e.upgrading {
 			left := upgradePollWait - time.Since(e.probedAt)

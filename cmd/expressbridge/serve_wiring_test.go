@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -147,4 +149,34 @@ func TestServeSocketIOOptions(t *testing.T) {
 	}
 	cli(t, map[string]string{envRedisURL: s.r.URL(), envSecret: secret}, "", "serve", "--socketio-ping-timeout", "0s").
 		want(t, exitUsage, nil, []string{"must be positive"})
+}
+
+// TestServeSocketIOGoodbyeInOnePoll: when the Express session ends, a
+// long-polling client gets session-ended and DISCONNECT in one response.
+// Its next poll may carry no session cookie any more (the logout cleared
+// it) and be refused: a DISCONNECT left for it would be lost, and the page
+// would see "transport error" instead of "io server disconnect" (a
+// browser test caught this under load).
+func TestServeSocketIOGoodbyeInOnePoll(t *testing.T) {
+	const secret = "goodbye secret"
+	s, _ := zoe(t, secret, "unused-L9xbwSXrMcxjPo6X_sFHJSTgb3v")
+	sv := startServe(t, []string{secret}, map[string]string{envRedisURL: s.r.URL()}, "--no-pubsub")
+	for i := range 20 { // the race it guards against is short: run it often
+		sid := "g" + strconv.Itoa(100+i) + "-L9xbwSXrMcxjPo6X_sFHJSTgb3v"
+		s.set(t, "sess:"+sid, expressRecord(time.Now().Add(time.Hour), "Zoë"), time.Hour)
+		cookie := "connect.sid=" + signWith(t, secret, sid)
+		url := sioSession(t, "http://"+sv.base+"/socket.io/", cookie)
+		sent := make(chan struct{})
+		polled := make(chan string, 1)
+		go func() { polled <- pollOnce(url, cookie, sent) }()
+		<-sent
+		time.Sleep(20 * time.Millisecond) // the poll is pending
+		if err := s.c.Del(context.Background(), "sess:"+sid).Err(); err != nil {
+			t.Fatal(err)
+		}
+		body := <-polled
+		if !strings.Contains(body, `42["session-ended",{"reason":"logged-out"}]`) || !strings.Contains(body, "\x1e41") {
+			t.Fatalf("round %d: the poll after the logout got %q, want session-ended and DISCONNECT together", i, body)
+		}
+	}
 }
