@@ -118,8 +118,9 @@ func (s *Server) register(e *engineSession) {
 		uncount := s.bridge.Count(auth.DoorSocketIO)
 		e.mu.Lock()
 		if e.closed { // closed meanwhile: close found nothing to report
+			reason := e.endReason
 			e.mu.Unlock()
-			uncount(observerReason(e.endReason))
+			uncount(observerReason(reason))
 			return
 		}
 		e.uncount = uncount
@@ -564,10 +565,15 @@ func (e *engineSession) post(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok"))
 		return
 	}
-	if e.closed || e.ws != nil || e.pongOverdueLocked(time.Now()) {
+	if e.closed || e.ws != nil {
+		e.mu.Unlock()
+		badRequest(w, "unknown or closed Engine.IO session") // an upgraded session goes on
+		return
+	}
+	if e.pongOverdueLocked(time.Now()) {
 		e.mu.Unlock()
 		badRequest(w, "unknown or closed Engine.IO session")
-		e.close("ping timeout", closeHard) // a no-op unless overdue
+		e.close("ping timeout", closeHard)
 		return
 	}
 	if e.posting {
@@ -628,7 +634,7 @@ type wsTransport struct {
 func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, sid string) {
 	// 1. A WebSocket handshake at all.
 	if r.Method != http.MethodGet || !websocket.IsWebSocketUpgrade(r) {
-		s.badRequest(w, r, true, "not a WebSocket handshake")
+		s.badRequest(w, r, sid == "", "not a WebSocket handshake")
 		return
 	}
 	var e *engineSession
@@ -673,6 +679,17 @@ func (t *wsTransport) Open(c *bridge.Conn) {
 	e := t.e
 	if t.fresh {
 		e.mu.Lock()
+		if e.closed {
+			// The session ended between the upgrade and now (a logout
+			// racing the handshake): its connection goes with it.
+			code, reason := e.wsCode, e.wsReason
+			e.mu.Unlock()
+			if code == 0 {
+				code = websocket.CloseNormalClosure
+			}
+			c.Close(code, reason)
+			return
+		}
 		e.ws = c
 		e.mu.Unlock()
 		e.s.register(e)
