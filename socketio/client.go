@@ -244,17 +244,20 @@ func (c *client) end(e *engineSession, code int, reason string) {
 			sockets = append(sockets, so)
 		}
 		c.mu.Unlock()
-		// The goodbye reaches a long-polling client in one response: its
-		// next poll may no longer carry the session cookie (the logout
-		// cleared it) and be refused, which would lose the DISCONNECT.
-		e.cork()
+		// One goodbye for every socket, sent in one go (sendGoodbye).
+		msgs := make([][]byte, 0, 2*len(sockets))
 		for _, so := range sockets {
-			so.Emit(SessionEnded, struct {
+			if enc, err := encodeEvent(so.ns.name, SessionEnded, []any{struct {
 				Reason string `json:"reason"`
-			}{reason})
-			so.Disconnect()
+			}{reason}}, nil); err == nil {
+				msgs = append(msgs, enc.engineMessage())
+			}
+			msgs = append(msgs, disconnectPacket(so.ns.name).engineMessage())
 		}
-		e.uncork()
+		e.sendGoodbye(msgs)
+		for _, so := range sockets {
+			c.remove(so, ReasonServerDisconnect)
+		}
 	}
 	e.closeWith(code, reason)
 }

@@ -82,7 +82,9 @@ type SocketInfo struct {
 // server): its arguments as the cluster adapter decoded them (see
 // adapter/redisadapter for the types), and ack when the sender waits for
 // an answer (nil otherwise). ack sends the sender one value (as Socket.Emit
-// encodes an argument); only its first call sends. It may be called from
+// encodes an argument; with classic Pub/Sub as the Node adapter writes its
+// answer, in JSON: a []byte as a Buffer's {"type":"Buffer","data":[…]});
+// only its first call sends. It may be called from
 // any goroutine, after the handler has returned; a sender that has stopped
 // waiting ignores it. A handler that never calls ack leaves the sender
 // waiting until its timeout, as with Node.
@@ -210,7 +212,11 @@ func (n *Namespace) ServerSideEmitWithAck(ctx context.Context, event string, arg
 
 // OnServerSideEmit registers the handler of a server-side event from
 // another instance, replacing any earlier one. Handlers run on the
-// adapter's goroutine: one that blocks holds back the next messages.
+// adapter's goroutine: one that blocks holds back the next messages. So a
+// handler must not wait for the fleet on it (ServerSideEmitWithAck,
+// FetchSockets, BroadcastWithAck): with classic Pub/Sub their answers
+// arrive on that same goroutine, and the wait would end only at its
+// timeout. Start a goroutine for that.
 func (n *Namespace) OnServerSideEmit(event string, h ServerSideHandler) {
 	cs := &n.cluster
 	cs.mu.Lock()

@@ -75,11 +75,14 @@ type engineSession struct {
 	closed    bool
 	draining  bool // closed by the server; a last GET takes buf
 	closeNext bool // draining: after buf, a further GET gets CLOSE
-	corked    int  // > 0: packets gather in buf, and no poll takes them yet (cork)
-	grace     *time.Timer
-	ended     bool
-	wsCode    int // close code and reason for the WebSocket on a graceful close
-	wsReason  string
+	// goodbye: the Express session ended; buf holds only what tells the
+	// client so (sendGoodbye), which any poll may take (the logout may
+	// have cleared the cookie the session was bound to)
+	goodbye  bool
+	grace    *time.Timer
+	ended    bool
+	wsCode   int // close code and reason for the WebSocket on a graceful close
+	wsReason string
 	// uncount reports the session closed to the bridge's Observer (set
 	// by register; nil until then); endReason, when set, is the reason
 	// it hears instead of the close's own (the WebSocket's, from the bridge).
@@ -198,7 +201,7 @@ func (e *engineSession) sendMessage(msg []byte, bins [][]byte) bool {
 	e.mu.Lock()
 	var err error
 	switch {
-	case e.closed:
+	case e.closed || e.goodbye: // nothing may follow the goodbye (sendGoodbye)
 		err = bridge.ErrClosed
 	case e.ws != nil:
 		err = e.ws.Send(msg)
@@ -246,27 +249,37 @@ func (e *engineSession) sendLocked(ps ...engineio.Packet) error {
 	return nil
 }
 
-// cork holds back long-polling until uncork, so that packets sent in
-// between reach the client in one response: a poll must not return
-// between them. Calls nest.
-func (e *engineSession) cork() {
+// sendGoodbye sends the last messages of a session whose Express session
+// ended (session-ended, DISCONNECT) in one go, so that a polling client
+// gets them in one response. For a polling client they replace whatever
+// was still waiting, and nothing is queued after them but CLOSE: a poll
+// without the session's cookie may take them (the logout may have cleared
+// it), so they must be all it can take.
+func (e *engineSession) sendGoodbye(msgs [][]byte) {
+	ps := make([]engineio.Packet, len(msgs))
+	for i, m := range msgs {
+		ps[i] = engineio.Packet{Type: engineio.Message, Data: m[1:]}
+	}
 	e.mu.Lock()
-	e.corked++
+	if e.ws == nil {
+		e.buf = nil
+	}
+	err := e.sendLocked(ps...)
+	e.goodbye = true
 	e.mu.Unlock()
+	if errors.Is(err, errSlowClient) { // a SendQueue smaller than the goodbye
+		e.close("slow client", closeHard)
+	}
 }
 
-// uncork ends a cork; the last one lets a poll take what gathered.
-func (e *engineSession) uncork() {
+// saysGoodbye reports whether the session has sent its goodbye.
+func (e *engineSession) saysGoodbye() bool {
 	e.mu.Lock()
-	e.corked--
-	e.wakeLocked()
-	e.mu.Unlock()
+	defer e.mu.Unlock()
+	return e.goodbye
 }
 
 func (e *engineSession) wakeLocked() {
-	if e.corked > 0 {
-		return
-	}
 	if e.pollWake != nil {
 		close(e.pollWake)
 		e.pollWake = nil
@@ -453,7 +466,7 @@ func (s *Server) servePolling(w http.ResponseWriter, r *http.Request, sid string
 		badRequest(w, "unknown or closed Engine.IO session")
 		return
 	}
-	if !s.sameCookie(e, r) {
+	if !s.sameCookie(e, r) && !(r.Method == http.MethodGet && e.saysGoodbye()) {
 		auth.WriteRefusal(w, &auth.Refusal{Status: http.StatusForbidden, Code: auth.CodeBadRequest, Step: auth.StepRequest,
 			Message: "the request does not carry the session cookie the Engine.IO session was opened with"})
 		return
@@ -495,7 +508,7 @@ func (e *engineSession) poll(w http.ResponseWriter, r *http.Request) {
 	}
 	// 4. Wait for packets; during an upgrade, until upgradePollWait after
 	// the probe at most.
-	for (len(e.buf) == 0 || e.corked > 0) && !e.closed && e.ws == nil {
+	for len(e.buf) == 0 && !e.closed && e.ws == nil {
 		var timeout <-chan time.Time
 		if e.upgrading {
 			left := upgradePollWait - time.Since(e.probedAt)

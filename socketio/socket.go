@@ -33,7 +33,9 @@ const (
 // Handler handles an event from a client: its arguments, and ack to
 // acknowledge it when the client asked for that (nil otherwise). Handlers
 // of one socket run one at a time, in the order the client sent; a handler
-// that blocks holds back that socket's next events.
+// that blocks holds back that socket's next events, its acknowledgements
+// included: a handler that waits for this socket's ack (EmitWithAck, or a
+// BroadcastWithAck that reaches it) must do so on a goroutine of its own.
 type Handler func(so *Socket, args Args, ack AckFunc)
 
 // AckFunc sends an acknowledgement with args (see Socket.Emit for how
@@ -336,9 +338,14 @@ func (so *Socket) Broadcast(opts BroadcastOptions, event string, args ...any) er
 // Disconnect disconnects the socket from its namespace: the client sees
 // "io server disconnect" and does not reconnect.
 func (so *Socket) Disconnect() {
-	if so.c.send(&Encoded{Text: parser.Append(nil, parser.Packet{Type: parser.Disconnect, Namespace: so.ns.name})}) {
+	if so.c.send(disconnectPacket(so.ns.name)) {
 		so.c.remove(so, ReasonServerDisconnect)
 	}
+}
+
+// disconnectPacket is the server's DISCONNECT of namespace nsp.
+func disconnectPacket(nsp string) *Encoded {
+	return &Encoded{Text: parser.Append(nil, parser.Packet{Type: parser.Disconnect, Namespace: nsp})}
 }
 
 func (so *Socket) write(p *Encoded) bool {

@@ -179,4 +179,25 @@ func TestServeSocketIOGoodbyeInOnePoll(t *testing.T) {
 			t.Fatalf("round %d: the poll after the logout got %q, want session-ended and DISCONNECT together", i, body)
 		}
 	}
+
+	// No poll pending at the logout, and the next one without the cookie
+	// (the logout cleared it): it gets the goodbye, and only that (not the
+	// "said" that was waiting for the user).
+	sid := "gbye-L9xbwSXrMcxjPo6X_sFHJSTgb3vl"
+	s.set(t, "sess:"+sid, expressRecord(time.Now().Add(time.Hour), "Zoë"), time.Hour)
+	cookie := "connect.sid=" + signWith(t, secret, sid)
+	url := sioSession(t, "http://"+sv.base+"/socket.io/", cookie)
+	if st, body := do(t, "POST", url, cookie, `42["say","for Zoë's eyes only"]`); st != 200 {
+		t.Fatalf("say: %d %s", st, body)
+	}
+	if err := s.c.Del(context.Background(), "sess:"+sid).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// Refused (403) until the keyspace event has ended the session.
+	var st int
+	var body string
+	waitFor(t, 5*time.Second, "the goodbye", func() bool { st, body = do(t, "GET", url, "", ""); return st != 403 })
+	if st != 200 || body != `42["session-ended",{"reason":"logged-out"}]`+"\x1e41" {
+		t.Fatalf("a poll without the cookie after the logout: %d %q, want the goodbye alone", st, body)
+	}
 }
