@@ -126,14 +126,15 @@ func (m *Metrics) StoreRequest(op string, d time.Duration, err error) {
 // (client.AddHook). A missing key (redis.Nil) is an answer, not an error.
 // Left out, as no session store requests: a connection's own set-up
 // (HELLO, AUTH, SELECT, CLIENT SETINFO, which Redis before 7.2 refuses
-// without harm) and PUBLISH or SPUBLISH (broadcasts, when the Pub/Sub
-// shares the store's client).
+// without harm), and PUBLISH, SPUBLISH and PUBSUB (broadcasts and the
+// Socket.IO adapter's server counts, when the Pub/Sub shares the store's
+// client).
 func (m *Metrics) RedisHook() redis.Hook { return redisHook{m} }
 
 // notStoreRequest names the commands RedisHook leaves out.
 func notStoreRequest(name string) bool {
 	switch name {
-	case "hello", "auth", "select", "client", "publish", "spublish":
+	case "hello", "auth", "select", "client", "publish", "spublish", "pubsub":
 		return true
 	}
 	return false

@@ -27,6 +27,7 @@ func TestRedisHook(t *testing.T) {
 		t.Fatalf("GET: %v", err)
 	}
 	c.Publish(ctx, "broadcasts", "hi")
+	c.PubSubNumSub(ctx, "broadcasts")
 	r.Kill(t)
 	c.Get(ctx, "sess:any")
 

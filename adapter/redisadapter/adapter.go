@@ -290,14 +290,15 @@ func (a *Adapter) RemoteBroadcastWithAck(ctx context.Context, enc *socketio.Enco
 		return 0, nil
 	}
 	id := newUID()
-	a.mu.Lock()
-	a.acking[id] = &ackRequest{count: count, ack: ack}
-	a.mu.Unlock()
-	time.AfterFunc(timeout, func() {
+	forget := func() {
 		a.mu.Lock()
 		delete(a.acking, id)
 		a.mu.Unlock()
-	})
+	}
+	a.mu.Lock()
+	a.acking[id] = &ackRequest{count: count, ack: ack}
+	a.mu.Unlock()
+	stop := time.AfterFunc(timeout, forget)
 	o := optionsOf(opts)
 	ms := timeout.Milliseconds()
 	o.Flags.Timeout = &ms
@@ -310,6 +311,10 @@ func (a *Adapter) RemoteBroadcastWithAck(ctx context.Context, enc *socketio.Enco
 		}
 	}
 	if err != nil {
+		// Counted as no other server: answers that come anyway (the
+		// publish may have reached Redis) must not hold the caller.
+		stop.Stop()
+		forget()
 		return 0, err
 	}
 	return int(n - 1), nil
@@ -472,13 +477,23 @@ func (a *Adapter) deliverWithAck(p *Packet, opts socketio.BroadcastOptions, time
 	count(int64(n))
 }
 
+// MaxRemoteAckTimeout bounds how long Go keeps waiting for its sockets'
+// acks to a broadcast with acks of another server, whatever its timeout
+// flag says: another server must not make Go hold a broadcast's sockets
+// for hours.
+const MaxRemoteAckTimeout = 5 * time.Minute
+
 // ackTimeout is how long a broadcast with acks waits for them: its timeout
-// flag (ms), or 0 for socketio's default when it has none.
+// flag (ms) up to MaxRemoteAckTimeout, or 0 for socketio's default when it
+// has none.
 func ackTimeout(o *Options) time.Duration {
 	if o == nil || o.Flags.Timeout == nil || *o.Flags.Timeout <= 0 {
 		return 0
 	}
-	return time.Duration(*o.Flags.Timeout) * time.Millisecond
+	if ms := *o.Flags.Timeout; ms < MaxRemoteAckTimeout.Milliseconds() {
+		return time.Duration(ms) * time.Millisecond
+	}
+	return MaxRemoteAckTimeout
 }
 
 // publishAnswer publishes what encode returns on channel, bounded by

@@ -3,6 +3,7 @@ package redisadapter
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -140,4 +141,32 @@ func TestAckValues(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestAckTimeout: a broadcast's timeout flag, up to MaxRemoteAckTimeout
+// (another server must not make Go hold sockets for hours, nor overflow a
+// Duration).
+func TestAckTimeout(t *testing.T) {
+	ms := func(v int64) *Options {
+		o := &Options{}
+		o.Flags.Timeout = &v
+		return o
+	}
+	for _, tc := range []struct {
+		name string
+		o    *Options
+		want time.Duration
+	}{
+		{"no options", nil, 0},
+		{"no flag", &Options{}, 0},
+		{"zero", ms(0), 0},
+		{"negative", ms(-5), 0},
+		{"2 s", ms(2000), 2 * time.Second},
+		{"an hour", ms(3_600_000), MaxRemoteAckTimeout},
+		{"overflow", ms(math.MaxInt64), MaxRemoteAckTimeout},
+	} {
+		if got := ackTimeout(tc.o); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
 }
