@@ -212,11 +212,9 @@ func (n *Namespace) ServerSideEmitWithAck(ctx context.Context, event string, arg
 
 // OnServerSideEmit registers the handler of a server-side event from
 // another instance, replacing any earlier one. Handlers run on the
-// adapter's goroutine: one that blocks holds back the next messages. So a
-// handler must not wait for the fleet on it (ServerSideEmitWithAck,
-// FetchSockets, BroadcastWithAck): with classic Pub/Sub their answers
-// arrive on that same goroutine, and the wait would end only at its
-// timeout. Start a goroutine for that.
+// adapter's goroutine: one that blocks holds back the next messages
+// (answers to requests come on another, so a handler may ask the fleet,
+// with ServerSideEmitWithAck or FetchSockets, and get them).
 func (n *Namespace) OnServerSideEmit(event string, h ServerSideHandler) {
 	cs := &n.cluster
 	cs.mu.Lock()

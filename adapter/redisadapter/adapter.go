@@ -2,6 +2,7 @@ package redisadapter
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -110,11 +111,18 @@ func (a *Adapter) Bind(ns *socketio.Namespace) {
 		a.reqChannel = RequestChannel(key, a.nsp)
 		a.resChannel = ResponseChannel(key, a.nsp)
 		a.myResponse = SpecificResponseChannel(key, a.nsp, a.uid)
-		err = a.bus.subscribe(ctx, &subscription{
-			patterns: []string{a.channel + "*"},
-			channels: []string{a.reqChannel, a.resChannel, a.myResponse},
-			handle:   a.onClassic,
-		})
+		// Answers on a connection of their own, as the sharded adapter
+		// has them: a handler of a request (a server-side event) may
+		// itself wait for answers, which the requests' reader could not
+		// read while it waits. Servers are counted on the request channel
+		// only, so the count is unchanged.
+		err = errors.Join(
+			a.bus.subscribe(ctx, &subscription{
+				patterns: []string{a.channel + "*"},
+				channels: []string{a.reqChannel},
+				handle:   a.onClassic,
+			}),
+			a.bus.subscribe(ctx, &subscription{channels: []string{a.resChannel, a.myResponse}, handle: a.onClassic}))
 	}
 	if err != nil {
 		a.bus.log.Warn("redis adapter: Redis has not confirmed the subscriptions yet; broadcasts stay local until it does",

@@ -3,6 +3,7 @@ package redisadapter_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -554,4 +555,57 @@ func waitRoom(t *testing.T, in *instance, room socketio.Room, want int) {
 
 func roomOpts(rooms ...socketio.Room) socketio.BroadcastOptions {
 	return socketio.BroadcastOptions{Rooms: rooms}
+}
+
+// TestHandlerAsksTheFleet: a server-side event's handler may itself ask
+// the fleet (FetchSockets, ServerSideEmitWithAck) on the adapter's
+// goroutine and get every answer: answers do not wait behind the request
+// being handled.
+func TestHandlerAsksTheFleet(t *testing.T) {
+	for _, sharded := range []bool{false, true} {
+		t.Run(fmt.Sprintf("sharded=%v", sharded), func(t *testing.T) {
+			f := newFleet(t)
+			var ins []*instance
+			for i := range 3 {
+				ins = append(ins, f.start(fmt.Sprintf("go%d", i), f.sessions.URL(), redisadapter.BusConfig{Sharded: sharded}))
+			}
+			ann := f.login("ann")
+			for _, in := range ins {
+				f.dialSIO(in, ann, "ann")
+			}
+			for _, in := range ins {
+				in.ns.OnServerSideEmit("hi", func(_ []any, ack func(any)) {
+					if ack != nil {
+						ack(in.name)
+					}
+				})
+			}
+			type census struct {
+				sockets, answers int
+				err              error
+				took             time.Duration
+			}
+			got := make(chan census, 1)
+			ins[0].ns.OnServerSideEmit("census", func([]any, func(any)) {
+				start := time.Now()
+				ctx, cancel := context.WithTimeout(f.ctx, 4*time.Second)
+				defer cancel()
+				sockets, err := ins[0].ns.FetchSockets(ctx, socketio.BroadcastOptions{})
+				answers, err2 := ins[0].ns.ServerSideEmitWithAck(ctx, "hi")
+				got <- census{len(sockets), len(answers), errors.Join(err, err2), time.Since(start)}
+			})
+			if err := ins[1].ns.ServerSideEmit(f.ctx, "census"); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case c := <-got:
+				t.Logf("the handler's requests took %v", c.took)
+				if c.err != nil || c.sockets != 3 || c.answers != 2 {
+					t.Fatalf("from a handler: %d sockets, %d answers, %v; want 3, 2, nil", c.sockets, c.answers, c.err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the census never ran")
+			}
+		})
+	}
 }
