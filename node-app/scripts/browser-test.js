@@ -160,8 +160,17 @@ async function main() {
     }
   }
 
+  // expectText waits up to 5 s for selector's text: the page fills it in
+  // from its own fetch (/whoami), which may end after the status shown by
+  // the WebSocket.
   async function expectText(entry, selector, want) {
-    const got = await entry.page.$eval(selector, (el) => el.textContent)
+    const deadline = Date.now() + 5000
+    let got
+    for (;;) {
+      got = await entry.page.$eval(selector, (el) => el.textContent)
+      if (got === want || Date.now() > deadline) break
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
     if (got !== want) throw new StepError(`page ${entry.label}: ${selector} is ${JSON.stringify(got)}, want ${JSON.stringify(want)}`)
   }
 
