@@ -2,7 +2,6 @@ package bridge_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -50,7 +49,7 @@ type harness struct {
 	rdb      redis.UniversalClient // the bridge's store client
 	store    *redisstore.Store
 	verifier *connectsid.Verifier
-	logs     *syncBuffer
+	logs     *testenv.Buffer
 	logger   *slog.Logger
 
 	mu        sync.Mutex
@@ -66,7 +65,7 @@ func newHarness(t *testing.T) *harness {
 	checkGoroutines(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	t.Cleanup(cancel)
-	h := &harness{t: t, ctx: ctx, logs: &syncBuffer{}}
+	h := &harness{t: t, ctx: ctx, logs: &testenv.Buffer{}}
 	h.sensitive = append(h.sensitive, secrets...)
 	t.Cleanup(h.checkLogs)
 	h.logger = slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -393,25 +392,6 @@ func httpDo(t *testing.T, req *http.Request) (*http.Response, []byte) {
 		t.Fatalf("%s %s: read body: %v", req.Method, req.URL, err)
 	}
 	return resp, body
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers (slog handlers
-// may be called from many connections at once).
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // rawHandshake performs a WebSocket handshake over a plain TCP connection,

@@ -26,6 +26,7 @@ import (
 	"github.com/expressbridge/expressbridge/bridge"
 	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/connectsid/redisstore"
+	"github.com/expressbridge/expressbridge/internal/testenv"
 )
 
 // hostileTimeout is the handshake timeout of the server under attack, and
@@ -268,9 +269,9 @@ type hostileEnv struct {
 	t      *testing.T // the running row's
 	h      *harness
 	srv    *bridge.Server
-	addr   string      // the bridge behind an http.Server configured as serve's
-	plain  string      // the bridge behind an httptest.Server (net/http's defaults)
-	errLog *syncBuffer // net/http's own log (a handler's panic would be there)
+	addr   string          // the bridge behind an http.Server configured as serve's
+	plain  string          // the bridge behind an httptest.Server (net/http's defaults)
+	errLog *testenv.Buffer // net/http's own log (a handler's panic would be there)
 
 	cookie, value, sid, mac string // Express's cookie: name=value, value = s%3Asid.mac
 	otherMac                string // the mac of another Express session
@@ -278,7 +279,7 @@ type hostileEnv struct {
 }
 
 func newHostileEnv(t *testing.T, h *harness) *hostileEnv {
-	e := &hostileEnv{h: h, errLog: &syncBuffer{}}
+	e := &hostileEnv{h: h, errLog: &testenv.Buffer{}}
 	var err error
 	if e.other, err = connectsid.NewVerifier("another app's secret"); err != nil {
 		t.Fatal(err)

@@ -26,7 +26,7 @@ func newScaleHarness(t *testing.T) *harness {
 	checkGoroutines(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	t.Cleanup(cancel)
-	h := &harness{t: t, ctx: ctx, logs: &syncBuffer{}}
+	h := &harness{t: t, ctx: ctx, logs: &testenv.Buffer{}}
 	h.sensitive = append(h.sensitive, secrets...)
 	t.Cleanup(h.checkLogs)
 	h.logger = slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

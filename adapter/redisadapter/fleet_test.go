@@ -37,14 +37,14 @@ type fleet struct {
 	sessions *testenv.Redis
 	app      *testenv.NodeApp
 	ctx      context.Context
-	logs     *syncBuffer
+	logs     *testenv.Buffer
 }
 
 func newFleet(t *testing.T) *fleet {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	t.Cleanup(cancel)
-	f := &fleet{t: t, ctx: ctx, logs: &syncBuffer{}}
+	f := &fleet{t: t, ctx: ctx, logs: &testenv.Buffer{}}
 	f.sessions = testenv.StartRedis(t)
 	f.app = testenv.StartNodeApp(t, testenv.NodeAppConfig{RedisURL: f.sessions.URL(), Secrets: fleetSecrets})
 	t.Cleanup(func() {
@@ -53,23 +53,6 @@ func newFleet(t *testing.T) *fleet {
 		}
 	})
 	return f
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // resubs counts the bus's resubscriptions.

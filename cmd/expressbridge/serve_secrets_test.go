@@ -61,7 +61,7 @@ func TestServeKeepsSecrets(t *testing.T) {
 	if err := os.WriteFile(secretFile, []byte(strings.Join(sec, "\n")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var stdout, stderr lockedBuffer
+	var stdout, stderr testenv.Buffer
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	exited := make(chan int, 1)
@@ -382,7 +382,7 @@ func (p *secretsProbe) rawHTTP(req string, status int) {
 }
 
 // waitHealth polls /healthz until it answers status.
-func (p *secretsProbe) waitHealth(status int, stderr *lockedBuffer) {
+func (p *secretsProbe) waitHealth(status int, stderr *testenv.Buffer) {
 	p.t.Helper()
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	deadline := time.Now().Add(15 * time.Second)

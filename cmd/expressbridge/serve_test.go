@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,29 +18,11 @@ import (
 	"github.com/expressbridge/expressbridge/internal/testenv"
 )
 
-// lockedBuffer is the serve command's stderr, read while it runs.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // served is `expressbridge serve` running in-process.
 type served struct {
 	base    string // host:port
 	metrics string // host:port of --metrics-listen, when given
-	stderr  lockedBuffer
+	stderr  testenv.Buffer
 	stop    context.CancelFunc // SIGTERM's path
 	exited  chan int           // serve's exit status, once
 	done    chan struct{}      // closed when serve has returned
