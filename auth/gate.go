@@ -17,7 +17,6 @@ package auth
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -282,13 +281,13 @@ func (g *Gate) Judge(ctx context.Context, sid string, sess *connectsid.Session, 
 	g.trace(ctx, StepInfo{Step: StepStore, SID: sid, Session: sess})
 
 	// 4. A session that has not expired (stores may let expired ones by).
-	if !g.cfg.AcceptExpired && sess.Expired(g.cfg.Now()) {
-		err := errors.Join(connectsid.ErrExpired, errors.New("session "+connectsid.Redact(sid)+" expired at "+
-			sess.Cookie().Expires.UTC().Format(time.RFC3339)))
-		ref := &Refusal{Status: http.StatusUnauthorized, Code: connectsid.CodeExpired, Step: StepRecord,
-			Message: "session " + connectsid.Redact(sid) + " has expired", err: err}
-		g.trace(ctx, StepInfo{Step: StepRecord, Refusal: ref, SID: sid, Session: sess})
-		return nil, ref
+	if !g.cfg.AcceptExpired {
+		if err := sess.CheckExpiry(g.cfg.Now()); err != nil {
+			ref := &Refusal{Status: http.StatusUnauthorized, Code: connectsid.CodeExpired, Step: StepRecord,
+				Message: "session " + connectsid.Redact(sid) + " has expired", err: err}
+			g.trace(ctx, StepInfo{Step: StepRecord, Refusal: ref, SID: sid, Session: sess})
+			return nil, ref
+		}
 	}
 	g.trace(ctx, StepInfo{Step: StepRecord, SID: sid, Session: sess})
 

@@ -56,6 +56,15 @@ type Cookie struct {
 	SameSite string
 }
 
+// DecodeBounded is DecodeSession for a record a store has read: one of
+// more than max bytes fails with ErrMalformedSession before any decoding.
+func DecodeBounded(sid, record string, max int) (*Session, error) {
+	if len(record) > max {
+		return nil, fmt.Errorf("%w (sid %s): record of %d bytes exceeds %d", ErrMalformedSession, Redact(sid), len(record), max)
+	}
+	return DecodeSession(sid, record)
+}
+
 // DecodeSession decodes a record as connect-redis stores it
 // (JSON.stringify of the session). It fails with ErrMalformedSession, naming
 // a redacted sid, when the record is not a JSON object or its cookie member
@@ -97,6 +106,16 @@ func (s *Session) Cookie() Cookie { return s.cookie }
 // ends it.
 func (s *Session) Expired(now time.Time) bool {
 	return s.cookie.Expires != nil && !s.cookie.Expires.After(now)
+}
+
+// CheckExpiry returns ErrExpired, naming the redacted sid and when, if the
+// cookie's expiry has passed at now (Expired), and nil otherwise: the one
+// wording of that refusal for every store and the gate.
+func (s *Session) CheckExpiry(now time.Time) error {
+	if !s.Expired(now) {
+		return nil
+	}
+	return fmt.Errorf("%w (sid %s) at %s", ErrExpired, Redact(s.id), s.cookie.Expires.UTC().Format(time.RFC3339))
 }
 
 // StoreTTL returns the TTL in seconds that connect-redis gives this record

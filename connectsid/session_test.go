@@ -140,3 +140,36 @@ func TestTTLFollowsConnectRedis(t *testing.T) {
 		t.Errorf("TouchTTL = %d, want 3600", got)
 	}
 }
+
+// TestCheckExpiryAndDecodeBounded: the stores' and the gate's shared
+// rules: expired at or after cookie.expires (never for a browser-session
+// cookie), naming the redacted sid and not the whole one; a record over
+// the bound refused before decoding.
+func TestCheckExpiryAndDecodeBounded(t *testing.T) {
+	const sid = "abcdefghijklmnopqrstuvwxyz012345"
+	exp := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	rec := `{"cookie":{"originalMaxAge":1000,"expires":"2030-01-02T03:04:05.000Z","path":"/"},"n":1}`
+	sess, err := DecodeBounded(sid, rec, len(rec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		now  time.Time
+		want bool
+	}{{exp.Add(-time.Millisecond), false}, {exp, true}, {exp.Add(time.Hour), true}} {
+		err := sess.CheckExpiry(tc.now)
+		if got := errors.Is(err, ErrExpired); got != tc.want {
+			t.Errorf("CheckExpiry(%v) = %v, want expired %v", tc.now, err, tc.want)
+		}
+		if err != nil && (strings.Contains(err.Error(), sid) || !strings.Contains(err.Error(), "2030-01-02T03:04:05Z")) {
+			t.Errorf("CheckExpiry's error %q: want the redacted sid and the time", err)
+		}
+	}
+	browser, _ := DecodeSession(sid, `{"cookie":{"originalMaxAge":null,"expires":null}}`)
+	if err := browser.CheckExpiry(exp.AddDate(100, 0, 0)); err != nil {
+		t.Errorf("a browser-session cookie expired: %v", err)
+	}
+	if _, err := DecodeBounded(sid, rec, len(rec)-1); !errors.Is(err, ErrMalformedSession) || strings.Contains(err.Error(), sid) {
+		t.Errorf("DecodeBounded over the bound = %v", err)
+	}
+}

@@ -252,24 +252,20 @@ func (s *Store) GetMany(ctx context.Context, sids []string, each func(sid string
 
 // judge applies Get's rules to one row.
 func (s *Store) judge(sid, rec string, live bool) (*connectsid.Session, error) {
-	// 1. Bound the record before decoding it.
-	if len(rec) > s.opts.MaxRecordSize {
-		return nil, fmt.Errorf("%w (sid %s): record of %d bytes exceeds %d", connectsid.ErrMalformedSession,
-			connectsid.Redact(sid), len(rec), s.opts.MaxRecordSize)
-	}
-	// 2. Decode, without copying the record.
-	sess, err := connectsid.DecodeSession(sid, rec)
-	// 3. The row's expire, which connect-pg-simple's query checks.
+	// 1. Decode, without copying the record, once it is known not too large.
+	sess, err := connectsid.DecodeBounded(sid, rec, s.opts.MaxRecordSize)
+	// 2. The row's expire, which connect-pg-simple's query checks.
 	if !live {
 		return sess, fmt.Errorf("%w (sid %s): the row's expire has passed", connectsid.ErrExpired, connectsid.Redact(sid))
 	}
 	if err != nil {
 		return nil, err
 	}
-	// 4. cookie.expires, which connect-pg-simple leaves to the row's expire.
-	if !s.opts.AcceptExpired && sess.Expired(s.opts.Now()) {
-		return sess, fmt.Errorf("%w (sid %s) at %s", connectsid.ErrExpired, connectsid.Redact(sid),
-			sess.Cookie().Expires.UTC().Format(time.RFC3339))
+	// 3. cookie.expires, which connect-pg-simple leaves to the row's expire.
+	if !s.opts.AcceptExpired {
+		if err := sess.CheckExpiry(s.opts.Now()); err != nil {
+			return sess, err
+		}
 	}
 	return sess, nil
 }

@@ -109,19 +109,17 @@ func (s *Store) Get(ctx context.Context, sid string) (*connectsid.Session, error
 		return nil, s.unavailable("get", err)
 	case val == "":
 		return nil, fmt.Errorf("%w (sid %s): empty record", connectsid.ErrNoSession, connectsid.Redact(sid))
-	case len(val) > s.opts.MaxRecordSize:
-		return nil, fmt.Errorf("%w (sid %s): record of %d bytes exceeds %d", connectsid.ErrMalformedSession,
-			connectsid.Redact(sid), len(val), s.opts.MaxRecordSize)
 	}
-	// 2. Decode, without copying the record.
-	sess, err := connectsid.DecodeSession(sid, val)
+	// 2. Decode, without copying the record, once it is known not too large.
+	sess, err := connectsid.DecodeBounded(sid, val, s.opts.MaxRecordSize)
 	if err != nil {
 		return nil, err
 	}
 	// 3. Expiry, which connect-redis leaves to the TTL.
-	if !s.opts.AcceptExpired && sess.Expired(s.opts.Now()) {
-		return sess, fmt.Errorf("%w (sid %s) at %s", connectsid.ErrExpired, connectsid.Redact(sid),
-			sess.Cookie().Expires.UTC().Format(time.RFC3339))
+	if !s.opts.AcceptExpired {
+		if err := sess.CheckExpiry(s.opts.Now()); err != nil {
+			return sess, err
+		}
 	}
 	return sess, nil
 }
