@@ -40,10 +40,10 @@ const (
 )
 
 // WatchFunc reports changes to stored sessions until ctx ends:
-// onEvent(sid, op) with op "del", "expired", "evicted" or "set", and
+// onEvent(sid, op) with op a connectsid.Op, and
 // onSync(err) after each (re)subscription, err non-nil when changes will
 // not be reported and the server must poll. redisstore.Store.Watch is one.
-type WatchFunc func(ctx context.Context, onEvent func(sid, op string), onSync func(error)) error
+type WatchFunc func(ctx context.Context, onEvent func(sid string, op connectsid.Op), onSync func(error)) error
 
 // Toucher is a store that can renew a session's TTL, as express-session
 // does on every request (redisstore.Store is one).
@@ -128,7 +128,7 @@ func (s *Server) Run(ctx context.Context) error {
 		watched := make(chan struct{})
 		go func() {
 			defer close(watched)
-			s.cfg.Watch(ctx, func(sid, op string) { s.sessionEvent(ctx, sid, op) }, onSync)
+			s.cfg.Watch(ctx, func(sid string, op connectsid.Op) { s.sessionEvent(ctx, sid, op) }, onSync)
 		}()
 		defer func() { <-watched }() // Watch returns once ctx ends
 	}
@@ -185,7 +185,7 @@ func (s *Server) pingStore(ctx context.Context, p Pinger) {
 
 // sessionEvent closes or revalidates the connections of sid after a change
 // to its record.
-func (s *Server) sessionEvent(ctx context.Context, sid, op string) {
+func (s *Server) sessionEvent(ctx context.Context, sid string, op connectsid.Op) {
 	s.mu.Lock()
 	s.noteEventLocked(sid) // for a handshake of sid that is not registered yet
 	_, open := s.live[sid]
@@ -194,11 +194,11 @@ func (s *Server) sessionEvent(ctx context.Context, sid, op string) {
 		return
 	}
 	switch op {
-	case "del":
+	case connectsid.OpDel:
 		s.endSession(sid, ReasonLoggedOut)
-	case "expired", "evicted":
+	case connectsid.OpExpired, connectsid.OpEvicted:
 		s.endSession(sid, ReasonSessionExpired)
-	case "set":
+	case connectsid.OpSet:
 		s.background(func() { s.Revalidate(ctx, sid) })
 	}
 }

@@ -24,7 +24,7 @@ type sessionStore interface {
 	TTL(ctx context.Context, sid string) (time.Duration, error)
 	IDs(ctx context.Context, limit int) ([]string, error)
 	Ping(ctx context.Context) error
-	Watch(ctx context.Context, onEvent func(sid, op string), onSync func(error)) error
+	Watch(ctx context.Context, onEvent func(sid string, op connectsid.Op), onSync func(error)) error
 }
 
 // Store kinds, by the URL's scheme.

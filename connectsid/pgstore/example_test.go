@@ -56,7 +56,7 @@ func ExampleStore_Watch() {
 		fmt.Println("no live revocation:", err)
 	}
 	go store.Watch(ctx,
-		func(sid, op string) {
+		func(sid string, op connectsid.Op) {
 			fmt.Println("session", connectsid.Redact(sid), op) // del, expired or set
 		},
 		func(err error) {

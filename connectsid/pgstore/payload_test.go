@@ -1,11 +1,16 @@
 package pgstore
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/expressbridge/expressbridge/connectsid"
+)
 
 func TestParsePayload(t *testing.T) {
 	tests := []struct {
-		payload, sid, op string
-		ok               bool
+		payload, sid string
+		op           connectsid.Op
+		ok           bool
 	}{
 		{"del:abc", "abc", OpDel, true},
 		{"set:a:b:c", "a:b:c", OpSet, true},
@@ -34,7 +39,7 @@ func FuzzParsePayload(f *testing.F) {
 		if !ok {
 			return
 		}
-		if op+":"+sid != payload || op != OpDel && op != OpSet && op != OpExpired {
+		if string(op)+":"+sid != payload || op != OpDel && op != OpSet && op != OpExpired {
 			t.Fatalf("parsePayload(%q) = %q, %q", payload, sid, op)
 		}
 	})

@@ -1,6 +1,8 @@
 package pgstore
 
 import (
+	"github.com/expressbridge/expressbridge/connectsid"
+
 	"context"
 	"errors"
 	"fmt"
@@ -17,9 +19,9 @@ import (
 
 // Operations Watch reports, named as redisstore names Redis's.
 const (
-	OpDel     = "del"     // logout or destroy: a DELETE of a row whose expire had not passed
-	OpExpired = "expired" // a DELETE of a row past its expire on the database's clock (connect-pg-simple's pruning)
-	OpSet     = "set"     // an INSERT, or an UPDATE that changed the record or shortened its expire
+	OpDel     = connectsid.OpDel     // logout or destroy: a DELETE of a row whose expire had not passed
+	OpExpired = connectsid.OpExpired // a DELETE of a row past its expire on the database's clock (connect-pg-simple's pruning)
+	OpSet     = connectsid.OpSet     // an INSERT, or an UPDATE that changed the record or shortened its expire
 )
 
 // triggerName names the trigger on the session table, and the function it
@@ -126,7 +128,7 @@ func (s *Store) InstallNotify(ctx context.Context) error {
 // prunes every 15 minutes by default, which is reported as OpExpired).
 // Callers end sessions at cookie.expires with a timer of their own, as the
 // bridge does.
-func (s *Store) Watch(ctx context.Context, onEvent func(sid, op string), onSync func(error)) error {
+func (s *Store) Watch(ctx context.Context, onEvent func(sid string, op connectsid.Op), onSync func(error)) error {
 	var failing bool // an error was the last thing reported to onSync
 	report := func(err error) {
 		if err == nil || !failing {
@@ -163,7 +165,7 @@ func (s *Store) Watch(ctx context.Context, onEvent func(sid, op string), onSync 
 // listen runs one connection's life: connect, LISTEN, check the trigger,
 // report it, then pass notifications on until the connection fails, the
 // trigger goes, or ctx ends.
-func (s *Store) listen(ctx context.Context, onEvent func(sid, op string), report func(error)) error {
+func (s *Store) listen(ctx context.Context, onEvent func(sid string, op connectsid.Op), report func(error)) error {
 	cctx, cancel := s.bound(ctx)
 	conn, err := pgx.ConnectConfig(cctx, s.pool.Config().ConnConfig.Copy())
 	cancel()
@@ -234,8 +236,9 @@ func (s *Store) checkTrigger(ctx context.Context, conn *pgx.Conn) error {
 
 // parsePayload splits the trigger's payload, "op:sid"; the sid may hold
 // colons itself. Unknown operations are not reported.
-func parsePayload(payload string) (sid, op string, ok bool) {
-	op, sid, ok = strings.Cut(payload, ":")
+func parsePayload(payload string) (sid string, op connectsid.Op, ok bool) {
+	o, sid, ok := strings.Cut(payload, ":")
+	op = connectsid.Op(o)
 	if !ok || op != OpDel && op != OpExpired && op != OpSet {
 		return "", "", false
 	}

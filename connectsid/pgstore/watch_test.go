@@ -18,7 +18,10 @@ import (
 // latencies they measure.
 const eventBudget = 2 * time.Second
 
-type event struct{ sid, op string }
+type event struct {
+	sid string
+	op  connectsid.Op
+}
 
 // watcher runs Store.Watch until the test ends and collects what it reports.
 type watcher struct {
@@ -35,7 +38,7 @@ func startWatch(t *testing.T, store *pgstore.Store) *watcher {
 	w := &watcher{events: make(chan event, 100), syncs: make(chan error, 10), done: make(chan struct{}), cancel: cancel}
 	go func() {
 		defer close(w.done)
-		w.err = store.Watch(ctx, func(sid, op string) { w.events <- event{sid, op} }, func(err error) { w.syncs <- err })
+		w.err = store.Watch(ctx, func(sid string, op connectsid.Op) { w.events <- event{sid, op} }, func(err error) { w.syncs <- err })
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -62,7 +65,7 @@ func (w *watcher) sync(t *testing.T, within time.Duration) error {
 
 // expect waits for the event (sid, op), failing on any other event or after
 // within, and returns how long it took from since.
-func (w *watcher) expect(t *testing.T, sid, op string, since time.Time, within time.Duration) time.Duration {
+func (w *watcher) expect(t *testing.T, sid string, op connectsid.Op, since time.Time, within time.Duration) time.Duration {
 	t.Helper()
 	select {
 	case e := <-w.events:

@@ -1,6 +1,8 @@
 package redisstore
 
 import (
+	"github.com/expressbridge/expressbridge/connectsid"
+
 	"context"
 	"errors"
 	"fmt"
@@ -15,10 +17,10 @@ import (
 
 // Operations Watch reports, as Redis names its keyspace events.
 const (
-	OpDel     = "del"     // logout, destroy, or a set with TTL ≤ 0
-	OpExpired = "expired" // the TTL ran out
-	OpEvicted = "evicted" // maxmemory pushed the key out
-	OpSet     = "set"     // the record was written again
+	OpDel     = connectsid.OpDel     // logout, destroy, or a set with TTL ≤ 0
+	OpExpired = connectsid.OpExpired // the TTL ran out
+	OpEvicted = connectsid.OpEvicted // maxmemory pushed the key out
+	OpSet     = connectsid.OpSet     // the record was written again
 )
 
 // neededEvents are the notify-keyspace-events classes Watch needs:
@@ -64,7 +66,7 @@ const (
 // (re)subscription: nil only while every master has confirmed, else the
 // error of one that has not; onEvent may be called concurrently there.
 // While Redis cannot be reached Watch keeps trying; it returns ctx's error.
-func (s *Store) Watch(ctx context.Context, onEvent func(sid, op string), onSync func(error)) error {
+func (s *Store) Watch(ctx context.Context, onEvent func(sid string, op connectsid.Op), onSync func(error)) error {
 	if cc, ok := s.client.(*redis.ClusterClient); ok {
 		s.watchCluster(ctx, cc, onEvent, onSync)
 		return ctx.Err()
@@ -96,7 +98,7 @@ func pause(ctx context.Context, d time.Duration) {
 
 // watchCluster keeps one watchNode per cluster master, checking the list
 // of masters every topologyInterval, until ctx ends.
-func (s *Store) watchCluster(ctx context.Context, cc *redis.ClusterClient, onEvent func(sid, op string), onSync func(error)) {
+func (s *Store) watchCluster(ctx context.Context, cc *redis.ClusterClient, onEvent func(sid string, op connectsid.Op), onSync func(error)) {
 	var wg sync.WaitGroup
 	watchers := make(map[string]context.CancelFunc) // by master address
 	defer func() {
@@ -191,7 +193,7 @@ func (cs *clusterSync) drop(addr string) {
 // go-redis reconnects and resubscribes by itself; each subscription
 // confirmation is a (re)sync.
 func (s *Store) watchNode(ctx context.Context, c redis.UniversalClient, db int, follow bool,
-	onEvent func(sid, op string), onSync func(error)) {
+	onEvent func(sid string, op connectsid.Op), onSync func(error)) {
 	channelPrefix := "__keyspace@" + strconv.Itoa(db) + "__:" + s.opts.Prefix
 	ps := c.PSubscribe(ctx, EscapeGlob(channelPrefix)+"*")
 	defer ps.Close()
@@ -228,9 +230,9 @@ func (s *Store) watchNode(ctx context.Context, c redis.UniversalClient, db int, 
 			case *redis.Message:
 				sid, ok := strings.CutPrefix(m.Channel, channelPrefix)
 				if ok {
-					switch m.Payload {
+					switch op := connectsid.Op(m.Payload); op {
 					case OpDel, OpExpired, OpEvicted, OpSet:
-						onEvent(sid, m.Payload)
+						onEvent(sid, op)
 					}
 				}
 			}

@@ -1,6 +1,8 @@
 package redisstore_test
 
 import (
+	"github.com/expressbridge/expressbridge/connectsid"
+
 	"context"
 	"errors"
 	"strings"
@@ -22,9 +24,9 @@ type recorder struct {
 
 func newRecorder() *recorder { return &recorder{wake: make(chan struct{}, 1000)} }
 
-func (r *recorder) event(sid, op string) {
+func (r *recorder) event(sid string, op connectsid.Op) {
 	r.mu.Lock()
-	r.events = append(r.events, op+" "+sid)
+	r.events = append(r.events, string(op)+" "+sid)
 	r.mu.Unlock()
 	r.wake <- struct{}{}
 }
