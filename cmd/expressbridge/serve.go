@@ -20,15 +20,13 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
-	"github.com/expressbridge/expressbridge/auth"
+	"github.com/expressbridge/expressbridge"
 	"github.com/expressbridge/expressbridge/bridge"
+	"github.com/expressbridge/expressbridge/connectsid"
+	"github.com/expressbridge/expressbridge/connectsid/storeurl"
 	"github.com/expressbridge/expressbridge/metrics"
 	"github.com/expressbridge/expressbridge/socketio"
 )
-
-// pgRevalidateInterval is --revalidate-interval's default on PostgreSQL
-// without the notify trigger: one query for every open session each second.
-const pgRevalidateInterval = time.Second
 
 // serveOptions are serve's own flags, beside the shared session options.
 type serveOptions struct {
@@ -197,179 +195,141 @@ func (so *serveOptions) run(ctx context.Context, a *app, o *sessionOptions, g *g
 		}
 		defer pprof.StopCPUProfile()
 	}
-	var m *metrics.Metrics
-	var observer bridge.Observer
-	var gateObserver auth.Observer
-	if so.metricsListen != "" {
-		m = metrics.New()
-		observer, gateObserver = m, m
-		o.storeTiming = m.StoreRequest
-	}
-	// The gate judges expiry (--accept-expired); the store hands it every record.
-	store, err := o.openStore(ctx, true)
+	cfg, err := so.config(o, g, ver, log)
 	if err != nil {
 		return err
-	}
-	defer store.close()
-	if m != nil && store.redis != nil {
-		store.redis.Client().AddHook(m.RedisHook())
-	}
-	revalidate := so.revalidate
-	if store.kind == kindPostgres && !so.revalidateSet {
-		// Without the opt-in trigger, one query for every open session each
-		// second is how a logout reaches the bridge.
-		revalidate = pgRevalidateInterval
 	}
 	// go-redis logs pool trouble on its own; route it through slog (its
 	// logger is its package's one, set once here by the program).
 	redis.SetLogger(redisLog{log})
-
-	var adapterObserver interface{ Resubscribed() }
-	if m != nil {
-		adapterObserver = m.AdapterObserver()
-	}
-	fan, err := so.pubsub.open(store, log, adapterObserver)
+	srv, err := expressbridge.New(ctx, cfg)
 	if err != nil {
-		return err
-	}
-	defer fan.close()
-	relay := fan.relay()
-	var bfan bridge.Fanout
-	if relay != nil {
-		bfan = relay
-	}
-	// The store itself, not its wrapper: the bridge looks for what else it
-	// can do (GetMany for the PostgreSQL polls, Touch, Ping).
-	gate, err := g.gate(ver, store.sessionStore, o.cookieName, so.origins, gateObserver)
-	if err != nil {
-		return err
-	}
-	proxies, err := parseProxies(so.trustProxy)
-	if err != nil {
-		return err
-	}
-	srv, err := bridge.New(bridge.Config{
-		Gate:               gate,
-		TrustedProxies:     proxies,
-		Observer:           observer,
-		ReadLimit:          so.readLimit,
-		PingInterval:       so.pingInterval,
-		SendQueue:          so.sendQueue,
-		HandshakeTimeout:   so.handshakeTimeout,
-		Watch:              store.Watch,
-		RevalidateInterval: revalidate,
-		TouchInterval:      so.touch,
-		Fanout:             bfan,
-		Logger:             log,
-
-		CloseOnStoreUnavailable: so.closeOnStoreFail,
-	})
-	if err != nil {
-		return usageErrorf("%v", err)
-	}
-	if relay != nil {
-		startRelay(ctx, relay, srv.BroadcastLocal, log)
-	}
-	if !strings.HasPrefix(so.path, "/") {
-		return usageErrorf("--path must start with /, not %q", so.path)
-	}
-	var onShutdown []func()
-	sioSessions := func() int { return 0 }
-	mux := http.NewServeMux()
-	mux.Handle(so.path, srv)
-	mux.Handle("/healthz", srv.Healthz())
-	mux.Handle("/readyz", srv.Readyz())
-	if so.socketioPath != "" {
-		if !strings.HasPrefix(so.socketioPath, "/") {
-			return usageErrorf("--socketio-path must start with / (or be empty), not %q", so.socketioPath)
+		if errors.Is(err, storeurl.ErrBadURL) {
+			kind, _ := storeKind(o.storeURL())
+			return o.badStore(kind, err)
 		}
-		if so.socketioPath == so.path {
-			return usageErrorf("--socketio-path and --path must differ (both %q)", so.path)
-		}
-		// The bridge's queue bounds Socket.IO on WebSocket; the door's own,
-		// on long-polling, is the same --send-queue.
-		if so.sioPing <= 0 || so.sioWait <= 0 || so.sioMaxBuffer <= 0 {
-			return usageErrorf("--socketio-ping-interval, --socketio-ping-timeout and --socketio-max-buffer must be positive")
-		}
-		sioCfg := socketio.Config{Bridge: srv, HandshakeTimeout: so.handshakeTimeout, SendQueue: so.sendQueue, Logger: log,
-			PingInterval: so.sioPing, PingTimeout: so.sioWait, MaxHTTPBufferSize: so.sioMaxBuffer}
-		if fan.bus != nil {
-			sioCfg.NewAdapter = fan.bus.NewAdapter
-		}
-		sio, err := socketio.New(sioCfg)
-		if err != nil {
-			return usageErrorf("%v", err)
-		}
-		socketio.Chat(sio.Of("/"))
-		onShutdown = append(onShutdown, sio.Shutdown) // pending polls would hold http.Server.Shutdown
-		sioSessions = sio.Len
-		mux.Handle(so.socketioPath, sio)
-		if !strings.HasSuffix(so.socketioPath, "/") {
-			mux.Handle(so.socketioPath+"/", sio) // socket.io-client adds the slash
-		}
+		return usageErrorf("%s", strings.TrimPrefix(err.Error(), expressbridge.ErrConfig.Error()+": "))
+	}
+	defer srv.Close()
+	// serve's own door: the demo chat, on /ws and on Socket.IO's "/".
+	if cfg.SocketIOPath != "" && !cfg.DisableSocketIO {
+		socketio.Chat(srv.Of("/"))
 	}
 
 	ln, err := net.Listen("tcp", so.listen)
 	if err != nil {
 		return usageErrorf("cannot listen on %s: %v", so.listen, err)
 	}
-	hs := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: so.handshakeTimeout, // a handshake that trickles in is cut
-		MaxHeaderBytes:    bridge.MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-	}
-	for _, f := range onShutdown {
-		hs.RegisterOnShutdown(f)
-	}
-	if err := store.Ping(ctx); err != nil {
-		log.Warn("the session store does not answer yet; handshakes get 503 store-unavailable until it does",
-			"store", store.url, "err", o.scrubURL(err.Error()))
-	}
 	sioURL := ""
-	if so.socketioPath != "" {
-		sioURL = "http://" + ln.Addr().String() + so.socketioPath
+	if !cfg.DisableSocketIO {
+		sioURL = "http://" + ln.Addr().String() + cfg.SocketIOPath
 	}
+	info := srv.Info()
 	log.Info("expressbridge serving",
-		"url", "ws://"+ln.Addr().String()+so.path, "socketio", sioURL, "store", store.url, "sessions", store.where(),
-		"cookie", o.cookieName, "secrets", ver.Secrets(),
-		"origins", originsForLog(so.origins), "pubsub", fan.where)
+		"url", "ws://"+ln.Addr().String()+so.path, "socketio", sioURL, "store", info.Store, "sessions", info.Sessions,
+		"cookie", o.cookieName, "secrets", info.Secrets,
+		"origins", originsForLog(so.origins), "pubsub", info.FanOut)
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if m != nil {
+	if cfg.Metrics != nil {
 		mln, err := net.Listen("tcp", so.metricsListen)
 		if err != nil {
 			return usageErrorf("cannot listen on --metrics-listen %s: %v", so.metricsListen, err)
 		}
 		mmux := http.NewServeMux()
-		mmux.Handle("/metrics", m.Handler())
+		mmux.Handle("/metrics", cfg.Metrics.Handler())
 		ms := &http.Server{Handler: mmux, ReadHeaderTimeout: so.handshakeTimeout}
 		go ms.Serve(mln)
 		defer ms.Close()
 		log.Info("metrics serving", "url", "http://"+mln.Addr().String()+"/metrics")
 	}
-	go srv.Run(ctx) // ends connections with their Express session
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
-	select {
-	case err := <-served:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
+	if err := srv.Serve(ctx, ln); err != nil {
+		if errors.Is(err, expressbridge.ErrShutdownTimeout) {
+			return &cliError{code: codeError, msg: "shutdown did not finish within --shutdown-timeout", exit: exitRefused}
+		}
+		return err
 	}
-	// connections: the bridge's WebSockets (Socket.IO's included);
-	// socketio_sessions: Socket.IO sessions on either transport.
-	log.Info("shutting down", "connections", srv.Len(), "socketio_sessions", sioSessions(), "timeout", so.shutdownTimeout)
-	sctx, cancel := context.WithTimeout(context.Background(), so.shutdownTimeout)
-	defer cancel()
-	herr := hs.Shutdown(sctx) // stops accepting; hijacked WebSockets are the bridge's
-	berr := srv.Shutdown(sctx)
-	if err := errors.Join(herr, berr); err != nil {
-		log.Warn("shutdown did not finish in time", "err", err)
-		return &cliError{code: codeError, msg: "shutdown did not finish within --shutdown-timeout", exit: exitRefused}
-	}
-	log.Info("stopped")
 	return nil
+}
+
+// config turns the flags into the library's Config. Flag combinations
+// that cannot work are refused here, in the flags' words.
+func (so *serveOptions) config(o *sessionOptions, g *gateOptions, ver *connectsid.Verifier, log *slog.Logger) (expressbridge.Config, error) {
+	var cfg expressbridge.Config
+	kind, err := o.checkStoreFlags()
+	if err != nil {
+		return cfg, err
+	}
+	if !strings.HasPrefix(so.path, "/") {
+		return cfg, usageErrorf("--path must start with /, not %q", so.path)
+	}
+	if so.socketioPath != "" {
+		if !strings.HasPrefix(so.socketioPath, "/") {
+			return cfg, usageErrorf("--socketio-path must start with / (or be empty), not %q", so.socketioPath)
+		}
+		if so.socketioPath == so.path {
+			return cfg, usageErrorf("--socketio-path and --path must differ (both %q)", so.path)
+		}
+		if so.sioPing <= 0 || so.sioWait <= 0 || so.sioMaxBuffer <= 0 {
+			return cfg, usageErrorf("--socketio-ping-interval, --socketio-ping-timeout and --socketio-max-buffer must be positive")
+		}
+	}
+	proxies, err := parseProxies(so.trustProxy)
+	if err != nil {
+		return cfg, err
+	}
+	if so.readLimit < 0 || so.pingInterval < 0 || so.sendQueue < 0 || so.handshakeTimeout < 0 || so.revalidate < 0 {
+		return cfg, usageErrorf("bridge: Config limits and timeouts must not be negative")
+	}
+	sopts := o.storeOptions(true)
+	cfg = expressbridge.Config{
+		StoreURL:                o.storeURL(),
+		StoreOptions:            sopts,
+		Verifier:                ver,
+		CookieName:              o.cookieName,
+		LoginField:              g.loginField,
+		UserField:               g.userField,
+		AcceptExpired:           g.acceptExpired,
+		AllowedOrigins:          so.origins,
+		WebSocket:               bridge.Chat{},
+		WebSocketPath:           so.path,
+		DisableSocketIO:         so.socketioPath == "",
+		SocketIOPath:            so.socketioPath,
+		SocketIOPingInterval:    so.sioPing,
+		SocketIOPingTimeout:     so.sioWait,
+		SocketIOMaxBuffer:       so.sioMaxBuffer,
+		PubSubURL:               so.pubsub.url,
+		PubSubSharded:           so.pubsub.sharded,
+		PubSubKey:               so.pubsub.key,
+		ReadLimit:               so.readLimit,
+		PingInterval:            so.pingInterval,
+		SendQueue:               so.sendQueue,
+		HandshakeTimeout:        so.handshakeTimeout,
+		CloseOnStoreUnavailable: so.closeOnStoreFail,
+		TrustedProxies:          proxies,
+		ShutdownTimeout:         so.shutdownTimeout,
+		Logger:                  log,
+	}
+	if so.revalidateSet {
+		cfg.RevalidateInterval = so.revalidate
+	}
+	cfg.TouchInterval = so.touch
+	if so.touch == 0 {
+		cfg.TouchInterval = -1 // --touch-interval 0: never
+	}
+	switch {
+	case !so.pubsub.on || so.pubsub.off:
+		cfg.SingleInstance = true
+	case so.pubsub.url == "" && kind == kindPostgres:
+		log.Info("no fan-out between instances: the store is PostgreSQL and --pubsub-url is not set; " +
+			"run one instance, or give every instance the same --pubsub-url")
+		cfg.SingleInstance = true
+	}
+	if so.metricsListen != "" {
+		cfg.Metrics = metrics.New()
+	}
+	return cfg, nil
 }
 
 // parseProxies reads --trust-proxy: addresses or CIDR prefixes.

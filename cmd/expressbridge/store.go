@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 
@@ -12,6 +12,7 @@ import (
 	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/connectsid/pgstore"
 	"github.com/expressbridge/expressbridge/connectsid/redisstore"
+	"github.com/expressbridge/expressbridge/connectsid/storeurl"
 )
 
 // sessionStore is what the commands need of a session store: the methods
@@ -27,17 +28,17 @@ type sessionStore interface {
 	Watch(ctx context.Context, onEvent func(sid string, op connectsid.Op), onSync func(error)) error
 }
 
-// Store kinds, by the URL's scheme.
+// Store kinds, by the URL's scheme (storeurl's).
 const (
-	kindRedis    = "redis"
-	kindPostgres = "postgres"
+	kindRedis    = storeurl.Redis
+	kindPostgres = storeurl.Postgres
 )
 
 // openedStore is the store the flags name, with what messages say of it.
 // Exactly one of redis and pg is set.
 type openedStore struct {
 	sessionStore
-	kind  string
+	kind  storeurl.Kind
 	url   string // redacted
 	redis *redisstore.Store
 	pg    *pgstore.Store
@@ -53,18 +54,17 @@ func (s *openedStore) where() string {
 }
 
 // storeKind tells the store a URL names.
-func storeKind(rawURL string) (string, error) {
-	u, err := url.Parse(rawURL)
+func storeKind(rawURL string) (storeurl.Kind, error) {
+	k, err := storeurl.KindOf(rawURL)
 	if err != nil {
-		return "", fmt.Errorf("not a URL")
+		return "", errors.New(badCause(err))
 	}
-	switch strings.ToLower(u.Scheme) {
-	case "redis", "rediss", "redis+cluster", "rediss+cluster":
-		return kindRedis, nil
-	case "postgres", "postgresql":
-		return kindPostgres, nil
-	}
-	return "", fmt.Errorf("the scheme %q is not a store's: use redis://, rediss://, redis+cluster:// or postgres://", u.Scheme)
+	return k, nil
+}
+
+// badCause is a storeurl error without the package's prefix.
+func badCause(err error) string {
+	return strings.TrimPrefix(err.Error(), storeurl.ErrBadURL.Error()+": ")
 }
 
 // storeURL is the URL the flags name: --store-url, else --redis-url.
@@ -84,12 +84,47 @@ func (o *sessionOptions) storeFlag() string {
 }
 
 // redact returns the store URL without its password.
-func (o *sessionOptions) redact() string {
-	u := o.storeURL()
-	if k, _ := storeKind(u); k == kindPostgres {
-		return pgstore.Redact(u)
+func (o *sessionOptions) redact() string { return storeurl.Redact(o.storeURL()) }
+
+// storeOptions are the flags' store options, for storeurl.Open.
+func (o *sessionOptions) storeOptions(acceptExpired bool) storeurl.Options {
+	return storeurl.Options{
+		Prefix:        o.prefix,
+		Table:         o.table,
+		Schema:        o.schema,
+		TTL:           o.ttl,
+		DisableTTL:    o.disableTTL,
+		DisableTouch:  o.disableTouch,
+		AcceptExpired: acceptExpired,
+		Timing:        o.storeTiming,
 	}
-	return redisstore.Redact(u)
+}
+
+// checkStoreFlags refuses the flag combinations storeurl would, in the
+// flags' own words.
+func (o *sessionOptions) checkStoreFlags() (storeurl.Kind, error) {
+	kind, err := storeKind(o.storeURL())
+	if err != nil {
+		e := usageErrorf("bad %s %s: %v", o.storeFlag(), o.redact(), err)
+		e.hint = "the forms are redis://[user:pass@]host:port[/db] and postgres://user:pass@host:port/db"
+		return "", e
+	}
+	if o.ttl <= 0 {
+		return "", usageErrorf("--ttl must be positive, not %v", o.ttl)
+	}
+	if kind == kindPostgres {
+		if o.disableTTL {
+			return "", usageErrorf("--disable-ttl is connect-redis's: connect-pg-simple always writes expire")
+		}
+		return kind, nil
+	}
+	if o.table != "" || o.schema != "" {
+		return "", usageErrorf("--table and --schema are connect-pg-simple's: they need a postgres:// --store-url")
+	}
+	if o.prefix == "" {
+		return "", usageErrorf("--prefix must not be empty (connect-redis's default is %q)", redisstore.DefaultPrefix)
+	}
+	return kind, nil
 }
 
 // openStore connects to the store the flags describe (no I/O yet for
@@ -98,65 +133,39 @@ func (o *sessionOptions) redact() string {
 // must call close. Failures are usage errors: the URL is wrong, not the
 // store.
 func (o *sessionOptions) openStore(ctx context.Context, acceptExpired bool) (*openedStore, error) {
-	raw := o.storeURL()
-	kind, err := storeKind(raw)
+	kind, err := o.checkStoreFlags()
 	if err != nil {
-		e := usageErrorf("bad %s %s: %v", o.storeFlag(), o.redact(), err)
-		e.hint = "the forms are redis://[user:pass@]host:port[/db] and postgres://user:pass@host:port/db"
-		return nil, e
+		return nil, err
 	}
-	if o.ttl <= 0 {
-		return nil, usageErrorf("--ttl must be positive, not %v", o.ttl)
-	}
-	if kind == kindPostgres {
-		return o.openPostgres(ctx, raw, acceptExpired)
-	}
-	if o.table != "" || o.schema != "" {
-		return nil, usageErrorf("--table and --schema are connect-pg-simple's: they need a postgres:// --store-url")
-	}
-	if o.prefix == "" {
-		return nil, usageErrorf("--prefix must not be empty (connect-redis's default is %q)", redisstore.DefaultPrefix)
-	}
-	client, err := redisstore.OpenURL(raw)
+	st, err := storeurl.Open(ctx, o.storeURL(), o.storeOptions(acceptExpired))
 	if err != nil {
-		e := usageErrorf("bad %s %s: %s", o.storeFlag(), redisstore.Redact(raw), o.scrubURL(err.Error()))
-		e.hint = "the form is redis://[user:pass@]host:port[/db]; check --redis-url / " + envRedisURL
-		return nil, e
+		return nil, o.badStore(kind, err)
 	}
-	st := redisstore.New(client, redisstore.Options{
-		Prefix:        o.prefix,
-		TTL:           o.ttl,
-		DisableTTL:    o.disableTTL,
-		DisableTouch:  o.disableTouch,
-		AcceptExpired: acceptExpired,
-	})
-	return &openedStore{sessionStore: st, kind: kindRedis, url: redisstore.Redact(raw), redis: st,
-		close: func() { _ = client.Close() }}, nil
+	return fromStoreURL(st), nil
 }
 
-func (o *sessionOptions) openPostgres(ctx context.Context, raw string, acceptExpired bool) (*openedStore, error) {
-	if o.disableTTL {
-		return nil, usageErrorf("--disable-ttl is connect-redis's: connect-pg-simple always writes expire")
-	}
-	pool, err := pgstore.OpenURL(ctx, raw)
-	if err != nil {
-		e := usageErrorf("bad --store-url: %v", err)
+// badStore is storeurl's refusal of the flags' URL, in the flags' words.
+func (o *sessionOptions) badStore(kind storeurl.Kind, err error) error {
+	if kind == kindPostgres {
+		e := usageErrorf("bad --store-url: %s", o.scrubURL(badCause(err)))
 		e.hint = "the form is postgres://user:pass@host:port/db[?sslmode=…]"
-		return nil, e
+		return e
 	}
-	st, err := pgstore.New(pool, pgstore.Options{
-		TableName:     o.table,
-		SchemaName:    o.schema,
-		TTL:           o.ttl,
-		DisableTouch:  o.disableTouch,
-		AcceptExpired: acceptExpired,
-		Timing:        o.storeTiming,
-	})
-	if err != nil {
-		pool.Close()
-		return nil, usageErrorf("%v", err)
+	cause := strings.TrimPrefix(badCause(err), o.redact()+": ")
+	e := usageErrorf("bad %s %s: %s", o.storeFlag(), o.redact(), o.scrubURL(cause))
+	e.hint = "the form is redis://[user:pass@]host:port[/db]; check --redis-url / " + envRedisURL
+	return e
+}
+
+// fromStoreURL wraps an opened storeurl.Store for the commands.
+func fromStoreURL(st *storeurl.Store) *openedStore {
+	out := &openedStore{kind: st.Kind, url: st.URL, redis: st.Redis, pg: st.PG, close: st.Close}
+	if st.PG != nil {
+		out.sessionStore = st.PG
+	} else {
+		out.sessionStore = st.Redis
 	}
-	return &openedStore{sessionStore: st, kind: kindPostgres, url: pgstore.Redact(raw), pg: st, close: pool.Close}, nil
+	return out
 }
 
 // whereShort is where as doctor's store step says it: under "sess:", in

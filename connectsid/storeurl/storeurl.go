@@ -1,0 +1,179 @@
+// Package storeurl opens the session store a URL names: Redis (redis://,
+// rediss://, redis+cluster://, a Sentinel URL with ?master_name=) through
+// redisstore, PostgreSQL (postgres://, postgresql://) through pgstore. It
+// holds the one set of rules for store URLs that the library and every
+// command share; it does no I/O until the store is first used.
+package storeurl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/expressbridge/expressbridge/connectsid/pgstore"
+	"github.com/expressbridge/expressbridge/connectsid/redisstore"
+)
+
+// Kind is the family of store a URL names.
+type Kind string
+
+// The store kinds.
+const (
+	Redis    Kind = "redis"
+	Postgres Kind = "postgres"
+)
+
+// ErrBadURL means the URL cannot name a store: it does not parse, its
+// scheme is no store's, or an option does not fit its kind. It is the
+// caller's mistake, never the store's.
+var ErrBadURL = errors.New("storeurl: bad store URL")
+
+// Options are the stores' own options. Redis's fields are connect-redis's,
+// PostgreSQL's connect-pg-simple's; TTL and DisableTouch are both's.
+type Options struct {
+	// Prefix is connect-redis's prefix (redisstore.DefaultPrefix when empty).
+	Prefix string
+	// Table and Schema are connect-pg-simple's tableName and schemaName.
+	Table, Schema string
+	// TTL is the TTL of records whose cookie has no expiry
+	// (redisstore.DefaultTTL when zero).
+	TTL time.Duration
+	// DisableTTL is connect-redis's disableTTL (Redis only).
+	DisableTTL bool
+	// DisableTouch is both stores' disableTouch.
+	DisableTouch bool
+	// AcceptExpired makes Get return records whose cookie.expires has
+	// passed, for a caller that judges expiry itself (the auth gate).
+	AcceptExpired bool
+	// Timing, when set, times each PostgreSQL round trip (Redis is timed
+	// by a hook on its client).
+	Timing func(op string, d time.Duration, err error)
+}
+
+// Store is an opened store: exactly one of Redis and PG is set.
+type Store struct {
+	Kind Kind
+	// URL is the store's URL without its password, for logs.
+	URL   string
+	Redis *redisstore.Store
+	PG    *pgstore.Store
+	close func()
+}
+
+// Close releases the store's connections.
+func (s *Store) Close() { s.close() }
+
+// Where says where the store keeps sessions, for logs: under a prefix, or
+// in a table.
+func (s *Store) Where() string {
+	if s.PG != nil {
+		return "in table " + s.PG.Table()
+	}
+	return fmt.Sprintf("under prefix %q", s.Redis.Prefix())
+}
+
+// KindOf tells the store a URL names; it fails with ErrBadURL.
+func KindOf(rawURL string) (Kind, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "", fmt.Errorf("%w: not a URL", ErrBadURL)
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "redis", "rediss", "redis+cluster", "rediss+cluster":
+		return Redis, nil
+	case "postgres", "postgresql":
+		return Postgres, nil
+	}
+	return "", fmt.Errorf("%w: the scheme %q is not a store's: use redis://, rediss://, redis+cluster:// or postgres://",
+		ErrBadURL, u.Scheme)
+}
+
+// Redact returns rawURL without its password.
+func Redact(rawURL string) string {
+	if k, _ := KindOf(rawURL); k == Postgres {
+		return pgstore.Redact(rawURL)
+	}
+	return redisstore.Redact(rawURL)
+}
+
+// Open opens the store rawURL names with opts. Errors wrap ErrBadURL and
+// hold the URL only without its password. The caller must Close the store.
+func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
+	kind, err := KindOf(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	if opts.TTL < 0 {
+		return nil, fmt.Errorf("%w: TTL must not be negative, not %v", ErrBadURL, opts.TTL)
+	}
+	if opts.TTL == 0 {
+		opts.TTL = redisstore.DefaultTTL
+	}
+	if kind == Postgres {
+		return openPostgres(ctx, rawURL, opts)
+	}
+	if opts.Table != "" || opts.Schema != "" {
+		return nil, fmt.Errorf("%w: a table and a schema are connect-pg-simple's: they need a postgres:// URL", ErrBadURL)
+	}
+	if opts.Prefix == "" {
+		opts.Prefix = redisstore.DefaultPrefix
+	}
+	client, err := redisstore.OpenURL(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %s", ErrBadURL, redisstore.Redact(rawURL), scrub(err.Error(), rawURL))
+	}
+	st := redisstore.New(client, redisstore.Options{
+		Prefix:        opts.Prefix,
+		TTL:           opts.TTL,
+		DisableTTL:    opts.DisableTTL,
+		DisableTouch:  opts.DisableTouch,
+		AcceptExpired: opts.AcceptExpired,
+	})
+	return &Store{Kind: Redis, URL: redisstore.Redact(rawURL), Redis: st, close: func() { _ = client.Close() }}, nil
+}
+
+func openPostgres(ctx context.Context, rawURL string, opts Options) (*Store, error) {
+	if opts.DisableTTL {
+		return nil, fmt.Errorf("%w: DisableTTL is connect-redis's: connect-pg-simple always writes expire", ErrBadURL)
+	}
+	pool, err := pgstore.OpenURL(ctx, rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadURL, err)
+	}
+	st, err := pgstore.New(pool, pgstore.Options{
+		TableName:     opts.Table,
+		SchemaName:    opts.Schema,
+		TTL:           opts.TTL,
+		DisableTouch:  opts.DisableTouch,
+		AcceptExpired: opts.AcceptExpired,
+		Timing:        opts.Timing,
+	})
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("%w: %v", ErrBadURL, err)
+	}
+	return &Store{Kind: Postgres, URL: pgstore.Redact(rawURL), PG: st, close: pool.Close}, nil
+}
+
+// scrub removes rawURL and its password from msg: url.Parse's errors
+// quote the whole URL.
+func scrub(msg, rawURL string) string {
+	msg = strings.ReplaceAll(msg, rawURL, Redact(rawURL))
+	if u, err := url.Parse(rawURL); err == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok && pw != "" {
+			msg = strings.ReplaceAll(msg, pw, "xxxxx")
+		}
+	}
+	return msg
+}
+
+// Ping says whether the store answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if s.PG != nil {
+		return s.PG.Ping(ctx)
+	}
+	return s.Redis.Ping(ctx)
+}

@@ -1,0 +1,520 @@
+// Package expressbridge is the one constructor a Go service needs to accept
+// the users of an unmodified Express app: Config names the app's session
+// store, secrets, cookie and login fields; New opens the store, builds the
+// auth gate, the doors (Socket.IO, and a plain WebSocket door when given a
+// protocol), the fan-out between instances and the session watch, and
+// starts what follows sessions, so that none of it can be forgotten. Serve
+// runs a hardened http.Server until its context ends, then shuts down in
+// the right order. `expressbridge serve` is this package's thinnest user.
+package expressbridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/expressbridge/expressbridge/adapter/redisadapter"
+	"github.com/expressbridge/expressbridge/auth"
+	"github.com/expressbridge/expressbridge/bridge"
+	"github.com/expressbridge/expressbridge/connectsid"
+	"github.com/expressbridge/expressbridge/connectsid/redisstore"
+	"github.com/expressbridge/expressbridge/connectsid/storeurl"
+	"github.com/expressbridge/expressbridge/metrics"
+	"github.com/expressbridge/expressbridge/socketio"
+)
+
+// Defaults for Config's zero fields, each the one `expressbridge serve` has.
+const (
+	DefaultSocketIOPath = "/socket.io/"
+	// DefaultRevalidateInterval reloads open sessions where the store's
+	// watch cannot work (Redis without CONFIG).
+	DefaultRevalidateInterval = bridge.DefaultRevalidateInterval
+	// DefaultPostgresRevalidateInterval is the revalidation on PostgreSQL
+	// without the notify trigger: one query for every open session each
+	// second is then how a logout is seen.
+	DefaultPostgresRevalidateInterval = time.Second
+	// DefaultTouchInterval renews an active session's TTL at most this
+	// often, as Express does on each request.
+	DefaultTouchInterval = time.Minute
+	// DefaultShutdownTimeout bounds Serve's graceful shutdown.
+	DefaultShutdownTimeout = 10 * time.Second
+	// fanoutStartTimeout bounds how long New waits for Redis to confirm the
+	// fan-out's subscriptions; past it, serving begins and they are made
+	// as soon as Redis answers.
+	fanoutStartTimeout = 5 * time.Second
+)
+
+// Errors of New and Serve. Check them with errors.Is.
+var (
+	// ErrConfig means the Config cannot work; the message names the field.
+	ErrConfig = errors.New("expressbridge: bad config")
+	// ErrShutdownTimeout means Serve's shutdown did not finish within
+	// Config.ShutdownTimeout.
+	ErrShutdownTimeout = errors.New("expressbridge: shutdown did not finish in time")
+)
+
+// Config configures a Server. StoreURL (or Store) and the secrets are
+// required; every other zero field takes the default named beside it.
+type Config struct {
+	// StoreURL names the app's session store (storeurl.Open's forms:
+	// redis://, rediss://, redis+cluster://, Sentinel, postgres://).
+	StoreURL string
+	// StoreOptions are connect-redis's or connect-pg-simple's options.
+	// AcceptExpired and Timing are set by New.
+	StoreOptions storeurl.Options
+
+	// Secrets are express-session's secret option, in its order; or
+	// Verifier, built from them elsewhere.
+	Secrets  []string
+	Verifier *connectsid.Verifier
+	// CookieName is express-session's name option (connect.sid).
+	CookieName string
+	// LoginField and UserField are dotted paths in the session record
+	// (auth.DefaultLoginField, auth.DefaultUserField).
+	LoginField, UserField string
+	// AcceptExpired accepts records whose cookie.expires has passed while
+	// the store still holds them, as Express does (rolling sessions).
+	AcceptExpired bool
+	// AllowedOrigins are the origins whose pages may connect; none: only
+	// pages of the server's own host.
+	AllowedOrigins []string
+
+	// WebSocket, when set, serves the plain WebSocket door at WebSocketPath
+	// with this protocol. Nil: no such door (nothing relays by default).
+	WebSocket     bridge.Protocol
+	WebSocketPath string // "/ws" when empty
+	// DisableSocketIO turns the Socket.IO door off; it is on by default at
+	// SocketIOPath (DefaultSocketIOPath).
+	DisableSocketIO bool
+	SocketIOPath    string
+	// Socket.IO's pingInterval, pingTimeout and maxHttpBufferSize
+	// (socketio's defaults).
+	SocketIOPingInterval, SocketIOPingTimeout time.Duration
+	SocketIOMaxBuffer                         int64
+
+	// SingleInstance turns the fan-out between instances off. By default
+	// broadcasts, rooms and the emitter's pushes cross instances through
+	// Redis Pub/Sub in @socket.io/redis-adapter's protocol, on PubSubURL or
+	// else the store's Redis; a PostgreSQL store without PubSubURL is
+	// refused unless SingleInstance is set.
+	SingleInstance bool
+	PubSubURL      string
+	PubSubSharded  bool   // Redis 7 sharded Pub/Sub (createShardedAdapter)
+	PubSubKey      string // redisadapter.DefaultKey when empty
+
+	// Limits of the WebSocket door (bridge's defaults).
+	ReadLimit        int64
+	PingInterval     time.Duration
+	SendQueue        int
+	HandshakeTimeout time.Duration
+	// RevalidateInterval (DefaultRevalidateInterval; on PostgreSQL
+	// DefaultPostgresRevalidateInterval).
+	RevalidateInterval time.Duration
+	// TouchInterval (DefaultTouchInterval); negative: never touch.
+	TouchInterval time.Duration
+	// CloseOnStoreUnavailable closes every connection when a store ping
+	// fails (see bridge.Config).
+	CloseOnStoreUnavailable bool
+	// TrustedProxies are reverse proxies whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+	// ShutdownTimeout bounds Serve's shutdown (DefaultShutdownTimeout).
+	ShutdownTimeout time.Duration
+
+	// Metrics, when set, counts handshakes, connections, store requests
+	// and the fan-out; serve it with Metrics.Handler on a listener of its own.
+	Metrics *metrics.Metrics
+	// Logger receives the logs (slog.Default when nil).
+	Logger *slog.Logger
+}
+
+// Server is a running bridge: its doors, the session watch and the fan-out.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	store  *storeurl.Store
+	gate   *auth.Gate
+	br     *bridge.Server
+	sio    *socketio.Server // nil when off
+	bus    *redisadapter.Bus
+	fanout string
+	mux    *http.ServeMux
+
+	secrets     int
+	closeFanout func()
+	cancel      context.CancelFunc
+	ran         chan struct{} // closed when the session watch has returned
+	closeMu     sync.Once
+}
+
+// refuseProtocol is the bridge's protocol when no WebSocket door is asked
+// for: the bridge then only carries Socket.IO's WebSocket transport, which
+// brings its own protocol to each Accept.
+type refuseProtocol struct{}
+
+func (refuseProtocol) Open(c *bridge.Conn)          { c.Close(1008, "no websocket door") }
+func (refuseProtocol) Message(*bridge.Conn, []byte) {}
+func (refuseProtocol) Close(*bridge.Conn)           {}
+
+// New opens the store cfg names and builds and starts the server: the
+// session watch (or revalidation), and the fan-out's subscriptions. The
+// server's background work lasts until Close or Shutdown; ctx bounds only
+// New's own waiting. A store that does not answer yet is logged, not
+// refused: handshakes get 503 store-unavailable until it does.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	log := cfg.Logger
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	ver := cfg.Verifier
+	if ver == nil {
+		v, err := connectsid.NewVerifier(cfg.Secrets...)
+		if err != nil {
+			return nil, fmt.Errorf("%w: Secrets: %v", ErrConfig, err)
+		}
+		ver = v
+	}
+	sopts := cfg.StoreOptions
+	sopts.AcceptExpired = true // the gate judges expiry (Config.AcceptExpired)
+	if cfg.Metrics != nil {
+		sopts.Timing = cfg.Metrics.StoreRequest
+	}
+	store, err := storeurl.Open(ctx, cfg.StoreURL, sopts)
+	if err != nil {
+		return nil, fmt.Errorf("%w: StoreURL: %w", ErrConfig, err)
+	}
+	s := &Server{cfg: cfg, log: log, store: store, mux: http.NewServeMux(), ran: make(chan struct{}), secrets: ver.Secrets()}
+	ok := false
+	defer func() {
+		if !ok {
+			s.Close()
+		}
+	}()
+	if cfg.Metrics != nil && store.Redis != nil {
+		store.Redis.Client().AddHook(cfg.Metrics.RedisHook())
+	}
+	if err := s.openFanout(); err != nil {
+		return nil, err
+	}
+
+	var gateObs auth.Observer
+	var brObs bridge.Observer
+	if cfg.Metrics != nil {
+		gateObs, brObs = cfg.Metrics, cfg.Metrics
+	}
+	var sessions auth.Store = store.Redis
+	watch := bridge.WatchFunc(nil)
+	revalidate := cfg.RevalidateInterval
+	if store.PG != nil {
+		sessions, watch = store.PG, store.PG.Watch
+		if revalidate == 0 {
+			revalidate = DefaultPostgresRevalidateInterval
+		}
+	} else {
+		watch = store.Redis.Watch
+	}
+	s.gate, err = auth.New(auth.Config{
+		Observer:       gateObs,
+		Verifier:       ver,
+		Store:          sessions,
+		CookieName:     cfg.CookieName,
+		LoginField:     cfg.LoginField,
+		UserField:      cfg.UserField,
+		AcceptExpired:  cfg.AcceptExpired,
+		AllowedOrigins: cfg.AllowedOrigins,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	touch := cfg.TouchInterval
+	switch {
+	case touch == 0:
+		touch = DefaultTouchInterval
+	case touch < 0:
+		touch = 0
+	}
+	proto := cfg.WebSocket
+	if proto == nil {
+		proto = refuseProtocol{}
+	}
+	var relay *redisadapter.Relay
+	var bfan bridge.Fanout
+	if s.bus != nil && cfg.WebSocket != nil {
+		relay = s.bus.NewRelay()
+		bfan = relay
+	}
+	s.br, err = bridge.New(bridge.Config{
+		Gate:                    s.gate,
+		TrustedProxies:          cfg.TrustedProxies,
+		Observer:                brObs,
+		ReadLimit:               cfg.ReadLimit,
+		PingInterval:            cfg.PingInterval,
+		SendQueue:               cfg.SendQueue,
+		HandshakeTimeout:        cfg.HandshakeTimeout,
+		Watch:                   watch,
+		RevalidateInterval:      revalidate,
+		TouchInterval:           touch,
+		Fanout:                  bfan,
+		Protocol:                proto,
+		Logger:                  log,
+		CloseOnStoreUnavailable: cfg.CloseOnStoreUnavailable,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	if relay != nil {
+		rctx, cancel := context.WithTimeout(ctx, fanoutStartTimeout)
+		err := relay.Start(rctx, s.br.BroadcastLocal)
+		cancel()
+		if err != nil {
+			log.Warn("the fan-out's Redis has not confirmed the subscriptions yet; broadcasts stay on this instance until it does",
+				"err", err)
+		}
+	}
+	if cfg.WebSocket != nil {
+		s.mux.Handle(cfg.WebSocketPath, s.br)
+	}
+	s.mux.Handle("/healthz", s.br.Healthz())
+	s.mux.Handle("/readyz", s.br.Readyz())
+	if !cfg.DisableSocketIO {
+		sioCfg := socketio.Config{Bridge: s.br, HandshakeTimeout: cfg.HandshakeTimeout, SendQueue: cfg.SendQueue, Logger: log,
+			PingInterval: cfg.SocketIOPingInterval, PingTimeout: cfg.SocketIOPingTimeout, MaxHTTPBufferSize: cfg.SocketIOMaxBuffer}
+		if s.bus != nil {
+			sioCfg.NewAdapter = s.bus.NewAdapter
+		}
+		if s.sio, err = socketio.New(sioCfg); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+		}
+		s.mux.Handle(cfg.SocketIOPath, s.sio)
+		if !strings.HasSuffix(cfg.SocketIOPath, "/") {
+			s.mux.Handle(cfg.SocketIOPath+"/", s.sio) // socket.io-client adds the slash
+		}
+	}
+	if err := s.store.Ping(ctx); err != nil {
+		log.Warn("the session store does not answer yet; handshakes get 503 store-unavailable until it does",
+			"store", store.URL, "err", err)
+	}
+	// The watch starts here, so that no server follows sessions without it.
+	rctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	go func() {
+		defer close(s.ran)
+		s.br.Run(rctx)
+	}()
+	ok = true
+	return s, nil
+}
+
+// check refuses what cannot work and fills in the defaults.
+func (c *Config) check() error {
+	if c.StoreURL == "" {
+		return fmt.Errorf("%w: StoreURL is required (the app's session store)", ErrConfig)
+	}
+	if c.Verifier == nil && len(c.Secrets) == 0 {
+		return fmt.Errorf("%w: Secrets (or Verifier) is required: express-session's secret list", ErrConfig)
+	}
+	setDefault(&c.WebSocketPath, "/ws")
+	setDefault(&c.SocketIOPath, DefaultSocketIOPath)
+	setDefault(&c.SocketIOPingInterval, socketio.DefaultPingInterval)
+	setDefault(&c.SocketIOPingTimeout, socketio.DefaultPingTimeout)
+	setDefault(&c.SocketIOMaxBuffer, socketio.DefaultMaxHTTPBufferSize)
+	setDefault(&c.ShutdownTimeout, DefaultShutdownTimeout)
+	setDefault(&c.PubSubKey, redisadapter.DefaultKey)
+	if !strings.HasPrefix(c.WebSocketPath, "/") {
+		return fmt.Errorf("%w: WebSocketPath must start with /, not %q", ErrConfig, c.WebSocketPath)
+	}
+	if !c.DisableSocketIO {
+		if !strings.HasPrefix(c.SocketIOPath, "/") {
+			return fmt.Errorf("%w: SocketIOPath must start with /, not %q", ErrConfig, c.SocketIOPath)
+		}
+		if c.WebSocket != nil && c.SocketIOPath == c.WebSocketPath {
+			return fmt.Errorf("%w: SocketIOPath and WebSocketPath must differ (both %q)", ErrConfig, c.SocketIOPath)
+		}
+		if c.SocketIOPingInterval < 0 || c.SocketIOPingTimeout < 0 || c.SocketIOMaxBuffer < 0 {
+			return fmt.Errorf("%w: SocketIOPingInterval, SocketIOPingTimeout and SocketIOMaxBuffer must be positive", ErrConfig)
+		}
+	}
+	return nil
+}
+
+// setDefault sets *p to def when it is the zero value.
+func setDefault[T comparable](p *T, def T) {
+	var zero T
+	if *p == zero {
+		*p = def
+	}
+}
+
+// openFanout opens the bus the config asks for.
+func (s *Server) openFanout() error {
+	cfg := &s.cfg
+	if cfg.SingleInstance {
+		s.fanout = "off (single instance)"
+		return nil
+	}
+	var obs interface{ Resubscribed() }
+	if cfg.Metrics != nil {
+		obs = cfg.Metrics.AdapterObserver()
+	}
+	busCfg := redisadapter.BusConfig{Key: cfg.PubSubKey, Sharded: cfg.PubSubSharded, Observer: obs, Logger: s.log}
+	switch {
+	case cfg.PubSubURL != "":
+		client, err := redisstore.OpenURL(cfg.PubSubURL)
+		if err != nil {
+			return fmt.Errorf("%w: PubSubURL %s: %v", ErrConfig, storeurl.Redact(cfg.PubSubURL), err)
+		}
+		bus := redisadapter.NewBus(client, busCfg)
+		s.bus, s.fanout = bus, storeurl.Redact(cfg.PubSubURL)
+		s.closeFanout = func() { _ = bus.Close(); _ = client.Close() }
+	case s.store.Redis != nil:
+		s.bus, s.fanout = redisadapter.NewBus(s.store.Redis.Client(), busCfg), "the session store's Redis"
+		bus := s.bus
+		s.closeFanout = func() { _ = bus.Close() }
+	default:
+		return fmt.Errorf("%w: the store is PostgreSQL and PubSubURL is not set: name the Redis that carries "+
+			"the fan-out between instances, or set SingleInstance", ErrConfig)
+	}
+	if cfg.PubSubSharded {
+		s.fanout += " (sharded)"
+	}
+	return nil
+}
+
+// Handler serves the doors (Socket.IO, the WebSocket door when asked
+// for), /healthz and /readyz.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Gate is the auth gate every door walks; its Require puts Go routes
+// behind the Express login.
+func (s *Server) Gate() *auth.Gate { return s.gate }
+
+// Require serves next only to requests logged in to the Express app
+// (auth.Gate.Require).
+func (s *Server) Require(next http.Handler) http.Handler { return s.gate.Require(next) }
+
+// Of returns the Socket.IO namespace name, for its handlers. It panics
+// when Config.DisableSocketIO is set: a namespace would never be served.
+func (s *Server) Of(name string) *socketio.Namespace {
+	if s.sio == nil {
+		panic("expressbridge: Of: the Socket.IO door is off (Config.DisableSocketIO)")
+	}
+	return s.sio.Of(name)
+}
+
+// Bridge is the WebSocket door's server (Broadcast, Len).
+func (s *Server) Bridge() *bridge.Server { return s.br }
+
+// SocketIO is the Socket.IO server, or nil when it is off.
+func (s *Server) SocketIO() *socketio.Server { return s.sio }
+
+// Info says what the server runs on, for a start-up log.
+type Info struct {
+	Store    string // the store's URL without its password
+	Sessions string // where it keeps sessions: a prefix or a table
+	FanOut   string // where broadcasts cross instances, or "off …"
+	Secrets  int
+}
+
+// Info says what the server runs on.
+func (s *Server) Info() Info {
+	return Info{Store: s.store.URL, Sessions: s.store.Where(), FanOut: s.fanout, Secrets: s.secrets}
+}
+
+// Len counts open connections: the WebSocket door's and Socket.IO's on
+// WebSocket, then Socket.IO sessions on either transport.
+func (s *Server) Len() (connections, socketIOSessions int) {
+	if s.sio != nil {
+		socketIOSessions = s.sio.Len()
+	}
+	return s.br.Len(), socketIOSessions
+}
+
+// HTTPServer returns an http.Server for Handler with the limits a bridge
+// needs (header size and read time of a handshake) and Socket.IO's pending
+// polls released at its Shutdown.
+func (s *Server) HTTPServer() *http.Server {
+	hto := s.cfg.HandshakeTimeout
+	if hto <= 0 {
+		hto = bridge.DefaultHandshakeTimeout
+	}
+	hs := &http.Server{
+		Handler:           s.mux,
+		ReadHeaderTimeout: hto, // a handshake that trickles in is cut
+		MaxHeaderBytes:    bridge.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	if s.sio != nil {
+		hs.RegisterOnShutdown(s.sio.Shutdown) // pending polls would hold Shutdown
+	}
+	return hs
+}
+
+// Serve serves HTTPServer on ln until ctx ends, then shuts down within
+// Config.ShutdownTimeout: stop accepting, release pending polls, close
+// every connection with 1001, stop the watch and the fan-out. It returns
+// nil after a clean shutdown, ErrShutdownTimeout when it took too long,
+// and the http.Server's error when serving failed.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := s.HTTPServer()
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	select {
+	case err := <-served:
+		s.Close()
+		return fmt.Errorf("expressbridge: serve: %w", err)
+	case <-ctx.Done():
+	}
+	conns, sessions := s.Len()
+	s.log.Info("shutting down", "connections", conns, "socketio_sessions", sessions, "timeout", s.cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	herr := hs.Shutdown(sctx) // stops accepting; hijacked WebSockets are the bridge's
+	serr := s.Shutdown(sctx)
+	if err := errors.Join(herr, serr); err != nil {
+		s.log.Warn("shutdown did not finish in time", "err", err)
+		return fmt.Errorf("%w: %w", ErrShutdownTimeout, err)
+	}
+	s.log.Info("stopped")
+	return nil
+}
+
+// Shutdown closes every connection with 1001 (Socket.IO sessions get
+// their goodbye), then stops the watch and the fan-out and closes the
+// store. The http.Server in front must be shut down first.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var err error
+	if s.sio != nil {
+		s.sio.Shutdown()
+	}
+	if s.br != nil {
+		err = s.br.Shutdown(ctx)
+	}
+	s.Close()
+	return err
+}
+
+// Close stops the background work and releases the store and the fan-out
+// without waiting for connections. Only the first call counts.
+func (s *Server) Close() {
+	s.closeMu.Do(func() {
+		if s.cancel != nil {
+			s.cancel()
+			<-s.ran
+		}
+		if s.closeFanout != nil {
+			s.closeFanout()
+		}
+		if s.store != nil {
+			s.store.Close()
+		}
+	})
+}
