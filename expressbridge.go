@@ -518,3 +518,7 @@ func (s *Server) Close() {
 		}
 	})
 }
+
+// Handle serves h at pattern beside the doors, on Handler's mux: a Go
+// route, usually wrapped in Require.
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/expressbridge/expressbridge/internal/testenv"
+)
+
+// TestSocketIOService runs the example against the real passport app and
+// the real socket.io-client: a room's broadcast, an ack, the Go route
+// behind the login, and the socket ended by the user's logout (the watch
+// New started; nothing in run asks for it).
+func TestSocketIOService(t *testing.T) {
+	const secret = "example secret"
+	r := testenv.StartRedis(t)
+	app := testenv.StartNodeApp(t, testenv.NodeAppConfig{RedisURL: r.URL(), Secrets: []string{secret}, AuthFlavor: "passport"})
+	env := map[string]string{"REDIS_URL": r.URL(), "SESSION_SECRET": secret, "APP_ORIGIN": app.URL()}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, func(k string) string { return env[k] }, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	})
+	base := "http://" + ln.Addr().String()
+	cookie := app.Login(ctx, t, "alice") // passport id 42
+
+	for _, tc := range []struct {
+		cookie, want string
+		status       int
+	}{{cookie, "hello, user 42\n", 200}, {"", `"no-cookie"`, 401}} {
+		req, _ := http.NewRequest("GET", base+"/api/me", nil)
+		if tc.cookie != "" {
+			req.Header.Set("Cookie", tc.cookie)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || !strings.Contains(string(body), tc.want) {
+			t.Errorf("/api/me with cookie %v: %d %q, want %d %q", tc.cookie != "", resp.StatusCode, body, tc.status, tc.want)
+		}
+	}
+
+	root := testenv.RepoRoot(t)
+	cmd := exec.Command(testenv.Node(t), filepath.Join(root, "examples/socketio-service/testdata/client.js"))
+	cmd.Env = append(cmd.Environ(), "NODE_PATH="+filepath.Join(root, "node-app/node_modules"),
+		"URL="+base, "COOKIE="+cookie, "ORIGIN="+app.URL())
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	var lines []string
+	sc := bufio.NewScanner(out)
+	deadline := time.AfterFunc(20*time.Second, func() { cmd.Process.Kill() })
+	defer deadline.Stop()
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		if sc.Text() == "ready" {
+			app.Logout(ctx, t, cookie)
+		}
+	}
+	_ = cmd.Wait() // its lines say what happened
+	// passport's logout saves the session without its user, then
+	// regenerates it: whichever change the watch sees first is the reason.
+	if len(lines) == 5 && lines[3] == `session-ended {"reason":"session-changed"}` {
+		lines[3] = `session-ended {"reason":"logged-out"}`
+	}
+	want := []string{`said {"text":"hi","user":"42"}`, `count {"length":5,"user":"42"}`, "ready",
+		`session-ended {"reason":"logged-out"}`, "disconnect io server disconnect"}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("client said:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+}
