@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/expressbridge/expressbridge/internal/testenv"
+)
+
+// TestFleet runs two instances of the example on one Redis with the real
+// Express app: the unmodified @socket.io/redis-emitter (node-app's
+// push.js) reaches Zoë's room on instance A only, and every socket of
+// both instances; Bob's shout on B reaches Zoë on A.
+func TestFleet(t *testing.T) {
+	const secret = "example secret"
+	r := testenv.StartRedis(t)
+	app := testenv.StartNodeApp(t, testenv.NodeAppConfig{RedisURL: r.URL(), Secrets: []string{secret}})
+	env := map[string]string{"REDIS_URL": r.URL(), "SESSION_SECRET": secret, "APP_ORIGIN": app.URL()}
+	ctx, cancel := context.WithCancel(context.Background())
+	var urls []string
+	for range 2 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- run(ctx, func(k string) string { return env[k] }, ln) }()
+		t.Cleanup(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("run: %v", err)
+			}
+		})
+		urls = append(urls, "http://"+ln.Addr().String())
+	}
+	zoe, bob := app.Login(ctx, t, "Zoë"), app.Login(ctx, t, "Bob")
+
+	root := testenv.RepoRoot(t)
+	node := testenv.Node(t)
+	cmd := exec.Command(node, filepath.Join(root, "examples/fleet/testdata/client.js"))
+	cmd.Env = append(cmd.Environ(), "NODE_PATH="+filepath.Join(root, "node-app/node_modules"),
+		"URL_A="+urls[0], "URL_B="+urls[1], "COOKIE_A="+zoe, "COOKIE_B="+bob, "ORIGIN="+app.URL())
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	deadline := time.AfterFunc(20*time.Second, func() { cmd.Process.Kill() })
+	defer deadline.Stop()
+	var lines []string
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		if sc.Text() != "ready" {
+			continue
+		}
+		push := exec.Command(node, filepath.Join("scripts", "push.js"), r.URL(),
+			"emit", "user:Zoë", "notice", `{"to":"Zoë"}`, "--", "emit-all", "notice", `{"to":"all"}`)
+		push.Dir = filepath.Join(root, "node-app")
+		if b, err := push.CombinedOutput(); err != nil {
+			t.Fatalf("push.js: %v\n%s", err, b)
+		}
+		if _, err := io.WriteString(stdin, "shout\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = cmd.Wait() // its lines say what happened
+	sort.Strings(lines)
+	want := []string{`bob notice {"from":"Bob","text":"hi all"}`, `bob notice {"to":"all"}`, "ready",
+		`zoe notice {"from":"Bob","text":"hi all"}`, `zoe notice {"to":"Zoë"}`, `zoe notice {"to":"all"}`}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("clients said (sorted):\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+}
