@@ -26,6 +26,7 @@ import (
 	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/connectsid/redisstore"
 	"github.com/expressbridge/expressbridge/connectsid/storeurl"
+	"github.com/expressbridge/expressbridge/internal/defaults"
 	"github.com/expressbridge/expressbridge/metrics"
 	"github.com/expressbridge/expressbridge/socketio"
 )
@@ -322,13 +323,13 @@ func (c *Config) check() error {
 	if c.Verifier == nil && len(c.Secrets) == 0 {
 		return fmt.Errorf("%w: Secrets (or Verifier) is required: express-session's secret list", ErrConfig)
 	}
-	setDefault(&c.WebSocketPath, "/ws")
-	setDefault(&c.SocketIOPath, DefaultSocketIOPath)
-	setDefault(&c.SocketIOPingInterval, socketio.DefaultPingInterval)
-	setDefault(&c.SocketIOPingTimeout, socketio.DefaultPingTimeout)
-	setDefault(&c.SocketIOMaxBuffer, socketio.DefaultMaxHTTPBufferSize)
-	setDefault(&c.ShutdownTimeout, DefaultShutdownTimeout)
-	setDefault(&c.PubSubKey, redisadapter.DefaultKey)
+	defaults.Set(&c.WebSocketPath, "/ws")
+	defaults.Set(&c.SocketIOPath, DefaultSocketIOPath)
+	defaults.Set(&c.SocketIOPingInterval, socketio.DefaultPingInterval)
+	defaults.Set(&c.SocketIOPingTimeout, socketio.DefaultPingTimeout)
+	defaults.Set(&c.SocketIOMaxBuffer, socketio.DefaultMaxHTTPBufferSize)
+	defaults.Set(&c.ShutdownTimeout, DefaultShutdownTimeout)
+	defaults.Set(&c.PubSubKey, redisadapter.DefaultKey)
 	if !strings.HasPrefix(c.WebSocketPath, "/") {
 		return fmt.Errorf("%w: WebSocketPath must start with /, not %q", ErrConfig, c.WebSocketPath)
 	}
@@ -344,14 +345,6 @@ func (c *Config) check() error {
 		}
 	}
 	return nil
-}
-
-// setDefault sets *p to def when it is the zero value.
-func setDefault[T comparable](p *T, def T) {
-	var zero T
-	if *p == zero {
-		*p = def
-	}
 }
 
 // openFanout opens the bus the config asks for.

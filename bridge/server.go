@@ -22,6 +22,7 @@ import (
 
 	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/connectsid"
+	"github.com/expressbridge/expressbridge/internal/defaults"
 )
 
 // Defaults for Config's zero fields.
@@ -198,13 +199,13 @@ func New(cfg Config) (*Server, error) {
 		// make) or silently disable a limit.
 		return nil, errors.New("bridge: Config limits and timeouts must not be negative")
 	}
-	setDefault(&cfg.ReadLimit, DefaultReadLimit)
-	setDefault(&cfg.PingInterval, DefaultPingInterval)
-	setDefault(&cfg.WriteTimeout, DefaultWriteTimeout)
-	setDefault(&cfg.SendQueue, DefaultSendQueue)
-	setDefault(&cfg.HandshakeTimeout, DefaultHandshakeTimeout)
-	setDefault(&cfg.RevalidateInterval, DefaultRevalidateInterval)
-	setDefault(&cfg.Door, auth.DoorWS)
+	defaults.Set(&cfg.ReadLimit, DefaultReadLimit)
+	defaults.Set(&cfg.PingInterval, DefaultPingInterval)
+	defaults.Set(&cfg.WriteTimeout, DefaultWriteTimeout)
+	defaults.Set(&cfg.SendQueue, DefaultSendQueue)
+	defaults.Set(&cfg.HandshakeTimeout, DefaultHandshakeTimeout)
+	defaults.Set(&cfg.RevalidateInterval, DefaultRevalidateInterval)
+	defaults.Set(&cfg.Door, auth.DoorWS)
 	if cfg.Protocol == nil {
 		cfg.Protocol = &Chat{}
 	}
@@ -238,13 +239,6 @@ func New(cfg Config) (*Server, error) {
 		},
 	}
 	return s, nil
-}
-
-func setDefault[T comparable](p *T, def T) {
-	var zero T
-	if *p == zero {
-		*p = def
-	}
 }
 
 // ServeHTTP authenticates a WebSocket handshake and, when it passes,

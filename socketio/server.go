@@ -33,6 +33,7 @@ import (
 	"github.com/expressbridge/expressbridge/bridge"
 	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/engineio"
+	"github.com/expressbridge/expressbridge/internal/defaults"
 )
 
 // Defaults for Config's zero fields: Socket.IO's own.
@@ -117,12 +118,12 @@ func New(cfg Config) (*Server, error) {
 		cfg.SendQueue < 0 || cfg.HandshakeTimeout < 0 {
 		return nil, errors.New("socketio: Config limits and timeouts must not be negative")
 	}
-	setDefault(&cfg.PingInterval, DefaultPingInterval)
-	setDefault(&cfg.PingTimeout, DefaultPingTimeout)
-	setDefault(&cfg.MaxHTTPBufferSize, DefaultMaxHTTPBufferSize)
-	setDefault(&cfg.ConnectTimeout, DefaultConnectTimeout)
-	setDefault(&cfg.SendQueue, bridge.DefaultSendQueue)
-	setDefault(&cfg.HandshakeTimeout, bridge.DefaultHandshakeTimeout)
+	defaults.Set(&cfg.PingInterval, DefaultPingInterval)
+	defaults.Set(&cfg.PingTimeout, DefaultPingTimeout)
+	defaults.Set(&cfg.MaxHTTPBufferSize, DefaultMaxHTTPBufferSize)
+	defaults.Set(&cfg.ConnectTimeout, DefaultConnectTimeout)
+	defaults.Set(&cfg.SendQueue, bridge.DefaultSendQueue)
+	defaults.Set(&cfg.HandshakeTimeout, bridge.DefaultHandshakeTimeout)
 	if cfg.NewAdapter == nil {
 		cfg.NewAdapter = func(deliver func(SocketID, *Encoded)) Adapter { return NewMemoryAdapter(deliver) }
 	}
@@ -145,13 +146,6 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.Of("/")
 	return s, nil
-}
-
-func setDefault[T comparable](p *T, def T) {
-	var zero T
-	if *p == zero {
-		*p = def
-	}
 }
 
 // ServeHTTP serves one Engine.IO request: a polling handshake, poll or
