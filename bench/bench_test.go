@@ -95,10 +95,19 @@ func startPeerEnv(t *testing.T) *peerEnv {
 // exits on SIGTERM.
 func (e *peerEnv) startPeer(t *testing.T, script string) string {
 	t.Helper()
-	port := testenv.FreePort(t)
-	p, err := StartNode(e.node, e.appDir, script, port, e.shared)
-	if err != nil {
-		t.Fatal(err)
+	// A port free a moment ago may be taken by a parallel test before node
+	// binds it: then another one is tried.
+	var p *Proc
+	var port int
+	for try := 1; ; try++ {
+		port = testenv.FreePort(t)
+		var err error
+		if p, err = StartNode(e.node, e.appDir, script, port, e.shared); err == nil {
+			break
+		} else if try == 3 || !strings.Contains(err.Error(), "EADDRINUSE") {
+			t.Fatal(err)
+		}
+		t.Logf("%s: port %d was taken before node bound it; trying another", script, port)
 	}
 	t.Cleanup(func() {
 		if !p.Stop(5 * time.Second) {

@@ -25,6 +25,7 @@ func TestFleet(t *testing.T) {
 	app := testenv.StartNodeApp(t, testenv.NodeAppConfig{RedisURL: r.URL(), Secrets: []string{secret}})
 	env := map[string]string{"REDIS_URL": r.URL(), "SESSION_SECRET": secret, "APP_ORIGIN": app.URL()}
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	var urls []string
 	for range 2 {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
