@@ -212,8 +212,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Metrics != nil {
 		gateObs, brObs = cfg.Metrics, cfg.Metrics
 	}
-	var sessions auth.Store = store.Redis
-	watch := bridge.WatchFunc(nil)
+	// The store itself, not a wrapper: the bridge looks for what else it
+	// can do (GetMany for PostgreSQL's polls, Touch, Ping).
+	var sessions auth.Store
+	var watch bridge.WatchFunc
 	revalidate := cfg.RevalidateInterval
 	if store.PG != nil {
 		sessions, watch = store.PG, store.PG.Watch
@@ -221,7 +223,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			revalidate = DefaultPostgresRevalidateInterval
 		}
 	} else {
-		watch = store.Redis.Watch
+		sessions, watch = store.Redis, store.Redis.Watch
 	}
 	s.gate, err = auth.New(auth.Config{
 		Observer:       gateObs,

@@ -60,9 +60,6 @@ type sessionOptions struct {
 	disableTTL   bool
 	disableTouch bool
 
-	// storeTiming, when set (serve with metrics), times each PostgreSQL
-	// round trip; Redis is timed by a hook on its client instead.
-	storeTiming func(op string, d time.Duration, err error)
 
 	v            *connectsid.Verifier // loaded on first use
 	secretSource string               // "--secret-file" or envSecret, for hints

@@ -212,7 +212,7 @@ func (so *serveOptions) run(ctx context.Context, a *app, o *sessionOptions, g *g
 	}
 	defer srv.Close()
 	// serve's own door: the demo chat, on /ws and on Socket.IO's "/".
-	if cfg.SocketIOPath != "" && !cfg.DisableSocketIO {
+	if !cfg.DisableSocketIO {
 		socketio.Chat(srv.Of("/"))
 	}
 
@@ -279,13 +279,9 @@ func (so *serveOptions) config(o *sessionOptions, g *gateOptions, ver *connectsi
 	if err != nil {
 		return cfg, err
 	}
-	if so.readLimit < 0 || so.pingInterval < 0 || so.sendQueue < 0 || so.handshakeTimeout < 0 || so.revalidate < 0 {
-		return cfg, usageErrorf("bridge: Config limits and timeouts must not be negative")
-	}
-	sopts := o.storeOptions(true)
 	cfg = expressbridge.Config{
 		StoreURL:                o.storeURL(),
-		StoreOptions:            sopts,
+		StoreOptions:            o.storeOptions(),
 		Verifier:                ver,
 		CookieName:              o.cookieName,
 		LoginField:              g.loginField,

@@ -87,7 +87,7 @@ func (o *sessionOptions) storeFlag() string {
 func (o *sessionOptions) redact() string { return storeurl.Redact(o.storeURL()) }
 
 // storeOptions are the flags' store options, for storeurl.Open.
-func (o *sessionOptions) storeOptions(acceptExpired bool) storeurl.Options {
+func (o *sessionOptions) storeOptions() storeurl.Options {
 	return storeurl.Options{
 		Prefix:        o.prefix,
 		Table:         o.table,
@@ -95,8 +95,6 @@ func (o *sessionOptions) storeOptions(acceptExpired bool) storeurl.Options {
 		TTL:           o.ttl,
 		DisableTTL:    o.disableTTL,
 		DisableTouch:  o.disableTouch,
-		AcceptExpired: acceptExpired,
-		Timing:        o.storeTiming,
 	}
 }
 
@@ -137,7 +135,9 @@ func (o *sessionOptions) openStore(ctx context.Context, acceptExpired bool) (*op
 	if err != nil {
 		return nil, err
 	}
-	st, err := storeurl.Open(ctx, o.storeURL(), o.storeOptions(acceptExpired))
+	opts := o.storeOptions()
+	opts.AcceptExpired = acceptExpired
+	st, err := storeurl.Open(ctx, o.storeURL(), opts)
 	if err != nil {
 		return nil, o.badStore(kind, err)
 	}

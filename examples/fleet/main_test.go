@@ -24,31 +24,18 @@ func TestFleet(t *testing.T) {
 	r := testenv.StartRedis(t)
 	app := testenv.StartNodeApp(t, testenv.NodeAppConfig{RedisURL: r.URL(), Secrets: []string{secret}})
 	env := map[string]string{"REDIS_URL": r.URL(), "SESSION_SECRET": secret, "APP_ORIGIN": app.URL()}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	var urls []string
 	for range 2 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- run(ctx, func(k string) string { return env[k] }, ln) }()
-		t.Cleanup(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("run: %v", err)
-			}
+		addr := testenv.RunServer(t, func(ctx context.Context, ln net.Listener) error {
+			return run(ctx, func(k string) string { return env[k] }, ln)
 		})
-		urls = append(urls, "http://"+ln.Addr().String())
+		urls = append(urls, "http://"+addr)
 	}
+	ctx := context.Background()
 	zoe, bob := app.Login(ctx, t, "Zoë"), app.Login(ctx, t, "Bob")
 
 	root := testenv.RepoRoot(t)
-	node := testenv.Node(t)
-	cmd := exec.Command(node, filepath.Join(root, "examples/fleet/testdata/client.js"))
-	cmd.Env = append(cmd.Environ(), "NODE_PATH="+filepath.Join(root, "node-app/node_modules"),
-		"URL_A="+urls[0], "URL_B="+urls[1], "COOKIE_A="+zoe, "COOKIE_B="+bob, "ORIGIN="+app.URL())
+	cmd := testenv.NodeScript(t, "examples/fleet/testdata/client.js", "URL_A="+urls[0], "URL_B="+urls[1], "COOKIE_A="+zoe, "COOKIE_B="+bob, "ORIGIN="+app.URL())
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +58,7 @@ func TestFleet(t *testing.T) {
 		if sc.Text() != "ready" {
 			continue
 		}
-		push := exec.Command(node, filepath.Join("scripts", "push.js"), r.URL(),
+		push := exec.Command(testenv.Node(t), filepath.Join("scripts", "push.js"), r.URL(),
 			"emit", "user:Zoë", "notice", `{"to":"Zoë"}`, "--", "emit-all", "notice", `{"to":"all"}`)
 		push.Dir = filepath.Join(root, "node-app")
 		if b, err := push.CombinedOutput(); err != nil {

@@ -6,8 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,20 +22,11 @@ func TestSocketIOService(t *testing.T) {
 	r := testenv.StartRedis(t)
 	app := testenv.StartNodeApp(t, testenv.NodeAppConfig{RedisURL: r.URL(), Secrets: []string{secret}, AuthFlavor: "passport"})
 	env := map[string]string{"REDIS_URL": r.URL(), "SESSION_SECRET": secret, "APP_ORIGIN": app.URL()}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, func(k string) string { return env[k] }, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
+	addr := testenv.RunServer(t, func(ctx context.Context, ln net.Listener) error {
+		return run(ctx, func(k string) string { return env[k] }, ln)
 	})
-	base := "http://" + ln.Addr().String()
+	ctx := context.Background()
+	base := "http://" + addr
 	cookie := app.Login(ctx, t, "alice") // passport id 42
 
 	for _, tc := range []struct {
@@ -59,9 +48,7 @@ func TestSocketIOService(t *testing.T) {
 		}
 	}
 
-	root := testenv.RepoRoot(t)
-	cmd := exec.Command(testenv.Node(t), filepath.Join(root, "examples/socketio-service/testdata/client.js"))
-	cmd.Env = append(cmd.Environ(), "NODE_PATH="+filepath.Join(root, "node-app/node_modules"),
+	cmd := testenv.NodeScript(t, "examples/socketio-service/testdata/client.js",
 		"URL="+base, "COOKIE="+cookie, "ORIGIN="+app.URL())
 	out, err := cmd.StdoutPipe()
 	if err != nil {

@@ -21,20 +21,11 @@ func TestWebSocketService(t *testing.T) {
 	r := testenv.StartRedis(t)
 	app := testenv.StartNodeApp(t, testenv.NodeAppConfig{RedisURL: r.URL(), Secrets: []string{secret}})
 	env := map[string]string{"REDIS_URL": r.URL(), "SESSION_SECRET": secret, "APP_ORIGIN": app.URL()}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, func(k string) string { return env[k] }, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
+	addr := testenv.RunServer(t, func(ctx context.Context, ln net.Listener) error {
+		return run(ctx, func(k string) string { return env[k] }, ln)
 	})
-	url := "ws://" + ln.Addr().String() + "/ws"
+	ctx := context.Background()
+	url := "ws://" + addr + "/ws"
 
 	if c, resp, err := websocket.DefaultDialer.Dial(url, http.Header{"Origin": {app.URL()}}); err == nil {
 		c.Close()
