@@ -27,6 +27,7 @@ import (
 	"github.com/expressbridge/expressbridge/connectsid/redisstore"
 	"github.com/expressbridge/expressbridge/connectsid/storeurl"
 	"github.com/expressbridge/expressbridge/internal/defaults"
+	"github.com/expressbridge/expressbridge/liveness"
 	"github.com/expressbridge/expressbridge/metrics"
 	"github.com/expressbridge/expressbridge/socketio"
 )
@@ -142,6 +143,7 @@ type Server struct {
 	store  *storeurl.Store
 	gate   *auth.Gate
 	br     *bridge.Server
+	live   *liveness.Tracker
 	sio    *socketio.Server // nil when off
 	bus    *redisadapter.Bus
 	fanout string
@@ -215,7 +217,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	// The store itself, not a wrapper: the bridge looks for what else it
 	// can do (GetMany for PostgreSQL's polls, Touch, Ping).
 	var sessions auth.Store
-	var watch bridge.WatchFunc
+	var watch liveness.WatchFunc
 	revalidate := cfg.RevalidateInterval
 	if store.PG != nil {
 		sessions, watch = store.PG, store.PG.Watch
@@ -245,6 +247,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	case touch < 0:
 		touch = 0
 	}
+	lcfg := liveness.Config{Gate: s.gate, Watch: watch, RevalidateInterval: revalidate, TouchInterval: touch,
+		CloseOnStoreUnavailable: cfg.CloseOnStoreUnavailable, Timeout: cfg.HandshakeTimeout, Logger: log}
+	if cfg.Metrics != nil {
+		lcfg.Observer = cfg.Metrics
+	}
+	if s.live, err = liveness.New(lcfg); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
 	proto := cfg.WebSocket
 	if proto == nil {
 		proto = refuseProtocol{}
@@ -256,20 +266,17 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		bfan = relay
 	}
 	s.br, err = bridge.New(bridge.Config{
-		Gate:                    s.gate,
-		TrustedProxies:          cfg.TrustedProxies,
-		Observer:                brObs,
-		ReadLimit:               cfg.ReadLimit,
-		PingInterval:            cfg.PingInterval,
-		SendQueue:               cfg.SendQueue,
-		HandshakeTimeout:        cfg.HandshakeTimeout,
-		Watch:                   watch,
-		RevalidateInterval:      revalidate,
-		TouchInterval:           touch,
-		Fanout:                  bfan,
-		Protocol:                proto,
-		Logger:                  log,
-		CloseOnStoreUnavailable: cfg.CloseOnStoreUnavailable,
+		Gate:             s.gate,
+		TrustedProxies:   cfg.TrustedProxies,
+		Observer:         brObs,
+		ReadLimit:        cfg.ReadLimit,
+		PingInterval:     cfg.PingInterval,
+		SendQueue:        cfg.SendQueue,
+		HandshakeTimeout: cfg.HandshakeTimeout,
+		Live:             s.live,
+		Fanout:           bfan,
+		Protocol:         proto,
+		Logger:           log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
@@ -311,7 +318,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.cancel = cancel
 	go func() {
 		defer close(s.ran)
-		s.br.Run(rctx)
+		s.live.Run(rctx)
 	}()
 	ok = true
 	return s, nil
@@ -492,6 +499,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	if s.br != nil {
 		err = s.br.Shutdown(ctx)
+	}
+	if s.live != nil { // the polling sessions' holds, and background reloads
+		err = errors.Join(err, s.live.Shutdown(ctx))
 	}
 	s.Close()
 	return err

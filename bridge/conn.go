@@ -17,6 +17,7 @@ import (
 
 	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/connectsid"
+	"github.com/expressbridge/expressbridge/liveness"
 )
 
 // Errors of Conn.Send.
@@ -60,6 +61,7 @@ type Conn struct {
 	sess      *connectsid.Session
 	sid       string
 	user      string
+	hold      *liveness.Hold // follows the session; set at registration
 
 	lastRead atomic.Int64 // unix nanoseconds of the last frame received
 	pollGen  uint32       // the poller's, guarded by it
@@ -379,7 +381,7 @@ func (c *Conn) readReady() {
 			var msg []byte
 			var op int
 			if op, msg, err = c.ws.ReadMessage(); err == nil {
-				c.s.touchIfDue(c.sid, c.sess)
+				c.hold.Active()
 				if bp, ok := c.proto.(BinaryProtocol); ok && op == websocket.BinaryMessage {
 					bp.BinaryMessage(c, msg)
 				} else {
@@ -476,9 +478,10 @@ func (c *Conn) ping(now time.Time) {
 	c.enqueue(outFrame{op: websocket.PingMessage})
 }
 
-// end ends the connection for the server, through its protocol when that
-// is an Ender. It reports whether the connection was still open.
-func (c *Conn) end(code int, reason string) bool {
+// end ends the connection for the Tracker's reason, through its protocol
+// when that is an Ender. It reports whether the connection was still open.
+func (c *Conn) end(r liveness.Reason) bool {
+	code, reason := CloseFor(r)
 	c.wmu.Lock()
 	was := !c.closing && !c.ended
 	c.ended = true

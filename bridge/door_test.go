@@ -188,17 +188,17 @@ func TestHold(t *testing.T) {
 		t.Fatalf("on logout: %+v", e)
 	}
 	hd.Release()
-	if n := b.srv.CloseSession(sid, 4401, "x"); n != 0 {
+	if n := b.srv.CloseSession(sid, "x"); n != 0 {
 		t.Errorf("CloseSession after Release = %d, want 0", n)
 	}
 
 	cookie2, sid2 := h.login("Bob")
 	hd2, ended2 := hold(cookie2)
-	if n := b.srv.CloseSession(sid2, 4401, "logged-out"); n != 1 {
+	if n := b.srv.CloseSession(sid2, "logged-out"); n != 1 {
 		t.Errorf("CloseSession = %d, want 1", n)
 	}
 	wait(ended2)
-	if n := b.srv.CloseSession(sid2, 4401, "logged-out"); n != 0 {
+	if n := b.srv.CloseSession(sid2, "logged-out"); n != 0 {
 		t.Errorf("a hold is ended once: second CloseSession = %d", n)
 	}
 	hd2.Release()

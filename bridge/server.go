@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -23,6 +22,7 @@ import (
 	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/internal/defaults"
+	"github.com/expressbridge/expressbridge/liveness"
 )
 
 // Defaults for Config's zero fields.
@@ -114,6 +114,12 @@ type Config struct {
 	SendQueue int
 	// HandshakeTimeout bounds session lookup and upgrade (DefaultHandshakeTimeout).
 	HandshakeTimeout time.Duration
+	// Live, when set, follows the connections' sessions: a Tracker shared
+	// with the other doors (expressbridge.New makes one), whose owner runs
+	// it; Watch, RevalidateInterval, CloseOnStoreUnavailable and
+	// TouchInterval are then the Tracker's and must be left zero. Nil: the
+	// server makes its own from them, run by Run and shut down by Shutdown.
+	Live *liveness.Tracker
 	// Watch, when set, reports changes to stored sessions so that
 	// connections end with their session (redisstore.Store.Watch).
 	Watch WatchFunc
@@ -161,23 +167,13 @@ type Server struct {
 	store    auth.Store
 	upgrader websocket.Upgrader
 
-	mu    sync.Mutex
-	conns map[*Conn]struct{}
-	holds map[*Hold]struct{}
-	bySID map[string][]member // the Conns and Holds of each session
-	live  map[string]*live
-	// expiries and its one timer end sessions at cookie.expires.
-	expiries    expiryQueue
-	expiryTimer *time.Timer
-	closed      bool
-	wg          sync.WaitGroup // connections
-	bg          sync.WaitGroup // background work: touches, revalidations
+	live    *liveness.Tracker
+	ownLive bool // live is the server's own: Run runs it, Shutdown shuts it down
 
-	evseq  atomic.Uint64             // session events seen; written under mu
-	recent [recentEvents]recentEvent // the last ones, guarded by mu
-
-	watchState atomic.Int32 // watch…: what Run does to see sessions end, for Ready
-	watchSyncs atomic.Int32 // subscriptions made, to count resubscriptions
+	mu     sync.Mutex
+	conns  map[*Conn]struct{}
+	closed bool
+	wg     sync.WaitGroup // connections
 
 	// Started with the first connection, stopped by Shutdown.
 	startOnce               sync.Once
@@ -204,7 +200,6 @@ func New(cfg Config) (*Server, error) {
 	defaults.Set(&cfg.WriteTimeout, DefaultWriteTimeout)
 	defaults.Set(&cfg.SendQueue, DefaultSendQueue)
 	defaults.Set(&cfg.HandshakeTimeout, DefaultHandshakeTimeout)
-	defaults.Set(&cfg.RevalidateInterval, DefaultRevalidateInterval)
 	defaults.Set(&cfg.Door, auth.DoorWS)
 	if cfg.Protocol == nil {
 		cfg.Protocol = &Chat{}
@@ -212,15 +207,30 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	live, own := cfg.Live, cfg.Live == nil
+	if !own && (cfg.Watch != nil || cfg.RevalidateInterval != 0 || cfg.CloseOnStoreUnavailable || cfg.TouchInterval != 0) {
+		return nil, errors.New("bridge: Config.Watch, RevalidateInterval, CloseOnStoreUnavailable and TouchInterval are the Tracker's when Config.Live is set")
+	}
+	if own {
+		lc := liveness.Config{Gate: cfg.Gate, Watch: cfg.Watch, RevalidateInterval: cfg.RevalidateInterval,
+			TouchInterval: cfg.TouchInterval, CloseOnStoreUnavailable: cfg.CloseOnStoreUnavailable,
+			Timeout: cfg.HandshakeTimeout, Logger: cfg.Logger}
+		if cfg.Observer != nil {
+			lc.Observer = cfg.Observer
+		}
+		var err error
+		if live, err = liveness.New(lc); err != nil {
+			return nil, err
+		}
+	}
 	s := &Server{
-		cfg:   cfg,
-		log:   cfg.Logger,
-		gate:  cfg.Gate,
-		store: cfg.Gate.Store(),
-		conns: make(map[*Conn]struct{}),
-		holds: make(map[*Hold]struct{}),
-		bySID: make(map[string][]member),
-		live:  make(map[string]*live),
+		cfg:     cfg,
+		log:     cfg.Logger,
+		gate:    cfg.Gate,
+		store:   cfg.Gate.Store(),
+		live:    live,
+		ownLive: own,
+		conns:   make(map[*Conn]struct{}),
 	}
 	s.upgrader = websocket.Upgrader{
 		HandshakeTimeout: cfg.HandshakeTimeout,
@@ -461,41 +471,16 @@ func (s *Server) each(f func(*Conn)) int {
 	return len(all)
 }
 
-// CloseSession ends every connection and hold of a session with code and
-// reason (through the protocol when it is an Ender), and returns how many
-// there were.
-func (s *Server) CloseSession(sid string, code int, reason string) int {
-	s.mu.Lock()
-	ms := append([]member(nil), s.bySID[sid]...)
-	s.mu.Unlock()
-	return endMembers(ms, code, reason)
-}
-
-// endMembers ends each member with code and reason and returns how many
-// were still open.
-func endMembers(ms []member, code int, reason string) int {
+// endConns ends every connection of the server for the Tracker's reason,
+// and returns how many there were.
+func (s *Server) endConns(r liveness.Reason) int {
 	n := 0
-	for _, m := range ms {
-		if m.end(code, reason) {
+	for _, c := range s.snapshot() {
+		if c.end(r) {
 			n++
 		}
 	}
 	return n
-}
-
-// endAll ends every connection and hold with code and reason, and returns
-// how many there were.
-func (s *Server) endAll(code int, reason string) int {
-	s.mu.Lock()
-	ms := make([]member, 0, len(s.conns)+len(s.holds))
-	for c := range s.conns {
-		ms = append(ms, c)
-	}
-	for h := range s.holds {
-		ms = append(ms, h)
-	}
-	s.mu.Unlock()
-	return endMembers(ms, code, reason)
 }
 
 // Shutdown refuses new handshakes, closes every connection with 1001 and
@@ -503,14 +488,14 @@ func (s *Server) endAll(code int, reason string) int {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true // from here on no connection registers
-	if s.expiryTimer != nil {
-		s.expiryTimer.Stop()
-	}
 	s.mu.Unlock()
-	s.endAll(websocket.CloseGoingAway, auth.CodeShuttingDown)
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); s.bg.Wait(); close(done) }()
+	s.endConns(liveness.ShuttingDown)
 	var err error
+	if s.ownLive {
+		err = s.live.Shutdown(ctx) // the holds of other doors too
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-ctx.Done():
@@ -565,9 +550,12 @@ func (s *Server) register(c *Conn) bool {
 	}
 	s.startOnce.Do(s.startLocked)
 	c.poll = s.poller
+	h, err := s.live.Follow(c.sid, c.sess, c.since, func(r liveness.Reason) { c.end(r) })
+	if err != nil {
+		return false // the Tracker is shutting down
+	}
+	c.hold = h
 	s.conns[c] = struct{}{}
-	s.addMemberLocked(c.sid, c.sess, c)
-	s.recheckIfChangedLocked(c.sid, c.since)
 	s.wg.Add(1)
 	if s.cfg.Observer != nil && !c.uncounted {
 		s.cfg.Observer.ConnectionOpened(c.door)
@@ -593,37 +581,7 @@ func (s *Server) Count(door string) (closed func(reason string)) {
 func (s *Server) unregister(c *Conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
-	s.removeMemberLocked(c.sid, c)
 	s.mu.Unlock()
+	c.hold.Release()
 	s.wg.Done()
-}
-
-// addMemberLocked follows sid for m (nothing to follow for an empty sid).
-// Called with s.mu held.
-func (s *Server) addMemberLocked(sid string, sess *connectsid.Session, m member) {
-	if sid == "" {
-		return
-	}
-	s.bySID[sid] = append(s.bySID[sid], m)
-	s.trackLocked(sid, sess)
-}
-
-// removeMemberLocked stops following sid for m. Called with s.mu held.
-func (s *Server) removeMemberLocked(sid string, m member) {
-	if sid == "" {
-		return
-	}
-	list := s.bySID[sid]
-	for i, x := range list {
-		if x == m {
-			list = append(list[:i], list[i+1:]...)
-			break
-		}
-	}
-	if len(list) == 0 {
-		delete(s.bySID, sid)
-	} else {
-		s.bySID[sid] = list
-	}
-	s.untrackLocked(sid)
 }

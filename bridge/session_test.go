@@ -67,7 +67,7 @@ func TestCloseSession(t *testing.T) {
 		}
 	}
 
-	if n := b.srv.CloseSession(annSID, bridge.CloseUnauthorized, "logged-out"); n != 2 {
+	if n := b.srv.CloseSession(annSID, "logged-out"); n != 2 {
 		t.Fatalf("CloseSession = %d, want 2", n)
 	}
 	for _, c := range tabs {
@@ -85,10 +85,10 @@ func TestCloseSession(t *testing.T) {
 		}
 	}
 	waitFor(t, ioWait, "Ann's connections to go", func() bool { return b.srv.Len() == 1 })
-	if n := b.srv.CloseSession(annSID, bridge.CloseUnauthorized, "logged-out"); n != 0 {
+	if n := b.srv.CloseSession(annSID, "logged-out"); n != 0 {
 		t.Errorf("second CloseSession = %d, want 0", n)
 	}
-	if n := b.srv.CloseSession("no-such-session", bridge.CloseUnauthorized, "x"); n != 0 {
+	if n := b.srv.CloseSession("no-such-session", "x"); n != 0 {
 		t.Errorf("CloseSession of an unknown sid = %d, want 0", n)
 	}
 
