@@ -37,7 +37,7 @@ func (Chat) Open(c *Conn) {
 func (Chat) Message(c *Conn, msg []byte) {
 	broadcast, reply := chatAnswer(c.User(), msg, c.Session().AppJSON)
 	if broadcast != nil {
-		c.Server().Broadcast(broadcast)
+		ServerOf(c).Broadcast(broadcast)
 	}
 	if reply != nil {
 		c.Send(reply)

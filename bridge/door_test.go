@@ -13,6 +13,7 @@ import (
 
 	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/bridge"
+	"github.com/expressbridge/expressbridge/liveness"
 )
 
 // doorProto is another door's protocol: "bye" gets two last messages and
@@ -41,7 +42,8 @@ func (doorProto) BinaryMessage(c *bridge.Conn, msg []byte) {
 	}
 	c.SendBinary(out)
 }
-func (doorProto) End(c *bridge.Conn, code int, reason string) {
+func (doorProto) End(c *bridge.Conn, r liveness.Reason) {
+	code, reason := bridge.CloseFor(r)
 	c.Send([]byte("ended " + reason))
 	c.CloseWhenSent(code, reason)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/expressbridge/expressbridge/bridge"
 	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/connectsid/redisstore"
+	"github.com/expressbridge/expressbridge/liveness"
 )
 
 // ExampleNew serves the bridge next to an Express app that uses
@@ -72,7 +73,8 @@ type echoDoor struct{}
 func (echoDoor) Open(c *bridge.Conn)                { c.Send([]byte("hello " + c.User())) }
 func (echoDoor) Message(c *bridge.Conn, msg []byte) { c.Send(msg) }
 func (echoDoor) Close(*bridge.Conn)                 {}
-func (echoDoor) End(c *bridge.Conn, code int, reason string) {
+func (echoDoor) End(c *bridge.Conn, r liveness.Reason) {
+	code, reason := bridge.CloseFor(r)
 	c.Send([]byte("bye: " + reason))
 	c.CloseWhenSent(code, reason) // after the message above
 }

@@ -4,10 +4,9 @@ import (
 	"context"
 	"errors"
 
-	"github.com/gorilla/websocket"
-
 	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/liveness"
+	"github.com/expressbridge/expressbridge/wsconn"
 )
 
 // Sessions are followed by a liveness.Tracker; this file says its reasons
@@ -20,9 +19,9 @@ const (
 	ReasonSessionExpired = string(liveness.SessionExpired)
 	ReasonSessionChanged = string(liveness.SessionChanged)
 	// The other reasons a connection ends, as Observer hears them.
-	ReasonSlowClient   = "slow-client"   // its queue was full (1008)
-	ReasonPingTimeout  = "ping-timeout"  // silent for longer than a ping interval
-	ReasonClientClosed = "client-closed" // the client closed, broke the protocol, or the network did
+	ReasonSlowClient   = wsconn.ReasonSlowClient   // its queue was full (1008)
+	ReasonPingTimeout  = wsconn.ReasonPingTimeout  // silent for longer than a ping interval
+	ReasonClientClosed = wsconn.ReasonClientClosed // the client closed, broke the protocol, or the network did
 )
 
 // DefaultRevalidateInterval is liveness.DefaultRevalidateInterval.
@@ -45,18 +44,9 @@ type (
 // ErrNotWatching is Ready's error while the Tracker's Run is not running.
 var ErrNotWatching = liveness.ErrNotWatching
 
-// CloseFor is the WebSocket close code and reason of a connection that a
-// Tracker ends: 4401 and the reason when the session ended, 4503
-// store-unavailable, 1001 shutting-down.
-func CloseFor(r liveness.Reason) (code int, reason string) {
-	switch {
-	case r.SessionEnded():
-		return CloseUnauthorized, string(r)
-	case r == liveness.StoreUnavailable:
-		return CloseUnavailable, string(r)
-	}
-	return websocket.CloseGoingAway, string(r)
-}
+// CloseFor is wsconn.CloseFor: the close code and reason of a connection
+// whose session a Tracker ends.
+func CloseFor(r liveness.Reason) (code int, reason string) { return wsconn.CloseFor(r) }
 
 // Tracker returns the liveness.Tracker that follows the server's sessions.
 func (s *Server) Tracker() *liveness.Tracker { return s.live }

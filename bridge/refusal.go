@@ -4,14 +4,15 @@ import (
 	"net/http"
 
 	"github.com/expressbridge/expressbridge/auth"
+	"github.com/expressbridge/expressbridge/wsconn"
 )
 
 // Close codes of the explain mode and of sessions that end: the HTTP
 // status a browser cannot read, carried in the 4000 range.
 const (
-	CloseUnauthorized = 4401
-	CloseForbidden    = 4403
-	CloseUnavailable  = 4503
+	CloseUnauthorized = wsconn.CloseUnauthorized
+	CloseForbidden    = wsconn.CloseForbidden
+	CloseUnavailable  = wsconn.CloseUnavailable
 )
 
 // CloseCode is the WebSocket close code that stands for a refusal's status

@@ -8,7 +8,6 @@ package bridge
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -23,24 +22,17 @@ import (
 	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/internal/defaults"
 	"github.com/expressbridge/expressbridge/liveness"
+	"github.com/expressbridge/expressbridge/wsconn"
 )
 
-// Defaults for Config's zero fields.
+// Defaults for Config's zero fields: the connection model's
+// (package wsconn).
 const (
-	// DefaultReadLimit bounds one client message: chat-sized, far below
-	// what would let one client hold much memory.
-	DefaultReadLimit = 64 << 10
-	// DefaultPingInterval keeps NAT and proxy mappings alive and finds dead
-	// peers within about a minute.
-	DefaultPingInterval = 30 * time.Second
-	// DefaultWriteTimeout is how long one write may block before the peer
-	// counts as gone.
-	DefaultWriteTimeout = 10 * time.Second
-	// DefaultSendQueue is how many messages may wait for a slow client
-	// before it is closed (1008) rather than slowing anyone else.
-	DefaultSendQueue = 64
-	// DefaultHandshakeTimeout bounds the session lookup and the upgrade.
-	DefaultHandshakeTimeout = 5 * time.Second
+	DefaultReadLimit        = wsconn.DefaultReadLimit
+	DefaultPingInterval     = wsconn.DefaultPingInterval
+	DefaultWriteTimeout     = wsconn.DefaultWriteTimeout
+	DefaultSendQueue        = wsconn.DefaultSendQueue
+	DefaultHandshakeTimeout = wsconn.DefaultHandshakeTimeout
 	// MaxHeaderBytes is the request-header limit for the http.Server in
 	// front of the bridge (serve sets it): twice Node's 16 KiB, so every
 	// handshake Express would take fits, far below net/http's 1 MiB
@@ -54,15 +46,26 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
-// Protocol handles accepted connections. Open runs once a connection is
-// accepted, Message for each message the client sends (in order, one at a
-// time per connection), Close once after the connection ends. Methods may
-// be called concurrently for different connections.
-type Protocol interface {
-	Open(c *Conn)
-	Message(c *Conn, msg []byte)
-	Close(c *Conn)
-}
+// The connection model's types, named as the bridge's protocols use them.
+type (
+	// Conn is one accepted connection (wsconn.Conn).
+	Conn = wsconn.Conn
+	// Protocol handles accepted connections (wsconn.Handler).
+	Protocol = wsconn.Handler
+	// BinaryProtocol is a Protocol that takes binary messages too
+	// (wsconn.BinaryHandler).
+	BinaryProtocol = wsconn.BinaryHandler
+	// Ender is a Protocol that ends its connections itself when their
+	// session ends (wsconn.Ender).
+	Ender = wsconn.Ender
+)
+
+// Errors of Conn.Send and Accept (the connection model's).
+var (
+	ErrClosed       = wsconn.ErrClosed
+	ErrSlowConsumer = wsconn.ErrSlowConsumer
+	ErrShuttingDown = wsconn.ErrShuttingDown
+)
 
 // Observer hears a server's events, for metrics. Its methods must be cheap
 // and safe for concurrent use. metrics.Metrics is one.
@@ -78,24 +81,6 @@ type Observer interface {
 	// Resubscribed hears each time the store's watch subscribed again
 	// after losing its subscription.
 	Resubscribed()
-}
-
-// BinaryProtocol is a Protocol that takes binary messages too. Without it,
-// a binary message goes to Message like a text one.
-type BinaryProtocol interface {
-	Protocol
-	BinaryMessage(c *Conn, msg []byte)
-}
-
-// Ender is a Protocol that ends its connections itself when the server
-// ends them for a reason: the session ended (CloseUnauthorized and
-// ReasonLoggedOut, …), the store is down under CloseOnStoreUnavailable
-// (CloseUnavailable), shutdown (1001). It may tell the client in its own
-// terms first, and must then close c (Close or CloseWhenSent). Without it
-// the server closes c with the code and reason.
-type Ender interface {
-	Protocol
-	End(c *Conn, code int, reason string)
 }
 
 // Config configures a Server. Gate is required; every other zero field
@@ -161,26 +146,14 @@ type Config struct {
 // handshakes and serves the accepted connections. It is safe for
 // concurrent use.
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	gate     *auth.Gate
-	store    auth.Store
-	upgrader websocket.Upgrader
-
-	live    *liveness.Tracker
-	ownLive bool // live is the server's own: Run runs it, Shutdown shuts it down
-
-	mu     sync.Mutex
-	conns  map[*Conn]struct{}
-	closed bool
-	wg     sync.WaitGroup // connections
-
-	// Started with the first connection, stopped by Shutdown.
-	startOnce               sync.Once
-	poller                  poller
-	stop                    chan struct{}
-	kept                    chan struct{} // closed when the keeper has stopped
-	stopKeeper, closePoller sync.Once
+	cfg       Config
+	log       *slog.Logger
+	gate      *auth.Gate
+	store     auth.Store
+	explainer websocket.Upgrader // for explain mode's one frame
+	live      *liveness.Tracker
+	ownLive   bool // live is the server's own: Run runs it, Shutdown shuts it down
+	hub       *wsconn.Hub
 }
 
 // New returns a server for cfg, with defaults for zero fields. It fails
@@ -196,9 +169,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("bridge: Config limits and timeouts must not be negative")
 	}
 	defaults.Set(&cfg.ReadLimit, DefaultReadLimit)
-	defaults.Set(&cfg.PingInterval, DefaultPingInterval)
 	defaults.Set(&cfg.WriteTimeout, DefaultWriteTimeout)
-	defaults.Set(&cfg.SendQueue, DefaultSendQueue)
 	defaults.Set(&cfg.HandshakeTimeout, DefaultHandshakeTimeout)
 	defaults.Set(&cfg.Door, auth.DoorWS)
 	if cfg.Protocol == nil {
@@ -223,6 +194,15 @@ func New(cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
+	hcfg := wsconn.Config{Live: live, PingInterval: cfg.PingInterval, WriteTimeout: cfg.WriteTimeout,
+		SendQueue: cfg.SendQueue, HandshakeTimeout: cfg.HandshakeTimeout, Logger: cfg.Logger}
+	if cfg.Observer != nil {
+		hcfg.Observer = cfg.Observer
+	}
+	hub, err := wsconn.NewHub(hcfg)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
 		cfg:     cfg,
 		log:     cfg.Logger,
@@ -230,23 +210,11 @@ func New(cfg Config) (*Server, error) {
 		store:   cfg.Gate.Store(),
 		live:    live,
 		ownLive: own,
-		conns:   make(map[*Conn]struct{}),
+		hub:     hub,
 	}
-	s.upgrader = websocket.Upgrader{
+	s.explainer = websocket.Upgrader{
 		HandshakeTimeout: cfg.HandshakeTimeout,
-		// frameConn hands gorilla one frame at a time, so the smallest
-		// buffer gorilla takes (a control frame's 125 bytes) serves; it
-		// stays with the connection for its life.
-		ReadBufferSize:  128,
-		WriteBufferSize: 1024,
-		WriteBufferPool: &sync.Pool{},
-		// The origin was checked before the upgrade, with our rules.
-		CheckOrigin: func(*http.Request) bool { return true },
-		// What the upgrader still refuses (version, key) gets a JSON body too.
-		Error: func(w http.ResponseWriter, _ *http.Request, status int, reason error) {
-			w.Header().Set("Sec-Websocket-Version", "13")
-			auth.WriteRefusal(w, &auth.Refusal{Status: status, Code: auth.CodeBadRequest, Step: auth.StepRequest, Message: reason.Error()})
-		},
+		CheckOrigin:      func(*http.Request) bool { return true }, // the refusal is what it says
 	}
 	return s, nil
 }
@@ -300,9 +268,8 @@ type AcceptOptions struct {
 
 // Accept upgrades a WebSocket handshake that a door has authenticated
 // (sess from auth.Gate.Check) and serves the connection with the server's
-// connection model, revocation included. Another door (Socket.IO) uses it
-// to serve its own protocol on the same server. A session with an empty ID
-// is not followed in the store (a door that runs without authentication).
+// connection model, revocation included. A session with an empty ID is
+// not followed in the store (a door that runs without authentication).
 // It returns nil and an error when the upgrade fails (the client has been
 // answered) or the server is shutting down (closed with 1001).
 func (s *Server) Accept(w http.ResponseWriter, r *http.Request, sess *auth.Session, opts AcceptOptions) (*Conn, error) {
@@ -316,39 +283,35 @@ func (s *Server) Accept(w http.ResponseWriter, r *http.Request, sess *auth.Sessi
 	if opts.Door == "" {
 		opts.Door = s.cfg.Door
 	}
-	c, err := s.upgrade(w, r, sess, opts)
-	if c != nil {
-		c.own = own
-	}
+	c, err := s.hub.Accept(w, r, sess, wsconn.Options{Handler: opts.Protocol, ReadLimit: opts.ReadLimit, Door: opts.Door,
+		Since: opts.Since, Broadcast: own, Uncounted: opts.Uncounted, Value: s})
 	if err != nil {
-		s.log.LogAttrs(r.Context(), slog.LevelDebug, "handshake refused",
-			slog.String("step", auth.StepRequest), slog.String("code", auth.CodeBadRequest),
-			slog.String("reason", err.Error()), slog.String("remote", s.remote(r)))
-		return nil, err // the upgrader has answered the client
-	}
-	if !s.register(c) {
-		c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, auth.CodeShuttingDown),
-			time.Now().Add(closeGrace))
-		c.ws.Close()
-		return nil, ErrShuttingDown
+		if !errors.Is(err, wsconn.ErrShuttingDown) {
+			s.log.LogAttrs(r.Context(), slog.LevelDebug, "handshake refused",
+				slog.String("step", auth.StepRequest), slog.String("code", auth.CodeBadRequest),
+				slog.String("reason", err.Error()), slog.String("remote", s.remote(r)))
+		}
+		return nil, err
 	}
 	if s.log.Enabled(r.Context(), slog.LevelDebug) { // Redact allocates
 		s.log.LogAttrs(r.Context(), slog.LevelDebug, "connection accepted",
 			slog.String("sid", connectsid.Redact(sess.ID)), slog.String("remote", s.remote(r)))
 	}
-	c.start()
 	return c, nil
+}
+
+// ServerOf returns the server that accepted c (through ServeHTTP or
+// Accept), or nil for a connection of another hub.
+func ServerOf(c *Conn) *Server {
+	s, _ := c.Value().(*Server)
+	return s
 }
 
 // Gate returns the gate the server checks handshakes with.
 func (s *Server) Gate() *auth.Gate { return s.gate }
 
 // Closed reports whether Shutdown has begun: doors refuse new handshakes.
-func (s *Server) Closed() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closed
-}
+func (s *Server) Closed() bool { return s.hub.Closed() }
 
 // authenticate checks that the request is a WebSocket handshake the server
 // can take, then hands it to the gate.
@@ -360,10 +323,7 @@ func (s *Server) authenticate(r *http.Request) (*auth.Session, *auth.Refusal) {
 	if !websocket.IsWebSocketUpgrade(r) || r.Header.Get("Sec-Websocket-Key") == "" {
 		return nil, &auth.Refusal{Status: http.StatusBadRequest, Code: auth.CodeBadRequest, Step: auth.StepRequest, Message: "not a WebSocket handshake"}
 	}
-	s.mu.Lock()
-	closed := s.closed
-	s.mu.Unlock()
-	if closed {
+	if s.hub.Closed() {
 		return nil, auth.ShuttingDown()
 	}
 	// 2. The gate: origin, cookie, signature, store, record, login.
@@ -378,7 +338,7 @@ func (s *Server) authenticate(r *http.Request) (*auth.Session, *auth.Refusal) {
 
 // explain upgrades a refused handshake only to tell the page why.
 func (s *Server) explain(w http.ResponseWriter, r *http.Request, ref *auth.Refusal) {
-	ws, err := s.upgrader.Upgrade(w, r, nil)
+	ws, err := s.explainer.Upgrade(w, r, nil)
 	if err != nil {
 		return
 	}
@@ -416,11 +376,7 @@ func (s *Server) Healthz() http.Handler {
 }
 
 // Len returns the number of open connections.
-func (s *Server) Len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.conns)
-}
+func (s *Server) Len() int { return s.hub.Len() }
 
 // Broadcast sends msg as a text message to every open connection of the
 // server's own protocol on this instance (BroadcastLocal), and hands it to
@@ -433,134 +389,15 @@ func (s *Server) Broadcast(msg []byte) {
 	}
 }
 
-// textFrame frames msg as a server's final, unmasked, uncompressed text
-// frame (RFC 6455 §5.2), as gorilla writes it.
-func textFrame(msg []byte) []byte {
-	n := len(msg)
-	var f []byte
-	switch {
-	case n < 126:
-		f = append(make([]byte, 0, 2+n), 0x81, byte(n))
-	case n < 1<<16:
-		f = append(make([]byte, 0, 4+n), 0x81, 126, byte(n>>8), byte(n))
-	default:
-		f = append(make([]byte, 0, 10+n), 0x81, 127)
-		f = binary.BigEndian.AppendUint64(f, uint64(n))
-	}
-	return append(f, msg...)
-}
-
-// snapshot returns the open connections.
-func (s *Server) snapshot() []*Conn {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	all := make([]*Conn, 0, len(s.conns))
-	for c := range s.conns {
-		all = append(all, c)
-	}
-	return all
-}
-
-// each calls f for every open connection, outside the server's lock (f
-// may close connections), and returns how many there were.
-func (s *Server) each(f func(*Conn)) int {
-	all := s.snapshot()
-	for _, c := range all {
-		f(c)
-	}
-	return len(all)
-}
-
-// endConns ends every connection of the server for the Tracker's reason,
-// and returns how many there were.
-func (s *Server) endConns(r liveness.Reason) int {
-	n := 0
-	for _, c := range s.snapshot() {
-		if c.end(r) {
-			n++
-		}
-	}
-	return n
-}
-
 // Shutdown refuses new handshakes, closes every connection with 1001 and
-// waits until their goroutines have ended or ctx is done.
+// waits until their goroutines have ended or ctx is done. A server with
+// its own Tracker (no Config.Live) shuts it down too.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.closed = true // from here on no connection registers
-	s.mu.Unlock()
-	s.endConns(liveness.ShuttingDown)
-	var err error
+	err := s.hub.Shutdown(ctx)
 	if s.ownLive {
-		err = s.live.Shutdown(ctx) // the holds of other doors too
-	}
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		err = ctx.Err()
-	}
-	s.mu.Lock()
-	s.startOnce.Do(func() {}) // nothing to stop if nothing started
-	s.mu.Unlock()
-	if s.stop != nil {
-		s.stopKeeper.Do(func() { close(s.stop); <-s.kept })
-		if err == nil { // no connection left to read for
-			s.closePoller.Do(s.poller.close)
-		}
+		err = errors.Join(err, s.live.Shutdown(ctx)) // the holds of other doors too
 	}
 	return err
-}
-
-// startLocked starts what connections need: the poller and the keeper.
-// Called with s.mu held, once.
-func (s *Server) startLocked() {
-	p, err := newPoller()
-	if err != nil {
-		s.log.Warn("cannot poll connections; each gets a reader goroutine", "err", err)
-		p = blockingPoller{}
-	}
-	s.poller = p
-	s.stop, s.kept = make(chan struct{}), make(chan struct{})
-	go s.keep()
-}
-
-// keep pings every connection each PingInterval and ends those whose
-// client has gone silent.
-func (s *Server) keep() {
-	defer close(s.kept)
-	t := time.NewTicker(s.cfg.PingInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case now := <-t.C:
-			s.each(func(c *Conn) { c.ping(now) })
-		}
-	}
-}
-
-func (s *Server) register(c *Conn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return false
-	}
-	s.startOnce.Do(s.startLocked)
-	c.poll = s.poller
-	h, err := s.live.Follow(c.sid, c.sess, c.since, func(r liveness.Reason) { c.end(r) })
-	if err != nil {
-		return false // the Tracker is shutting down
-	}
-	c.hold = h
-	s.conns[c] = struct{}{}
-	s.wg.Add(1)
-	if s.cfg.Observer != nil && !c.uncounted {
-		s.cfg.Observer.ConnectionOpened(c.door)
-	}
-	return true
 }
 
 // Count reports to Config.Observer a connection of door that the server
@@ -576,12 +413,4 @@ func (s *Server) Count(door string) (closed func(reason string)) {
 	o.ConnectionOpened(door)
 	var once sync.Once
 	return func(reason string) { once.Do(func() { o.ConnectionClosed(door, reason) }) }
-}
-
-func (s *Server) unregister(c *Conn) {
-	s.mu.Lock()
-	delete(s.conns, c)
-	s.mu.Unlock()
-	c.hold.Release()
-	s.wg.Done()
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/expressbridge/expressbridge/bridge"
 	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/engineio"
+	"github.com/expressbridge/expressbridge/liveness"
 )
 
 // The Engine.IO layer: sessions, their two transports, the upgrade and the
@@ -820,11 +821,14 @@ func observerReason(reason string) string {
 	return reason
 }
 
-// End is the bridge ending the connection's session.
-func (t *wsTransport) End(c *bridge.Conn, code int, reason string) {
+// End is the Tracker ending the connection's session.
+func (t *wsTransport) End(c *bridge.Conn, r liveness.Reason) {
+	code, reason := bridge.CloseFor(r)
 	if t.rejected.Load() || t.probe.Load() {
 		c.Close(code, reason)
 		return
 	}
 	t.e.end(code, reason)
 }
+
+var _ bridge.Ender = (*wsTransport)(nil)

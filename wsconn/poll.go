@@ -1,4 +1,4 @@
-package bridge
+package wsconn
 
 // poller tells the server which connections have input.
 type poller interface {

@@ -1,5 +1,5 @@
 //go:build !linux
 
-package bridge
+package wsconn
 
 func newPoller() (poller, error) { return blockingPoller{}, nil }

@@ -1,4 +1,4 @@
-package bridge
+package wsconn
 
 import (
 	"bufio"
@@ -23,12 +23,12 @@ import (
 // Errors of Conn.Send.
 var (
 	// ErrClosed means the connection has been closed.
-	ErrClosed = errors.New("bridge: connection closed")
+	ErrClosed = errors.New("wsconn: connection closed")
 	// ErrSlowConsumer means the client's queue was full; the connection is
 	// being closed with 1008.
-	ErrSlowConsumer = errors.New("bridge: client cannot keep up; closing")
-	// ErrShuttingDown means the server is shutting down and accepts nothing.
-	ErrShuttingDown = errors.New("bridge: shutting down")
+	ErrSlowConsumer = errors.New("wsconn: client cannot keep up; closing")
+	// ErrShuttingDown means the hub is shutting down and accepts nothing.
+	ErrShuttingDown = errors.New("wsconn: shutting down")
 )
 
 const (
@@ -42,18 +42,19 @@ const (
 
 // Conn is one accepted connection with the session it was opened with.
 //
-// An idle connection costs no goroutine: the server's poller starts a
+// An idle connection costs no goroutine: the hub's poller starts a
 // reader when input arrives (one at a time per connection, so messages are
 // handled in order), and a writer runs only while there is something to
 // write (one at a time, the only writer of frames). Send, Close and the
 // accessors are safe for concurrent use.
 type Conn struct {
-	s         *Server
-	proto     Protocol
-	door      string    // for the Observer
-	since     EventMark // taken before the handshake's gate check
-	own       bool      // proto is the server's Config.Protocol: Broadcast reaches it
-	uncounted bool      // the door reports the connection to the Observer itself
+	h         *Hub
+	proto     Handler
+	value     any           // the door's (Options.Value)
+	door      string        // for the Observer
+	since     liveness.Mark // taken before the handshake's gate check
+	broadcast bool          // Hub.Broadcast reaches it
+	uncounted bool          // the door reports the connection to the Observer itself
 	ws        *websocket.Conn
 	fc        *frameConn
 	raw       syscall.RawConn
@@ -65,7 +66,7 @@ type Conn struct {
 
 	lastRead atomic.Int64 // unix nanoseconds of the last frame received
 	pollGen  uint32       // the poller's, guarded by it
-	poll     poller       // the server's, set at registration
+	poll     poller       // the hub's, set at registration
 	blocking atomic.Bool  // c could not be polled: its reader waits in reads
 
 	readMu   sync.Mutex // held by the one reader
@@ -157,9 +158,9 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 }
 
 // upgrade completes the handshake of an authenticated request.
-func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, sess *auth.Session, opts AcceptOptions) (*Conn, error) {
+func (hub *Hub) upgrade(w http.ResponseWriter, r *http.Request, sess *auth.Session, opts Options) (*Conn, error) {
 	h := &hijacker{ResponseWriter: w}
-	ws, err := s.upgrader.Upgrade(h, r, nil)
+	ws, err := hub.upgrader.Upgrade(h, r, nil)
 	if h.fc != nil {
 		h.fc.release() // the 101 goes out with the first frame, or at start
 	}
@@ -169,8 +170,8 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, sess *auth.Sess
 		}
 		return nil, err
 	}
-	c := &Conn{s: s, proto: opts.Protocol, door: opts.Door, uncounted: opts.Uncounted, since: opts.Since, ws: ws, fc: h.fc, sess: sess.Record, sid: sess.ID,
-		user: sess.User, fd: -1}
+	c := &Conn{h: hub, proto: opts.Handler, value: opts.Value, door: opts.Door, broadcast: opts.Broadcast,
+		uncounted: opts.Uncounted, since: opts.Since, ws: ws, fc: h.fc, sess: sess.Record, sid: sess.ID, user: sess.User, fd: -1}
 	c.lastRead.Store(time.Now().UnixNano())
 	h.fc.onFrame = func() { c.lastRead.Store(time.Now().UnixNano()) }
 	h.fc.onPing = func(p []byte) { c.enqueue(outFrame{op: websocket.PongMessage, data: p}) }
@@ -193,8 +194,9 @@ func (c *Conn) SessionID() string { return c.sid }
 // User returns the value of the session's user field, or "".
 func (c *Conn) User() string { return c.user }
 
-// Server returns the server the connection belongs to.
-func (c *Conn) Server() *Server { return c.s }
+// Value returns what the door that accepted the connection attached to it
+// (Options.Value).
+func (c *Conn) Value() any { return c.value }
 
 // Context is canceled when the connection closes.
 func (c *Conn) Context() context.Context {
@@ -235,7 +237,7 @@ func (c *Conn) enqueue(f outFrame) error {
 		c.wmu.Unlock()
 		return ErrClosed
 	}
-	if len(c.queue) >= c.s.cfg.SendQueue {
+	if len(c.queue) >= c.h.cfg.SendQueue {
 		c.wmu.Unlock()
 		c.Close(websocket.ClosePolicyViolation, "slow consumer")
 		return ErrSlowConsumer
@@ -315,7 +317,7 @@ func (c *Conn) writeLoop() {
 		c.queue[0] = outFrame{}
 		c.queue = c.queue[1:]
 		c.wmu.Unlock()
-		deadline := time.Now().Add(c.s.cfg.WriteTimeout)
+		deadline := time.Now().Add(c.h.cfg.WriteTimeout)
 		var err error
 		switch {
 		case f.op == opRaw:
@@ -382,7 +384,7 @@ func (c *Conn) readReady() {
 			var op int
 			if op, msg, err = c.ws.ReadMessage(); err == nil {
 				c.hold.Active()
-				if bp, ok := c.proto.(BinaryProtocol); ok && op == websocket.BinaryMessage {
+				if bp, ok := c.proto.(BinaryHandler); ok && op == websocket.BinaryMessage {
 					bp.BinaryMessage(c, msg)
 				} else {
 					c.proto.Message(c, msg)
@@ -427,19 +429,19 @@ func (c *Conn) finish(readerHeld bool) {
 		defer c.readMu.Unlock()
 	}
 	c.proto.Close(c)
-	if o := c.s.cfg.Observer; o != nil && !c.uncounted {
+	if o := c.h.cfg.Observer; o != nil && !c.uncounted {
 		o.ConnectionClosed(c.door, c.EndReason())
 	}
-	if ctx := context.Background(); c.s.log.Enabled(ctx, slog.LevelDebug) { // Redact allocates
-		c.s.log.LogAttrs(ctx, slog.LevelDebug, "connection closed",
+	if ctx := context.Background(); c.h.log.Enabled(ctx, slog.LevelDebug) { // Redact allocates
+		c.h.log.LogAttrs(ctx, slog.LevelDebug, "connection closed",
 			slog.String("sid", connectsid.Redact(c.sid)), slog.Int("code", c.code), slog.String("reason", c.reason))
 	}
-	c.s.unregister(c)
+	c.h.unregister(c)
 }
 
 // EndReason names why the connection ended, as the Observer hears it: a
-// Reason… constant, or the refusal or shutdown that closed it. It is
-// final once Protocol.Close has been called.
+// Reason… constant, or the liveness.Reason that ended it. It is final once
+// Handler.Close has been called.
 func (c *Conn) EndReason() string {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
@@ -467,11 +469,11 @@ func (c *Conn) start() {
 	}
 }
 
-// ping is the server's keeper: it pings c, or ends it when the client has
+// ping is the hub's keeper: it pings c, or ends it when the client has
 // sent nothing, not even a pong, for longer than a ping interval and a
 // write timeout.
 func (c *Conn) ping(now time.Time) {
-	if now.Sub(time.Unix(0, c.lastRead.Load())) > c.s.cfg.PingInterval+c.s.cfg.WriteTimeout {
+	if now.Sub(time.Unix(0, c.lastRead.Load())) > c.h.cfg.PingInterval+c.h.cfg.WriteTimeout {
 		c.Close(0, ReasonPingTimeout) // no close frame: the peer is gone
 		return
 	}
@@ -490,7 +492,7 @@ func (c *Conn) end(r liveness.Reason) bool {
 		return false
 	}
 	if e, ok := c.proto.(Ender); ok {
-		e.End(c, code, reason)
+		e.End(c, r)
 	} else {
 		c.Close(code, reason)
 	}
