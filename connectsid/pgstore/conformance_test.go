@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/expressbridge/expressbridge/connectsid/pgstore"
 	"github.com/expressbridge/expressbridge/connectsid/storetest"
@@ -27,22 +28,28 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-// startPGBackend starts a database with connect-pg-simple's table, which
-// the Express app would create itself (createTableIfMissing), so that a
-// test without the app has it too.
+// startTable starts a database with connect-pg-simple's table, which the
+// Express app would create itself (createTableIfMissing), so that a test
+// without the app has it too, and returns it with a pool of OpenURL's,
+// closed at cleanup.
+func startTable(t *testing.T, opts ...testenv.PostgresOption) (*testenv.Postgres, *pgxpool.Pool) {
+	pg := testenv.StartPostgres(t, opts...)
+	pg.Exec(t, `CREATE TABLE session (sid varchar NOT NULL PRIMARY KEY, sess json NOT NULL, expire timestamp(6) NOT NULL)`)
+	pool, err := pgstore.OpenURL(context.Background(), pg.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pg, pool
+}
+
 func startPGBackend(t *testing.T, opts storetest.Options) *storetest.Backend {
 	var popts []testenv.PostgresOption
 	if opts.Own {
 		popts = append(popts, testenv.WithPrivatePostgres())
 	}
-	pg := testenv.StartPostgres(t, popts...)
-	pg.Exec(t, `CREATE TABLE session (sid varchar NOT NULL PRIMARY KEY, sess json NOT NULL, expire timestamp(6) NOT NULL)`)
+	pg, pool := startTable(t, popts...)
 	ctx := context.Background()
-	pool, err := pgstore.OpenURL(ctx, pg.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
 	store, err := pgstore.New(pool, pgstore.Options{TTL: opts.TTL})
 	if err != nil {
 		t.Fatal(err)

@@ -371,14 +371,8 @@ func TestGetMany(t *testing.T) {
 
 func TestDatabaseDown(t *testing.T) {
 	t.Parallel()
-	pg := testenv.StartPostgres(t, testenv.WithPrivatePostgres())
-	pg.Exec(t, `CREATE TABLE session (sid varchar NOT NULL PRIMARY KEY, sess json NOT NULL, expire timestamp(6) NOT NULL)`)
+	pg, pool := startTable(t, testenv.WithPrivatePostgres())
 	ctx := context.Background()
-	pool, err := pgstore.OpenURL(ctx, pg.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
 	// Timing sees each call once: a missing row is an answer, a dead
 	// database an error.
 	var (
