@@ -11,6 +11,11 @@
 // Whether a record past cookie.expires is accepted is not the store's: it
 // returns such a record while its backend holds it, and the gate decides
 // (auth.Config.AcceptExpired). The suite checks both halves.
+//
+// A store's test gives Run a Harness: how to start its backend, point the
+// Node app at it, and reach into it (read a record, move its TTL, kill and
+// restart it). redisstore's and pgstore's conformance_test.go are the two
+// there are.
 package storetest
 
 import (
@@ -116,10 +121,10 @@ func Run(t *testing.T, h Harness) {
 	if len(h.Flavors) == 0 || h.Start == nil || h.Timeout <= 0 {
 		t.Fatal("storetest: Harness needs Flavors, Start and Timeout")
 	}
-	t.Run("cross-language", func(t *testing.T) { crossLanguage(t, h) })
+	t.Run("cross-language", func(t *testing.T) { t.Parallel(); crossLanguage(t, h) })
 	t.Run("touch", func(t *testing.T) { t.Parallel(); touch(t, h) })
 	t.Run("destroy", func(t *testing.T) { t.Parallel(); destroy(t, h) })
-	t.Run("ttl", func(t *testing.T) { t.Parallel(); browserSessionTTL(t, h) })
+	t.Run("browser-session-ttl", func(t *testing.T) { t.Parallel(); browserSessionTTL(t, h) })
 	t.Run("expiry", func(t *testing.T) { t.Parallel(); expiry(t, h) })
 	t.Run("revocation", func(t *testing.T) { t.Parallel(); revocation(t, h) })
 	t.Run("store-down-and-back", func(t *testing.T) { t.Parallel(); downAndBack(t, h) })
