@@ -69,7 +69,8 @@ type Config struct {
 	// redis://, rediss://, redis+cluster://, Sentinel, postgres://).
 	StoreURL string
 	// StoreOptions are connect-redis's or connect-pg-simple's options.
-	// AcceptExpired and Timing are set by New.
+	// Timing is set by New. Expiry by cookie.expires is the gate's
+	// (AcceptExpired below), not the store's.
 	StoreOptions storeurl.Options
 
 	// Secrets are express-session's secret option, in its order; or
@@ -187,7 +188,6 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		ver = v
 	}
 	sopts := cfg.StoreOptions
-	sopts.AcceptExpired = true // the gate judges expiry (Config.AcceptExpired)
 	if cfg.Metrics != nil {
 		sopts.Timing = cfg.Metrics.StoreRequest
 	}

@@ -36,9 +36,12 @@ const (
 )
 
 // Store is what the gate needs from a session store: one lookup. Get fails
-// with connectsid.ErrNoSession, ErrExpired, ErrMalformedSession or
-// ErrStoreUnavailable; any other error counts as unavailable.
-// redisstore.Store is one.
+// with connectsid.ErrNoSession, ErrExpired (the store's own expiry, such as
+// a PostgreSQL row past its expire), ErrMalformedSession or
+// ErrStoreUnavailable; any other error counts as unavailable. It returns
+// records whose cookie.expires has passed, as connect-redis and
+// connect-pg-simple do: the gate judges those (Config.AcceptExpired).
+// redisstore.Store and pgstore.Store are two.
 type Store interface {
 	Get(ctx context.Context, sid string) (*connectsid.Session, error)
 }
@@ -62,7 +65,9 @@ type Config struct {
 	UserField string
 	// AcceptExpired accepts records whose cookie.expires has passed while
 	// the store still holds them, as Express does (apps with rolling: true
-	// need it). By default they are refused "expired".
+	// need it). By default they are refused "expired". This is the one
+	// place that policy is applied, whatever the store and its options; a
+	// record the store itself has expired (its TTL) is refused either way.
 	AcceptExpired bool
 	// AllowedOrigins lists the origins (scheme://host[:port]) whose pages
 	// may send requests. When empty, only pages served from the request's
@@ -280,7 +285,8 @@ func (g *Gate) Judge(ctx context.Context, sid string, sess *connectsid.Session, 
 	}
 	g.trace(ctx, StepInfo{Step: StepStore, SID: sid, Session: sess})
 
-	// 4. A session that has not expired (stores may let expired ones by).
+	// 4. A session whose cookie.expires has not passed: judged here only,
+	// since stores leave it to their TTL, as Express's do.
 	if !g.cfg.AcceptExpired {
 		if err := sess.CheckExpiry(g.cfg.Now()); err != nil {
 			ref := &Refusal{Status: http.StatusUnauthorized, Code: connectsid.CodeExpired, Step: StepRecord,

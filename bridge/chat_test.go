@@ -16,6 +16,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/expressbridge/expressbridge/bridge"
+	"github.com/expressbridge/expressbridge/internal/testenv"
 )
 
 // TestAcceptAndWhoami accepts a user logged in through Express, greets
@@ -241,7 +242,7 @@ func TestSlowConsumer(t *testing.T) {
 		conns[i] = mustDial(t, b.ws, cookie, n)
 	}
 	fastA, fastB, slow := conns[0], conns[1], conns[2]
-	waitFor(t, ioWait, "3 connections", func() bool { return b.srv.Len() == 3 })
+	testenv.WaitFor(t, ioWait, "3 connections", func() bool { return b.srv.Len() == 3 })
 
 	big := strings.Repeat("x", 60<<10)
 	var slowest time.Duration
@@ -340,14 +341,14 @@ func TestReadLimit(t *testing.T) {
 				// with the rest unread, so the write may meet a reset; the
 				// close frame sent before it is still there to read.
 				expectClose(t, c, websocket.CloseMessageTooBig)
-				waitFor(t, ioWait, "the server to drop the connection", func() bool { return b.srv.Len() == 0 })
+				testenv.WaitFor(t, ioWait, "the server to drop the connection", func() bool { return b.srv.Len() == 0 })
 				return
 			}
 			if m := readMsg(t, c); m.Type != "said" || m.Text == nil || len(*m.Text) != tc.size-24 {
 				t.Fatalf("answer %.80v, want said", m)
 			}
 			c.Close()
-			waitFor(t, ioWait, "the server to see the close", func() bool { return b.srv.Len() == 0 })
+			testenv.WaitFor(t, ioWait, "the server to see the close", func() bool { return b.srv.Len() == 0 })
 		})
 	}
 }
@@ -386,7 +387,7 @@ func TestPingTimeout(t *testing.T) {
 			t.Errorf("dropped after %v, before the first ping was due", elapsed)
 		}
 		t.Logf("dropped after %v, frames %x", elapsed, ops)
-		waitFor(t, ioWait, "the server to forget the connection", func() bool { return b.srv.Len() == 0 })
+		testenv.WaitFor(t, ioWait, "the server to forget the connection", func() bool { return b.srv.Len() == 0 })
 	})
 
 	t.Run("answering client stays", func(t *testing.T) {

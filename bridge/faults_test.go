@@ -19,6 +19,7 @@ import (
 	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/bridge"
 	"github.com/expressbridge/expressbridge/connectsid"
+	"github.com/expressbridge/expressbridge/internal/testenv"
 )
 
 // Redis faults, each test with a redis-server of its own (newHarness's):
@@ -58,16 +59,16 @@ func TestRedisOutageUnderHandshakeLoad(t *testing.T) {
 	}
 
 	load := startHandshakeLoad(t, b, h, sids, 4)
-	waitFor(t, 10*time.Second, "handshakes before the outage", func() bool { return load.accepted.Load() >= 50 })
+	testenv.WaitFor(t, 10*time.Second, "handshakes before the outage", func() bool { return load.accepted.Load() >= 50 })
 
 	h.redis.Kill(t)
 	killed := time.Now()
-	waitFor(t, 10*time.Second, "503s during the outage", func() bool { return load.unavailable.Load() >= 20 })
+	testenv.WaitFor(t, 10*time.Second, "503s during the outage", func() bool { return load.unavailable.Load() >= 20 })
 	time.Sleep(time.Until(killed.Add(outage))) // the outage's length, not a wait for an event
 	acceptedDuringOutage := load.accepted.Load()
 	h.redis.Start(t)
 	restarted := time.Now()
-	waitFor(t, resyncWait, "handshakes accepted after the restart", func() bool {
+	testenv.WaitFor(t, resyncWait, "handshakes accepted after the restart", func() bool {
 		return load.accepted.Load() >= acceptedDuringOutage+50
 	})
 	load.stop()
@@ -88,10 +89,10 @@ func TestRedisOutageUnderHandshakeLoad(t *testing.T) {
 
 	// The keyspace subscription is back on the new server, notifications
 	// switched on again (a restart resets them), and Express reconnected.
-	waitFor(t, resyncWait, "the bridge to resubscribe", func() bool {
+	testenv.WaitFor(t, resyncWait, "the bridge to resubscribe", func() bool {
 		return countOf(h.logs.String(), "watching session changes") >= 2 && notificationsOn(rc)
 	})
-	waitFor(t, resyncWait, "Express to store sessions again", func() bool {
+	testenv.WaitFor(t, resyncWait, "Express to store sessions again", func() bool {
 		st, _ := h.app.PostJSON(h.ctx, t, "/test/set", "", map[string]any{"probe": true})
 		return st == http.StatusOK
 	})
@@ -155,7 +156,7 @@ func TestRedisRestartWithoutDataClosesLostSessions(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("restart → %d connections of lost sessions closed in %v", len(lost), time.Since(start))
-	waitFor(t, ioWait, "the server to drop them", func() bool { return b.srv.Len() == len(kept) })
+	testenv.WaitFor(t, ioWait, "the server to drop them", func() bool { return b.srv.Len() == len(kept) })
 	for _, c := range kept {
 		send(t, c, map[string]string{"type": "whoami"})
 		if m := readMsg(t, c); m.Type != "session" {
@@ -190,15 +191,15 @@ func TestCloseOnStoreUnavailable(t *testing.T) {
 		}
 	}
 	t.Logf("Redis killed → %d connections closed 4503 in %v", len(conns), time.Since(start))
-	waitFor(t, ioWait, "the server to drop them", func() bool { return b.srv.Len() == 0 })
+	testenv.WaitFor(t, ioWait, "the server to drop them", func() bool { return b.srv.Len() == 0 })
 	_, resp, err := dial(t, b.ws, zoeCookie)
 	expectRefusal(t, resp, err, http.StatusServiceUnavailable, connectsid.CodeStoreUnavailable)
 
 	h.redis.Start(t)
-	waitFor(t, resyncWait, "the bridge to see Redis again", func() bool {
+	testenv.WaitFor(t, resyncWait, "the bridge to see Redis again", func() bool {
 		return contains(h.logs.String(), "session store answers again")
 	})
-	waitFor(t, resyncWait, "Express to store sessions again", func() bool {
+	testenv.WaitFor(t, resyncWait, "Express to store sessions again", func() bool {
 		st, _ := h.app.PostJSON(h.ctx, t, "/test/set", "", map[string]any{"probe": true})
 		return st == http.StatusOK
 	})
@@ -208,7 +209,7 @@ func TestCloseOnStoreUnavailable(t *testing.T) {
 	n := countOf(h.logs.String(), "session store unavailable")
 	rc := h.redis.Client(t)
 	pings := pingCalls(t, rc)
-	waitFor(t, 10*time.Second, "three pings", func() bool { return pingCalls(t, rc) >= pings+3 })
+	testenv.WaitFor(t, 10*time.Second, "three pings", func() bool { return pingCalls(t, rc) >= pings+3 })
 	send(t, c, map[string]string{"type": "whoami"})
 	if m := readMsg(t, c); m.Type != "session" {
 		t.Fatalf("a connection after the restart: %+v", m)
@@ -220,7 +221,7 @@ func TestCloseOnStoreUnavailable(t *testing.T) {
 	t.Run("store without Ping", func(t *testing.T) {
 		b := h.serve(bridge.Config{Gate: h.gate(auth.Config{Store: getOnly{h.store}}), CloseOnStoreUnavailable: true})
 		runLive(t, b)
-		waitFor(t, ioWait, "the warning", func() bool {
+		testenv.WaitFor(t, ioWait, "the warning", func() bool {
 			return contains(h.logs.String(), "CloseOnStoreUnavailable has no effect")
 		})
 		mustDial(t, b.ws, cookie, "Back")

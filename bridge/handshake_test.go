@@ -16,6 +16,7 @@ import (
 	"github.com/expressbridge/expressbridge/bridge"
 	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/connectsid/redisstore"
+	"github.com/expressbridge/expressbridge/internal/testenv"
 )
 
 // TestHandshakeRefusals refuses each kind of bad handshake before the
@@ -175,7 +176,7 @@ func TestStoreUnavailable(t *testing.T) {
 
 	h.redis.Start(t)
 	// Express reconnects on its own schedule; a save through it says when.
-	waitFor(t, 10*time.Second, "Express to store sessions again", func() bool {
+	testenv.WaitFor(t, 10*time.Second, "Express to store sessions again", func() bool {
 		st, _ := h.app.PostJSON(h.ctx, t, "/test/set", "", map[string]any{"probe": true})
 		return st == http.StatusOK
 	})
@@ -384,7 +385,7 @@ func TestShutdown(t *testing.T) {
 		conns = append(conns, mustDial(t, b.ws, cookies[i], n))
 	}
 	conns = append(conns, mustDial(t, b.ws, cookies[0], "Ann")) // two tabs, one session
-	waitFor(t, ioWait, "4 connections", func() bool { return b.srv.Len() == 4 })
+	testenv.WaitFor(t, ioWait, "4 connections", func() bool { return b.srv.Len() == 4 })
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

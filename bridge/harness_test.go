@@ -338,18 +338,6 @@ func expectExplain(t *testing.T, url, cookie, code string, closeCode int, header
 	expectClose(t, c, closeCode)
 }
 
-// waitFor polls cond every 10 ms until it holds or d has passed.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %v for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // checkGoroutines registers a cleanup, run after every cleanup registered
 // later, that fails the test unless the goroutine count comes back to
 // today's within goroutineWait.

@@ -242,7 +242,7 @@ func TestHostileInput(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { e.run(t, tc) })
 	}
-	waitFor(t, ioWait, "every connection to end", func() bool { return e.srv.Len() == 0 })
+	testenv.WaitFor(t, ioWait, "every connection to end", func() bool { return e.srv.Len() == 0 })
 	for _, l := range []string{e.errLog.String(), h.logs.String()} {
 		if strings.Contains(l, "panic") {
 			t.Errorf("a log shows a panic:\n%s", l)

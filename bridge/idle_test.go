@@ -10,6 +10,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/expressbridge/expressbridge/bridge"
+	"github.com/expressbridge/expressbridge/internal/testenv"
 )
 
 // TestIdleConnectionsHoldNoGoroutine: with epoll, an open connection that
@@ -23,7 +24,7 @@ func TestIdleConnectionsHoldNoGoroutine(t *testing.T) {
 	before := runtime.NumGoroutine()
 	dialAll(t, b, h, sids, conns)
 	var now int
-	waitFor(t, 5*time.Second, "the connections to go idle", func() bool {
+	testenv.WaitFor(t, 5*time.Second, "the connections to go idle", func() bool {
 		now = runtime.NumGoroutine()
 		return now-before < 20 // the poller, the keeper, go-redis and the test's own
 	})

@@ -63,7 +63,7 @@ func expectEnded(t *testing.T, c *websocket.Conn, limit time.Duration, reason st
 func watching(t *testing.T, h *harness) {
 	t.Helper()
 	rc := h.redis.Client(t)
-	waitFor(t, 5*time.Second, "the keyspace subscription", func() bool {
+	testenv.WaitFor(t, 5*time.Second, "the keyspace subscription", func() bool {
 		n, _ := rc.PubSubNumPat(context.Background()).Result()
 		return n > 0
 	})
@@ -146,7 +146,7 @@ func TestFallbackRevalidation(t *testing.T) {
 	const interval = 300 * time.Millisecond
 	b := h.serve(bridge.Config{Gate: h.gate(auth.Config{Store: store}), Watch: store.Watch, RevalidateInterval: interval})
 	runLive(t, b)
-	waitFor(t, 5*time.Second, "the warning", func() bool {
+	testenv.WaitFor(t, 5*time.Second, "the warning", func() bool {
 		return contains(h.logs.String(), "revalidating open sessions periodically")
 	})
 	cookie := app.Login(h.ctx, t, "Zoë")
@@ -201,7 +201,7 @@ func TestMassLogout(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%d sessions deleted → all closed in %v", gone, time.Since(start))
-	waitFor(t, 2*time.Second, "the server to drop them", func() bool { return b.srv.Len() == kept })
+	testenv.WaitFor(t, 2*time.Second, "the server to drop them", func() bool { return b.srv.Len() == kept })
 	for _, c := range conns[gone:] {
 		send(t, c, map[string]string{"type": "whoami"})
 		if m := readMsg(t, c); m.Type != "session" {

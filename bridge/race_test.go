@@ -10,6 +10,7 @@ import (
 	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/bridge"
 	"github.com/expressbridge/expressbridge/connectsid"
+	"github.com/expressbridge/expressbridge/internal/testenv"
 )
 
 // slowStore is the harness's real store whose answers wait for the test:
@@ -36,7 +37,7 @@ func TestLogoutDuringHandshake(t *testing.T) {
 	slow := slowStore{Store: h.store, read: make(chan struct{}, 1), release: make(chan struct{})}
 	b := h.serve(bridge.Config{Gate: h.gate(auth.Config{Store: slow}), Watch: h.store.Watch})
 	runLive(t, b)
-	waitFor(t, ioWait, "the keyspace watch", func() bool { return contains(h.logs.String(), "watching session changes") })
+	testenv.WaitFor(t, ioWait, "the keyspace watch", func() bool { return contains(h.logs.String(), "watching session changes") })
 	cookie, _ := h.login("Racer")
 
 	dialed := make(chan error, 1)

@@ -54,7 +54,7 @@ func (h *harness) open(url, storeFlavor string) {
 // watchingAll waits until the bridge has logged n confirmed subscriptions.
 func watchingAll(t *testing.T, h *harness, n int) {
 	t.Helper()
-	waitFor(t, 10*time.Second, fmt.Sprintf("%d keyspace subscriptions", n), func() bool {
+	testenv.WaitFor(t, 10*time.Second, fmt.Sprintf("%d keyspace subscriptions", n), func() bool {
 		return countOf(h.logs.String(), "watching session changes") >= n
 	})
 }
@@ -134,13 +134,13 @@ func TestSentinelFailoverUnderHandshakeLoad(t *testing.T) {
 	stay := mustDial(t, b.ws, stayCookie, "Stay")
 
 	load := startHandshakeLoad(t, b, h, sids, 4)
-	waitFor(t, 10*time.Second, "handshakes before the failover", func() bool { return load.accepted.Load() >= 50 })
+	testenv.WaitFor(t, 10*time.Second, "handshakes before the failover", func() bool { return load.accepted.Load() >= 50 })
 	killed := time.Now()
 	old := s.Master(t)
 	m := s.KillMaster(t)
 	promoted := time.Since(killed)
 	acceptedAtPromotion := load.accepted.Load()
-	waitFor(t, 15*time.Second, "handshakes accepted on the new master", func() bool {
+	testenv.WaitFor(t, 15*time.Second, "handshakes accepted on the new master", func() bool {
 		return load.accepted.Load() >= acceptedAtPromotion+50
 	})
 	recovered := time.Since(killed)
@@ -154,7 +154,7 @@ func TestSentinelFailoverUnderHandshakeLoad(t *testing.T) {
 
 	// Revocation on the new master: Watch moved its subscription there.
 	watchingAll(t, h, 2)
-	waitFor(t, 15*time.Second, "Express on the new master", func() bool {
+	testenv.WaitFor(t, 15*time.Second, "Express on the new master", func() bool {
 		st, _ := h.app.PostJSON(h.ctx, t, "/test/set", "", map[string]any{"probe": true})
 		return st == http.StatusOK
 	})
@@ -202,15 +202,15 @@ func TestClusterMasterDownUnderHandshakeLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	load := startHandshakeLoad(t, b, h, sids, 4)
-	waitFor(t, 10*time.Second, "handshakes before the kill", func() bool { return load.accepted.Load() >= 50 })
+	testenv.WaitFor(t, 10*time.Second, "handshakes before the kill", func() bool { return load.accepted.Load() >= 50 })
 	killed := time.Now()
 	c.Nodes[down].Kill(t)
-	waitFor(t, 15*time.Second, "503s once the cluster is down", func() bool { return load.unavailable.Load() >= 20 })
+	testenv.WaitFor(t, 15*time.Second, "503s once the cluster is down", func() bool { return load.unavailable.Load() >= 20 })
 	firstRefusal := time.Since(killed)
 	c.Nodes[down].Start(t)
 	c.WaitOK(t)
 	acceptedAtRestart := load.accepted.Load()
-	waitFor(t, 15*time.Second, "handshakes accepted after the restart", func() bool {
+	testenv.WaitFor(t, 15*time.Second, "handshakes accepted after the restart", func() bool {
 		return load.accepted.Load() >= acceptedAtRestart+50
 	})
 	load.stop()

@@ -8,6 +8,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/expressbridge/expressbridge/bridge"
+	"github.com/expressbridge/expressbridge/internal/testenv"
 )
 
 // recordingChat is Chat that records the Protocol calls it gets.
@@ -84,7 +85,7 @@ func TestCloseSession(t *testing.T) {
 			t.Errorf("Send after close = %v, want ErrClosed", err)
 		}
 	}
-	waitFor(t, ioWait, "Ann's connections to go", func() bool { return b.srv.Len() == 1 })
+	testenv.WaitFor(t, ioWait, "Ann's connections to go", func() bool { return b.srv.Len() == 1 })
 	if n := b.srv.CloseSession(annSID, "logged-out"); n != 0 {
 		t.Errorf("second CloseSession = %d, want 0", n)
 	}

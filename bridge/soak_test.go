@@ -24,6 +24,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/expressbridge/expressbridge/bridge"
+	"github.com/expressbridge/expressbridge/internal/testenv"
 )
 
 const (
@@ -74,7 +75,7 @@ func TestSoak(t *testing.T) {
 	if warm.dialErrors.Load()+warm.errors.Load() != 0 {
 		t.Errorf("first wave: %v", warm.firstErrors())
 	}
-	waitFor(t, soakSettle, "the first wave's goroutines to end", func() bool {
+	testenv.WaitFor(t, soakSettle, "the first wave's goroutines to end", func() bool {
 		return runtime.NumGoroutine() <= cold.goroutines+soakGoroutineSlack
 	})
 	before := sample()
@@ -105,7 +106,7 @@ func TestSoak(t *testing.T) {
 
 	// Back to the start: goroutines within a few, then the heap within a
 	// little once two more collections have emptied the sync.Pools.
-	waitFor(t, soakSettle, "the goroutines to end", func() bool {
+	testenv.WaitFor(t, soakSettle, "the goroutines to end", func() bool {
 		return runtime.NumGoroutine() <= before.goroutines+soakGoroutineSlack
 	})
 	runtime.GC()
@@ -163,7 +164,7 @@ func soakWave(t *testing.T, b *bridgeServer, h *harness, sids []string, d time.D
 	wg.Wait()
 	ran := time.Since(start)
 	soakClose(conns)
-	waitFor(t, soakSettle, "the server to drop every connection", func() bool { return b.srv.Len() == 0 })
+	testenv.WaitFor(t, soakSettle, "the server to drop every connection", func() bool { return b.srv.Len() == 0 })
 	return ran
 }
 

@@ -25,7 +25,10 @@ var (
 	// ErrNoSession means the store has no record for the session ID:
 	// never created, logged out, or expired by the store's TTL.
 	ErrNoSession = errors.New("no such session")
-	// ErrExpired means the record's cookie.expires has passed.
+	// ErrExpired means the session has expired: its cookie.expires has
+	// passed (the gate's refusal, Session.CheckExpiry) or the store's own
+	// expiry has while it still holds the record (a PostgreSQL row past
+	// its expire).
 	ErrExpired = errors.New("session expired")
 	// ErrMalformedSession means the stored record is not a session record
 	// that express-session could have written.

@@ -101,16 +101,18 @@ func (s *Session) ID() string { return s.id }
 // Cookie returns the record's cookie object.
 func (s *Session) Cookie() Cookie { return s.cookie }
 
-// Expired reports whether the cookie's expiry has passed at now. A
-// browser-session cookie (no expiry) never expires here: the store's TTL
-// ends it.
+// Expired reports whether the cookie's expiry has passed at now: the one
+// rule for that, which the gate (auth.Config.AcceptExpired) and the CLI
+// apply. Stores do not: like connect-redis and connect-pg-simple they leave
+// it to their TTL. A browser-session cookie (no expiry) never expires
+// here: the store's TTL ends it.
 func (s *Session) Expired(now time.Time) bool {
 	return s.cookie.Expires != nil && !s.cookie.Expires.After(now)
 }
 
 // CheckExpiry returns ErrExpired, naming the redacted sid and when, if the
-// cookie's expiry has passed at now (Expired), and nil otherwise: the one
-// wording of that refusal for every store and the gate.
+// cookie's expiry has passed at now (Expired), and nil otherwise: the
+// gate's wording of that refusal.
 func (s *Session) CheckExpiry(now time.Time) error {
 	if !s.Expired(now) {
 		return nil

@@ -64,8 +64,8 @@ func TestSocketIOClient(t *testing.T) {
 	e.serve(t)
 	runNode(t, clientTimeout, []string{"APP_URL=" + app.URL(), "BRIDGE_URL=" + e.url, "EXTRA_REFUSALS=" + recordRefusals(t, e)},
 		"test/socketio-client.js", "polling-upgrade", "websocket", "polling-only", "refusals")
-	waitFor(t, "every Engine.IO session to end", func() bool { return srv.Len() == 0 })
-	waitFor(t, "every connection to end", func() bool { return e.bridge.Len() == 0 })
+	testenv.WaitFor(t, 5*time.Second, "every Engine.IO session to end", func() bool { return srv.Len() == 0 })
+	testenv.WaitFor(t, 5*time.Second, "every connection to end", func() bool { return e.bridge.Len() == 0 })
 	if logs := e.logs.String(); strings.Contains(logs, "s%3A") || strings.Contains(logs, "connect.sid=") {
 		t.Errorf("a cookie reached the log")
 	}
@@ -170,17 +170,5 @@ func TestRefusalBeforeHandshake(t *testing.T) {
 	if resp.StatusCode != 200 || resp.Header.Get("Access-Control-Allow-Origin") != "http://app.example" ||
 		resp.Header.Get("Access-Control-Allow-Credentials") != "true" {
 		t.Errorf("allowed origin: %d, CORS headers %v", resp.StatusCode, resp.Header)
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Errorf("timed out waiting for %s", what)
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -145,7 +145,7 @@ func TestEmitterPush(t *testing.T) {
 	for _, c := range bobs {
 		c.expect(`41`)
 	}
-	waitFor(t, "bob's sockets gone", func() bool {
+	testenv.WaitFor(t, 10*time.Second, "bob's sockets gone", func() bool {
 		n := 0
 		for _, in := range ins {
 			n += in.ns.Len()
@@ -337,7 +337,7 @@ func testMixedFleetBroadcastAcks(t *testing.T, sharded bool) {
 		node.command(map[string]any{"dial": "http://" + in.host, "cookie": ann, "name": "ann@" + in.name})
 		expectMsg(t, "node peer", node.lines, `{"dialed":"ann@`+in.name+`"}`)
 	}
-	waitFor(t, "Go's sockets", func() bool { return g0.ns.Len() == 1 && g1.ns.Len() == 1 })
+	testenv.WaitFor(t, 10*time.Second, "Go's sockets", func() bool { return g0.ns.Len() == 1 && g1.ns.Len() == 1 })
 
 	node.command(map[string]any{"ask": []any{"question", 3}, "timeout": 4000})
 	got := expectAck(t, node, `{"asked":"question"`)

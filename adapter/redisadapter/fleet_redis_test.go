@@ -30,7 +30,7 @@ func TestFleetRedisRestart(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	killed := time.Now()
 	bus.Start(t)
-	waitFor(t, "both instances resubscribed", func() bool {
+	testenv.WaitFor(t, 10*time.Second, "both instances resubscribed", func() bool {
 		// the adapter of "/" and the /ws relay, on each instance
 		return g0.resubs.n.Load() >= 2 && g1.resubs.n.Load() >= 2
 	})

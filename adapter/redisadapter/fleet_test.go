@@ -503,7 +503,7 @@ func TestFleetOperations(t *testing.T) {
 	for _, c := range bobs {
 		c.none(`41`, 200*time.Millisecond)
 	}
-	waitFor(t, "ann's sockets gone", func() bool {
+	testenv.WaitFor(t, 10*time.Second, "ann's sockets gone", func() bool {
 		n := 0
 		for _, in := range ins {
 			n += in.ns.Len()
@@ -512,24 +512,13 @@ func TestFleetOperations(t *testing.T) {
 	})
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 10 s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // waitRoom waits until fetchSockets from in counts want sockets in room:
 // socketsJoin and socketsLeave reach the other instances without being
 // waited for, as in socket.io.
 func waitRoom(t *testing.T, in *instance, room socketio.Room, want int) {
 	t.Helper()
 	start := time.Now()
-	waitFor(t, fmt.Sprintf("fetchSockets of %s from %s counts %d", room, in.name, want), func() bool {
+	testenv.WaitFor(t, 10*time.Second, fmt.Sprintf("fetchSockets of %s from %s counts %d", room, in.name, want), func() bool {
 		got, err := in.ns.FetchSockets(context.Background(), roomOpts(room))
 		return err == nil && len(got) == want
 	})

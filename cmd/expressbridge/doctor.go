@@ -105,7 +105,7 @@ Exit status: 0 accepted, 1 refused, 2 usage error, 3 Redis unavailable.`,
 			return err
 		}
 		// The gate judges expiry; the store hands it every record.
-		store, err := o.openStore(cmd.Context(), true)
+		store, err := o.openStore(cmd.Context())
 		if err != nil {
 			return err
 		}

@@ -230,7 +230,7 @@ func TestSocketIOMetrics(t *testing.T) {
 	up.WriteMessage(websocket.TextMessage, []byte("5"))
 	// Once upgraded, polling requests are refused, and the session goes
 	// on (a late POST is no reason to end it).
-	waitFor(t, 5*time.Second, "the upgrade", func() bool { st, _ := do(t, "GET", polled, cookie, ""); return st == 400 })
+	testenv.WaitFor(t, 5*time.Second, "the upgrade", func() bool { st, _ := do(t, "GET", polled, cookie, ""); return st == 400 })
 	if st, body := do(t, "POST", polled, cookie, `42["say","late"]`); st != 400 {
 		t.Fatalf("a POST after the upgrade: %d %s", st, body)
 	}

@@ -75,7 +75,7 @@ func TestPostgres(t *testing.T) {
 	cli(t, map[string]string{envRedisURL: "redis://127.0.0.1:1"}, "", "store", "install-notify").want(t, exitUsage,
 		nil, []string{"install-notify is for PostgreSQL"})
 	sv2 := startServe(t, []string{secret}, env, passport...)
-	waitFor(t, 10*time.Second, "serve to watch the trigger", func() bool {
+	testenv.WaitFor(t, 10*time.Second, "serve to watch the trigger", func() bool {
 		return strings.Contains(sv2.stderr.String(), "watching session changes")
 	})
 	cookie = app.Login(ctx, t, "carol")
@@ -133,17 +133,6 @@ func logoutAndWaitClose(t *testing.T, app *testenv.NodeApp, c *websocket.Conn, c
 		t.Fatalf("after logout the client got %v, want close 4401", err)
 	}
 	return took
-}
-
-func waitFor(t *testing.T, limit time.Duration, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 func passwordOf(rawURL string) string {

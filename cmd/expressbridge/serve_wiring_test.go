@@ -27,7 +27,7 @@ func TestServeRevalidateIntervalFromEnv(t *testing.T) {
 		envStoreURL:                         pg.URL(),
 		"EXPRESSBRIDGE_REVALIDATE_INTERVAL": "7s",
 	})
-	waitFor(t, 10*time.Second, "serve to say it polls", func() bool {
+	testenv.WaitFor(t, 10*time.Second, "serve to say it polls", func() bool {
 		return strings.Contains(sv.stderr.String(), "revalidating open sessions periodically")
 	})
 	if logs := sv.stderr.String(); !strings.Contains(logs, "every=7s") {
@@ -196,7 +196,7 @@ func TestServeSocketIOGoodbyeInOnePoll(t *testing.T) {
 	// Refused (403) until the keyspace event has ended the session.
 	var st int
 	var body string
-	waitFor(t, 5*time.Second, "the goodbye", func() bool { st, body = do(t, "GET", url, "", ""); return st != 403 })
+	testenv.WaitFor(t, 5*time.Second, "the goodbye", func() bool { st, body = do(t, "GET", url, "", ""); return st != 403 })
 	if st != 200 || body != `42["session-ended",{"reason":"logged-out"}]`+"\x1e41" {
 		t.Fatalf("a poll without the cookie after the logout: %d %q, want the goodbye alone", st, body)
 	}

@@ -200,7 +200,7 @@ lists.`,
 		if limit < 0 {
 			return usageErrorf("--limit must be 0 (all) or more, not %d", limit)
 		}
-		store, err := o.openStore(cmd.Context(), true)
+		store, err := o.openStore(cmd.Context())
 		if err != nil {
 			return err
 		}
@@ -495,7 +495,7 @@ It fails with no-session (exit 1) when there is no such session.`,
 		if err != nil {
 			return err
 		}
-		store, err := o.openStore(cmd.Context(), false)
+		store, err := o.openStore(cmd.Context())
 		if err != nil {
 			return err
 		}
@@ -591,7 +591,7 @@ func (o *sessionOptions) loadSession(ctx context.Context, arg string) (
 	if sid, err = o.sessionID(arg); err != nil {
 		return "", nil, nil, err
 	}
-	if store, err = o.openStore(ctx, true); err != nil {
+	if store, err = o.openStore(ctx); err != nil {
 		return "", nil, nil, err
 	}
 	if sess, err = store.Get(ctx, sid); err != nil {

@@ -89,12 +89,12 @@ func (o *sessionOptions) redact() string { return storeurl.Redact(o.storeURL()) 
 // storeOptions are the flags' store options, for storeurl.Open.
 func (o *sessionOptions) storeOptions() storeurl.Options {
 	return storeurl.Options{
-		Prefix:        o.prefix,
-		Table:         o.table,
-		Schema:        o.schema,
-		TTL:           o.ttl,
-		DisableTTL:    o.disableTTL,
-		DisableTouch:  o.disableTouch,
+		Prefix:       o.prefix,
+		Table:        o.table,
+		Schema:       o.schema,
+		TTL:          o.ttl,
+		DisableTTL:   o.disableTTL,
+		DisableTouch: o.disableTouch,
 	}
 }
 
@@ -126,18 +126,18 @@ func (o *sessionOptions) checkStoreFlags() (storeurl.Kind, error) {
 }
 
 // openStore connects to the store the flags describe (no I/O yet for
-// either kind: a store that is down fails the first call). acceptExpired
-// makes Get return records whose cookie.expires has passed. The caller
+// either kind: a store that is down fails the first call). Its Get returns
+// records whose cookie.expires has passed, as connect-redis's and
+// connect-pg-simple's do: the commands judge that with
+// connectsid.Session.Expired, the gate with its AcceptExpired. The caller
 // must call close. Failures are usage errors: the URL is wrong, not the
 // store.
-func (o *sessionOptions) openStore(ctx context.Context, acceptExpired bool) (*openedStore, error) {
+func (o *sessionOptions) openStore(ctx context.Context) (*openedStore, error) {
 	kind, err := o.checkStoreFlags()
 	if err != nil {
 		return nil, err
 	}
-	opts := o.storeOptions()
-	opts.AcceptExpired = acceptExpired
-	st, err := storeurl.Open(ctx, o.storeURL(), opts)
+	st, err := storeurl.Open(ctx, o.storeURL(), o.storeOptions())
 	if err != nil {
 		return nil, o.badStore(kind, err)
 	}
@@ -230,7 +230,7 @@ or refused.`,
 			return usageErrorf("install-notify is for PostgreSQL (--store-url postgres://…): on Redis, serve switches " +
 				"keyspace notifications on by itself")
 		}
-		store, err := o.openStore(cmd.Context(), false)
+		store, err := o.openStore(cmd.Context())
 		if err != nil {
 			return err
 		}

@@ -70,12 +70,6 @@ type Options struct {
 	TTL time.Duration
 	// DisableTouch makes Touch do nothing, as connect-pg-simple's disableTouch.
 	DisableTouch bool
-	// AcceptExpired makes Get return records whose cookie.expires has
-	// passed instead of ErrExpired, as Express does with connect-pg-simple
-	// (it trusts the row's expire column, which touch renews). Apps with
-	// rolling: true, or that rely on touch, need it. Rows whose expire
-	// column has passed are refused either way, as connect-pg-simple does.
-	AcceptExpired bool
 	// MaxRecordSize bounds a record before decoding
 	// (connectsid.DefaultMaxRecordSize when zero).
 	MaxRecordSize int
@@ -162,10 +156,12 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 // get does not return such rows: expire >= to_timestamp(ceil(now))),
 // ErrMalformedSession when the record is too large or not a session
 // record, ErrStoreUnavailable when the database cannot be asked (wrapping
-// ErrNoTable when the table is missing). Unless Options.AcceptExpired, a
-// record whose cookie.expires has passed also fails with ErrExpired. With
-// ErrExpired the decoded session is returned when there is one, so that the
-// caller can say by how long.
+// ErrNoTable when the table is missing). With ErrExpired the decoded
+// session is returned when there is one, so that the caller can say by how
+// long. Like connect-pg-simple it leaves the record's cookie.expires alone:
+// the row's expire is the store's expiry, and whether a record past
+// cookie.expires is accepted is the caller's to decide (the gate's,
+// auth.Config.AcceptExpired).
 func (s *Store) Get(ctx context.Context, sid string) (*connectsid.Session, error) {
 	// 1. A sid PostgreSQL cannot hold (NUL, bad UTF-8) has no row.
 	if !storable(sid) {
@@ -261,12 +257,6 @@ func (s *Store) judge(sid, rec string, live bool) (*connectsid.Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	// 3. cookie.expires, which connect-pg-simple leaves to the row's expire.
-	if !s.opts.AcceptExpired {
-		if err := sess.CheckExpiry(s.opts.Now()); err != nil {
-			return sess, err
-		}
-	}
 	return sess, nil
 }
 
@@ -274,7 +264,7 @@ func (s *Store) judge(sid, rec string, live bool) (*connectsid.Session, error) {
 // record with expire = ceil(cookie.expires / 1s), or ceil(now/1s + TTL)
 // for a browser-session cookie. Unlike connect-redis, a session whose
 // expiry has passed is still written (with that expire), as
-// connect-pg-simple does; Get then refuses it.
+// connect-pg-simple does; Get then refuses it by that expire.
 func (s *Store) Set(ctx context.Context, sess *connectsid.Session) error {
 	if !storable(sess.ID()) {
 		return fmt.Errorf("pgstore: sid %s cannot be stored in PostgreSQL (NUL byte or invalid UTF-8)", connectsid.Redact(sess.ID()))

@@ -26,9 +26,11 @@ func Example() {
 		fmt.Println("refused:", connectsid.ErrorCode(err))
 		return
 	}
+	// Like connect-redis, Get leaves cookie.expires to the key's TTL: the
+	// gate (auth.Config.AcceptExpired) or sess.Expired judges it.
 	sess, err := store.Get(ctx, sid)
 	switch {
-	case errors.Is(err, connectsid.ErrNoSession), errors.Is(err, connectsid.ErrExpired):
+	case errors.Is(err, connectsid.ErrNoSession):
 		fmt.Println("logged out")
 		return
 	case err != nil:

@@ -41,17 +41,12 @@ type Options struct {
 	DisableTTL bool
 	// DisableTouch makes Touch do nothing, as connect-redis's disableTouch.
 	DisableTouch bool
-	// AcceptExpired makes Get return records whose cookie.expires has passed
-	// instead of ErrExpired, as Express does with connect-redis (it trusts
-	// the Redis TTL). Apps with rolling: true need it: Express refreshes
-	// their TTL on every request but not the stored expires.
-	AcceptExpired bool
 	// MaxRecordSize bounds a record before decoding
 	// (connectsid.DefaultMaxRecordSize when zero).
 	MaxRecordSize int
 	// Timeout bounds each call (DefaultTimeout when zero).
 	Timeout time.Duration
-	// Now returns the time used for expiry and TTLs (time.Now when nil).
+	// Now returns the time TTLs are computed from (time.Now when nil).
 	Now func() time.Time
 }
 
@@ -94,9 +89,10 @@ func (s *Store) Client() redis.UniversalClient { return s.client }
 // Get loads a session. It fails with connectsid.ErrNoSession when the key
 // is missing or empty (as connect-redis), ErrMalformedSession when the
 // record is too large or not a session record, ErrStoreUnavailable when
-// Redis cannot be asked. When cookie.expires has passed it fails with
-// ErrExpired unless Options.AcceptExpired, and then still returns the
-// session so that the caller can say by how long.
+// Redis cannot be asked. Like connect-redis it leaves the record's
+// cookie.expires alone: the key's TTL is the store's expiry, and whether
+// a record past cookie.expires is accepted is the caller's to decide (the
+// gate's, auth.Config.AcceptExpired).
 func (s *Store) Get(ctx context.Context, sid string) (*connectsid.Session, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
@@ -111,17 +107,7 @@ func (s *Store) Get(ctx context.Context, sid string) (*connectsid.Session, error
 		return nil, fmt.Errorf("%w (sid %s): empty record", connectsid.ErrNoSession, connectsid.Redact(sid))
 	}
 	// 2. Decode, without copying the record, once it is known not too large.
-	sess, err := connectsid.DecodeBounded(sid, val, s.opts.MaxRecordSize)
-	if err != nil {
-		return nil, err
-	}
-	// 3. Expiry, which connect-redis leaves to the TTL.
-	if !s.opts.AcceptExpired {
-		if err := sess.CheckExpiry(s.opts.Now()); err != nil {
-			return sess, err
-		}
-	}
-	return sess, nil
+	return connectsid.DecodeBounded(sid, val, s.opts.MaxRecordSize)
 }
 
 // Set saves a session as connect-redis's set does: SET with EX of

@@ -45,9 +45,6 @@ type Options struct {
 	DisableTTL bool
 	// DisableTouch is both stores' disableTouch.
 	DisableTouch bool
-	// AcceptExpired makes Get return records whose cookie.expires has
-	// passed, for a caller that judges expiry itself (the auth gate).
-	AcceptExpired bool
 	// Timing, when set, times each PostgreSQL round trip (Redis is timed
 	// by a hook on its client).
 	Timing func(op string, d time.Duration, err error)
@@ -126,11 +123,10 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("%w: %s: %s", ErrBadURL, redisstore.Redact(rawURL), scrub(err.Error(), rawURL))
 	}
 	st := redisstore.New(client, redisstore.Options{
-		Prefix:        opts.Prefix,
-		TTL:           opts.TTL,
-		DisableTTL:    opts.DisableTTL,
-		DisableTouch:  opts.DisableTouch,
-		AcceptExpired: opts.AcceptExpired,
+		Prefix:       opts.Prefix,
+		TTL:          opts.TTL,
+		DisableTTL:   opts.DisableTTL,
+		DisableTouch: opts.DisableTouch,
 	})
 	return &Store{Kind: Redis, URL: redisstore.Redact(rawURL), Redis: st, close: func() { _ = client.Close() }}, nil
 }
@@ -144,12 +140,11 @@ func openPostgres(ctx context.Context, rawURL string, opts Options) (*Store, err
 		return nil, fmt.Errorf("%w: %v", ErrBadURL, err)
 	}
 	st, err := pgstore.New(pool, pgstore.Options{
-		TableName:     opts.Table,
-		SchemaName:    opts.Schema,
-		TTL:           opts.TTL,
-		DisableTouch:  opts.DisableTouch,
-		AcceptExpired: opts.AcceptExpired,
-		Timing:        opts.Timing,
+		TableName:    opts.Table,
+		SchemaName:   opts.Schema,
+		TTL:          opts.TTL,
+		DisableTouch: opts.DisableTouch,
+		Timing:       opts.Timing,
 	})
 	if err != nil {
 		pool.Close()
