@@ -173,10 +173,10 @@ func TestSplitSignedAndLooksSigned(t *testing.T) {
 	}{
 		{"s:" + testSID + "." + mac, testSID, mac, true, true},
 		{"s:" + testSID + "." + mac[:42], testSID, mac[:42], true, false}, // cut short
-		{"s:a.b." + mac, "a.b", mac, true, true},                           // the last "." splits
-		{"s:." + mac, "", mac, true, false},                                // empty ID
-		{"s:" + testSID, "", "", false, false},                             // no signature
-		{testSID, "", "", false, false},                                    // not signed
+		{"s:a.b." + mac, "a.b", mac, true, true},                          // the last "." splits
+		{"s:." + mac, "", mac, true, false},                               // empty ID
+		{"s:" + testSID, "", "", false, false},                            // no signature
+		{testSID, "", "", false, false},                                   // not signed
 		{"GA1.2.3", "", "", false, false},
 		{"", "", "", false, false},
 	} {
