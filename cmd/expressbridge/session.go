@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/expressbridge/expressbridge/auth"
+	"github.com/expressbridge/expressbridge/auth/diagnose"
 	"github.com/expressbridge/expressbridge/connectsid"
 )
 
@@ -148,7 +149,7 @@ func expiredError(sess *connectsid.Session, now time.Time) *cliError {
 		exit: exitRefused,
 		msg: fmt.Sprintf("session %s expired %s ago (cookie.expires %s)",
 			connectsid.Redact(sess.ID()), roundDuration(now.Sub(exp)), exp.UTC().Format(time.RFC3339)),
-		hint: "the user must log in again in the Express app; Redis drops the record when its TTL ends",
+		hint: diagnose.HintFor(connectsid.ErrExpired, diagnose.Where{}).String() + "; Redis drops the record when its TTL ends",
 	}
 }
 
