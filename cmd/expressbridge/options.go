@@ -61,7 +61,6 @@ type sessionOptions struct {
 	disableTTL   bool
 	disableTouch bool
 
-
 	v            *connectsid.Verifier // loaded on first use
 	secretSource string               // "--secret-file" or envSecret, for hints
 	header       string               // the Cookie header last read, for the no-cookie hint

@@ -90,12 +90,12 @@ func (o *sessionOptions) redact() string { return storeurl.Redact(o.storeURL()) 
 // storeOptions are the flags' store options, for storeurl.Open.
 func (o *sessionOptions) storeOptions() storeurl.Options {
 	return storeurl.Options{
-		Prefix:        o.prefix,
-		Table:         o.table,
-		Schema:        o.schema,
-		TTL:           o.ttl,
-		DisableTTL:    o.disableTTL,
-		DisableTouch:  o.disableTouch,
+		Prefix:       o.prefix,
+		Table:        o.table,
+		Schema:       o.schema,
+		TTL:          o.ttl,
+		DisableTTL:   o.disableTTL,
+		DisableTouch: o.disableTouch,
 	}
 }
 
