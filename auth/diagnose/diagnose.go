@@ -170,7 +170,7 @@ func diagnose(ctx context.Context, cfg Config, input string, header bool) (*Repo
 	if header {
 		_, err = cfg.Gate.CheckCookie(tctx, input)
 	} else {
-		d.pass(auth.StepCookie, fmt.Sprintf("a cookie value, not a header: its name (%s) was not checked", oneLine(d.gate.CookieName)))
+		d.pass(auth.StepCookie, fmt.Sprintf("a cookie value, not a header: its name (%s) was not checked", OneLine(d.gate.CookieName)))
 		_, err = cfg.Gate.CheckValue(tctx, connectsid.DecodeValue(input))
 	}
 	for _, st := range steps {
@@ -214,7 +214,7 @@ func (d *run) step(ctx context.Context, header string, st auth.StepInfo) (stop b
 	case auth.StepUser:
 		// The user never refuses; then the verdict.
 		user := d.user(st)
-		f := d.pass(StepAccepted, "this cookie would be accepted as "+oneLine(user))
+		f := d.pass(StepAccepted, "this cookie would be accepted as "+OneLine(user))
 		if !st.HasUser {
 			f.Message = "this cookie would be accepted, with an empty user name"
 		}
@@ -227,7 +227,7 @@ func (d *run) step(ctx context.Context, header string, st auth.StepInfo) (stop b
 // id is a session ID as the findings show it.
 func (d *run) id(sid string) string {
 	if d.cfg.ShowIDs {
-		return oneLine(sid)
+		return OneLine(sid)
 	}
-	return oneLine(connectsid.Redact(sid))
+	return OneLine(connectsid.Redact(sid))
 }

@@ -25,9 +25,9 @@ func (d *run) cookie(header string, st auth.StepInfo) bool {
 		d.fail(auth.StepCookie, connectsid.CodeNoCookie, "the header holds no cookie", HintFor(connectsid.ErrNoCookie, d.loc))
 		return false
 	case !found:
-		msg := fmt.Sprintf("no cookie named %s among the %d cookies of the header", oneLine(name), len(cookies))
+		msg := fmt.Sprintf("no cookie named %s among the %d cookies of the header", OneLine(name), len(cookies))
 		if len(cookies) == 1 {
-			msg = fmt.Sprintf("no cookie named %s: the header holds one other cookie", oneLine(name))
+			msg = fmt.Sprintf("no cookie named %s: the header holds one other cookie", OneLine(name))
 		}
 		names := sortedKeys(cookies)
 		f := d.fail(auth.StepCookie, connectsid.CodeNoCookie, msg, Text{}, text("names present: "+listNames(names)))
@@ -41,14 +41,14 @@ func (d *run) cookie(header string, st auth.StepInfo) bool {
 		case 0:
 			f.Hint = text("none looks like a signed session (s%3A…): log in to the app and copy the Cookie header of a request to it")
 		case 1:
-			f.Hint = text(oneLine(signed[0])+" looks like a signed session (s%3A…): ", set(Change{SettingCookieName, signed[0]}))
+			f.Hint = text(OneLine(signed[0])+" looks like a signed session (s%3A…): ", set(Change{SettingCookieName, signed[0]}))
 		default:
 			f.Hint = text(listNames(signed)+" look like signed sessions (s%3A…): ", set(Change{Setting: SettingCookieName}),
 				" with the one the app's name option sets")
 		}
 		return false
 	case value == "" || st.Refusal != nil:
-		d.fail(auth.StepCookie, connectsid.CodeNoCookie, fmt.Sprintf("the cookie %s is empty", oneLine(name)),
+		d.fail(auth.StepCookie, connectsid.CodeNoCookie, fmt.Sprintf("the cookie %s is empty", OneLine(name)),
 			text("log in to the app again, then copy the Cookie header of a request to it"))
 		return false
 	}
@@ -56,10 +56,10 @@ func (d *run) cookie(header string, st auth.StepInfo) bool {
 	if len(cookies) == 1 {
 		among = "the header's only cookie"
 	}
-	f := d.pass(auth.StepCookie, fmt.Sprintf("%s found (%s)", oneLine(name), among))
+	f := d.pass(auth.StepCookie, fmt.Sprintf("%s found (%s)", OneLine(name), among))
 	if n := connectsid.CountCookies(header, name); n > 1 {
 		f.Details = append(f.Details, text(fmt.Sprintf("the header holds %d cookies named %s (a cookie of another domain or path?): "+
-			"Express reads the first, and so does the gate", n, oneLine(name))))
+			"Express reads the first, and so does the gate", n, OneLine(name))))
 	}
 	return true
 }
@@ -324,13 +324,13 @@ func (d *run) login(st auth.StepInfo) bool {
 				what = shownValue(raw)
 			}
 		}
-		d.pass(auth.StepLogin, oneLine(field)+" is "+what)
+		d.pass(auth.StepLogin, OneLine(field)+" is "+what)
 		return true
 	}
 	var f *Finding
 	switch {
 	case raw == nil:
-		f = d.fail(auth.StepLogin, auth.CodeNotLoggedIn, fmt.Sprintf("the record has no field %s", oneLine(field)), Text{})
+		f = d.fail(auth.StepLogin, auth.CodeNotLoggedIn, fmt.Sprintf("the record has no field %s", OneLine(field)), Text{})
 		var trues []string
 		for _, k := range sess.Keys() {
 			if v, ok := sess.Bool(k); ok && v {
@@ -349,12 +349,12 @@ func (d *run) login(st auth.StepInfo) bool {
 			f.Hint = text("passport holds no user: the user logged out (passport's logout keeps the session and removes passport.user), " +
 				"or has not logged in yet")
 		case len(trues) == 1:
-			f.Hint = text(oneLine(trues[0])+" is true: if it marks the login, ", set(Change{SettingLoginField, trues[0]}))
+			f.Hint = text(OneLine(trues[0])+" is true: if it marks the login, ", set(Change{SettingLoginField, trues[0]}))
 		default:
 			f.Hint = HintFor(&auth.Refusal{Code: auth.CodeNotLoggedIn}, d.loc)
 		}
 	case string(raw) == "false":
-		f = d.fail(auth.StepLogin, auth.CodeNotLoggedIn, fmt.Sprintf("%s is false: the session's user is not logged in", oneLine(field)),
+		f = d.fail(auth.StepLogin, auth.CodeNotLoggedIn, fmt.Sprintf("%s is false: the session's user is not logged in", OneLine(field)),
 			text("log in to the app again"))
 	default:
 		what := jsonType(raw)
@@ -363,7 +363,7 @@ func (d *run) login(st auth.StepInfo) bool {
 		} else if string(raw) == `""` {
 			what = "an empty string"
 		}
-		f = d.fail(auth.StepLogin, auth.CodeNotLoggedIn, fmt.Sprintf("%s is %s, which JavaScript counts as false", oneLine(field), what),
+		f = d.fail(auth.StepLogin, auth.CodeNotLoggedIn, fmt.Sprintf("%s is %s, which JavaScript counts as false", OneLine(field), what),
 			text("the login passes when ", name(SettingLoginField), " is truthy (true, a non-empty string, a non-zero number, an object)"))
 	}
 	f.Fields = sess.Keys()
@@ -376,13 +376,13 @@ func (d *run) login(st auth.StepInfo) bool {
 func (d *run) user(st auth.StepInfo) string {
 	field, sess := d.gate.UserField, st.Session
 	if st.HasUser {
-		d.pass(auth.StepUser, fmt.Sprintf("%s is %s", oneLine(field), oneLine(strconv.Quote(st.User))))
+		d.pass(auth.StepUser, fmt.Sprintf("%s is %s", OneLine(field), OneLine(strconv.Quote(st.User))))
 		return st.User
 	}
-	msg := fmt.Sprintf("the record has no field %s: the bridge accepts the session with an empty user name", oneLine(field))
+	msg := fmt.Sprintf("the record has no field %s: the bridge accepts the session with an empty user name", OneLine(field))
 	if st.Raw != nil {
 		msg = fmt.Sprintf("%s is %s, not a string or a number: the bridge accepts the session with an empty user name",
-			oneLine(field), jsonType(st.Raw))
+			OneLine(field), jsonType(st.Raw))
 	}
 	f := d.pass(auth.StepUser, msg, d.fieldsLine(sess))
 	f.Status, f.Fields = Warn, sess.Keys()
@@ -410,9 +410,9 @@ func (d *run) fieldsLine(sess *connectsid.Session) Text {
 	for i, k := range keys {
 		raw, _ := sess.Raw(k)
 		if d.cfg.ShowValues {
-			shown[i] = oneLine(k) + "=" + shownValue(raw)
+			shown[i] = OneLine(k) + "=" + shownValue(raw)
 		} else {
-			shown[i] = oneLine(k) + " (" + jsonType(raw) + ")"
+			shown[i] = OneLine(k) + " (" + jsonType(raw) + ")"
 		}
 	}
 	line := "fields present: " + strings.Join(shown, ", ")

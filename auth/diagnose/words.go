@@ -13,8 +13,10 @@ const (
 	maxShownValue = 40 // longest field value shown with ShowValues
 )
 
-// oneLine keeps a name or value that came from the user on one line.
-func oneLine(s string) string {
+// OneLine keeps a name or value that came from a user on one line, as
+// every message and detail of a Finding is: control characters become
+// spaces.
+func OneLine(s string) string {
 	return strings.Map(func(r rune) rune {
 		if r < ' ' || r == 0x7f {
 			return ' '
@@ -31,7 +33,7 @@ func listNames(names []string) string {
 			shown = append(shown, fmt.Sprintf("… (%d more)", len(names)-i))
 			break
 		}
-		shown = append(shown, oneLine(n))
+		shown = append(shown, OneLine(n))
 	}
 	return strings.Join(shown, ", ")
 }
@@ -63,7 +65,7 @@ func jsonType(raw []byte) string {
 // shownValue is a field's JSON text on one line, cut at maxShownValue
 // characters.
 func shownValue(raw []byte) string {
-	s := oneLine(string(raw))
+	s := OneLine(string(raw))
 	if utf8.RuneCountInString(s) > maxShownValue {
 		s = string([]rune(s)[:maxShownValue]) + "…"
 	}

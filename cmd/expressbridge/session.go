@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"text/tabwriter"
@@ -374,15 +373,9 @@ func printListTable(w io.Writer, rows []listRow, showIDs bool) {
 	_ = tw.Flush()
 }
 
-// cell keeps a table cell on one line and in one column.
-func cell(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < ' ' || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
-}
+// cell keeps a table cell on one line and in one column, as the
+// diagnosis keeps its messages.
+func cell(s string) string { return diagnose.OneLine(s) }
 
 type listJSON struct {
 	SID        string  `json:"sid"`
