@@ -102,8 +102,9 @@ type Config struct {
 	Now func() time.Time
 }
 
-// ErrConfig means a Config lacks its Gate or Store: the caller's mistake.
-var ErrConfig = errors.New("diagnose: Config.Gate and Config.Store are required")
+// ErrConfig means a Config lacks its Gate, or a Store with exactly one of
+// Redis and PG: the caller's mistake.
+var ErrConfig = errors.New("diagnose: Config.Gate and Config.Store (its Redis or PG) are required")
 
 // Limits of the search for a session under other prefixes.
 const (
@@ -120,7 +121,9 @@ const (
 )
 
 // Cookie diagnoses a Cookie header ("a=1; connect.sid=s%3A…"). The report
-// always has findings; err is set only for a Config without Gate or Store.
+// always has findings, the last the verdict or the refusing step; err is
+// ErrConfig or nil. It may block on the store, within the gate's timeout
+// for each lookup and a few seconds for the search under other prefixes.
 func Cookie(ctx context.Context, cfg Config, header string) (*Report, error) {
 	return diagnose(ctx, cfg, header, true)
 }
