@@ -47,6 +47,21 @@ func Lookup(header, name string) (value string, ok bool) {
 	return value, ok
 }
 
+// CountCookies returns how many pairs of a Cookie header are called name,
+// split as ParseCookies splits them. More than one means cookies of the
+// same name from several domains or paths: Lookup, like Express, reads the
+// first.
+func CountCookies(header, name string) int {
+	n := 0
+	scanCookies(header, func(k, _ string) bool {
+		if jsEqual(k, name) {
+			n++
+		}
+		return true
+	})
+	return n
+}
+
 // DecodeValue decodes a raw cookie value as the cookie package does: with
 // decodeURIComponent when it holds a "%", and as it was when that fails.
 func DecodeValue(raw string) string {

@@ -34,3 +34,23 @@ func TestParseCookiesRules(t *testing.T) {
 		})
 	}
 }
+
+func TestCountCookies(t *testing.T) {
+	for _, tt := range []struct {
+		header, name string
+		want         int
+	}{
+		{"connect.sid=a; x=1;connect.sid=b", "connect.sid", 2},
+		{"connect.sid=a", "connect.sid", 1},
+		{"x=1; y=2", "connect.sid", 0},
+		{"", "connect.sid", 0},
+		{" connect.sid = a ;\tconnect.sid=", "connect.sid", 2}, // trimmed, empty values count
+		{"connect.sid; connect.sid=a", "connect.sid", 1},       // a piece without "=" is no pair
+		{"\xe9=1; é=2", "é", 1},                                // latin1: 0xE9 is é, C3 A9 is Ã©
+		{"Connect.sid=a", "connect.sid", 0},                    // names are case-sensitive
+	} {
+		if got := CountCookies(tt.header, tt.name); got != tt.want {
+			t.Errorf("CountCookies(%q, %q) = %d, want %d", tt.header, tt.name, got, tt.want)
+		}
+	}
+}

@@ -19,6 +19,9 @@ func FuzzParseCookies(f *testing.F) {
 		if want, has := all[name]; has != ok && name != "__proto__" || has && want != v {
 			t.Fatalf("Lookup(%q) = %q, %v; ParseCookies has %q, %v", name, v, ok, want, has)
 		}
+		if n := CountCookies(header, name); (n > 0) != ok {
+			t.Fatalf("CountCookies(%q) = %d, Lookup found it: %v", name, n, ok)
+		}
 		for k, val := range all {
 			if !utf8.ValidString(k) || !utf8.ValidString(val) {
 				t.Fatalf("results must be UTF-8 as JavaScript strings are: %q=%q", k, val)
@@ -41,6 +44,9 @@ func FuzzUnsign(f *testing.F) {
 		}
 		if err != nil && ErrorCode(err) == "" {
 			t.Fatalf("error without code: %v", err)
+		}
+		if err == nil && !LooksSigned(value) {
+			t.Fatalf("Unsign accepted %q, which LooksSigned does not", value)
 		}
 		// Every sid express-session could write (non-empty UTF-8 within the
 		// limit) comes back from its own signature, through the encoding too.

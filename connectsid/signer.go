@@ -17,9 +17,9 @@ import (
 // express-session either.
 const MaxValueLen = 16 << 10
 
-// macLen is the length of cookie-signature's signature: base64 of an
-// HMAC-SHA256 with its "=" padding removed.
-const macLen = 43
+// SignatureLen is the length of cookie-signature's signature: base64 of
+// an HMAC-SHA256 with its "=" padding removed.
+const SignatureLen = 43
 
 var b64 = base64.StdEncoding.WithPadding(base64.NoPadding)
 
@@ -39,7 +39,7 @@ type key struct {
 type macState struct {
 	h   hash.Hash
 	sum [sha256.Size]byte
-	enc [macLen + 1]byte
+	enc [SignatureLen + 1]byte
 }
 
 // NewVerifier returns a verifier for secrets, in express-session's order:
@@ -82,18 +82,16 @@ func (v *Verifier) Unsign(value string) (sid string, secretIndex int, err error)
 		return "", -1, ErrNotSigned
 	}
 	// 3. Split at the last ".", as cookie-signature's unsign does.
-	body := value[2:]
-	dot := strings.LastIndexByte(body, '.')
-	if dot < 0 {
+	sid, mac, ok := SplitSigned(value)
+	if !ok {
 		return "", -1, fmt.Errorf("%w: no signature", ErrMalformed)
 	}
-	sid, mac := body[:dot], body[dot+1:]
 	if sid == "" {
 		// Verifies or not, express-session treats an empty ID as no ID.
 		return "", -1, fmt.Errorf("%w: empty session ID", ErrMalformed)
 	}
 	// 4. A signature of another length can match no secret.
-	if len(mac) != macLen {
+	if len(mac) != SignatureLen {
 		return "", -1, fmt.Errorf("%w (sid %s)", ErrBadSignature, Redact(sid))
 	}
 	// 5. Try each secret in turn.
@@ -103,6 +101,27 @@ func (v *Verifier) Unsign(value string) (sid string, secretIndex int, err error)
 		}
 	}
 	return "", -1, fmt.Errorf("%w (sid %s, %s tried)", ErrBadSignature, Redact(sid), secretsN(len(v.keys)))
+}
+
+// SplitSigned splits a decoded signed value ("s:" + sid + "." + signature)
+// at its last ".", as Unsign does, without verifying anything. ok is false
+// when the value does not start with "s:" or has no ".".
+func SplitSigned(value string) (sid, signature string, ok bool) {
+	body, signed := strings.CutPrefix(value, "s:")
+	dot := strings.LastIndexByte(body, '.')
+	if !signed || dot < 0 {
+		return "", "", false
+	}
+	return body[:dot], body[dot+1:], true
+}
+
+// LooksSigned reports whether a decoded cookie value has the shape of a
+// signed session ID: "s:", a non-empty ID, "." and a signature of
+// SignatureLen characters. It verifies nothing: it tells which cookie of a
+// header is likely the session's.
+func LooksSigned(value string) bool {
+	sid, mac, ok := SplitSigned(value)
+	return ok && sid != "" && len(mac) == SignatureLen
 }
 
 // FromHeader finds the cookie called name in a Cookie header, decodes it as
@@ -146,7 +165,7 @@ func (m *macState) mac(sid string) []byte {
 	m.h.Reset()
 	m.h.Write(bytesOf(sid))
 	b64.Encode(m.enc[:], m.h.Sum(m.sum[:0]))
-	return m.enc[:macLen]
+	return m.enc[:SignatureLen]
 }
 
 // bytesOf views s as bytes without copying. Only for callers that never

@@ -164,3 +164,28 @@ func TestRedactNeverShowsWholeSID(t *testing.T) {
 		}
 	}
 }
+
+func TestSplitSignedAndLooksSigned(t *testing.T) {
+	mac := strings.Repeat("A", SignatureLen)
+	for _, tt := range []struct {
+		value, sid, mac string
+		ok, looks       bool
+	}{
+		{"s:" + testSID + "." + mac, testSID, mac, true, true},
+		{"s:" + testSID + "." + mac[:42], testSID, mac[:42], true, false}, // cut short
+		{"s:a.b." + mac, "a.b", mac, true, true},                          // the last "." splits
+		{"s:." + mac, "", mac, true, false},                               // empty ID
+		{"s:" + testSID, "", "", false, false},                            // no signature
+		{testSID, "", "", false, false},                                   // not signed
+		{"GA1.2.3", "", "", false, false},
+		{"", "", "", false, false},
+	} {
+		sid, got, ok := SplitSigned(tt.value)
+		if sid != tt.sid || got != tt.mac || ok != tt.ok {
+			t.Errorf("SplitSigned(%q) = %q, %q, %v; want %q, %q, %v", tt.value, sid, got, ok, tt.sid, tt.mac, tt.ok)
+		}
+		if looks := LooksSigned(tt.value); looks != tt.looks {
+			t.Errorf("LooksSigned(%q) = %v, want %v", tt.value, looks, tt.looks)
+		}
+	}
+}

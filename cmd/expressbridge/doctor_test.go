@@ -264,7 +264,7 @@ func testDoctorDefaultApp(t *testing.T, e *expressApp) {
 		}
 		// A bare session ID is not a cookie: the bridge refuses it unsigned.
 		res := doctorRun(t, s, e.env, "", "--show-ids", s.sid)
-		res.want(t, exitRefused, []string{"✘ signature  the value is not signed", "hint: pass the signed value"}, nil)
+		res.want(t, exitRefused, []string{"✘ signature  the value is not signed", "hint: the cookie must be the signed value"}, nil)
 		// A cookie cut short.
 		cut := "s%3A" + s.sid + "." + s.mac[:20]
 		doctorRun(t, s, e.env, "", cut).want(t, exitRefused, []string{"✘ signature  the signature is 20 characters long, not 43"}, nil)
@@ -540,41 +540,14 @@ func keysOf(m map[string]any) string {
 	return strings.Join(keys, " ")
 }
 
+// TestDoctorHelpers: looksSigned, countCookies and shortDuration moved
+// with their cases to connectsid (LooksSigned, CountCookies) and
+// auth/diagnose.
 func TestDoctorHelpers(t *testing.T) {
 	t.Parallel()
-	for _, tt := range []struct {
-		v    string
-		want bool
-	}{
-		{"s:" + testSID + "." + strings.Repeat("A", 43), true},
-		{"s:" + testSID + "." + strings.Repeat("A", 42), false},
-		{"s:." + strings.Repeat("A", 43), false},
-		{testSID, false},
-		{"GA1.2.3", false},
-	} {
-		if got := looksSigned(tt.v); got != tt.want {
-			t.Errorf("looksSigned(%q) = %v", tt.v, got)
-		}
-	}
-	for d, want := range map[time.Duration]string{
-		24 * time.Hour:                        "24h",
-		58*time.Minute + 12*time.Second:       "58m12s",
-		time.Hour + 5*time.Second:             "1h0m5s",
-		5 * time.Minute:                       "5m",
-		90*time.Minute + 400*time.Millisecond: "1h30m",
-		0:                                     "0s",
-		72 * time.Hour:                        "3 days",
-	} {
-		if got := shortDuration(d); got != want {
-			t.Errorf("shortDuration(%v) = %q, want %q", d, got, want)
-		}
-	}
 	for in, want := range map[string]string{"myapp:": "myapp:", "my app:": "'my app:'", "it's": `'it'\''s'`} {
 		if got := shellWord(in); got != want {
 			t.Errorf("shellWord(%q) = %q, want %q", in, got, want)
 		}
-	}
-	if n := countCookies("connect.sid=a; x=1;connect.sid=b", "connect.sid"); n != 2 {
-		t.Errorf("countCookies = %d, want 2", n)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/expressbridge/expressbridge/auth"
+	"github.com/expressbridge/expressbridge/auth/diagnose"
 	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/connectsid/redisstore"
 )
@@ -59,7 +60,6 @@ type sessionOptions struct {
 	ttl          time.Duration
 	disableTTL   bool
 	disableTouch bool
-
 
 	v            *connectsid.Verifier // loaded on first use
 	secretSource string               // "--secret-file" or envSecret, for hints
@@ -136,46 +136,93 @@ func (o *sessionOptions) explain(err error) error {
 	}
 	code := connectsid.ErrorCode(err)
 	e := &cliError{code: code, msg: err.Error(), exit: exitStatus(code)}
+	w := o.where()
+	e.hint = diagnose.HintFor(err, w).Format(flagNames{o})
 	switch code {
 	case connectsid.CodeNoCookie:
 		e.hint = o.noCookieHint()
-	case connectsid.CodeNotSigned:
-		e.hint = "the cookie must be the signed value Express sets (s%3A…), not the bare session ID"
 	case connectsid.CodeBadSignature:
-		if o.secretSource == envSecret {
-			e.hint = "check that " + envSecret + " is the Express app's secret option " +
-				"(an app with several secrets needs --secret-file, one per line, in the same order)"
-		} else {
-			e.hint = "check that --secret-file holds the Express app's secret option, in the same order"
-		}
-	case connectsid.CodeMalformed:
-		e.hint = "a signed cookie looks like s%3A<session ID>.<signature>; was it copied whole?"
-	case connectsid.CodeNoSession:
-		e.hint = fmt.Sprintf("the user logged out or the session ended; check that --prefix (%q) and --redis-url "+
-			"match the app's connect-redis store", o.prefix)
-		if k, _ := storeKind(o.storeURL()); k == kindPostgres {
-			e.hint = "the user logged out or the session ended; check that --store-url, --schema and --table " +
-				"match the app's connect-pg-simple store"
-		}
-	case connectsid.CodeMalformedSession:
-		e.hint = fmt.Sprintf("the key is not a record express-session wrote; check --prefix (%q)", o.prefix)
-		if k, _ := storeKind(o.storeURL()); k == kindPostgres {
-			e.hint = "the row's sess is not a record express-session wrote; check --table"
-		}
-	case connectsid.CodeExpired:
-		e.hint = "the user must log in again in the Express app"
+		e.hint = o.secretHint(false)
 	case connectsid.CodeStoreUnavailable:
-		cause := strings.TrimPrefix(err.Error(), connectsid.ErrStoreUnavailable.Error()+": ")
-		e.msg = fmt.Sprintf("cannot reach redis at %s: %s", o.redact(), o.scrubURL(cause))
-		e.hint = "is redis-server running? check --redis-url / " + envRedisURL
-		if k, _ := storeKind(o.storeURL()); k == kindPostgres {
-			e.msg = fmt.Sprintf("cannot reach postgres at %s: %s", o.redact(), o.scrubURL(cause))
-			e.hint = "is PostgreSQL running, and does the table exist? check --store-url / " + envStoreURL + " and --table"
-		}
-	default:
+		e.msg = o.scrubURL(diagnose.Unreachable(err, w))
+	case "":
 		e.code, e.exit = codeError, exitRefused
 	}
 	return e
+}
+
+// where is the store the flags name, for diagnose's hints and messages.
+func (o *sessionOptions) where() diagnose.Where {
+	kind, _ := storeKind(o.storeURL())
+	return diagnose.Where{Kind: kind, URL: o.redact(), Prefix: o.prefix, Table: o.table}
+}
+
+// secretHint is the bad-signature hint in the words of where the secrets
+// came from (SESSION_SECRET or --secret-file), which only the command line
+// knows; doctor's (diagnosis) is the more precise.
+func (o *sessionOptions) secretHint(diagnosis bool) string {
+	switch {
+	case o.secretSource == envSecret && diagnosis:
+		return "check that " + envSecret + " is exactly the app's secret option; an app with several secrets " +
+			"needs --secret-file, one per line, in the app's order"
+	case o.secretSource == envSecret:
+		return "check that " + envSecret + " is the Express app's secret option " +
+			"(an app with several secrets needs --secret-file, one per line, in the same order)"
+	case diagnosis:
+		return "check that --secret-file holds exactly the app's secret option, one secret per line, in the app's order"
+	}
+	return "check that --secret-file holds the Express app's secret option, in the same order"
+}
+
+// flagNames words diagnose's settings as this command line's flags:
+// "pass --cookie-name app.sid".
+type flagNames struct{ o *sessionOptions }
+
+// Name returns the flag of a setting; the store's with its variable.
+func (n flagNames) Name(s diagnose.Setting) string {
+	switch s {
+	case diagnose.SettingSecrets:
+		if n.o.secretSource != "" {
+			return n.o.secretSource
+		}
+		return "--secret-file"
+	case diagnose.SettingStoreURL:
+		if k, _ := storeKind(n.o.storeURL()); k == kindPostgres {
+			return "--store-url / " + envStoreURL
+		}
+		return "--redis-url / " + envRedisURL
+	case diagnose.SettingCookieName:
+		return "--cookie-name"
+	case diagnose.SettingPrefix:
+		return "--prefix"
+	case diagnose.SettingSchema:
+		return "--schema"
+	case diagnose.SettingTable:
+		return "--table"
+	case diagnose.SettingLoginField:
+		return "--login-field"
+	case diagnose.SettingUserField:
+		return "--user-field"
+	case diagnose.SettingAcceptExpired:
+		return "--accept-expired"
+	case diagnose.SettingAllowedOrigins:
+		return "--allow-origin"
+	case diagnose.SettingShowValues:
+		return "--show-values"
+	}
+	return string(s)
+}
+
+// Set returns "pass --flag VALUE …" for the changes.
+func (n flagNames) Set(changes ...diagnose.Change) string {
+	words := []string{"pass"}
+	for _, c := range changes {
+		words = append(words, n.Name(c.Setting))
+		if c.Value != "" {
+			words = append(words, shellWord(c.Value))
+		}
+	}
+	return strings.Join(words, " ")
 }
 
 // maxNamesInHint bounds the cookie names listed in the no-cookie hint.
@@ -188,7 +235,7 @@ func (o *sessionOptions) noCookieHint() string {
 	}
 	cookies := connectsid.ParseCookies(o.header)
 	if len(cookies) == 0 {
-		return "the header holds no cookies; pass the Cookie header the browser sends, or the cookie's value (s%3A…)"
+		return "the header holds no cookies; " + diagnose.HintFor(connectsid.ErrNoCookie, o.where()).Format(flagNames{o})
 	}
 	names := make([]string, 0, len(cookies))
 	for n := range cookies {

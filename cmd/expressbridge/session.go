@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"text/tabwriter"
@@ -17,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/expressbridge/expressbridge/auth"
+	"github.com/expressbridge/expressbridge/auth/diagnose"
 	"github.com/expressbridge/expressbridge/connectsid"
 )
 
@@ -148,7 +148,7 @@ func expiredError(sess *connectsid.Session, now time.Time) *cliError {
 		exit: exitRefused,
 		msg: fmt.Sprintf("session %s expired %s ago (cookie.expires %s)",
 			connectsid.Redact(sess.ID()), roundDuration(now.Sub(exp)), exp.UTC().Format(time.RFC3339)),
-		hint: "the user must log in again in the Express app; Redis drops the record when its TTL ends",
+		hint: diagnose.HintFor(connectsid.ErrExpired, diagnose.Where{}).String() + "; Redis drops the record when its TTL ends",
 	}
 }
 
@@ -373,15 +373,9 @@ func printListTable(w io.Writer, rows []listRow, showIDs bool) {
 	_ = tw.Flush()
 }
 
-// cell keeps a table cell on one line and in one column.
-func cell(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < ' ' || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
-}
+// cell keeps a table cell on one line and in one column, as the
+// diagnosis keeps its messages.
+func cell(s string) string { return diagnose.OneLine(s) }
 
 type listJSON struct {
 	SID        string  `json:"sid"`

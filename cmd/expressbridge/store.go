@@ -38,6 +38,7 @@ const (
 // Exactly one of redis and pg is set.
 type openedStore struct {
 	sessionStore
+	st    *storeurl.Store
 	kind  storeurl.Kind
 	url   string // redacted
 	redis *redisstore.Store
@@ -159,22 +160,13 @@ func (o *sessionOptions) badStore(kind storeurl.Kind, err error) error {
 
 // fromStoreURL wraps an opened storeurl.Store for the commands.
 func fromStoreURL(st *storeurl.Store) *openedStore {
-	out := &openedStore{kind: st.Kind, url: st.URL, redis: st.Redis, pg: st.PG, close: st.Close}
+	out := &openedStore{st: st, kind: st.Kind, url: st.URL, redis: st.Redis, pg: st.PG, close: st.Close}
 	if st.PG != nil {
 		out.sessionStore = st.PG
 	} else {
 		out.sessionStore = st.Redis
 	}
 	return out
-}
-
-// whereShort is where as doctor's store step says it: under "sess:", in
-// table "session".
-func (s *openedStore) whereShort() string {
-	if s.pg != nil {
-		return "in table " + s.pg.Table()
-	}
-	return fmt.Sprintf("under %q", s.redis.Prefix())
 }
 
 // store install-notify ---------------------------------------------------------

@@ -184,38 +184,89 @@ func (s *Store) TTL(ctx context.Context, sid string) (time.Duration, error) {
 
 // IDs returns up to limit session IDs under the prefix (all when limit ≤ 0),
 // found with SCAN MATCH prefix* as connect-redis's all/ids/length do, on
-// every master of a cluster.
+// every master of a cluster (see Scan).
 func (s *Store) IDs(ctx context.Context, limit int) ([]string, error) {
-	var (
-		mu  sync.Mutex // ForEachMaster scans the masters concurrently
-		ids []string
-	)
-	pattern := EscapeGlob(s.opts.Prefix) + "*"
-	scan := func(ctx context.Context, c redis.Cmdable) error {
-		it := c.Scan(ctx, 0, pattern, 100).Iterator()
-		for it.Next(ctx) {
-			mu.Lock()
-			full := limit > 0 && len(ids) >= limit
-			if !full {
-				ids = append(ids, strings.TrimPrefix(it.Val(), s.opts.Prefix))
+	var ids []string
+	_, err := s.Scan(ctx, ScanOptions{Match: EscapeGlob(s.opts.Prefix) + "*"}, func(keys []string) bool {
+		for _, k := range keys {
+			if limit > 0 && len(ids) >= limit {
+				return false
 			}
+			ids = append(ids, strings.TrimPrefix(k, s.opts.Prefix))
+		}
+		return limit <= 0 || len(ids) < limit
+	})
+	return ids, err
+}
+
+// DefaultScanCount is SCAN's COUNT hint when ScanOptions.Count is zero:
+// keys looked at per call, connect-redis's scanCount.
+const DefaultScanCount = 100
+
+// ScanOptions bound a Scan.
+type ScanOptions struct {
+	// Match is SCAN's MATCH pattern; EscapeGlob quotes a literal part.
+	// Empty matches every key.
+	Match string
+	// Count is SCAN's COUNT hint (DefaultScanCount when zero).
+	Count int64
+	// MaxCalls bounds the SCAN calls on each node, so that a search on a
+	// huge database ends; zero walks every node to its end.
+	MaxCalls int
+}
+
+// Scan walks the keys matching opts.Match with SCAN on every master of a
+// Cluster (on the one node otherwise: SCAN on a Cluster client would ask a
+// single master) and hands each batch to fn, never two calls at once; fn
+// returns false to stop the walk. complete reports that every node was
+// walked to its end, neither stopped by fn nor by opts.MaxCalls. As with
+// SCAN, a key may be handed twice and keys written meanwhile may be missed.
+// It fails with ErrStoreUnavailable (wrapping the cause, a context's error
+// included) when a node cannot be asked; fn has then seen what the others
+// answered. Calls are bounded by ctx only: a walk of a large database
+// takes longer than Options.Timeout.
+func (s *Store) Scan(ctx context.Context, opts ScanOptions, fn func(keys []string) bool) (complete bool, err error) {
+	count := opts.Count
+	if count <= 0 {
+		count = DefaultScanCount
+	}
+	var (
+		mu      sync.Mutex // ForEachMaster scans the masters concurrently; fn is called under mu
+		stopped bool
+	)
+	complete = true
+	scan := func(ctx context.Context, c redis.Cmdable) error {
+		var cursor uint64
+		for calls := 0; opts.MaxCalls <= 0 || calls < opts.MaxCalls; calls++ {
+			keys, next, err := c.Scan(ctx, cursor, opts.Match, count).Result()
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			if !stopped && len(keys) > 0 && !fn(keys) {
+				stopped = true
+			}
+			stop := stopped
 			mu.Unlock()
-			if full {
+			if stop || next == 0 {
 				return nil
 			}
+			cursor = next
 		}
-		return it.Err()
+		mu.Lock()
+		complete = false
+		mu.Unlock()
+		return nil
 	}
-	var err error
 	if cc, ok := s.client.(*redis.ClusterClient); ok {
 		err = cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return scan(ctx, c) })
 	} else {
 		err = scan(ctx, s.client)
 	}
 	if err != nil {
-		return ids, s.unavailable("scan", err)
+		return false, s.unavailable("scan", err)
 	}
-	return ids, nil
+	return complete && !stopped, nil
 }
 
 // Ping checks that Redis answers.
