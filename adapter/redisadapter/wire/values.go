@@ -1,4 +1,4 @@
-package redisadapter
+package wire
 
 import (
 	"bytes"
@@ -379,3 +379,9 @@ func decodeAny(data []byte) (v any, isJSON bool, err error) {
 	v, err = decodeMsgpack(data)
 	return v, false, err
 }
+
+// DecodeJSONValue decodes one JSON value as the decoders decode the values
+// inside messages (numbers as int64 when integral, float64 otherwise),
+// with their limits: an error wrapping ErrMalformed when data is over
+// MaxMessageSize, nests deeper than MaxDepth or is not one JSON value.
+func DecodeJSONValue(data []byte) (any, error) { return decodeJSON(data) }
