@@ -19,10 +19,6 @@ import (
 // before socket.io-parser splits it: {type: EVENT, data: [event, ...args],
 // nsp}, Buffers inside data. These convert one to the other.
 
-// jsDate is how JSON.stringify writes a Date (its toJSON): what a Node
-// server sends its clients for a Date the emitter published.
-const jsDate = "2006-01-02T15:04:05.000Z"
-
 // packetOf turns an encoded EVENT into the adapter's packet: each argument
 // decoded from JSON (numbers kept exact as json.Number), each attachment
 // back in its placeholder's place as []byte.
@@ -91,7 +87,7 @@ func forJSON(v any, bins *[][]byte) any {
 		*bins = append(*bins, v)
 		return parser.Placeholder(len(*bins) - 1)
 	case time.Time:
-		return v.UTC().Format(jsDate)
+		return wire.JSONDate(v)
 	case []any:
 		out := make([]any, len(v))
 		for i, x := range v {
@@ -179,7 +175,7 @@ func bufferJSON(v any) any {
 		}
 		return map[string]any{"type": "Buffer", "data": data}
 	case time.Time:
-		return v.UTC().Format(jsDate)
+		return wire.JSONDate(v)
 	case []any:
 		out := make([]any, len(v))
 		for i, x := range v {

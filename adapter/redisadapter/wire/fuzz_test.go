@@ -25,6 +25,9 @@ func seed(f *testing.F) {
 	}
 	f.Add([]byte{0x93, 0xa0, 0x80, 0x80})
 	f.Add([]byte(`{"type":2,"opts":{"rooms":[],"except":[]},"rooms":["a"]}`))
+	f.Add([]byte(`{"type":6,"data":["e",1e999,{"x":-1e999}]}`))
+	f.Add([]byte{0x82, 0xa4, 't', 'y', 'p', 'e', 0x06, 0xa4, 'd', 'a', 't', 'a', 0x91, // {type: 6, data: [a Date of year 33658]}
+		0xc7, 12, 0xff, 0, 0, 0, 0, 0, 0, 0, 0xe8, 0xd4, 0xa5, 0x10, 0})
 	f.Add([]byte(`{"type":3,"data":{"packet":{"type":2,"data":["x"],"nsp":"/"},"opts":{"rooms":["r"],"except":[]},"requestId":"1"},"uid":"u","nsp":"/"}`))
 }
 

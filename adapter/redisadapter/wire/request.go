@@ -351,6 +351,9 @@ func (f *fields) json() ([]byte, error) {
 			b.Write(ib)
 			continue
 		}
+		if unlikeStringify(v) {
+			v = asStringify(v)
+		}
 		vb, err := json.Marshal(v)
 		if err != nil {
 			return nil, fmt.Errorf("wire: %s: %w", k, err)
