@@ -30,12 +30,13 @@ test: deps vectors-check vet
 vet:
 	$(GO) vet ./...
 
-## vectors: regenerate testdata/ from the real npm packages (cookies, and
-## the Socket.IO Redis adapter's messages, which `test` checks against the
+## vectors: regenerate the vectors from the real npm packages: cookies
+## (testdata/), and the Socket.IO Redis adapter's messages
+## (adapter/redisadapter/wire/testdata/, which `test` checks against the
 ## packages each run in TestAdapterVectorsMatchNode).
 vectors: deps
 	cd node-app && node scripts/gen-vectors.js ../testdata/cookies.json
-	EXPRESSBRIDGE_UPDATE_VECTORS=1 $(GO) test -count=1 -run '^TestAdapterVectorsMatchNode$$' ./adapter/redisadapter
+	EXPRESSBRIDGE_UPDATE_VECTORS=1 $(GO) test -count=1 -run '^TestAdapterVectorsMatchNode$$' ./adapter/redisadapter/wire
 
 ## vectors-check: regenerate into a temp folder and fail if Express's answers
 ## differ from the committed vectors.
@@ -88,7 +89,9 @@ soak: deps
 fuzz:
 	@for t in FuzzParseCookies:./connectsid FuzzUnsign:./connectsid FuzzDecodeSession:./connectsid \
 	          FuzzChatMessage:./bridge FuzzTruthyText:./auth FuzzDecodePayload:./engineio FuzzDecode:./socketio/parser \
-	          FuzzDecode:./adapter/redisadapter FuzzQuoteIdent:./connectsid/pgstore FuzzParsePayload:./connectsid/pgstore; do \
+	          FuzzDecodeBroadcast:./adapter/redisadapter/wire FuzzDecodeRequest:./adapter/redisadapter/wire \
+	          FuzzDecodeResponse:./adapter/redisadapter/wire FuzzDecodeClusterMessage:./adapter/redisadapter/wire \
+	          FuzzDecodeJSONValue:./adapter/redisadapter/wire FuzzQuoteIdent:./connectsid/pgstore FuzzParsePayload:./connectsid/pgstore; do \
 	  name=$${t%%:*}; pkg=$${t#*:}; echo "== $$name ($(FUZZTIME))"; \
 	  $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	done

@@ -8,14 +8,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/expressbridge/expressbridge/adapter/redisadapter/wire"
 	"github.com/expressbridge/expressbridge/socketio"
 )
 
 // Adapter is a namespace's rooms on this instance (a socketio.MemoryAdapter)
 // with Redis layered on top, as @socket.io/redis-adapter's RedisAdapter
 // subclasses socket.io-adapter's Adapter: Broadcast delivers locally, then
-// publishes [uid, packet, opts] on BroadcastChannel (RoomChannel for
-// exactly one room); broadcasts of other servers (another uid: Go
+// publishes [uid, packet, opts] on wire.BroadcastChannel
+// (wire.RoomChannel for exactly one room); broadcasts of other servers (another uid: Go
 // instances, Node servers on createAdapter, the emitter) are delivered
 // locally, each once; its own are ignored. It answers the requests of
 // other servers (socketsJoin, socketsLeave, disconnectSockets,
@@ -24,11 +25,11 @@ import (
 //
 // Delivery to other instances is at most once (Redis Pub/Sub). With
 // BusConfig.Sharded it speaks createShardedAdapter's messages instead, on
-// ShardedChannel and ShardedResponseChannel; Go publishes every broadcast
-// on ShardedChannel (Node's subscriptionMode "static"), so Node servers in
-// the default "dynamic" mode must not be relied on to reach Go sockets with
-// broadcasts to exactly one room (they publish those on a room channel Go
-// does not subscribe to).
+// wire.ShardedChannel and wire.ShardedResponseChannel; Go publishes every
+// broadcast on wire.ShardedChannel (Node's subscriptionMode "static"), so
+// Node servers in the default "dynamic" mode must not be relied on to
+// reach Go sockets with broadcasts to exactly one room (they publish those
+// on a room channel Go does not subscribe to).
 //
 // Acknowledgements: a serverSideEmit of another server that wants an ack
 // (io.serverSideEmit with a callback, serverSideEmitWithAck) hands the Go
@@ -70,8 +71,8 @@ type ackRequest struct {
 
 // pending is a request of this adapter waiting for answers.
 type pending struct {
-	kind    RequestType // RequestRemoteFetch or RequestServerSideEmit
-	want    int64       // answers expected
+	kind    wire.RequestType // wire.RequestRemoteFetch or wire.RequestServerSideEmit
+	want    int64            // answers expected
 	got     int64
 	sockets []socketio.SocketInfo // fetchSockets' answers
 	answers []any                 // serverSideEmit's answers
@@ -97,8 +98,8 @@ func (a *Adapter) Bind(ns *socketio.Namespace) {
 	defer cancel()
 	var err error
 	if a.bus.cfg.Sharded {
-		a.channel = ShardedChannel(key, a.nsp)
-		a.myResponse = ShardedResponseChannel(key, a.nsp, a.uid)
+		a.channel = wire.ShardedChannel(key, a.nsp)
+		a.myResponse = wire.ShardedResponseChannel(key, a.nsp, a.uid)
 		// One subscription per channel: in a Cluster each lives on the
 		// master of its slot.
 		for _, ch := range []string{a.channel, a.myResponse} {
@@ -107,10 +108,10 @@ func (a *Adapter) Bind(ns *socketio.Namespace) {
 			}
 		}
 	} else {
-		a.channel = BroadcastChannel(key, a.nsp)
-		a.reqChannel = RequestChannel(key, a.nsp)
-		a.resChannel = ResponseChannel(key, a.nsp)
-		a.myResponse = SpecificResponseChannel(key, a.nsp, a.uid)
+		a.channel = wire.BroadcastChannel(key, a.nsp)
+		a.reqChannel = wire.RequestChannel(key, a.nsp)
+		a.resChannel = wire.ResponseChannel(key, a.nsp)
+		a.myResponse = wire.SpecificResponseChannel(key, a.nsp, a.uid)
 		// Answers on a connection of their own, as the sharded adapter
 		// has them: a handler of a request (a server-side event) may
 		// itself wait for answers, which the requests' reader could not
@@ -166,11 +167,11 @@ func (a *Adapter) Broadcast(p *socketio.Encoded, opts socketio.BroadcastOptions)
 	}
 }
 
-func (a *Adapter) publishBroadcast(ctx context.Context, pkt Packet, o Options) error {
+func (a *Adapter) publishBroadcast(ctx context.Context, pkt wire.Packet, o wire.Options) error {
 	if a.bus.cfg.Sharded {
-		return a.publishCluster(ctx, ClusterBroadcast, map[string]any{"packet": packetMap(&pkt), "opts": optionsMap(&o)})
+		return a.publishCluster(ctx, wire.ClusterBroadcast, map[string]any{"packet": pkt.Map(), "opts": o.Map()})
 	}
-	b := &Broadcast{UID: a.uid, Packet: pkt, Opts: o}
+	b := &wire.Broadcast{UID: a.uid, Packet: pkt, Opts: o}
 	payload, err := b.Encode()
 	if err != nil {
 		return err
@@ -182,23 +183,23 @@ func (a *Adapter) publishBroadcast(ctx context.Context, pkt Packet, o Options) e
 
 // RemoteSocketsJoin implements socketio.ClusterAdapter (REMOTE_JOIN).
 func (a *Adapter) RemoteSocketsJoin(ctx context.Context, opts socketio.BroadcastOptions, rooms []socketio.Room) error {
-	return a.request(ctx, RequestRemoteJoin, ClusterSocketsJoin, opts, func(r *Request, d map[string]any) {
+	return a.request(ctx, wire.RequestRemoteJoin, wire.ClusterSocketsJoin, opts, func(r *wire.Request, d map[string]any) {
 		r.Rooms = roomStrings(rooms)
-		d["rooms"] = anyStrings(r.Rooms)
+		d["rooms"] = wire.StringValues(r.Rooms)
 	})
 }
 
 // RemoteSocketsLeave implements socketio.ClusterAdapter (REMOTE_LEAVE).
 func (a *Adapter) RemoteSocketsLeave(ctx context.Context, opts socketio.BroadcastOptions, rooms []socketio.Room) error {
-	return a.request(ctx, RequestRemoteLeave, ClusterSocketsLeave, opts, func(r *Request, d map[string]any) {
+	return a.request(ctx, wire.RequestRemoteLeave, wire.ClusterSocketsLeave, opts, func(r *wire.Request, d map[string]any) {
 		r.Rooms = roomStrings(rooms)
-		d["rooms"] = anyStrings(r.Rooms)
+		d["rooms"] = wire.StringValues(r.Rooms)
 	})
 }
 
 // RemoteDisconnectSockets implements socketio.ClusterAdapter (REMOTE_DISCONNECT).
 func (a *Adapter) RemoteDisconnectSockets(ctx context.Context, opts socketio.BroadcastOptions, close bool) error {
-	return a.request(ctx, RequestRemoteDisconnect, ClusterDisconnectSockets, opts, func(r *Request, d map[string]any) {
+	return a.request(ctx, wire.RequestRemoteDisconnect, wire.ClusterDisconnectSockets, opts, func(r *wire.Request, d map[string]any) {
 		r.Close = close
 		d["close"] = close
 	})
@@ -209,9 +210,9 @@ func (a *Adapter) RemoteDisconnectSockets(ctx context.Context, opts socketio.Bro
 func (a *Adapter) RemoteServerSideEmit(ctx context.Context, event string, args []any) error {
 	data := append([]any{event}, args...)
 	if a.bus.cfg.Sharded {
-		return a.publishCluster(ctx, ClusterServerSideEmit, map[string]any{"packet": data})
+		return a.publishCluster(ctx, wire.ClusterServerSideEmit, map[string]any{"packet": data})
 	}
-	payload, err := (&Request{UID: a.uid, Type: RequestServerSideEmit, Data: jsonValues(data)}).Encode()
+	payload, err := (&wire.Request{UID: a.uid, Type: wire.RequestServerSideEmit, Data: jsonValues(data)}).Encode()
 	if err != nil {
 		return err
 	}
@@ -219,15 +220,15 @@ func (a *Adapter) RemoteServerSideEmit(ctx context.Context, event string, args [
 }
 
 // request publishes a request that nobody answers.
-func (a *Adapter) request(ctx context.Context, t RequestType, ct ClusterMessageType, opts socketio.BroadcastOptions,
-	fill func(*Request, map[string]any)) error {
+func (a *Adapter) request(ctx context.Context, t wire.RequestType, ct wire.ClusterMessageType, opts socketio.BroadcastOptions,
+	fill func(*wire.Request, map[string]any)) error {
 	o := optionsOf(opts)
 	if a.bus.cfg.Sharded {
-		d := map[string]any{"opts": optionsMap(&o)}
-		fill(&Request{}, d)
+		d := map[string]any{"opts": o.Map()}
+		fill(&wire.Request{}, d)
 		return a.publishCluster(ctx, ct, d)
 	}
-	r := &Request{UID: a.uid, Type: t, Opts: &o}
+	r := &wire.Request{UID: a.uid, Type: t, Opts: &o}
 	fill(r, map[string]any{})
 	payload, err := r.Encode()
 	if err != nil {
@@ -240,11 +241,11 @@ func (a *Adapter) request(ctx context.Context, t RequestType, ct ClusterMessageT
 // it waits for one answer from each other server until ctx ends (see ask).
 func (a *Adapter) RemoteFetchSockets(ctx context.Context, opts socketio.BroadcastOptions) ([]socketio.SocketInfo, error) {
 	o := optionsOf(opts)
-	p, err := a.ask(ctx, RequestRemoteFetch, func(ctx context.Context, id string) error {
+	p, err := a.ask(ctx, wire.RequestRemoteFetch, func(ctx context.Context, id string) error {
 		if a.bus.cfg.Sharded {
-			return a.publishCluster(ctx, ClusterFetchSockets, map[string]any{"opts": optionsMap(&o), "requestId": id})
+			return a.publishCluster(ctx, wire.ClusterFetchSockets, map[string]any{"opts": o.Map(), "requestId": id})
 		}
-		payload, err := (&Request{UID: a.uid, RequestID: id, Type: RequestRemoteFetch, Opts: &o}).Encode()
+		payload, err := (&wire.Request{UID: a.uid, RequestID: id, Type: wire.RequestRemoteFetch, Opts: &o}).Encode()
 		if err != nil {
 			return err
 		}
@@ -262,11 +263,11 @@ func (a *Adapter) RemoteFetchSockets(ctx context.Context, opts socketio.Broadcas
 // returns the values they acknowledged with, in the order they came.
 func (a *Adapter) RemoteServerSideEmitWithAck(ctx context.Context, event string, args []any) ([]any, error) {
 	data := jsonValues(append([]any{event}, args...))
-	p, err := a.ask(ctx, RequestServerSideEmit, func(ctx context.Context, id string) error {
+	p, err := a.ask(ctx, wire.RequestServerSideEmit, func(ctx context.Context, id string) error {
 		if a.bus.cfg.Sharded {
-			return a.publishCluster(ctx, ClusterServerSideEmit, map[string]any{"requestId": id, "packet": data})
+			return a.publishCluster(ctx, wire.ClusterServerSideEmit, map[string]any{"requestId": id, "packet": data})
 		}
-		payload, err := (&Request{UID: a.uid, RequestID: id, Type: RequestServerSideEmit, Data: data}).Encode()
+		payload, err := (&wire.Request{UID: a.uid, RequestID: id, Type: wire.RequestServerSideEmit, Data: data}).Encode()
 		if err != nil {
 			return err
 		}
@@ -311,10 +312,10 @@ func (a *Adapter) RemoteBroadcastWithAck(ctx context.Context, enc *socketio.Enco
 	ms := timeout.Milliseconds()
 	o.Flags.Timeout = &ms
 	if a.bus.cfg.Sharded {
-		err = a.publishCluster(ctx, ClusterBroadcast, map[string]any{"packet": packetMap(&pkt), "requestId": id, "opts": optionsMap(&o)})
+		err = a.publishCluster(ctx, wire.ClusterBroadcast, map[string]any{"packet": pkt.Map(), "requestId": id, "opts": o.Map()})
 	} else {
 		var payload []byte
-		if payload, err = (&Request{UID: a.uid, RequestID: id, Type: RequestBroadcast, Packet: &pkt, Opts: &o}).Encode(); err == nil {
+		if payload, err = (&wire.Request{UID: a.uid, RequestID: id, Type: wire.RequestBroadcast, Packet: &pkt, Opts: &o}).Encode(); err == nil {
 			err = a.bus.publish(ctx, a.reqChannel, payload)
 		}
 	}
@@ -363,7 +364,7 @@ func (a *Adapter) countChannel() string {
 // whose answers are no longer written once ask returns (nil when there is
 // no other server or nothing was published), and, when ctx ended first,
 // an error wrapping ctx's.
-func (a *Adapter) ask(ctx context.Context, kind RequestType, publish func(context.Context, string) error) (*pending, error) {
+func (a *Adapter) ask(ctx context.Context, kind wire.RequestType, publish func(context.Context, string) error) (*pending, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, a.bus.cfg.RequestsTimeout)
@@ -400,8 +401,8 @@ func (a *Adapter) ask(ctx context.Context, kind RequestType, publish func(contex
 }
 
 // kindName names a request in errors as socket.io names the operation.
-func kindName(kind RequestType) string {
-	if kind == RequestServerSideEmit {
+func kindName(kind wire.RequestType) string {
+	if kind == wire.RequestServerSideEmit {
 		return "serverSideEmit"
 	}
 	return "fetchSockets"
@@ -410,7 +411,7 @@ func kindName(kind RequestType) string {
 // answered records one server's answer to a pending request of kind: add
 // adds it, under a.mu. Answers to no request, to one of another kind or
 // beyond the count expected are dropped.
-func (a *Adapter) answered(id string, kind RequestType, add func(*pending)) {
+func (a *Adapter) answered(id string, kind wire.RequestType, add func(*pending)) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	p := a.pending[id]
@@ -424,8 +425,8 @@ func (a *Adapter) answered(id string, kind RequestType, add func(*pending)) {
 }
 
 // publishCluster publishes a sharded adapter's message on the namespace's channel.
-func (a *Adapter) publishCluster(ctx context.Context, t ClusterMessageType, data map[string]any) error {
-	payload, err := (&ClusterMessage{Type: t, Data: data, UID: a.uid, Nsp: a.nsp}).Encode()
+func (a *Adapter) publishCluster(ctx context.Context, t wire.ClusterMessageType, data map[string]any) error {
+	payload, err := (&wire.ClusterMessage{Type: t, Data: data, UID: a.uid, Nsp: a.nsp}).Encode()
 	if err != nil {
 		return err
 	}
@@ -441,7 +442,7 @@ func (a *Adapter) onClassic(channel string, payload []byte) {
 	case channel == a.reqChannel:
 		a.onRequest(payload)
 	case strings.HasPrefix(channel, a.channel):
-		b, err := DecodeBroadcast(payload)
+		b, err := wire.DecodeBroadcast(payload)
 		if err != nil {
 			a.bus.log.Debug("redis adapter: ignoring a malformed broadcast", "nsp", a.nsp, "err", err)
 			return
@@ -454,7 +455,7 @@ func (a *Adapter) onClassic(channel string, payload []byte) {
 }
 
 // deliver hands a broadcast of another server to the local sockets.
-func (a *Adapter) deliver(p *Packet, opts socketio.BroadcastOptions) {
+func (a *Adapter) deliver(p *wire.Packet, opts socketio.BroadcastOptions) {
 	enc, err := encodedOf(p)
 	if err != nil {
 		a.bus.log.Debug("redis adapter: ignoring a broadcast Go cannot encode", "nsp", a.nsp, "err", err)
@@ -469,7 +470,7 @@ func (a *Adapter) deliver(p *Packet, opts socketio.BroadcastOptions) {
 // reached (0 when Go cannot encode the packet), then ack with the value of
 // each socket's acknowledgement (ackValue), never before count has
 // returned. Acknowledgements later than timeout are dropped.
-func (a *Adapter) deliverWithAck(p *Packet, opts socketio.BroadcastOptions, timeout time.Duration,
+func (a *Adapter) deliverWithAck(p *wire.Packet, opts socketio.BroadcastOptions, timeout time.Duration,
 	count func(int64), ack func(any)) {
 	counted := make(chan struct{})
 	defer close(counted)
@@ -494,7 +495,7 @@ const MaxRemoteAckTimeout = 5 * time.Minute
 // ackTimeout is how long a broadcast with acks waits for them: its timeout
 // flag (ms) up to MaxRemoteAckTimeout, or 0 for socketio's default when it
 // has none.
-func ackTimeout(o *Options) time.Duration {
+func ackTimeout(o *wire.Options) time.Duration {
 	if o == nil || o.Flags.Timeout == nil || *o.Flags.Timeout <= 0 {
 		return 0
 	}
@@ -521,7 +522,7 @@ func (a *Adapter) publishAnswer(channel string, encode func() ([]byte, error)) {
 }
 
 func (a *Adapter) onRequest(payload []byte) {
-	r, err := DecodeRequest(payload)
+	r, err := wire.DecodeRequest(payload)
 	if err != nil {
 		a.bus.log.Debug("redis adapter: ignoring a malformed request", "nsp", a.nsp, "err", err)
 		return
@@ -535,7 +536,7 @@ func (a *Adapter) onRequest(payload []byte) {
 	}
 	ctx, cancel := context.WithTimeout(a.bus.ctx, a.bus.cfg.PublishTimeout)
 	defer cancel()
-	respond := func(kind RequestType, resp *Response) {
+	respond := func(kind wire.RequestType, resp *wire.Response) {
 		resp.RequestID = r.RequestID
 		b, err := resp.Encode(kind)
 		if err == nil {
@@ -546,15 +547,15 @@ func (a *Adapter) onRequest(payload []byte) {
 		}
 	}
 	switch r.Type {
-	case RequestSockets:
+	case wire.RequestSockets:
 		var ids []string
 		for _, id := range a.local.Sockets(socketio.BroadcastOptions{Rooms: toRooms(r.Rooms)}) {
 			ids = append(ids, string(id))
 		}
-		respond(RequestSockets, &Response{SocketIDs: ids})
-	case RequestAllRooms:
-		respond(RequestAllRooms, &Response{Rooms: roomStrings(a.local.Rooms())})
-	case RequestRemoteJoin, RequestRemoteLeave, RequestRemoteDisconnect:
+		respond(wire.RequestSockets, &wire.Response{SocketIDs: ids})
+	case wire.RequestAllRooms:
+		respond(wire.RequestAllRooms, &wire.Response{Rooms: roomStrings(a.local.Rooms())})
+	case wire.RequestRemoteJoin, wire.RequestRemoteLeave, wire.RequestRemoteDisconnect:
 		if r.Opts == nil { // an older adapter's one-socket form
 			so := a.ns.Socket(socketio.SocketID(r.SID))
 			if so == nil {
@@ -562,25 +563,25 @@ func (a *Adapter) onRequest(payload []byte) {
 			}
 			opts = socketio.BroadcastOptions{Rooms: []socketio.Room{socketio.Room(r.SID)}}
 			r.Rooms = []string{r.Room}
-			defer respond(r.Type, &Response{})
+			defer respond(r.Type, &wire.Response{})
 		}
 		switch r.Type {
-		case RequestRemoteJoin:
+		case wire.RequestRemoteJoin:
 			a.ns.LocalSocketsJoin(opts, toRooms(r.Rooms))
-		case RequestRemoteLeave:
+		case wire.RequestRemoteLeave:
 			a.ns.LocalSocketsLeave(opts, toRooms(r.Rooms))
 		default:
 			a.ns.LocalDisconnectSockets(opts, r.Close)
 		}
-	case RequestRemoteFetch:
-		respond(RequestRemoteFetch, &Response{Sockets: socketInfos(a.ns.LocalFetchSockets(opts))})
-	case RequestServerSideEmit:
+	case wire.RequestRemoteFetch:
+		respond(wire.RequestRemoteFetch, &wire.Response{Sockets: socketInfos(a.ns.LocalFetchSockets(opts))})
+	case wire.RequestServerSideEmit:
 		if len(r.Data) > 0 {
 			if ev, ok := r.Data[0].(string); ok {
 				a.ns.DispatchServerSideEmit(ev, r.Data[1:], a.classicServerSideAck(r.RequestID))
 			}
 		}
-	case RequestBroadcast:
+	case wire.RequestBroadcast:
 		if r.Packet == nil || r.Packet.Nsp != a.nsp {
 			return
 		}
@@ -589,31 +590,31 @@ func (a *Adapter) onRequest(payload []byte) {
 			return
 		}
 		a.deliverWithAck(r.Packet, opts, ackTimeout(r.Opts),
-			func(n int64) { respond(RequestBroadcastClientCount, &Response{ClientCount: n}) },
+			func(n int64) { respond(wire.RequestBroadcastClientCount, &wire.Response{ClientCount: n}) },
 			func(v any) {
 				a.publishAnswer(a.resChannel, func() ([]byte, error) {
-					return (&Response{RequestID: r.RequestID, Packet: v}).Encode(RequestBroadcastAck)
+					return (&wire.Response{RequestID: r.RequestID, Packet: v}).Encode(wire.RequestBroadcastAck)
 				})
 			})
 	}
 }
 
 func (a *Adapter) onResponse(payload []byte) {
-	r, err := DecodeResponse(payload)
+	r, err := wire.DecodeResponse(payload)
 	switch {
 	case err != nil:
 	case !r.HasType: // fetchSockets' answers carry no type
-		a.answered(r.RequestID, RequestRemoteFetch, func(p *pending) { p.sockets = appendSockets(p.sockets, r.Sockets) })
-	case r.Type == RequestServerSideEmit:
-		a.answered(r.RequestID, RequestServerSideEmit, func(p *pending) { p.answers = append(p.answers, r.Data) })
-	case r.Type == RequestBroadcastClientCount:
+		a.answered(r.RequestID, wire.RequestRemoteFetch, func(p *pending) { p.sockets = appendSockets(p.sockets, r.Sockets) })
+	case r.Type == wire.RequestServerSideEmit:
+		a.answered(r.RequestID, wire.RequestServerSideEmit, func(p *pending) { p.answers = append(p.answers, r.Data) })
+	case r.Type == wire.RequestBroadcastClientCount:
 		a.broadcastAnswered(r.RequestID, false, r.ClientCount, nil)
-	case r.Type == RequestBroadcastAck:
+	case r.Type == wire.RequestBroadcastAck:
 		a.broadcastAnswered(r.RequestID, true, 0, r.Packet)
 	}
 }
 
-func appendSockets(to []socketio.SocketInfo, sockets []SocketInfo) []socketio.SocketInfo {
+func appendSockets(to []socketio.SocketInfo, sockets []wire.SocketInfo) []socketio.SocketInfo {
 	for _, s := range sockets {
 		to = append(to, socketInfoOf(s))
 	}
@@ -623,7 +624,7 @@ func appendSockets(to []socketio.SocketInfo, sockets []SocketInfo) []socketio.So
 // Messages from other servers: sharded -----------------------------------
 
 func (a *Adapter) onSharded(channel string, payload []byte) {
-	m, err := DecodeClusterMessage(payload)
+	m, err := wire.DecodeClusterMessage(payload)
 	if err != nil {
 		a.bus.log.Debug("redis adapter: ignoring a malformed message", "nsp", a.nsp, "err", err)
 		return
@@ -632,85 +633,74 @@ func (a *Adapter) onSharded(channel string, payload []byte) {
 		return
 	}
 	var opts socketio.BroadcastOptions
-	var oo Options
-	if o, ok := m.Data["opts"]; ok && o != nil {
-		if decodeOptions(o, &oo) != nil {
-			return
-		}
-		opts = broadcastOptionsOf(&oo)
+	oo, err := m.Opts()
+	if err != nil {
+		return
 	}
-	reqID, _ := m.Data["requestId"].(string)
+	if oo != nil {
+		opts = broadcastOptionsOf(oo)
+	}
+	reqID := m.RequestID()
 	ctx, cancel := context.WithTimeout(a.bus.ctx, a.bus.cfg.PublishTimeout)
 	defer cancel()
-	respond := func(t ClusterMessageType, data map[string]any) {
+	respond := func(t wire.ClusterMessageType, data map[string]any) {
 		data["requestId"] = reqID
-		b, err := (&ClusterMessage{Type: t, Data: data, UID: a.uid, Nsp: a.nsp}).Encode()
+		b, err := (&wire.ClusterMessage{Type: t, Data: data, UID: a.uid, Nsp: a.nsp}).Encode()
 		if err == nil {
-			err = a.bus.publish(ctx, ShardedResponseChannel(a.bus.cfg.Key, a.nsp, m.UID), b)
+			err = a.bus.publish(ctx, wire.ShardedResponseChannel(a.bus.cfg.Key, a.nsp, m.UID), b)
 		}
 		if err != nil {
 			a.bus.log.Warn("redis adapter: answer not published", "nsp", a.nsp, "err", err)
 		}
 	}
-	rooms, _ := rooms(m.Data["rooms"])
+	rooms, _ := m.Rooms()
 	switch m.Type {
-	case ClusterBroadcast:
-		var p Packet
-		if decodePacket(m.Data["packet"], &p) != nil || p.Nsp != a.nsp {
+	case wire.ClusterBroadcast:
+		p, err := m.Packet()
+		if err != nil || p.Nsp != a.nsp {
 			return
 		}
 		if reqID == "" {
-			a.deliver(&p, opts)
+			a.deliver(p, opts)
 			return
 		}
-		to := ShardedResponseChannel(a.bus.cfg.Key, a.nsp, m.UID)
-		a.deliverWithAck(&p, opts, ackTimeout(&oo),
-			func(n int64) { respond(ClusterBroadcastClientCount, map[string]any{"clientCount": n}) },
+		to := wire.ShardedResponseChannel(a.bus.cfg.Key, a.nsp, m.UID)
+		a.deliverWithAck(p, opts, ackTimeout(oo),
+			func(n int64) { respond(wire.ClusterBroadcastClientCount, map[string]any{"clientCount": n}) },
 			func(v any) {
 				a.publishAnswer(to, func() ([]byte, error) {
-					return (&ClusterMessage{Type: ClusterBroadcastAck, UID: a.uid, Nsp: a.nsp,
+					return (&wire.ClusterMessage{Type: wire.ClusterBroadcastAck, UID: a.uid, Nsp: a.nsp,
 						Data: map[string]any{"requestId": reqID, "packet": v}}).Encode()
 				})
 			})
-	case ClusterSocketsJoin:
+	case wire.ClusterSocketsJoin:
 		a.ns.LocalSocketsJoin(opts, toRooms(rooms))
-	case ClusterSocketsLeave:
+	case wire.ClusterSocketsLeave:
 		a.ns.LocalSocketsLeave(opts, toRooms(rooms))
-	case ClusterDisconnectSockets:
+	case wire.ClusterDisconnectSockets:
 		closeConn, _ := m.Data["close"].(bool)
 		a.ns.LocalDisconnectSockets(opts, closeConn)
-	case ClusterFetchSockets:
-		var list []any
-		for _, s := range a.ns.LocalFetchSockets(opts) {
-			list = append(list, map[string]any{"id": string(s.ID), "handshake": s.Handshake,
-				"rooms": anyStrings(roomStrings(s.Rooms)), "data": s.Data})
+	case wire.ClusterFetchSockets:
+		list := []any{}
+		for _, s := range socketInfos(a.ns.LocalFetchSockets(opts)) {
+			list = append(list, s.Map())
 		}
-		respond(ClusterFetchSocketsResponse, map[string]any{"sockets": nonNilAny(list)})
-	case ClusterServerSideEmit:
+		respond(wire.ClusterFetchSocketsResponse, map[string]any{"sockets": list})
+	case wire.ClusterServerSideEmit:
 		if d, ok := m.Data["packet"].([]any); ok && len(d) > 0 {
 			if ev, ok := d[0].(string); ok {
 				a.ns.DispatchServerSideEmit(ev, d[1:], a.shardedServerSideAck(m.UID, reqID))
 			}
 		}
-	case ClusterFetchSocketsResponse:
-		var infos []SocketInfo
-		list, _ := m.Data["sockets"].([]any)
-		for _, x := range list {
-			if xm, ok := x.(map[string]any); ok {
-				var si SocketInfo
-				if socketInfo(xm, &si) == nil {
-					infos = append(infos, si)
-				}
-			}
-		}
-		a.answered(reqID, RequestRemoteFetch, func(p *pending) { p.sockets = appendSockets(p.sockets, infos) })
-	case ClusterBroadcastClientCount:
-		n, _ := integer(m.Data["clientCount"])
-		a.broadcastAnswered(reqID, false, n, nil)
-	case ClusterBroadcastAck:
+	case wire.ClusterFetchSocketsResponse:
+		infos := m.Sockets()
+		a.answered(reqID, wire.RequestRemoteFetch, func(p *pending) { p.sockets = appendSockets(p.sockets, infos) })
+	case wire.ClusterBroadcastClientCount:
+		a.broadcastAnswered(reqID, false, m.ClientCount(), nil)
+	case wire.ClusterBroadcastAck:
 		a.broadcastAnswered(reqID, true, 0, m.Data["packet"])
-	case ClusterServerSideEmitResponse:
-		a.answered(reqID, RequestServerSideEmit, func(p *pending) { p.answers = append(p.answers, m.Data["packet"]) })
+	case wire.ClusterServerSideEmitResponse:
+		a.answered(reqID, wire.RequestServerSideEmit, func(p *pending) { p.answers = append(p.answers, m.Data["packet"]) })
 	}
 }
 
@@ -725,7 +715,7 @@ func (a *Adapter) classicServerSideAck(requestID string) func(any) {
 		return nil
 	}
 	return a.serverSideAck(func(ctx context.Context, v any) error {
-		b, err := (&Response{RequestID: requestID, Data: stringified(v)}).Encode(RequestServerSideEmit)
+		b, err := (&wire.Response{RequestID: requestID, Data: stringified(v)}).Encode(wire.RequestServerSideEmit)
 		if err != nil {
 			return err
 		}
@@ -742,12 +732,12 @@ func (a *Adapter) shardedServerSideAck(senderUID, requestID string) func(any) {
 		return nil
 	}
 	return a.serverSideAck(func(ctx context.Context, v any) error {
-		b, err := (&ClusterMessage{Type: ClusterServerSideEmitResponse, UID: a.uid, Nsp: a.nsp,
+		b, err := (&wire.ClusterMessage{Type: wire.ClusterServerSideEmitResponse, UID: a.uid, Nsp: a.nsp,
 			Data: map[string]any{"requestId": requestID, "packet": jsonValues([]any{v})[0]}}).Encode()
 		if err != nil {
 			return err
 		}
-		return a.bus.publish(ctx, ShardedResponseChannel(a.bus.cfg.Key, a.nsp, senderUID), b)
+		return a.bus.publish(ctx, wire.ShardedResponseChannel(a.bus.cfg.Key, a.nsp, senderUID), b)
 	})
 }
 

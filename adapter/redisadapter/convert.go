@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/expressbridge/expressbridge/adapter/redisadapter/wire"
 	"github.com/expressbridge/expressbridge/socketio"
 	"github.com/expressbridge/expressbridge/socketio/parser"
 )
@@ -18,21 +19,17 @@ import (
 // before socket.io-parser splits it: {type: EVENT, data: [event, ...args],
 // nsp}, Buffers inside data. These convert one to the other.
 
-// jsDate is how JSON.stringify writes a Date (its toJSON): what a Node
-// server sends its clients for a Date the emitter published.
-const jsDate = "2006-01-02T15:04:05.000Z"
-
 // packetOf turns an encoded EVENT into the adapter's packet: each argument
 // decoded from JSON (numbers kept exact as json.Number), each attachment
 // back in its placeholder's place as []byte.
-func packetOf(p *socketio.Encoded, nsp string) (Packet, error) {
+func packetOf(p *socketio.Encoded, nsp string) (wire.Packet, error) {
 	// 1. The packet's text.
 	sp, err := parser.Decode(p.Text)
 	if err != nil {
-		return Packet{}, err
+		return wire.Packet{}, err
 	}
 	if sp.Type != parser.Event && sp.Type != parser.BinaryEvent {
-		return Packet{}, fmt.Errorf("redisadapter: only events are broadcast, not packet type %d", sp.Type)
+		return wire.Packet{}, fmt.Errorf("redisadapter: only events are broadcast, not packet type %d", sp.Type)
 	}
 	// 2. Its arguments, attachments in place.
 	data := make([]any, len(sp.Args))
@@ -44,22 +41,22 @@ func packetOf(p *socketio.Encoded, nsp string) (Packet, error) {
 		dec := json.NewDecoder(bytes.NewReader(raw))
 		dec.UseNumber()
 		if err := dec.Decode(&data[i]); err != nil {
-			return Packet{}, err
+			return wire.Packet{}, err
 		}
 	}
-	return Packet{Type: PacketEvent, Nsp: nsp, Data: data}, nil
+	return wire.Packet{Type: wire.PacketEvent, Nsp: nsp, Data: data}, nil
 }
 
 // encodedOf encodes a packet of another server for Go's sockets: []byte
 // anywhere in data becomes an attachment, time.Time the string JSON.stringify
 // writes for a Date. The packet's own id is not kept (Go gives its own).
-func encodedOf(p *Packet) (*socketio.Encoded, error) {
+func encodedOf(p *wire.Packet) (*socketio.Encoded, error) {
 	return encodedWithID(p, nil)
 }
 
 // encodedWithID is encodedOf with ack id id when not nil.
-func encodedWithID(p *Packet, id *uint64) (*socketio.Encoded, error) {
-	if p.Type != PacketEvent || len(p.Data) == 0 {
+func encodedWithID(p *wire.Packet, id *uint64) (*socketio.Encoded, error) {
+	if p.Type != wire.PacketEvent || len(p.Data) == 0 {
 		return nil, errors.New("redisadapter: not an event")
 	}
 	var bins [][]byte
@@ -90,7 +87,7 @@ func forJSON(v any, bins *[][]byte) any {
 		*bins = append(*bins, v)
 		return parser.Placeholder(len(*bins) - 1)
 	case time.Time:
-		return v.UTC().Format(jsDate)
+		return wire.JSONDate(v)
 	case []any:
 		out := make([]any, len(v))
 		for i, x := range v {
@@ -108,7 +105,8 @@ func forJSON(v any, bins *[][]byte) any {
 }
 
 // jsonValues makes Go arguments publishable: each through encoding/json
-// (structs become maps), []byte kept as binary.
+// (structs become maps), []byte kept as binary; one the decoders would
+// refuse (wire.MaxMessageSize, wire.MaxDepth) becomes nil.
 func jsonValues(args []any) []any {
 	out := make([]any, len(args))
 	for i, a := range args {
@@ -122,19 +120,17 @@ func jsonValues(args []any) []any {
 			out[i] = nil
 			continue
 		}
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.UseNumber()
-		var v any
-		dec.Decode(&v)
-		out[i] = numbers(v)
+		if out[i], err = wire.DecodeJSONValue(raw); err != nil {
+			out[i] = nil // beyond what the decoders take
+		}
 	}
 	return out
 }
 
 // ackValue is the value a broadcast's ack carries back to its sender, as
 // the adapter's callback takes it: the first argument of the client's
-// acknowledgement (nil when it has none), binary as []byte, numbers as
-// int64 or float64.
+// acknowledgement (nil when it has none, or when the decoders would refuse
+// it), binary as []byte, numbers as int64 or float64.
 func ackValue(args socketio.Args) any {
 	if args.Len() == 0 {
 		return nil
@@ -142,13 +138,11 @@ func ackValue(args socketio.Args) any {
 	if b, ok := args.Bytes(0); ok {
 		return b
 	}
-	dec := json.NewDecoder(bytes.NewReader(args.Raw(0)))
-	dec.UseNumber()
-	var v any
-	if dec.Decode(&v) != nil {
+	v, err := wire.DecodeJSONValue(args.Raw(0))
+	if err != nil {
 		return nil
 	}
-	return numbers(v)
+	return v
 }
 
 // argsOf is an ack value of another server as the one argument of a
@@ -181,7 +175,7 @@ func bufferJSON(v any) any {
 		}
 		return map[string]any{"type": "Buffer", "data": data}
 	case time.Time:
-		return v.UTC().Format(jsDate)
+		return wire.JSONDate(v)
 	case []any:
 		out := make([]any, len(v))
 		for i, x := range v {
@@ -198,11 +192,11 @@ func bufferJSON(v any) any {
 	return v
 }
 
-func optionsOf(o socketio.BroadcastOptions) Options {
-	return Options{Rooms: roomStrings(o.Rooms), Except: roomStrings(o.Except)}
+func optionsOf(o socketio.BroadcastOptions) wire.Options {
+	return wire.Options{Rooms: roomStrings(o.Rooms), Except: roomStrings(o.Except)}
 }
 
-func broadcastOptionsOf(o *Options) socketio.BroadcastOptions {
+func broadcastOptionsOf(o *wire.Options) socketio.BroadcastOptions {
 	return socketio.BroadcastOptions{Rooms: toRooms(o.Rooms), Except: toRooms(o.Except)}
 }
 
@@ -222,32 +216,14 @@ func toRooms(s []string) []socketio.Room {
 	return out
 }
 
-func anyStrings(s []string) []any {
-	out := make([]any, len(s))
-	for i, x := range s {
-		out[i] = x
-	}
-	return out
-}
-
-// packetMap is a packet as a sharded adapter's message holds it.
-func packetMap(p *Packet) map[string]any {
-	return map[string]any{"type": int64(p.Type), "data": nonNilAny(p.Data), "nsp": p.Nsp}
-}
-
-// optionsMap is options as a sharded adapter's message holds them.
-func optionsMap(o *Options) map[string]any {
-	return map[string]any{"rooms": anyStrings(o.Rooms), "except": anyStrings(o.Except), "flags": o.Flags.asMap()}
-}
-
-func socketInfos(in []socketio.SocketInfo) []SocketInfo {
-	out := make([]SocketInfo, len(in))
+func socketInfos(in []socketio.SocketInfo) []wire.SocketInfo {
+	out := make([]wire.SocketInfo, len(in))
 	for i, s := range in {
-		out[i] = SocketInfo{ID: string(s.ID), Handshake: s.Handshake, Rooms: roomStrings(s.Rooms), Data: s.Data}
+		out[i] = wire.SocketInfo{ID: string(s.ID), Handshake: s.Handshake, Rooms: roomStrings(s.Rooms), Data: s.Data}
 	}
 	return out
 }
 
-func socketInfoOf(s SocketInfo) socketio.SocketInfo {
+func socketInfoOf(s wire.SocketInfo) socketio.SocketInfo {
 	return socketio.SocketInfo{ID: socketio.SocketID(s.ID), Handshake: s.Handshake, Rooms: toRooms(s.Rooms), Data: s.Data}
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/expressbridge/expressbridge/adapter/redisadapter/wire"
 	"github.com/expressbridge/expressbridge/socketio"
 	"github.com/expressbridge/expressbridge/socketio/parser"
 )
@@ -31,12 +32,12 @@ func TestEncodedRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			b := &Broadcast{UID: "x", Packet: p}
-			wire, err := b.Encode()
+			b := &wire.Broadcast{UID: "x", Packet: p}
+			payload, err := b.Encode()
 			if err != nil {
 				t.Fatal(err)
 			}
-			back, err := DecodeBroadcast(wire)
+			back, err := wire.DecodeBroadcast(payload)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -50,7 +51,7 @@ func TestEncodedRoundTrip(t *testing.T) {
 		})
 	}
 	when := time.Date(2026, 1, 2, 3, 4, 5, 6e6, time.UTC)
-	enc, err := encodedOf(&Packet{Type: PacketEvent, Nsp: "/", Data: []any{"d", map[string]any{"when": when, "b": []byte{9}}}})
+	enc, err := encodedOf(&wire.Packet{Type: wire.PacketEvent, Nsp: "/", Data: []any{"d", map[string]any{"when": when, "b": []byte{9}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,18 +148,18 @@ func TestAckValues(t *testing.T) {
 // (another server must not make Go hold sockets for hours, nor overflow a
 // Duration).
 func TestAckTimeout(t *testing.T) {
-	ms := func(v int64) *Options {
-		o := &Options{}
+	ms := func(v int64) *wire.Options {
+		o := &wire.Options{}
 		o.Flags.Timeout = &v
 		return o
 	}
 	for _, tc := range []struct {
 		name string
-		o    *Options
+		o    *wire.Options
 		want time.Duration
 	}{
 		{"no options", nil, 0},
-		{"no flag", &Options{}, 0},
+		{"no flag", &wire.Options{}, 0},
 		{"zero", ms(0), 0},
 		{"negative", ms(-5), 0},
 		{"2 s", ms(2000), 2 * time.Second},

@@ -1,106 +1,23 @@
-// Package redisadapter is the wire format of @socket.io/redis-adapter 8.3
-// and @socket.io/redis-emitter 5.1: channel names, broadcasts, requests and
-// responses exactly as the Node packages publish them in Redis, so that a Go
-// process can take part in a Socket.IO deployment that fans out through
-// Redis (emit to rooms, make sockets join or leave, disconnect them,
-// server-side emit), in both directions.
+// Package redisadapter joins a Go instance to a Socket.IO fleet that fans
+// out through Redis, in the protocol of @socket.io/redis-adapter 8.3 and
+// @socket.io/redis-emitter 5.1 (and of createShardedAdapter), so that Go
+// instances, Node servers and the emitter reach each other's sockets: emit
+// to rooms, make sockets join or leave, disconnect them, fetch them,
+// server-side emit, broadcasts with acks, in both directions.
 //
-// Two layers. The codec (Encode*, Decode*, the channel names) does no I/O:
-// the caller publishes the bytes Encode* return and hands Decode* the
-// payloads its subscription receives. On top of it, a Bus joins a Go
-// instance to the fleet through a go-redis client: NewAdapter gives each
+// A Bus is the membership, on a go-redis client: NewAdapter gives each
 // socketio namespace an Adapter (rooms local first, Redis layered on top,
 // as RedisAdapter subclasses socket.io-adapter's Adapter), and NewRelay
 // carries the /ws door's broadcasts (bridge.Fanout). Delivery between
-// instances is at most once, as Redis Pub/Sub's. The source of the Node
-// packages (node-app/node_modules/@socket.io/redis-adapter/dist/index.js,
-// sharded-adapter.js, @socket.io/redis-emitter/dist/index.js) is the
-// authority; testdata/redisadapter/ holds messages captured from them.
+// instances is at most once, as Redis Pub/Sub's.
 //
-// Payloads are MessagePack (notepack.io) or JSON, as the Node side chooses
-// per message: broadcasts and broadcast-with-ack requests are MessagePack,
-// every other request and response is JSON, a MessagePack BROADCAST_ACK
-// response aside. Decoders take both, as the adapter does (a payload
-// starting with '{' is JSON).
-//
-// Values inside packets (event arguments, socket data) decode to nil, bool,
-// int64, uint64, float64, string, []byte (MessagePack bin: a Node Buffer),
-// time.Time (a MessagePack timestamp: a Node Date), []any and
-// map[string]any. A JSON number decodes to int64 when it is an integer that
-// fits, float64 otherwise.
+// The messages themselves are package wire's (adapter/redisadapter/wire,
+// a codec with no I/O); this package converts between them and socketio's
+// types and does the publishing, subscribing and request/response dance.
 package redisadapter
 
-import (
-	"errors"
-	"fmt"
-)
+import "github.com/expressbridge/expressbridge/adapter/redisadapter/wire"
 
-// Limits of the decoders, checked before any other work.
-const (
-	// MaxMessageSize bounds one payload: Socket.IO's own default
-	// maxHttpBufferSize is 1 MB, and an adapter message carries one packet
-	// plus its options.
-	MaxMessageSize = 1 << 20
-	// MaxDepth bounds the nesting of arrays and maps in a payload, so that a
-	// hostile publisher cannot exhaust the decoder's stack.
-	MaxDepth = 64
-)
-
-// ErrMalformed means a payload is not one the Node packages would publish:
-// too large, too deep, not MessagePack or JSON, or of the wrong shape. Every
-// decoder error wraps it.
-var ErrMalformed = errors.New("redisadapter: malformed message")
-
-func malformed(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrMalformed}, args...)...)
-}
-
-// Channels ---------------------------------------------------------------
-
-// DefaultKey is the adapter's and the emitter's default key (option `key`),
-// the sharded adapter's default channelPrefix.
-const DefaultKey = "socket.io"
-
-// BroadcastChannel is where broadcasts to a namespace without exactly one
-// room are published, and the prefix the adapter pattern-subscribes to
-// (BroadcastChannel(key, nsp) + "*"): "socket.io#/#".
-func BroadcastChannel(key, nsp string) string { return key + "#" + nsp + "#" }
-
-// RoomChannel is where a broadcast to exactly one room is published:
-// "socket.io#/#room#". The adapter drops it unless it has the room.
-func RoomChannel(key, nsp, room string) string { return key + "#" + nsp + "#" + room + "#" }
-
-// RequestChannel is where requests between servers are published:
-// "socket.io-request#/#". Its subscriber count (PUBSUB NUMSUB) is the
-// number of servers, as the adapter counts them.
-func RequestChannel(key, nsp string) string { return key + "-request#" + nsp + "#" }
-
-// ResponseChannel is where responses are published by default:
-// "socket.io-response#/#".
-func ResponseChannel(key, nsp string) string { return key + "-response#" + nsp + "#" }
-
-// SpecificResponseChannel is where responses to one server are published
-// when the responders set publishOnSpecificResponseChannel:
-// "socket.io-response#/#UID#".
-func SpecificResponseChannel(key, nsp, uid string) string {
-	return ResponseChannel(key, nsp) + uid + "#"
-}
-
-// ShardedChannel is the sharded adapter's channel (SPUBLISH/SSUBSCRIBE) for
-// a namespace: "socket.io#/#". Its SHARDNUMSUB is the number of servers.
-func ShardedChannel(prefix, nsp string) string { return prefix + "#" + nsp + "#" }
-
-// ShardedRoomChannel is the sharded adapter's channel for broadcasts to one
-// room in its "dynamic" subscription modes: "socket.io#/#room#".
-func ShardedRoomChannel(prefix, nsp, room string) string {
-	return ShardedChannel(prefix, nsp) + room + "#"
-}
-
-// ShardedResponseChannel is where the sharded adapter sends responses to
-// the server uid: "socket.io#/#UID#".
-func ShardedResponseChannel(prefix, nsp, uid string) string {
-	return ShardedChannel(prefix, nsp) + uid + "#"
-}
-
-// EmitterUID is the uid the emitter puts in its broadcasts and requests.
-const EmitterUID = "emitter"
+// DefaultKey is BusConfig.Key's default: the Node packages' default key
+// (option `key`, the sharded adapter's channelPrefix), wire.DefaultKey.
+const DefaultKey = wire.DefaultKey

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+
+	"github.com/expressbridge/expressbridge/adapter/redisadapter/wire"
 )
 
 // The plain /ws chat across instances ------------------------------------
@@ -60,9 +62,9 @@ func (r *Relay) Start(ctx context.Context, deliver func(msg []byte)) error {
 	r.mu.Unlock()
 	key := r.bus.cfg.Key
 	if r.bus.cfg.Sharded {
-		return r.bus.subscribe(ctx, &subscription{channels: []string{ShardedChannel(key, WSNamespace)}, handle: r.onSharded})
+		return r.bus.subscribe(ctx, &subscription{channels: []string{wire.ShardedChannel(key, WSNamespace)}, handle: r.onSharded})
 	}
-	return r.bus.subscribe(ctx, &subscription{patterns: []string{BroadcastChannel(key, WSNamespace) + "*"}, handle: r.onClassic})
+	return r.bus.subscribe(ctx, &subscription{patterns: []string{wire.BroadcastChannel(key, WSNamespace) + "*"}, handle: r.onClassic})
 }
 
 // relayQueue is how many /ws broadcasts may wait for Redis: a second's
@@ -107,17 +109,17 @@ func (r *Relay) publisher() {
 func (r *Relay) publish(msg []byte) error {
 	ctx, cancel := context.WithTimeout(r.bus.ctx, r.bus.cfg.PublishTimeout)
 	defer cancel()
-	p := Packet{Type: PacketEvent, Nsp: WSNamespace, Data: []any{WSEvent, string(msg)}}
+	p := wire.Packet{Type: wire.PacketEvent, Nsp: WSNamespace, Data: []any{WSEvent, string(msg)}}
 	var err error
 	if r.bus.cfg.Sharded {
 		var payload []byte
-		payload, err = (&ClusterMessage{Type: ClusterBroadcast, UID: r.uid, Nsp: WSNamespace,
-			Data: map[string]any{"packet": packetMap(&p), "opts": optionsMap(&Options{})}}).Encode()
+		payload, err = (&wire.ClusterMessage{Type: wire.ClusterBroadcast, UID: r.uid, Nsp: WSNamespace,
+			Data: map[string]any{"packet": p.Map(), "opts": (&wire.Options{}).Map()}}).Encode()
 		if err == nil {
-			err = r.bus.publish(ctx, ShardedChannel(r.bus.cfg.Key, WSNamespace), payload)
+			err = r.bus.publish(ctx, wire.ShardedChannel(r.bus.cfg.Key, WSNamespace), payload)
 		}
 	} else {
-		b := &Broadcast{UID: r.uid, Packet: p}
+		b := &wire.Broadcast{UID: r.uid, Packet: p}
 		var payload []byte
 		if payload, err = b.Encode(); err == nil {
 			err = r.bus.publish(ctx, b.Channel(r.bus.cfg.Key), payload)
@@ -130,7 +132,7 @@ func (r *Relay) publish(msg []byte) error {
 }
 
 func (r *Relay) onClassic(_ string, payload []byte) {
-	b, err := DecodeBroadcast(payload)
+	b, err := wire.DecodeBroadcast(payload)
 	if err != nil || b.UID == r.uid || b.Packet.Nsp != WSNamespace || len(b.Opts.Rooms) > 0 {
 		return
 	}
@@ -138,20 +140,23 @@ func (r *Relay) onClassic(_ string, payload []byte) {
 }
 
 func (r *Relay) onSharded(_ string, payload []byte) {
-	m, err := DecodeClusterMessage(payload)
-	if err != nil || m.UID == r.uid || m.Nsp != WSNamespace || m.Type != ClusterBroadcast {
+	m, err := wire.DecodeClusterMessage(payload)
+	if err != nil || m.UID == r.uid || m.Nsp != WSNamespace || m.Type != wire.ClusterBroadcast {
 		return
 	}
-	var o Options
-	var p Packet
-	if decodeOptions(m.Data["opts"], &o) != nil || len(o.Rooms) > 0 || decodePacket(m.Data["packet"], &p) != nil {
+	o, err := m.Opts()
+	if err != nil || o == nil || len(o.Rooms) > 0 {
 		return
 	}
-	r.hand(&p)
+	p, err := m.Packet()
+	if err != nil {
+		return
+	}
+	r.hand(p)
 }
 
 // hand delivers a packet's frame: event WSEvent with one string.
-func (r *Relay) hand(p *Packet) {
+func (r *Relay) hand(p *wire.Packet) {
 	if len(p.Data) != 2 || p.Data[0] != WSEvent {
 		return
 	}

@@ -36,6 +36,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/expressbridge/expressbridge/adapter/redisadapter"
+	"github.com/expressbridge/expressbridge/adapter/redisadapter/wire"
 	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/bridge"
 	"github.com/expressbridge/expressbridge/connectsid"
@@ -254,13 +255,13 @@ func measure(t *testing.T, name, redisURL string, servers []*server, paced bool)
 		t.Fatal(err)
 	}
 	defer client.Close()
-	payload, err := (&redisadapter.Broadcast{UID: redisadapter.EmitterUID, Packet: redisadapter.Packet{
-		Type: redisadapter.PacketEvent, Nsp: "/", Data: []any{"tick", map[string]any{"text": "one broadcast to everyone", "n": 1}}},
+	payload, err := (&wire.Broadcast{UID: wire.EmitterUID, Packet: wire.Packet{
+		Type: wire.PacketEvent, Nsp: "/", Data: []any{"tick", map[string]any{"text": "one broadcast to everyone", "n": 1}}},
 	}).Encode()
 	if err != nil {
 		t.Fatal(err)
 	}
-	channel := redisadapter.BroadcastChannel(redisadapter.DefaultKey, "/")
+	channel := wire.BroadcastChannel(wire.DefaultKey, "/")
 	time.Sleep(500 * time.Millisecond) // settle after the connection burst
 	cpu0 := make([]time.Duration, len(servers))
 	for i, s := range servers {

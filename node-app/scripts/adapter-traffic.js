@@ -3,7 +3,7 @@
 // Makes the real @socket.io/redis-adapter 8.3, @socket.io/redis-emitter 5.1
 // and the sharded adapter publish one of each message they know, on the
 // Redis given as argv[2], one step at a time. A Go test subscribes first and
-// captures what arrives (testdata/redisadapter/messages.json); this script
+// captures what arrives (adapter/redisadapter/wire/testdata/messages.json); this script
 // only causes traffic. It prints "step NAME" before each step and "done" at
 // the end.
 //

@@ -1,4 +1,4 @@
-package redisadapter_test
+package wire_test
 
 import (
 	"bytes"
@@ -7,18 +7,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/expressbridge/expressbridge/adapter/redisadapter"
-	"github.com/expressbridge/expressbridge/internal/testenv"
+	"github.com/expressbridge/expressbridge/adapter/redisadapter/wire"
 )
 
-// Golden messages: testdata/redisadapter/messages.json holds what the real
+// Golden messages: testdata/messages.json holds what the real
 // Node packages published (node-app/scripts/adapter-traffic.js, captured by
 // TestAdapterVectorsMatchNode), each with the decoding this package must
 // give, random ids replaced by placeholders.
@@ -37,13 +35,13 @@ type vector struct {
 	Decoded json.RawMessage `json:"decoded"` // view of the decoding, random ids replaced
 }
 
-func vectorPath(t testing.TB) string {
-	return filepath.Join(testenv.RepoRoot(t), "testdata", "redisadapter", "messages.json")
-}
+// vectorPath is the golden file, beside this package (go test runs in its
+// folder).
+const vectorPath = "testdata/messages.json"
 
 func readVectors(t testing.TB) vectorFile {
 	t.Helper()
-	b, err := os.ReadFile(vectorPath(t))
+	b, err := os.ReadFile(vectorPath)
 	if err != nil {
 		t.Fatalf("read the golden messages: %v (make vectors regenerates them)", err)
 	}
@@ -74,10 +72,10 @@ func kindOf(channel string) string {
 
 // decoded is one message decoded by kind.
 type decoded struct {
-	broadcast *redisadapter.Broadcast
-	request   *redisadapter.Request
-	response  *redisadapter.Response
-	cluster   *redisadapter.ClusterMessage
+	broadcast *wire.Broadcast
+	request   *wire.Request
+	response  *wire.Response
+	cluster   *wire.ClusterMessage
 }
 
 func decode(kind string, payload []byte) (decoded, error) {
@@ -85,13 +83,13 @@ func decode(kind string, payload []byte) (decoded, error) {
 	var err error
 	switch kind {
 	case "broadcast":
-		d.broadcast, err = redisadapter.DecodeBroadcast(payload)
+		d.broadcast, err = wire.DecodeBroadcast(payload)
 	case "request":
-		d.request, err = redisadapter.DecodeRequest(payload)
+		d.request, err = wire.DecodeRequest(payload)
 	case "response":
-		d.response, err = redisadapter.DecodeResponse(payload)
+		d.response, err = wire.DecodeResponse(payload)
 	case "cluster":
-		d.cluster, err = redisadapter.DecodeClusterMessage(payload)
+		d.cluster, err = wire.DecodeClusterMessage(payload)
 	default:
 		err = fmt.Errorf("unknown kind %q", kind)
 	}
@@ -103,7 +101,7 @@ func decode(kind string, payload []byte) (decoded, error) {
 func (d decoded) tokens() []string {
 	var s []string
 	add := func(x string) {
-		if x != "" && x != redisadapter.EmitterUID {
+		if x != "" && x != wire.EmitterUID {
 			s = append(s, x)
 		}
 	}
@@ -169,7 +167,7 @@ func (d decoded) view() any {
 	return nil
 }
 
-func packetView(p *redisadapter.Packet) any {
+func packetView(p *wire.Packet) any {
 	m := map[string]any{"type": p.Type, "nsp": p.Nsp, "data": value(p.Data)}
 	if p.ID != nil {
 		m["id"] = *p.ID
@@ -177,7 +175,7 @@ func packetView(p *redisadapter.Packet) any {
 	return m
 }
 
-func optsView(o *redisadapter.Options) any {
+func optsView(o *wire.Options) any {
 	f := map[string]any{"volatile": o.Flags.Volatile, "local": o.Flags.Local, "broadcast": o.Flags.Broadcast,
 		"expectSingleResponse": o.Flags.ExpectSingleResponse, "compress": o.Flags.Compress, "binary": o.Flags.Binary,
 		"timeout": o.Flags.Timeout, "other": value(o.Flags.Other)}
@@ -324,16 +322,16 @@ func reencode(kind string, d decoded, orig []byte) ([]byte, error) {
 		return d.request.Encode()
 	case "response":
 		r := d.response
-		k := redisadapter.RequestRemoteJoin
+		k := wire.RequestRemoteJoin
 		switch {
 		case r.HasType:
 			k = r.Type
 		case r.Sockets != nil || bytes.Contains(orig, []byte(`"sockets":[]`)):
-			k = redisadapter.RequestRemoteFetch
+			k = wire.RequestRemoteFetch
 		case r.SocketIDs != nil:
-			k = redisadapter.RequestSockets
+			k = wire.RequestSockets
 		case r.Rooms != nil:
-			k = redisadapter.RequestAllRooms
+			k = wire.RequestAllRooms
 		}
 		return r.Encode(k)
 	case "cluster":

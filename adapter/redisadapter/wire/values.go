@@ -1,10 +1,11 @@
-package redisadapter
+package wire
 
 import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"slices"
@@ -369,6 +370,102 @@ func numbers(v any) any {
 	return v
 }
 
+// Writing JSON as JSON.stringify does -------------------------------------
+//
+// encoding/json refuses ±Inf and NaN (a JSON payload decodes 1e999 to
+// +Inf, as JSON.parse does, and MessagePack carries them) and writes a
+// time.Time its own way (a MessagePack timestamp decodes to one). The JSON
+// encoders write what JSON.stringify writes for the value Node holds: null
+// for a number that is not finite, a Date's toJSON for a time.
+
+// maxJSDate bounds a JavaScript Date: ±8.64e15 ms from the epoch.
+const maxJSDate = 8_640_000_000_000 // seconds
+
+// JSONDate is t as JSON.stringify writes a Date (Date.prototype.toJSON):
+// "2006-01-02T15:04:05.000Z" in UTC, a year outside 0..9999 as ±YYYYYY,
+// and nil (null) beyond what a Date holds (an Invalid Date).
+func JSONDate(t time.Time) any {
+	if sec := t.Unix(); sec > maxJSDate || sec < -maxJSDate {
+		return nil
+	}
+	t = t.UTC()
+	rest := t.Format("-01-02T15:04:05.000Z")
+	switch y := t.Year(); {
+	case y >= 0 && y <= 9999:
+		return fmt.Sprintf("%04d", y) + rest
+	case y < 0:
+		return fmt.Sprintf("-%06d", -y) + rest
+	default:
+		return fmt.Sprintf("+%06d", y) + rest
+	}
+}
+
+// unlikeStringify reports whether v holds a value encoding/json writes
+// otherwise than JSON.stringify: a number that is not finite, a time.
+func unlikeStringify(v any) bool {
+	switch v := v.(type) {
+	case float64:
+		return math.IsInf(v, 0) || math.IsNaN(v)
+	case time.Time:
+		return true
+	case []any:
+		return slices.ContainsFunc(v, unlikeStringify)
+	case map[string]any:
+		for _, x := range v {
+			if unlikeStringify(x) {
+				return true
+			}
+		}
+	case []SocketInfo:
+		for _, s := range v {
+			if unlikeStringify(s.Data) || unlikeStringify(s.Handshake) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// asStringify returns a copy of v that encoding/json writes as
+// JSON.stringify would: numbers that are not finite as nil, times as
+// JSONDate.
+func asStringify(v any) any {
+	switch v := v.(type) {
+	case float64:
+		if math.IsInf(v, 0) || math.IsNaN(v) {
+			return nil
+		}
+	case time.Time:
+		return JSONDate(v)
+	case []any:
+		if v == nil {
+			return v
+		}
+		out := make([]any, len(v))
+		for i, x := range v {
+			out[i] = asStringify(x)
+		}
+		return out
+	case map[string]any:
+		if v == nil {
+			return v
+		}
+		out := make(map[string]any, len(v))
+		for k, x := range v {
+			out[k] = asStringify(x)
+		}
+		return out
+	case []SocketInfo:
+		out := make([]SocketInfo, len(v))
+		for i, s := range v {
+			h, _ := asStringify(s.Handshake).(map[string]any)
+			out[i] = SocketInfo{ID: s.ID, Handshake: h, Rooms: s.Rooms, Data: asStringify(s.Data)}
+		}
+		return out
+	}
+	return v
+}
+
 // decodeAny decodes JSON when the payload starts with '{', as the adapter
 // does, MessagePack otherwise.
 func decodeAny(data []byte) (v any, isJSON bool, err error) {
@@ -379,3 +476,9 @@ func decodeAny(data []byte) (v any, isJSON bool, err error) {
 	v, err = decodeMsgpack(data)
 	return v, false, err
 }
+
+// DecodeJSONValue decodes one JSON value as the decoders decode the values
+// inside messages (numbers as int64 when integral, float64 otherwise),
+// with their limits: an error wrapping ErrMalformed when data is over
+// MaxMessageSize, nests deeper than MaxDepth or is not one JSON value.
+func DecodeJSONValue(data []byte) (any, error) { return decodeJSON(data) }

@@ -1,4 +1,4 @@
-package redisadapter
+package wire
 
 // ClusterMessageType is socket.io-adapter 2.5's MessageType, the message
 // types of the sharded adapter (createShardedAdapter, Redis 7 sharded
@@ -102,4 +102,99 @@ func hasBinary(v any) bool {
 		}
 	}
 	return false
+}
+
+// Fields of Data -----------------------------------------------------------
+//
+// What the sharded adapter puts in Data, by key: "packet" (a Packet's Map
+// for ClusterBroadcast; the event and its arguments for
+// ClusterServerSideEmit; the acknowledged value for ClusterBroadcastAck
+// and ClusterServerSideEmitResponse), "opts" (an Options' Map), "rooms"
+// (StringValues), "close", "requestId", "sockets" (SocketInfo Maps),
+// "clientCount". The methods below read the typed ones.
+
+// RequestID is Data's requestId, "" when it has none (no answer wanted).
+func (m *ClusterMessage) RequestID() string {
+	id, _ := m.Data["requestId"].(string)
+	return id
+}
+
+// Opts decodes Data's opts: nil and no error when it has none, an error
+// wrapping ErrMalformed when they are not {rooms, except, flags}.
+func (m *ClusterMessage) Opts() (*Options, error) {
+	v, ok := m.Data["opts"]
+	if !ok || v == nil {
+		return nil, nil
+	}
+	o := &Options{}
+	if err := decodeOptions(v, o); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// Packet decodes Data's packet as a ClusterBroadcast holds it; an error
+// wrapping ErrMalformed when it is missing or not a packet.
+func (m *ClusterMessage) Packet() (*Packet, error) {
+	p := &Packet{}
+	if err := decodePacket(m.Data["packet"], p); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Rooms decodes Data's rooms (ClusterSocketsJoin and ClusterSocketsLeave):
+// nil when it has none, an error wrapping ErrMalformed when they are not a
+// list of rooms.
+func (m *ClusterMessage) Rooms() ([]string, error) { return rooms(m.Data["rooms"]) }
+
+// Sockets decodes Data's sockets (ClusterFetchSocketsResponse); entries
+// that are not sockets are left out.
+func (m *ClusterMessage) Sockets() []SocketInfo {
+	list, _ := m.Data["sockets"].([]any)
+	var out []SocketInfo
+	for _, x := range list {
+		if xm, ok := x.(map[string]any); ok {
+			var si SocketInfo
+			if socketInfo(xm, &si) == nil {
+				out = append(out, si)
+			}
+		}
+	}
+	return out
+}
+
+// ClientCount is Data's clientCount (ClusterBroadcastClientCount), 0 when
+// it has none or it is not a whole number.
+func (m *ClusterMessage) ClientCount() int64 {
+	n, _ := integer(m.Data["clientCount"])
+	return n
+}
+
+// Map is the packet as a cluster message's Data holds it: {type, data,
+// nsp}.
+func (p *Packet) Map() map[string]any {
+	return map[string]any{"type": int64(p.Type), "data": nonNilAny(p.Data), "nsp": p.Nsp}
+}
+
+// Map is the options as a cluster message's Data holds them: {rooms,
+// except, flags}.
+func (o *Options) Map() map[string]any {
+	return map[string]any{"rooms": StringValues(o.Rooms), "except": StringValues(o.Except), "flags": o.Flags.asMap()}
+}
+
+// Map is the socket as a ClusterFetchSocketsResponse's sockets hold it:
+// {id, handshake, rooms, data}.
+func (s *SocketInfo) Map() map[string]any {
+	return map[string]any{"id": s.ID, "handshake": s.Handshake, "rooms": StringValues(s.Rooms), "data": s.Data}
+}
+
+// StringValues is s as a list in Data (rooms): a []any of strings, empty
+// rather than nil.
+func StringValues(s []string) []any {
+	out := make([]any, len(s))
+	for i, x := range s {
+		out[i] = x
+	}
+	return out
 }

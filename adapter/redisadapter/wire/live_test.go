@@ -1,4 +1,4 @@
-package redisadapter_test
+package wire_test
 
 import (
 	"bufio"
@@ -14,7 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/expressbridge/expressbridge/adapter/redisadapter"
+	"github.com/expressbridge/expressbridge/adapter/redisadapter/wire"
 	"github.com/expressbridge/expressbridge/internal/testenv"
 )
 
@@ -42,7 +42,7 @@ func TestAdapterVectorsMatchNode(t *testing.T) {
 	if _, err := ps.Receive(ctx); err != nil {
 		t.Fatalf("PSUBSCRIBE: %v", err)
 	}
-	ss := rc.SSubscribe(ctx, redisadapter.ShardedChannel("sharded", "/"), redisadapter.ShardedRoomChannel("sharded", "/", "room:s"))
+	ss := rc.SSubscribe(ctx, wire.ShardedChannel("sharded", "/"), wire.ShardedRoomChannel("sharded", "/", "room:s"))
 	defer ss.Close()
 	for range 2 {
 		if _, err := ss.Receive(ctx); err != nil {
@@ -89,13 +89,13 @@ func TestAdapterVectorsMatchNode(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.MkdirAll(filepath.Dir(vectorPath(t)), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(vectorPath), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(vectorPath(t), append(b, '\n'), 0o644); err != nil {
+		if err := os.WriteFile(vectorPath, append(b, '\n'), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("wrote %s", vectorPath(t))
+		t.Logf("wrote %s", vectorPath)
 		return
 	}
 	want := readVectors(t)
@@ -156,8 +156,8 @@ func TestGoEncodingAcceptedByNode(t *testing.T) {
 	rc := r.Client(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	const key, nsp, uid = redisadapter.DefaultKey, "/", "go-test"
-	responses := rc.Subscribe(ctx, redisadapter.ResponseChannel(key, nsp))
+	const key, nsp, uid = wire.DefaultKey, "/", "go-test"
+	responses := rc.Subscribe(ctx, wire.ResponseChannel(key, nsp))
 	defer responses.Close()
 	if _, err := responses.Receive(ctx); err != nil {
 		t.Fatalf("SUBSCRIBE: %v", err)
@@ -219,23 +219,23 @@ func TestGoEncodingAcceptedByNode(t *testing.T) {
 			t.Fatalf("PUBLISH: %v", err)
 		}
 	}
-	broadcast := func(event string, args []any, opts redisadapter.Options) {
+	broadcast := func(event string, args []any, opts wire.Options) {
 		t.Helper()
-		b := &redisadapter.Broadcast{UID: uid, Packet: redisadapter.Packet{Type: redisadapter.PacketEvent, Nsp: nsp,
+		b := &wire.Broadcast{UID: uid, Packet: wire.Packet{Type: wire.PacketEvent, Nsp: nsp,
 			Data: append([]any{event}, args...)}, Opts: opts}
 		enc, err := b.Encode()
 		publish(b.Channel(key), enc, err)
 	}
-	request := func(req *redisadapter.Request) {
+	request := func(req *wire.Request) {
 		t.Helper()
 		enc, err := req.Encode()
-		publish(redisadapter.RequestChannel(key, nsp), enc, err)
+		publish(wire.RequestChannel(key, nsp), enc, err)
 	}
-	response := func(what string) *redisadapter.Response {
+	response := func(what string) *wire.Response {
 		t.Helper()
 		select {
 		case m := <-resCh:
-			res, err := redisadapter.DecodeResponse([]byte(m.Payload))
+			res, err := wire.DecodeResponse([]byte(m.Payload))
 			if err != nil {
 				t.Fatalf("%s: the Node server's response does not decode: %v", what, err)
 			}
@@ -253,7 +253,7 @@ func TestGoEncodingAcceptedByNode(t *testing.T) {
 			t.Fatalf("the client got %s, want %s with %s", l.raw, event, args)
 		}
 	}
-	user := redisadapter.Options{Rooms: []string{"user:42"}}
+	user := wire.Options{Rooms: []string{"user:42"}}
 
 	// 1. A broadcast to one room, on its room channel, Buffer and Date inside.
 	when := time.Date(2026, 1, 2, 3, 4, 5, 6e6, time.UTC)
@@ -262,18 +262,18 @@ func TestGoEncodingAcceptedByNode(t *testing.T) {
 	expectClient("from-go", `[{"text":"hi ✓","n":42,"pi":3.5,"bin":{"$bin":"010203"},"when":"2026-01-02T03:04:05.006Z","list":[1,"two",null,true]}]`)
 
 	// 2. socketsJoin, then a broadcast to the joined room.
-	request(&redisadapter.Request{UID: uid, Type: redisadapter.RequestRemoteJoin, Opts: &user, Rooms: []string{"go-room"}})
-	broadcast("in-go-room", []any{int64(1)}, redisadapter.Options{Rooms: []string{"go-room"}})
+	request(&wire.Request{UID: uid, Type: wire.RequestRemoteJoin, Opts: &user, Rooms: []string{"go-room"}})
+	broadcast("in-go-room", []any{int64(1)}, wire.Options{Rooms: []string{"go-room"}})
 	expectClient("in-go-room", `[1]`)
 
 	// 3. serverSideEmit.
-	request(&redisadapter.Request{UID: uid, Type: redisadapter.RequestServerSideEmit, Data: []any{"from-go-server", int64(1), "two"}})
+	request(&wire.Request{UID: uid, Type: wire.RequestServerSideEmit, Data: []any{"from-go-server", int64(1), "two"}})
 	if l := next("serverSideEmit"); l.Server != "from-go-server" || len(l.Args) != 2 {
 		t.Fatalf("the server got %s, want from-go-server [1, \"two\"]", l.raw)
 	}
 
 	// 4. fetchSockets and allRooms, answered by the Node server.
-	request(&redisadapter.Request{UID: uid, RequestID: "gofetch1", Type: redisadapter.RequestRemoteFetch, Opts: &user})
+	request(&wire.Request{UID: uid, RequestID: "gofetch1", Type: wire.RequestRemoteFetch, Opts: &user})
 	res := response("fetchSockets")
 	if res.RequestID != "gofetch1" || len(res.Sockets) != 1 || !contains(res.Sockets[0].Rooms, "go-room") ||
 		res.Sockets[0].Handshake == nil {
@@ -282,37 +282,37 @@ func TestGoEncodingAcceptedByNode(t *testing.T) {
 	if d, _ := res.Sockets[0].Data.(map[string]any); d["name"] != "zoe" {
 		t.Fatalf("fetchSockets: socket data %v", res.Sockets[0].Data)
 	}
-	request(&redisadapter.Request{UID: uid, RequestID: "gorooms1", Type: redisadapter.RequestAllRooms})
+	request(&wire.Request{UID: uid, RequestID: "gorooms1", Type: wire.RequestAllRooms})
 	if res := response("allRooms"); res.RequestID != "gorooms1" || !contains(res.Rooms, "go-room") || !contains(res.Rooms, "user:42") {
 		t.Fatalf("allRooms response: %+v", res)
 	}
 
 	// 5. socketsLeave: a broadcast to the room it left does not arrive, the
 	// next one to the user does.
-	request(&redisadapter.Request{UID: uid, Type: redisadapter.RequestRemoteLeave, Opts: &user, Rooms: []string{"go-room"}})
-	broadcast("left-room", nil, redisadapter.Options{Rooms: []string{"go-room"}})
-	broadcast("except-user", nil, redisadapter.Options{Except: []string{"user:42"}})
+	request(&wire.Request{UID: uid, Type: wire.RequestRemoteLeave, Opts: &user, Rooms: []string{"go-room"}})
+	broadcast("left-room", nil, wire.Options{Rooms: []string{"go-room"}})
+	broadcast("except-user", nil, wire.Options{Except: []string{"user:42"}})
 	broadcast("after-leave", []any{"ok"}, user)
 	expectClient("after-leave", `["ok"]`)
 
 	// 6. A broadcast with acks: the Node server counts the clients and
 	// forwards the client's ack.
 	timeout := int64(2000)
-	request(&redisadapter.Request{UID: uid, RequestID: "goack1", Type: redisadapter.RequestBroadcast,
-		Packet: &redisadapter.Packet{Type: redisadapter.PacketEvent, Nsp: nsp, Data: []any{"q", int64(41)}},
-		Opts:   &redisadapter.Options{Rooms: []string{"user:42"}, Flags: redisadapter.Flags{Timeout: &timeout}}})
+	request(&wire.Request{UID: uid, RequestID: "goack1", Type: wire.RequestBroadcast,
+		Packet: &wire.Packet{Type: wire.PacketEvent, Nsp: nsp, Data: []any{"q", int64(41)}},
+		Opts:   &wire.Options{Rooms: []string{"user:42"}, Flags: wire.Flags{Timeout: &timeout}}})
 	if l := next("q"); l.Client != "q" {
 		t.Fatalf("the client got %s, want q", l.raw)
 	}
-	var count, ack *redisadapter.Response
+	var count, ack *wire.Response
 	for count == nil || ack == nil {
 		res := response("broadcast with acks")
 		switch {
 		case res.RequestID != "goack1" || !res.HasType:
 			t.Fatalf("broadcast with acks: unexpected response %+v", res)
-		case res.Type == redisadapter.RequestBroadcastClientCount:
+		case res.Type == wire.RequestBroadcastClientCount:
 			count = res
-		case res.Type == redisadapter.RequestBroadcastAck:
+		case res.Type == wire.RequestBroadcastAck:
 			ack = res
 		}
 	}
@@ -322,7 +322,7 @@ func TestGoEncodingAcceptedByNode(t *testing.T) {
 	}
 
 	// 7. disconnectSockets(true).
-	request(&redisadapter.Request{UID: uid, Type: redisadapter.RequestRemoteDisconnect, Opts: &user, Close: true})
+	request(&wire.Request{UID: uid, Type: wire.RequestRemoteDisconnect, Opts: &user, Close: true})
 	expectClient("disconnect", `["io server disconnect"]`)
 }
 

@@ -1,4 +1,4 @@
-package redisadapter
+package wire
 
 import (
 	"bytes"
@@ -351,9 +351,12 @@ func (f *fields) json() ([]byte, error) {
 			b.Write(ib)
 			continue
 		}
+		if unlikeStringify(v) {
+			v = asStringify(v)
+		}
 		vb, err := json.Marshal(v)
 		if err != nil {
-			return nil, fmt.Errorf("redisadapter: %s: %w", k, err)
+			return nil, fmt.Errorf("wire: %s: %w", k, err)
 		}
 		b.Write(vb)
 	}
@@ -372,7 +375,7 @@ func (f *fields) msgpack() ([]byte, error) {
 			return nil, err
 		}
 		if err := encodeField(e, f.vals[i]); err != nil {
-			return nil, fmt.Errorf("redisadapter: %s: %w", k, err)
+			return nil, fmt.Errorf("wire: %s: %w", k, err)
 		}
 	}
 	return b.Bytes(), nil

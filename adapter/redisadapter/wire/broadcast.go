@@ -1,4 +1,4 @@
-package redisadapter
+package wire
 
 import (
 	"bytes"
