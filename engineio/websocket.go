@@ -15,9 +15,9 @@ import (
 // The WebSocket transport: a session born on a WebSocket, or upgraded to
 // one from long-polling.
 
-// conn is one WebSocket connection, as the engine uses it: a bridge
-// connection, or one of its own on an Insecure server without a Bridge
-// (bridge.go).
+// conn is one WebSocket connection, as the engine uses it: a bridge's
+// (bridge.go), or one of its own on an Insecure server without a Bridge
+// (ownconn.go).
 type conn interface {
 	// Send and SendBinary queue a message without blocking; an error
 	// means the connection is closing (Close follows).
