@@ -157,15 +157,6 @@ type Server struct {
 	closeMu     sync.Once
 }
 
-// refuseProtocol is the bridge's protocol when no WebSocket door is asked
-// for: the bridge then only carries Socket.IO's WebSocket transport, which
-// brings its own protocol to each Accept.
-type refuseProtocol struct{}
-
-func (refuseProtocol) Open(c *bridge.Conn)          { c.Close(1008, "no websocket door") }
-func (refuseProtocol) Message(*bridge.Conn, []byte) {}
-func (refuseProtocol) Close(*bridge.Conn)           {}
-
 // New opens the store cfg names and builds and starts the server: the
 // session watch (or revalidation), and the fan-out's subscriptions. The
 // server's background work lasts until Close or Shutdown; ctx bounds only
@@ -255,49 +246,20 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if s.live, err = liveness.New(lcfg); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	proto := cfg.WebSocket
-	if proto == nil {
-		proto = refuseProtocol{}
-	}
-	var relay *redisadapter.Relay
-	var bfan bridge.Fanout
-	if s.bus != nil && cfg.WebSocket != nil {
-		relay = s.bus.NewRelay()
-		bfan = relay
-	}
-	s.br, err = bridge.New(bridge.Config{
-		Gate:             s.gate,
-		TrustedProxies:   cfg.TrustedProxies,
-		Observer:         brObs,
-		ReadLimit:        cfg.ReadLimit,
-		PingInterval:     cfg.PingInterval,
-		SendQueue:        cfg.SendQueue,
-		HandshakeTimeout: cfg.HandshakeTimeout,
-		Live:             s.live,
-		Fanout:           bfan,
-		Protocol:         proto,
-		Logger:           log,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
-	}
-	if relay != nil {
-		rctx, cancel := context.WithTimeout(ctx, fanoutStartTimeout)
-		err := relay.Start(rctx, s.br.BroadcastLocal)
-		cancel()
-		if err != nil {
-			log.Warn("the fan-out's Redis has not confirmed the subscriptions yet; broadcasts stay on this instance until it does",
-				"err", err)
+	if cfg.WebSocket != nil {
+		if err := s.openWebSocket(ctx, brObs); err != nil {
+			return nil, err
 		}
 	}
-	if cfg.WebSocket != nil {
-		s.mux.Handle(cfg.WebSocketPath, s.br)
-	}
-	s.mux.Handle("/healthz", s.br.Healthz())
-	s.mux.Handle("/readyz", s.br.Readyz())
+	s.mux.Handle("/healthz", s.live.Healthz(s.connections))
+	s.mux.Handle("/readyz", s.live.Readyz(s.connections))
 	if !cfg.DisableSocketIO {
-		sioCfg := socketio.Config{Bridge: s.br, HandshakeTimeout: cfg.HandshakeTimeout, SendQueue: cfg.SendQueue, Logger: log,
-			PingInterval: cfg.SocketIOPingInterval, PingTimeout: cfg.SocketIOPingTimeout, MaxHTTPBufferSize: cfg.SocketIOMaxBuffer}
+		sioCfg := socketio.Config{Live: s.live, HandshakeTimeout: cfg.HandshakeTimeout, SendQueue: cfg.SendQueue, Logger: log,
+			PingInterval: cfg.SocketIOPingInterval, PingTimeout: cfg.SocketIOPingTimeout, MaxHTTPBufferSize: cfg.SocketIOMaxBuffer,
+			TrustedProxies: cfg.TrustedProxies}
+		if brObs != nil {
+			sioCfg.Observer = brObs
+		}
 		if s.bus != nil {
 			sioCfg.NewAdapter = s.bus.NewAdapter
 		}
@@ -322,6 +284,52 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}()
 	ok = true
 	return s, nil
+}
+
+// openWebSocket builds the WebSocket door for Config.WebSocket, its
+// broadcasts carried to the other instances when there is a fan-out.
+func (s *Server) openWebSocket(ctx context.Context, obs bridge.Observer) error {
+	cfg := &s.cfg
+	var relay *redisadapter.Relay
+	var fan bridge.Fanout
+	if s.bus != nil {
+		relay = s.bus.NewRelay()
+		fan = relay
+	}
+	br, err := bridge.New(bridge.Config{
+		Gate:             s.gate,
+		TrustedProxies:   cfg.TrustedProxies,
+		Observer:         obs,
+		ReadLimit:        cfg.ReadLimit,
+		PingInterval:     cfg.PingInterval,
+		SendQueue:        cfg.SendQueue,
+		HandshakeTimeout: cfg.HandshakeTimeout,
+		Live:             s.live,
+		Fanout:           fan,
+		Protocol:         cfg.WebSocket,
+		Logger:           s.log,
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	s.br = br
+	if relay != nil {
+		rctx, cancel := context.WithTimeout(ctx, fanoutStartTimeout)
+		err := relay.Start(rctx, br.BroadcastLocal)
+		cancel()
+		if err != nil {
+			s.log.Warn("the fan-out's Redis has not confirmed the subscriptions yet; broadcasts stay on this instance until it does",
+				"err", err)
+		}
+	}
+	s.mux.Handle(cfg.WebSocketPath, br)
+	return nil
+}
+
+// connections counts the open connections for the probes' bodies.
+func (s *Server) connections() int {
+	conns, sessions := s.Len()
+	return conns + sessions
 }
 
 // check refuses what cannot work and fills in the defaults.
@@ -412,7 +420,8 @@ func (s *Server) Of(name string) *socketio.Namespace {
 	return s.sio.Of(name)
 }
 
-// Bridge is the WebSocket door's server (Broadcast, Len).
+// Bridge is the WebSocket door's server (Broadcast, Len), or nil when
+// Config.WebSocket is not set.
 func (s *Server) Bridge() *bridge.Server { return s.br }
 
 // SocketIO is the Socket.IO server, or nil when it is off.
@@ -431,13 +440,16 @@ func (s *Server) Info() Info {
 	return Info{Store: s.store.URL, Sessions: s.store.Where(), FanOut: s.fanout, Secrets: s.secrets}
 }
 
-// Len counts open connections: the WebSocket door's and Socket.IO's on
-// WebSocket, then Socket.IO sessions on either transport.
+// Len counts open connections: the WebSocket door's, then Socket.IO
+// sessions on either transport.
 func (s *Server) Len() (connections, socketIOSessions int) {
 	if s.sio != nil {
 		socketIOSessions = s.sio.Len()
 	}
-	return s.br.Len(), socketIOSessions
+	if s.br != nil {
+		connections = s.br.Len()
+	}
+	return connections, socketIOSessions
 }
 
 // HTTPServer returns an http.Server for Handler with the limits a bridge
@@ -454,8 +466,12 @@ func (s *Server) HTTPServer() *http.Server {
 		MaxHeaderBytes:    bridge.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
-	if s.sio != nil {
-		hs.RegisterOnShutdown(s.sio.Shutdown) // pending polls would hold Shutdown
+	if s.sio != nil { // pending polls would hold http.Server.Shutdown
+		hs.RegisterOnShutdown(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+			defer cancel()
+			_ = s.sio.Shutdown(ctx) // Shutdown waits for it again, and says when it did not finish
+		})
 	}
 	return hs
 }
@@ -495,10 +511,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	if s.sio != nil {
-		s.sio.Shutdown()
+		err = s.sio.Shutdown(ctx)
 	}
 	if s.br != nil {
-		err = s.br.Shutdown(ctx)
+		err = errors.Join(err, s.br.Shutdown(ctx))
 	}
 	if s.live != nil { // the polling sessions' holds, and background reloads
 		err = errors.Join(err, s.live.Shutdown(ctx))

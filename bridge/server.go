@@ -356,24 +356,14 @@ func (s *Server) explain(w http.ResponseWriter, r *http.Request, ref *auth.Refus
 	}
 }
 
-// Healthz returns a handler that answers 200 when the store answers and 503
-// otherwise. A store that cannot be pinged always counts as healthy.
-func (s *Server) Healthz() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		if p, ok := s.store.(Pinger); ok {
-			ctx, cancel := context.WithTimeout(r.Context(), s.cfg.HandshakeTimeout)
-			defer cancel()
-			if err := p.Ping(ctx); err != nil {
-				w.Header().Set("Retry-After", "2")
-				w.WriteHeader(http.StatusServiceUnavailable)
-				json.NewEncoder(w).Encode(map[string]string{"status": "unavailable", "error": connectsid.CodeStoreUnavailable})
-				return
-			}
-		}
-		json.NewEncoder(w).Encode(map[string]any{"status": "ok", "connections": s.Len()})
-	})
-}
+// Healthz returns the liveness probe (liveness.Tracker.Healthz): 200
+// while the store answers, 503 otherwise; its body counts the server's
+// connections.
+func (s *Server) Healthz() http.Handler { return s.live.Healthz(s.Len) }
+
+// Readyz returns the readiness probe (liveness.Tracker.Readyz): 200 while
+// the store answers and the Tracker watches session changes.
+func (s *Server) Readyz() http.Handler { return s.live.Readyz(s.Len) }
 
 // Len returns the number of open connections.
 func (s *Server) Len() int { return s.hub.Len() }
@@ -414,3 +404,9 @@ func (s *Server) Count(door string) (closed func(reason string)) {
 	var once sync.Once
 	return func(reason string) { once.Do(func() { o.ConnectionClosed(door, reason) }) }
 }
+
+// RemoteAddr is the client's address as the server logs it
+// (auth.RemoteAddr with Config.TrustedProxies).
+func (s *Server) RemoteAddr(r *http.Request) string { return s.remote(r) }
+
+func (s *Server) remote(r *http.Request) string { return auth.RemoteAddr(r, s.cfg.TrustedProxies) }

@@ -122,7 +122,7 @@ func startBridge(t *testing.T, ln net.Listener, setup bridgeSetup, redisURL stri
 	if err != nil {
 		t.Fatalf("bridge.New: %v", err)
 	}
-	sio, err := socketio.New(socketio.Config{Bridge: b, Logger: logger})
+	sio, err := socketio.New(socketio.Config{Live: b.Tracker(), Logger: logger})
 	if err != nil {
 		t.Fatalf("socketio.New: %v", err)
 	}
@@ -136,7 +136,11 @@ func startBridge(t *testing.T, ln net.Listener, setup bridgeSetup, redisURL stri
 		ReadHeaderTimeout: 5 * time.Second,
 		ErrorLog:          log.New(logs.writer("bridge http: "), "", 0),
 	}
-	srv.RegisterOnShutdown(sio.Shutdown)
+	srv.RegisterOnShutdown(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		sio.Shutdown(ctx)
+	})
 	liveCtx, stopLive := context.WithCancel(context.Background())
 	liveDone := make(chan struct{})
 	go func() { defer close(liveDone); b.Run(liveCtx) }()

@@ -3,7 +3,7 @@ package socketio
 import (
 	"sync"
 
-	"github.com/expressbridge/expressbridge/engineio"
+	eioparser "github.com/expressbridge/expressbridge/engineio/parser"
 )
 
 // SocketID identifies a socket within its server (socket.id).
@@ -28,7 +28,7 @@ type Encoded struct {
 // encoded once however many sockets it goes to.
 func (p *Encoded) engineMessage() []byte {
 	p.once.Do(func() {
-		p.message = engineio.AppendText(make([]byte, 0, 1+len(p.Text)), engineio.Packet{Type: engineio.Message, Data: p.Text})
+		p.message = eioparser.AppendText(make([]byte, 0, 1+len(p.Text)), eioparser.Packet{Type: eioparser.Message, Data: p.Text})
 	})
 	return p.message
 }

@@ -5,16 +5,18 @@ import (
 	"sync"
 	"time"
 
-	"github.com/expressbridge/expressbridge/bridge"
 	"github.com/expressbridge/expressbridge/engineio"
+	eioparser "github.com/expressbridge/expressbridge/engineio/parser"
+	"github.com/expressbridge/expressbridge/liveness"
 	"github.com/expressbridge/expressbridge/socketio/parser"
+	"github.com/expressbridge/expressbridge/wsconn"
 )
 
 // client is the Socket.IO layer of one Engine.IO session: its sockets, one
 // per namespace, and a binary packet waiting for its attachments.
 type client struct {
 	s *Server
-	e *engineSession
+	e *engineio.Session
 
 	mu        sync.Mutex
 	sockets   map[string]*Socket // by namespace
@@ -25,14 +27,18 @@ type client struct {
 	over      bool // the session has closed
 }
 
-func (s *Server) newClient(e *engineSession) engineHandler {
+// newClient is the Socket.IO layer of a new Engine.IO session
+// (engineio.Config.Handler).
+func (s *Server) newClient(e *engineio.Session) engineio.Handler {
 	return &client{s: s, e: e, sockets: make(map[string]*Socket)}
 }
 
-func (c *client) send(p *Encoded) bool { return c.e.sendMessage(p.engineMessage(), p.Attachments) }
+func (c *client) send(p *Encoded) bool {
+	return c.e.SendMessage(p.engineMessage(), p.Attachments) == nil
+}
 
-// opened starts the connect timeout: a session must join a namespace.
-func (c *client) opened(*engineSession) {
+// Opened starts the connect timeout: a session must join a namespace.
+func (c *client) Opened() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.sockets) == 0 && !c.over {
@@ -41,20 +47,21 @@ func (c *client) opened(*engineSession) {
 			idle := len(c.sockets) == 0
 			c.mu.Unlock()
 			if idle {
-				c.e.close("connect timeout", closeHard)
+				c.e.Close("connect timeout")
 			}
 		})
 	}
 }
 
-// message takes one Engine.IO MESSAGE: a packet, or an attachment of one.
-func (c *client) message(e *engineSession, m engineio.Packet) {
+// Message takes one Engine.IO MESSAGE: a packet, or an attachment of one.
+func (c *client) Message(m eioparser.Packet) {
+	e := c.e
 	c.mu.Lock()
 	// 1. An attachment completes the waiting packet.
 	if m.Binary {
 		if c.partial == nil {
 			c.mu.Unlock()
-			e.close("parse error", closeHard)
+			e.Close("parse error")
 			return
 		}
 		// The attachments of one packet share one message's budget: a
@@ -62,7 +69,7 @@ func (c *client) message(e *engineSession, m engineio.Packet) {
 		if c.binBytes += int64(len(m.Data)); c.binBytes > c.s.cfg.MaxHTTPBufferSize {
 			c.partial, c.bins, c.binBytes = nil, nil, 0
 			c.mu.Unlock()
-			e.close("parse error", closeHard)
+			e.Close("parse error")
 			return
 		}
 		c.bins = append(c.bins, m.Data)
@@ -79,13 +86,13 @@ func (c *client) message(e *engineSession, m engineio.Packet) {
 	// 2. A packet; a binary one waits for its attachments.
 	if c.partial != nil {
 		c.mu.Unlock()
-		e.close("parse error", closeHard)
+		e.Close("parse error")
 		return
 	}
 	p, err := parser.Decode(m.Data)
 	if err != nil {
 		c.mu.Unlock()
-		e.close("parse error", closeHard)
+		e.Close("parse error")
 		return
 	}
 	if p.Attachments > 0 {
@@ -94,7 +101,7 @@ func (c *client) message(e *engineSession, m engineio.Packet) {
 		// no business sending binary packets, and is closed.
 		if c.sockets[p.Namespace] == nil {
 			c.mu.Unlock()
-			e.close("parse error", closeHard)
+			e.Close("parse error")
 			return
 		}
 		// The packet is kept: its Data and Args alias m.Data, which is
@@ -145,7 +152,7 @@ func (c *client) connect(p parser.Packet) {
 		return
 	}
 	// 2. A session the gate accepted; its refusal otherwise.
-	if ref := c.e.refusal; ref != nil {
+	if ref := c.e.Refusal(); ref != nil {
 		ce := connectError{Message: ref.Code}
 		ce.Data = &struct {
 			Step    string `json:"step"`
@@ -233,37 +240,38 @@ func (c *client) remove(so *Socket, reason string) {
 // before the server disconnects it: {"reason":…}.
 const SessionEnded = "session-ended"
 
-// end is the bridge ending the Express session: each socket is told why
-// (session-ended, then DISCONNECT) when the session itself ended; then
-// the Engine.IO session closes.
-func (c *client) end(e *engineSession, code int, reason string) {
-	if code == bridge.CloseUnauthorized {
+// End is the server ending the Engine.IO session: each socket is told why
+// (session-ended, then DISCONNECT) when the Express session itself ended;
+// then the Engine.IO session closes.
+func (c *client) End(r liveness.Reason) {
+	e := c.e
+	if r.SessionEnded() {
 		c.mu.Lock()
 		sockets := make([]*Socket, 0, len(c.sockets))
 		for _, so := range c.sockets {
 			sockets = append(sockets, so)
 		}
 		c.mu.Unlock()
-		// One goodbye for every socket, sent in one go (sendGoodbye).
+		// One goodbye for every socket, sent in one go (Session.Goodbye).
 		msgs := make([][]byte, 0, 2*len(sockets))
 		for _, so := range sockets {
 			if enc, err := encodeEvent(so.ns.name, SessionEnded, []any{struct {
 				Reason string `json:"reason"`
-			}{reason}}, nil); err == nil {
+			}{string(r)}}, nil); err == nil {
 				msgs = append(msgs, enc.engineMessage())
 			}
 			msgs = append(msgs, disconnectPacket(so.ns.name).engineMessage())
 		}
-		e.sendGoodbye(msgs)
+		_ = e.Goodbye(msgs) // fails only when the session is closing already; CloseWith is then moot
 		for _, so := range sockets {
 			c.remove(so, ReasonServerDisconnect)
 		}
 	}
-	e.closeWith(code, reason)
+	e.CloseWith(wsconn.CloseFor(r))
 }
 
-// closed disconnects every socket with the session's reason.
-func (c *client) closed(e *engineSession, reason string) {
+// Closed disconnects every socket with the session's reason.
+func (c *client) Closed(reason string) {
 	c.mu.Lock()
 	c.over = true
 	if c.connectTo != nil {

@@ -20,7 +20,7 @@ const clientTimeout = 60 * time.Second
 // server ask the client ("ask", 21) and emit the answer back.
 func chatServer(t *testing.T, e *env) *Server {
 	t.Helper()
-	srv, err := New(Config{Bridge: e.bridge, Logger: e.logger()})
+	srv, err := New(Config{Live: e.live, Logger: e.logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,10 +62,10 @@ func TestSocketIOClient(t *testing.T) {
 	app := testenv.StartNodeApp(t, testenv.NodeAppConfig{RedisURL: e.redis.URL(), Secrets: []string{testSecret}})
 	srv := chatServer(t, e)
 	e.serve(t)
-	runNode(t, clientTimeout, []string{"APP_URL=" + app.URL(), "BRIDGE_URL=" + e.url, "EXTRA_REFUSALS=" + recordRefusals(t, e)},
+	testenv.RunNode(t, clientTimeout, []string{"APP_URL=" + app.URL(), "BRIDGE_URL=" + e.url, "EXTRA_REFUSALS=" + recordRefusals(t, e)},
 		"test/socketio-client.js", "polling-upgrade", "websocket", "polling-only", "refusals")
 	testenv.WaitFor(t, 5*time.Second, "every Engine.IO session to end", func() bool { return srv.Len() == 0 })
-	testenv.WaitFor(t, 5*time.Second, "every connection to end", func() bool { return e.bridge.Len() == 0 })
+	testenv.WaitFor(t, 5*time.Second, "every session to be released", func() bool { return e.live.Len() == 0 })
 	if logs := e.logs.String(); strings.Contains(logs, "s%3A") || strings.Contains(logs, "connect.sid=") {
 		t.Errorf("a cookie reached the log")
 	}
@@ -105,7 +105,7 @@ func TestSocketIOSessionExpiry(t *testing.T) {
 	app := testenv.StartNodeApp(t, testenv.NodeAppConfig{RedisURL: e.redis.URL(), Secrets: []string{testSecret}, MaxAgeMS: 2000})
 	chatServer(t, e)
 	e.serve(t)
-	runNode(t, clientTimeout, []string{"APP_URL=" + app.URL(), "BRIDGE_URL=" + e.url}, "test/socketio-client.js", "expiry")
+	testenv.RunNode(t, clientTimeout, []string{"APP_URL=" + app.URL(), "BRIDGE_URL=" + e.url}, "test/socketio-client.js", "expiry")
 }
 
 // TestSocketIOStoreUnavailable: with Redis down, a client with a valid
@@ -117,7 +117,7 @@ func TestSocketIOStoreUnavailable(t *testing.T) {
 	e.serve(t)
 	cookie := app.Login(context.Background(), t, "Zoë")
 	e.redis.Kill(t)
-	runNode(t, clientTimeout, []string{"BRIDGE_URL=" + e.url, "COOKIE=" + cookie},
+	testenv.RunNode(t, clientTimeout, []string{"BRIDGE_URL=" + e.url, "COOKIE=" + cookie},
 		"test/socketio-client.js", "store-unavailable")
 }
 

@@ -249,7 +249,7 @@ func (n *Namespace) LocalDisconnectSockets(opts BroadcastOptions, close bool) {
 	for _, so := range n.localSockets(opts) {
 		so.Disconnect()
 		if close {
-			so.c.e.closeWith(websocket.CloseNormalClosure, "server-disconnect") // disconnectSockets(true); a metrics reason too
+			so.c.e.CloseWith(websocket.CloseNormalClosure, "server-disconnect") // disconnectSockets(true); a metrics reason too
 		}
 	}
 }

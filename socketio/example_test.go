@@ -11,21 +11,23 @@ import (
 	"github.com/expressbridge/expressbridge/bridge"
 	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/connectsid/redisstore"
+	"github.com/expressbridge/expressbridge/liveness"
 	"github.com/expressbridge/expressbridge/socketio"
 )
 
-// Serve Socket.IO beside the plain WebSocket door, on one bridge: the
-// same gate, the same connections, the same revocation.
+// Serve Socket.IO beside the plain WebSocket door: one gate, one Tracker,
+// the same revocation on both. (expressbridge.New does all of this.)
 func Example() {
 	ver, _ := connectsid.NewVerifier("keyboard cat")
 	client, _ := redisstore.OpenURL("redis://127.0.0.1:6379")
 	store := redisstore.New(client, redisstore.Options{})
 	gate, _ := auth.New(auth.Config{Verifier: ver, Store: store, AllowedOrigins: []string{"https://app.example.com"}})
-	b, _ := bridge.New(bridge.Config{Gate: gate, Watch: store.Watch})
-	sio, _ := socketio.New(socketio.Config{Bridge: b})
+	live, _ := liveness.New(liveness.Config{Gate: gate, Watch: store.Watch})
+	b, _ := bridge.New(bridge.Config{Gate: gate, Live: live, Protocol: bridge.Chat{}})
+	sio, _ := socketio.New(socketio.Config{Live: live})
 	socketio.Chat(sio.Of("/")) // hello, say/said, whoami, session-ended
 
-	go b.Run(context.Background()) // sockets end with their Express session
+	go live.Run(context.Background()) // sockets end with their Express session
 	http.Handle("/ws", b)
 	http.Handle("/socket.io/", sio)
 	log.Fatal(http.ListenAndServe(":8081", nil))

@@ -15,7 +15,7 @@ import (
 // refused) and never panic.
 func TestHostileInput(t *testing.T) {
 	e := newEnv(t)
-	srv, err := New(Config{Bridge: e.bridge, Insecure: true, MaxHTTPBufferSize: 1000, Logger: e.logger()})
+	srv, err := New(Config{Live: e.live, Insecure: true, MaxHTTPBufferSize: 1000, Logger: e.logger()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 // socket's own broadcast, and EmitWithAck's timeout and disconnect.
 func TestRoomsAndAcks(t *testing.T) {
 	e := newEnv(t)
-	srv, err := New(Config{Bridge: e.bridge, Insecure: true, Logger: e.logger()})
+	srv, err := New(Config{Live: e.live, Insecure: true, Logger: e.logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestRoomsAndAcks(t *testing.T) {
 // timeout.
 func TestLocalBroadcastWithAck(t *testing.T) {
 	e := newEnv(t)
-	srv, err := New(Config{Bridge: e.bridge, Insecure: true, Logger: e.logger()})
+	srv, err := New(Config{Live: e.live, Insecure: true, Logger: e.logger()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -227,7 +227,7 @@ func (so *Socket) Auth() json.RawMessage { return so.auth }
 // session's ID, its user and its record. Treat it as read-only. Nil on an
 // Insecure server.
 func (so *Socket) Session() *auth.Session {
-	if a := so.c.e.auth; a != nil && a.Record != nil {
+	if a := so.c.e.Auth(); a != nil && a.Record != nil {
 		return a
 	}
 	return nil
@@ -235,7 +235,7 @@ func (so *Socket) Session() *auth.Session {
 
 // User returns the session's user, or "".
 func (so *Socket) User() string {
-	if a := so.c.e.auth; a != nil {
+	if a := so.c.e.Auth(); a != nil {
 		return a.User
 	}
 	return ""

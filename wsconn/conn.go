@@ -62,7 +62,7 @@ type Conn struct {
 	sess      *connectsid.Session
 	sid       string
 	user      string
-	hold      *liveness.Hold // follows the session; set at registration
+	hold      *liveness.Hold // follows the session, set at registration; nil without a Tracker
 
 	lastRead atomic.Int64 // unix nanoseconds of the last frame received
 	pollGen  uint32       // the poller's, guarded by it
@@ -383,7 +383,9 @@ func (c *Conn) readReady() {
 			var msg []byte
 			var op int
 			if op, msg, err = c.ws.ReadMessage(); err == nil {
-				c.hold.Active()
+				if c.hold != nil {
+					c.hold.Active()
+				}
 				if bp, ok := c.proto.(BinaryHandler); ok && op == websocket.BinaryMessage {
 					bp.BinaryMessage(c, msg)
 				} else {

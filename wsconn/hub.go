@@ -105,10 +105,12 @@ type Observer interface {
 	ConnectionClosed(door, reason string)
 }
 
-// Config configures a Hub. Live is required; other zero fields take the
-// default named beside them.
+// Config configures a Hub. Zero fields take the default named beside
+// them.
 type Config struct {
-	// Live follows each connection's session.
+	// Live follows each connection's session. Nil: connections follow no
+	// session and end only as connections do (a door without
+	// authentication, for tests).
 	Live *liveness.Tracker
 	// PingInterval is how often the hub pings (DefaultPingInterval).
 	PingInterval time.Duration
@@ -165,12 +167,8 @@ type Hub struct {
 	stopKeeper, closePoller sync.Once
 }
 
-// NewHub returns a hub for cfg. It fails when Live is missing or a limit
-// is negative.
+// NewHub returns a hub for cfg. It fails when a limit is negative.
 func NewHub(cfg Config) (*Hub, error) {
-	if cfg.Live == nil {
-		return nil, errors.New("wsconn: Config.Live is required")
-	}
 	if cfg.PingInterval < 0 || cfg.WriteTimeout < 0 || cfg.SendQueue < 0 || cfg.HandshakeTimeout < 0 {
 		return nil, errors.New("wsconn: Config limits and timeouts must not be negative")
 	}
@@ -360,13 +358,17 @@ func (h *Hub) register(c *Conn) bool {
 	if h.closed {
 		return false
 	}
-	hold, err := h.live.Follow(c.sid, c.sess, c.since, func(r liveness.Reason) { c.end(r) })
-	if err != nil {
-		return false // the Tracker is shutting down
-	}
+	// The poller first: the Tracker may end c as soon as it follows it,
+	// and an ended connection leaves the poller.
 	h.startOnce.Do(h.startLocked)
 	c.poll = h.poller
-	c.hold = hold
+	if h.live != nil {
+		hold, err := h.live.Follow(c.sid, c.sess, c.since, func(r liveness.Reason) { c.end(r) })
+		if err != nil {
+			return false // the Tracker is shutting down
+		}
+		c.hold = hold // under h.mu: unregister, which takes it, sees it
+	}
 	h.conns[c] = struct{}{}
 	h.wg.Add(1)
 	if h.cfg.Observer != nil && !c.uncounted {
@@ -379,6 +381,8 @@ func (h *Hub) unregister(c *Conn) {
 	h.mu.Lock()
 	delete(h.conns, c)
 	h.mu.Unlock()
-	c.hold.Release()
+	if c.hold != nil {
+		c.hold.Release()
+	}
 	h.wg.Done()
 }

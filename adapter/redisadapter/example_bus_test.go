@@ -31,7 +31,7 @@ func ExampleBus() {
 	}
 	relay.Start(ctx, ws.BroadcastLocal) // /ws broadcasts of the other instances
 
-	sio, err := socketio.New(socketio.Config{Bridge: ws, NewAdapter: bus.NewAdapter})
+	sio, err := socketio.New(socketio.Config{Live: ws.Tracker(), NewAdapter: bus.NewAdapter})
 	if err != nil {
 		log.Fatal(err)
 	}

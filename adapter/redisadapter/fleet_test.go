@@ -108,7 +108,7 @@ func (f *fleet) start(name, busURL string, cfg redisadapter.BusConfig) *instance
 	if err := relay.Start(f.ctx, in.bridge.BroadcastLocal); err != nil {
 		t.Fatalf("relay: %v", err)
 	}
-	if in.sio, err = socketio.New(socketio.Config{Bridge: in.bridge, Logger: log, NewAdapter: in.bus.NewAdapter}); err != nil {
+	if in.sio, err = socketio.New(socketio.Config{Live: in.bridge.Tracker(), Logger: log, NewAdapter: in.bus.NewAdapter}); err != nil {
 		t.Fatal(err)
 	}
 	in.ns = in.sio.Of("/")

@@ -2,10 +2,13 @@ package testenv
 
 import (
 	"context"
+	"errors"
 	"net"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // RunServer runs serve on a fresh loopback listener until the test ends;
@@ -39,4 +42,24 @@ func NodeScript(t testing.TB, path string, env ...string) *exec.Cmd {
 	cmd := exec.Command(Node(t), filepath.Join(root, path))
 	cmd.Env = append(append(cmd.Environ(), "NODE_PATH="+filepath.Join(root, "node-app", "node_modules")), env...)
 	return cmd
+}
+
+// ServeHTTP serves h on a fresh loopback listener until the test ends
+// (RunServer), then shuts the server down, waiting up to 5 s for the
+// requests in flight. It returns the listener's host:port.
+func ServeHTTP(t testing.TB, h http.Handler) string {
+	t.Helper()
+	return RunServer(t, func(ctx context.Context, ln net.Listener) error {
+		hs := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+		go func() {
+			<-ctx.Done()
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			hs.Shutdown(sctx)
+		}()
+		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
 }

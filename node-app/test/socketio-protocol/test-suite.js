@@ -11,9 +11,25 @@
 // timeout, and the namespaces "/" and "/custom", each of which emits
 // "auth" with the handshake's auth payload on connection, answers
 // "message" with "message-back" and the same arguments, and acknowledges
-// "message-with-ack" with its arguments. Deviation, marked "expressbridge:":
-// the handshake, heartbeat and disconnect tests may use servers of their
-// own, so that SERVER_URL's may ping rarely (see protocol-helpers.js).
+// "message-with-ack" with its arguments. Deviations, each marked
+// "expressbridge:": the handshake, heartbeat and disconnect tests may use
+// servers of their own, so that SERVER_URL's may ping rarely (see
+// protocol-helpers.js), and initLongPollingSession and
+// initSocketIOConnection take that server's URL. Unmarked, as the port's
+// means: chai's expectations are node:assert's (hasAllKeys and bufferOf
+// in protocol-helpers.js stand for to.have.all.keys and eql on an
+// ArrayBuffer); mocha's timeouts (2 s, this.timeout(5000)) are each
+// test's options T and HEARTBEAT.
+//
+// WebSocket event delivery: the suites' WebSocket is protocol-helpers.js's,
+// a subclass of ws's (upstream's WebSocket on Node) that delivers "open"
+// and each "message" as a browser does, one task at a time: the first at
+// once, and each further one only after 16 microtask hops, so that the
+// continuation of a test that awaited the previous event has run and
+// added its listener. ws emits every event of one TCP read in the same
+// tick (a server's first frame in the same read as its 101 response, or
+// two frames), and a test that awaits one event and then listens for the
+// next would miss the next. No other event ("close", "error") is deferred.
 
 const { describe, it } = require('node:test')
 const assert = require('node:assert/strict')

@@ -1,13 +1,13 @@
-// Package engineio is the Engine.IO v4 (EIO=4) packet codec: packets as
+// Package parser is the Engine.IO v4 (EIO=4) packet codec: packets as
 // they travel in WebSocket frames and in HTTP long-polling payloads. It
-// does no I/O; the server that speaks the protocol is package socketio.
+// does no I/O; the server that speaks the protocol is package engineio.
 //
 // A packet is a type (one ASCII digit) and its data. On WebSocket each
 // packet is one frame: a text frame "4hello", or a binary frame whose bytes
 // are a binary MESSAGE. On long-polling a payload joins packets with the
 // record separator \x1e; a binary MESSAGE travels as "b" + base64 (standard
 // alphabet, padded).
-package engineio
+package parser
 
 import (
 	"encoding/base64"

@@ -1,4 +1,4 @@
-package engineio
+package parser
 
 import (
 	"bytes"

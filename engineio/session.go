@@ -1,41 +1,45 @@
-package socketio
+package engineio
 
 import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
 
 	"github.com/expressbridge/expressbridge/auth"
-	"github.com/expressbridge/expressbridge/bridge"
-	"github.com/expressbridge/expressbridge/connectsid"
-	"github.com/expressbridge/expressbridge/engineio"
+	"github.com/expressbridge/expressbridge/engineio/parser"
 	"github.com/expressbridge/expressbridge/liveness"
 )
 
-// The Engine.IO layer: sessions, their two transports, the upgrade and the
-// heartbeat. What travels inside MESSAGE packets is the handler's.
-
-// engineHandler is the layer above an Engine.IO session (Socket.IO; an echo
-// in the Engine.IO protocol suite). Its methods run one at a time per
-// session for messages, in order.
-type engineHandler interface {
-	// opened runs once the client has the handshake.
-	opened(e *engineSession)
-	// message handles one MESSAGE packet.
-	message(e *engineSession, p engineio.Packet)
-	// end is the bridge ending the session (its Express session ended,
-	// the store is down, shutdown); it must call e.close.
-	end(e *engineSession, code int, reason string)
-	// closed runs once when the session has closed.
-	closed(e *engineSession, reason string)
+// Handler is the layer above one session (Socket.IO; an echo in the
+// Engine.IO protocol suite), made by Config.Handler. Message runs one at
+// a time per session, in the order the client sent; the other methods may
+// run on any goroutine, and none may block.
+type Handler interface {
+	// Opened runs once, when the client has been sent the handshake.
+	Opened()
+	// Message handles one MESSAGE packet from the client, text or binary
+	// (p.Binary). p.Data is the handler's to keep: it is not reused.
+	Message(p parser.Packet)
+	// End is the server ending the session for a reason of the Tracker's:
+	// its Express session ended (r.SessionEnded: logged-out,
+	// session-expired, session-changed), the store is down
+	// (store-unavailable), shutdown (shutting-down). It may tell the
+	// client in its own terms (Session.Goodbye), and must then close the
+	// session (Session.CloseWith, e.g. with wsconn.CloseFor(r)), now or
+	// later. It runs at most once, and not after the session has closed.
+	End(r liveness.Reason)
+	// Closed runs once when the session has closed, however it did, with
+	// the reason ("transport close", "ping timeout", the server's reason,
+	// …). Nothing sent after it reaches the client.
+	Closed(reason string)
 }
 
 // How a session closes.
@@ -51,23 +55,24 @@ const (
 	closeGraceful
 )
 
-// engineSession is one Engine.IO session. Its transport is long-polling
-// until an upgrade completes, then a bridge connection.
-type engineSession struct {
+// Session is one Engine.IO session. Its transport is long-polling until an
+// upgrade completes, then a WebSocket connection. Its methods are safe for
+// concurrent use.
+type Session struct {
 	s       *Server
 	id      string
 	auth    *auth.Session // what the gate accepted; nil when refused
-	refusal *auth.Refusal // why the gate refused: told at CONNECT
-	h       engineHandler
-	hold    *bridge.Hold      // follows the Express session on long-polling
+	refusal *auth.Refusal // why the gate refused
+	h       Handler
+	hold    *liveness.Hold    // follows the Express session; nil without a Tracker
 	cookie  [sha256.Size]byte // of the session cookie at the handshake (Server.cookieSum)
 
 	mu        sync.Mutex
-	ws        *bridge.Conn // the WebSocket transport, once there is one
-	probe     *bridge.Conn // an upgrade in progress
-	upgrading bool         // the probe was answered: polls are released soon
+	ws        conn // the WebSocket transport, once there is one
+	probe     conn // an upgrade in progress
+	upgrading bool // the probe was answered: polls are released soon
 	probedAt  time.Time
-	buf       []engineio.Packet
+	buf       []parser.Packet
 	pollWake  chan struct{} // a pending GET waits on it; nil when none
 	posting   bool
 	heartbeat *time.Timer
@@ -77,21 +82,19 @@ type engineSession struct {
 	draining  bool // closed by the server; a last GET takes buf
 	closeNext bool // draining: after buf, a further GET gets CLOSE
 	// goodbye: the Express session ended; buf holds only what tells the
-	// client so (sendGoodbye), which any poll may take (the logout may
-	// have cleared the cookie the session was bound to)
+	// client so (Goodbye), which any poll may take (the logout may have
+	// cleared the cookie the session was bound to)
 	goodbye  bool
 	grace    *time.Timer
 	ended    bool
 	wsCode   int // close code and reason for the WebSocket on a graceful close
 	wsReason string
-	// uncount reports the session closed to the bridge's Observer (set
-	// by register; nil until then); endReason, when set, is the reason
-	// it hears instead of the close's own (the WebSocket's, from the bridge).
+	// uncount reports the session closed to the Observer (set by
+	// register; nil until then); endReason, when set, is the reason it
+	// hears instead of the close's own (the WebSocket's, from wsconn).
 	uncount   func(reason string)
 	endReason string
 }
-
-var errSlowClient = errors.New("socketio: client cannot keep up")
 
 // upgradePollWait is how long a poll waits during an upgrade before it is
 // released with NOOP (engine.io checks every 100 ms): a client that
@@ -99,17 +102,32 @@ var errSlowClient = errors.New("socketio: client cannot keep up")
 // upgrade completes is refused like any later one.
 const upgradePollWait = 100 * time.Millisecond
 
-func (s *Server) newSession(sess *auth.Session, ref *auth.Refusal) *engineSession {
-	e := &engineSession{s: s, id: newID(), refusal: ref}
+func (s *Server) newSession(sess *auth.Session, ref *auth.Refusal) *Session {
+	e := &Session{s: s, id: newID(), refusal: ref}
 	if ref == nil {
 		e.auth = sess
 	}
-	e.h = s.handler(e)
+	e.h = s.cfg.Handler(e)
 	return e
 }
 
+// ID returns the session's sid (a bearer token for its polling requests:
+// log a prefix of it, never all of it).
+func (e *Session) ID() string { return e.id }
+
+// Auth returns what the gate accepted at the handshake: the Express
+// session's ID, its user and its record; nil when the gate refused. On an
+// Insecure server it is a session without an ID, record or user. Treat it
+// as read-only.
+func (e *Session) Auth() *auth.Session { return e.auth }
+
+// Refusal returns why the gate refused the handshake, or nil. A refused
+// session is still opened (socket.io-client cannot read an HTTP refusal):
+// the Handler tells the client in its own terms.
+func (e *Session) Refusal() *auth.Refusal { return e.refusal }
+
 // register makes e reachable by its sid; after Shutdown it closes e instead.
-func (s *Server) register(e *engineSession) {
+func (s *Server) register(e *Session) {
 	s.mu.Lock()
 	closed := s.closed
 	if !closed {
@@ -119,7 +137,7 @@ func (s *Server) register(e *engineSession) {
 	if !closed {
 		// One open connection per Engine.IO session, whatever its
 		// transports (its WebSockets are Accepted uncounted).
-		uncount := s.bridge.Count(auth.DoorSocketIO)
+		uncount := s.count()
 		e.mu.Lock()
 		if e.closed { // closed meanwhile: close found nothing to report
 			reason := e.endReason
@@ -131,12 +149,12 @@ func (s *Server) register(e *engineSession) {
 		e.mu.Unlock()
 	}
 	if closed {
-		e.end(websocket.CloseGoingAway, auth.CodeShuttingDown)
+		e.end(liveness.ShuttingDown)
 	}
 }
 
 // beginHeartbeat starts the heartbeat, as the handshake is sent.
-func (e *engineSession) beginHeartbeat() {
+func (e *Session) beginHeartbeat() {
 	e.mu.Lock()
 	e.nextPing = time.Now().Add(e.s.cfg.PingInterval)
 	e.heartbeat = time.AfterFunc(e.s.cfg.PingInterval, e.beat)
@@ -145,12 +163,12 @@ func (e *engineSession) beginHeartbeat() {
 
 // pongOverdueLocked reports whether the last ping went unanswered for
 // longer than the ping timeout, whether or not the timer has fired yet.
-func (e *engineSession) pongOverdueLocked(now time.Time) bool {
+func (e *Session) pongOverdueLocked(now time.Time) bool {
 	return e.waitPong && !now.Before(e.nextPing.Add(e.s.cfg.PingTimeout))
 }
 
 // beat sends a ping, or closes the session when the last one went unanswered.
-func (e *engineSession) beat() {
+func (e *Session) beat() {
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
@@ -165,14 +183,14 @@ func (e *engineSession) beat() {
 	// The timeout runs from when the ping was due, not from when the
 	// timer fired.
 	e.heartbeat.Reset(time.Until(e.nextPing.Add(e.s.cfg.PingTimeout)))
-	err := e.sendLocked(engineio.Packet{Type: engineio.Ping})
+	err := e.sendLocked(parser.Packet{Type: parser.Ping})
 	e.mu.Unlock()
 	if err != nil {
 		e.close("transport error", closeHard)
 	}
 }
 
-func (e *engineSession) pong() {
+func (e *Session) pong() {
 	e.mu.Lock()
 	if e.waitPong && !e.closed {
 		e.waitPong = false
@@ -182,51 +200,69 @@ func (e *engineSession) pong() {
 	e.mu.Unlock()
 }
 
-// send sends packets in order on the current transport, without blocking.
-// It reports false when the session is closed; a client that cannot keep
-// up is closed.
-func (e *engineSession) send(ps ...engineio.Packet) bool {
+// Send sends packets in order on the current transport, without
+// blocking. It fails with ErrClosed when the session is closed or has
+// said its goodbye (on WebSocket, also when the connection refuses them:
+// it is closing), and with ErrSlowClient when a long-polling client
+// lets more than Config.SendQueue packets wait (the session is then
+// closed, "slow client").
+func (e *Session) Send(ps ...parser.Packet) error {
 	e.mu.Lock()
-	err := e.sendLocked(ps...)
+	err := ErrClosed
+	if !e.goodbye { // nothing may follow the goodbye (Goodbye)
+		err = e.sendLocked(ps...)
+	}
 	e.mu.Unlock()
-	if errors.Is(err, errSlowClient) {
+	if errors.Is(err, ErrSlowClient) {
 		e.close("slow client", closeHard)
 	}
-	return err == nil
+	return err
 }
 
-// sendMessage sends a Socket.IO packet: msg, an encoded Engine.IO MESSAGE
-// ('4' then the packet's text, shared with other sessions, never
-// modified), then its binary attachments, in order and together.
-func (e *engineSession) sendMessage(msg []byte, bins [][]byte) bool {
+// SendMessage sends msg, an encoded text MESSAGE packet ('4' then the
+// text, as parser.AppendText writes it; it may be shared with other
+// sessions and is never modified), then bins as binary MESSAGE packets,
+// in order and together: on WebSocket msg goes out as it is, without a
+// copy. It fails as Send does.
+func (e *Session) SendMessage(msg []byte, bins [][]byte) error {
 	e.mu.Lock()
 	var err error
 	switch {
-	case e.closed || e.goodbye: // nothing may follow the goodbye (sendGoodbye)
-		err = bridge.ErrClosed
+	case e.closed || e.goodbye: // nothing may follow the goodbye (Goodbye)
+		err = ErrClosed
 	case e.ws != nil:
 		err = e.ws.Send(msg)
 		for i := 0; err == nil && i < len(bins); i++ {
 			err = e.ws.SendBinary(bins[i])
 		}
+		err = connErr(err)
 	default:
-		ps := make([]engineio.Packet, 0, 1+len(bins))
-		ps = append(ps, engineio.Packet{Type: engineio.Message, Data: msg[1:]})
+		ps := make([]parser.Packet, 0, 1+len(bins))
+		ps = append(ps, parser.Packet{Type: parser.Message, Data: msg[1:]})
 		for _, b := range bins {
-			ps = append(ps, engineio.Packet{Type: engineio.Message, Data: b, Binary: true})
+			ps = append(ps, parser.Packet{Type: parser.Message, Data: b, Binary: true})
 		}
 		err = e.sendLocked(ps...)
 	}
 	e.mu.Unlock()
-	if errors.Is(err, errSlowClient) {
+	if errors.Is(err, ErrSlowClient) {
 		e.close("slow client", closeHard)
 	}
-	return err == nil
+	return err
 }
 
-func (e *engineSession) sendLocked(ps ...engineio.Packet) error {
+// connErr is a WebSocket connection's refusal to send, as Send reports
+// it: the connection is closing, and its Close ends the session.
+func connErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", ErrClosed, err)
+}
+
+func (e *Session) sendLocked(ps ...parser.Packet) error {
 	if e.closed {
-		return bridge.ErrClosed
+		return ErrClosed
 	}
 	if e.ws != nil {
 		for _, p := range ps {
@@ -234,32 +270,34 @@ func (e *engineSession) sendLocked(ps ...engineio.Packet) error {
 			if p.Binary {
 				err = e.ws.SendBinary(p.Data)
 			} else {
-				err = e.ws.Send(engineio.AppendText(nil, p))
+				err = e.ws.Send(parser.AppendText(nil, p))
 			}
 			if err != nil {
-				return err // the bridge closes the connection; Close ends the session
+				return connErr(err)
 			}
 		}
 		return nil
 	}
 	if len(e.buf)+len(ps) > e.s.cfg.SendQueue {
-		return errSlowClient
+		return ErrSlowClient
 	}
 	e.buf = append(e.buf, ps...)
 	e.wakeLocked()
 	return nil
 }
 
-// sendGoodbye sends the last messages of a session whose Express session
-// ended (session-ended, DISCONNECT) in one go, so that a polling client
-// gets them in one response. For a polling client they replace whatever
+// Goodbye sends the last messages of a session the server is ending
+// (Handler.End), each an encoded text MESSAGE as SendMessage takes, in
+// one go, so that a polling client gets them in one response; close the
+// session next (CloseWith). For a polling client they replace whatever
 // was still waiting, and nothing is queued after them but CLOSE: a poll
-// without the session's cookie may take them (the logout may have cleared
-// it), so they must be all it can take.
-func (e *engineSession) sendGoodbye(msgs [][]byte) {
-	ps := make([]engineio.Packet, len(msgs))
+// without the session's cookie may take them (a logout may have cleared
+// it), so they must be all it can take. After Goodbye, Send and
+// SendMessage fail with ErrClosed. It fails as Send does.
+func (e *Session) Goodbye(msgs [][]byte) error {
+	ps := make([]parser.Packet, len(msgs))
 	for i, m := range msgs {
-		ps[i] = engineio.Packet{Type: engineio.Message, Data: m[1:]}
+		ps[i] = parser.Packet{Type: parser.Message, Data: m[1:]}
 	}
 	e.mu.Lock()
 	if e.ws == nil {
@@ -268,19 +306,20 @@ func (e *engineSession) sendGoodbye(msgs [][]byte) {
 	err := e.sendLocked(ps...)
 	e.goodbye = true
 	e.mu.Unlock()
-	if errors.Is(err, errSlowClient) { // a SendQueue smaller than the goodbye
+	if errors.Is(err, ErrSlowClient) { // a SendQueue smaller than the goodbye
 		e.close("slow client", closeHard)
 	}
+	return err
 }
 
 // saysGoodbye reports whether the session has sent its goodbye.
-func (e *engineSession) saysGoodbye() bool {
+func (e *Session) saysGoodbye() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.goodbye
 }
 
-func (e *engineSession) wakeLocked() {
+func (e *Session) wakeLocked() {
 	if e.pollWake != nil {
 		close(e.pollWake)
 		e.pollWake = nil
@@ -288,39 +327,48 @@ func (e *engineSession) wakeLocked() {
 }
 
 // packet handles one packet from the client, on either transport.
-func (e *engineSession) packet(p engineio.Packet) {
+func (e *Session) packet(p parser.Packet) {
 	switch p.Type {
-	case engineio.Pong:
+	case parser.Pong:
 		e.pong()
-	case engineio.Message:
-		e.h.message(e, p)
-	case engineio.Close:
+	case parser.Message:
+		e.h.Message(p)
+	case parser.Close:
 		e.close("transport close", closeByClient)
 	}
 	// Other types mean nothing from a client here; engine.io ignores them.
 }
 
-// end is the bridge ending the session (bridge.Hold and bridge.Ender).
-func (e *engineSession) end(code int, reason string) {
+// end is the Tracker (or Shutdown) ending the session.
+func (e *Session) end(r liveness.Reason) {
 	e.mu.Lock()
 	was := e.ended || e.closed
 	e.ended = true
 	e.mu.Unlock()
 	if !was {
-		e.h.end(e, code, reason)
+		e.h.End(r)
 	}
 }
 
-// closeWith closes the session gracefully, the WebSocket with code and reason.
-func (e *engineSession) closeWith(code int, reason string) {
+// CloseWith closes the session as the server does, gracefully: what is
+// queued, then CLOSE, still reaches a polling client (for up to 10 s);
+// a WebSocket closes with code and reason once what is queued is written.
+// reason is also what Handler.Closed and the Observer hear.
+func (e *Session) CloseWith(code int, reason string) {
 	e.mu.Lock()
 	e.wsCode, e.wsReason = code, reason
 	e.mu.Unlock()
 	e.close(reason, closeGraceful)
 }
 
+// Close closes the session at once, as on an error: a pending poll gets
+// CLOSE, a WebSocket closes (1000). reason is what Handler.Closed hears;
+// the Observer hears "client-closed" for reasons of its own ("connect
+// timeout", "parse error").
+func (e *Session) Close(reason string) { e.close(reason, closeHard) }
+
 // close ends the session once; see closeHow.
-func (e *engineSession) close(reason string, how closeHow) {
+func (e *Session) close(reason string, how closeHow) {
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
@@ -343,18 +391,18 @@ func (e *engineSession) close(reason string, how closeHow) {
 			// the same payload would end them first.
 			e.closeNext = len(e.buf) > 0
 			if !e.closeNext {
-				e.buf = []engineio.Packet{{Type: engineio.Close}}
+				e.buf = []parser.Packet{{Type: parser.Close}}
 			}
 			e.draining = true
 			e.grace = time.AfterFunc(closeGrace, e.drained)
 		case e.pollWake != nil && how == closeHard:
-			e.buf = []engineio.Packet{{Type: engineio.Close}}
+			e.buf = []parser.Packet{{Type: parser.Close}}
 		case e.pollWake != nil:
-			e.buf = []engineio.Packet{{Type: engineio.Noop}}
+			e.buf = []parser.Packet{{Type: parser.Noop}}
 		case how == closeByClient:
 			// The client's POST of CLOSE may overtake its GET: that GET
 			// still gets the NOOP that ends it, for upgradePollWait.
-			e.buf = []engineio.Packet{{Type: engineio.Noop}}
+			e.buf = []parser.Packet{{Type: parser.Noop}}
 			e.draining = true
 			e.grace = time.AfterFunc(upgradePollWait, e.drained)
 		default:
@@ -384,14 +432,14 @@ func (e *engineSession) close(reason string, how closeHow) {
 		hold.Release()
 	}
 	if e.s.log.Enabled(context.Background(), slog.LevelDebug) {
-		e.s.log.Debug("socket.io session closed", "eio", redactSID(e.id), "reason", reason)
+		e.s.log.Debug(e.s.msgClosed, "eio", redactSID(e.id), "reason", reason)
 	}
-	e.h.closed(e, reason)
+	e.h.Closed(reason)
 }
 
 // drained forgets a session closed by the server once its last packets
 // were taken, or after closeGrace.
-func (e *engineSession) drained() {
+func (e *Session) drained() {
 	e.mu.Lock()
 	was := e.draining
 	e.draining = false
@@ -413,7 +461,7 @@ func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request) {
 		s.badRequest(w, r, true, "a long-polling handshake is a GET")
 		return
 	}
-	// 2. The gate; a refusal is told at CONNECT.
+	// 2. The gate; a refusal is the Handler's to tell (Session.Refusal).
 	sess, ref, since := s.authenticate(r)
 	if ref != nil && ref.Code == auth.CodeBadOrigin {
 		auth.WriteRefusal(w, ref)
@@ -423,42 +471,41 @@ func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request) {
 	e.cookie = s.cookieSum(r)
 	// 3. Follow the Express session, as a connection would be.
 	if e.auth != nil {
-		h, err := s.bridge.Hold(e.auth.ID, e.auth.Record, since, e.end)
+		var h *liveness.Hold
+		var err error
+		if s.live != nil {
+			h, err = s.live.Follow(e.auth.ID, e.auth.Record, since, e.end)
+		}
 		if err != nil {
 			auth.WriteRefusal(w, auth.ShuttingDown())
 			return
 		}
-		e.mu.Lock() // the bridge may end the hold at once, on its goroutine
-		e.hold = h
-		closed := e.closed
-		e.mu.Unlock()
-		if closed { // ended before it was kept: close could not release it
-			h.Release()
+		if h != nil {
+			e.mu.Lock() // the Tracker may end the hold at once, on its goroutine
+			e.hold = h
+			closed := e.closed
+			e.mu.Unlock()
+			if closed { // ended before it was kept: close could not release it
+				h.Release()
+			}
 		}
 	}
 	s.register(e)
 	hs := s.handshake([]string{"websocket"})
 	hs.SID = e.id
 	e.beginHeartbeat()
-	writePayload(w, []engineio.Packet{engineio.OpenPacket(hs)})
+	writePayload(w, []parser.Packet{parser.OpenPacket(hs)})
 	if s.log.Enabled(r.Context(), slog.LevelDebug) {
-		s.log.LogAttrs(r.Context(), slog.LevelDebug, "socket.io session opened", slog.String("transport", "polling"),
-			slog.String("eio", redactSID(e.id)), slog.String("sid", redactAuth(e.auth)), slog.String("remote", s.bridge.RemoteAddr(r)))
+		s.log.LogAttrs(r.Context(), slog.LevelDebug, s.msgOpened, slog.String("transport", "polling"),
+			slog.String("eio", redactSID(e.id)), slog.String("sid", redactAuth(e.auth)), slog.String("remote", auth.RemoteAddr(r, s.cfg.TrustedProxies)))
 	}
-	e.h.opened(e)
+	e.h.Opened()
 }
 
-func redactAuth(a *auth.Session) string {
-	if a == nil || a.ID == "" {
-		return ""
-	}
-	return connectsid.Redact(a.ID)
-}
-
-func writePayload(w http.ResponseWriter, ps []engineio.Packet) {
+func writePayload(w http.ResponseWriter, ps []parser.Packet) {
 	w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
 	w.Header().Set("Cache-Control", "no-store")
-	w.Write(engineio.AppendPayload(nil, ps))
+	w.Write(parser.AppendPayload(nil, ps))
 }
 
 func (s *Server) servePolling(w http.ResponseWriter, r *http.Request, sid string) {
@@ -484,7 +531,7 @@ func (s *Server) servePolling(w http.ResponseWriter, r *http.Request, sid string
 
 // poll answers a GET with what is queued, waiting for something when
 // nothing is.
-func (e *engineSession) poll(w http.ResponseWriter, r *http.Request) {
+func (e *Session) poll(w http.ResponseWriter, r *http.Request) {
 	e.mu.Lock()
 	// 1. A session that can still be polled.
 	if (e.closed && !e.draining) || e.ws != nil {
@@ -552,12 +599,12 @@ func (e *engineSession) poll(w http.ResponseWriter, r *http.Request) {
 	ps := e.buf
 	e.buf = nil
 	if len(ps) == 0 {
-		ps = []engineio.Packet{{Type: engineio.Noop}}
+		ps = []parser.Packet{{Type: parser.Noop}}
 	}
 	draining, hold := e.draining, e.hold
 	if draining && e.closeNext {
 		e.closeNext, draining = false, false
-		e.buf = []engineio.Packet{{Type: engineio.Close}}
+		e.buf = []parser.Packet{{Type: parser.Close}}
 	}
 	e.mu.Unlock()
 	if hold != nil {
@@ -570,7 +617,7 @@ func (e *engineSession) poll(w http.ResponseWriter, r *http.Request) {
 }
 
 // post takes a payload of packets from the client.
-func (e *engineSession) post(w http.ResponseWriter, r *http.Request) {
+func (e *Session) post(w http.ResponseWriter, r *http.Request) {
 	e.mu.Lock()
 	if e.draining { // closed by the server: the client's last words are moot
 		e.mu.Unlock()
@@ -615,7 +662,7 @@ func (e *engineSession) post(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// 2. Its packets; a malformed payload ends the session.
-	ps, err := engineio.DecodePayload(body, 0)
+	ps, err := parser.DecodePayload(body, 0)
 	if err != nil {
 		badRequest(w, "malformed payload: "+err.Error())
 		e.close("parse error", closeHard)
@@ -633,202 +680,3 @@ func (e *engineSession) post(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html")
 	w.Write([]byte("ok"))
 }
-
-// WebSocket --------------------------------------------------------------------
-
-// wsTransport is the bridge protocol of one Socket.IO WebSocket
-// connection: the session's transport, or a probe while it upgrades.
-type wsTransport struct {
-	e        *engineSession
-	fresh    bool        // the session was born on this connection: send the handshake
-	probe    atomic.Bool // an upgrade's connection, until "5"
-	rejected atomic.Bool // an upgrade refused at Open: the connection only closes
-}
-
-func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, sid string) {
-	// 1. A WebSocket handshake at all.
-	if r.Method != http.MethodGet || !websocket.IsWebSocketUpgrade(r) {
-		s.badRequest(w, r, sid == "", "not a WebSocket handshake")
-		return
-	}
-	var e *engineSession
-	if sid != "" {
-		if e = s.session(sid); e == nil {
-			badRequest(w, "unknown or closed Engine.IO session")
-			return
-		}
-	}
-	// 2. The gate.
-	sess, ref, since := s.authenticate(r)
-	switch {
-	case ref != nil && ref.Code == auth.CodeBadOrigin:
-		auth.WriteRefusal(w, ref)
-		return
-	case e != nil && ref != nil:
-		auth.WriteRefusal(w, ref) // the client stays on long-polling
-		return
-	case e != nil && (e.auth == nil || e.auth.ID != sess.ID):
-		auth.WriteRefusal(w, &auth.Refusal{Status: http.StatusForbidden, Code: auth.CodeBadRequest, Step: auth.StepRequest,
-			Message: "the upgrade does not carry the session the handshake did"})
-		return
-	}
-	t := &wsTransport{e: e}
-	t.probe.Store(e != nil)
-	bsess := sess
-	if e == nil {
-		e = s.newSession(sess, ref)
-		t.e, t.fresh = e, true
-		if ref != nil {
-			bsess = &auth.Session{SecretIndex: -1} // refused: nothing to follow
-		}
-	}
-	// 3. A bridge connection; Open takes it from here.
-	s.bridge.Accept(w, r, bsess, bridge.AcceptOptions{Protocol: t, ReadLimit: s.cfg.MaxHTTPBufferSize, Door: auth.DoorSocketIO,
-		Since: since, Uncounted: true})
-}
-
-// Open sends the handshake of a session born on this connection, or takes
-// the connection as an upgrade's probe.
-func (t *wsTransport) Open(c *bridge.Conn) {
-	e := t.e
-	if t.fresh {
-		e.mu.Lock()
-		if e.closed {
-			// The session ended between the upgrade and now (a logout
-			// racing the handshake): its connection goes with it.
-			code, reason := e.wsCode, e.wsReason
-			e.mu.Unlock()
-			if code == 0 {
-				code = websocket.CloseNormalClosure
-			}
-			c.Close(code, reason)
-			return
-		}
-		e.ws = c
-		e.mu.Unlock()
-		e.s.register(e)
-		hs := e.s.handshake(nil)
-		hs.SID = e.id
-		e.beginHeartbeat()
-		c.Send(engineio.AppendText(nil, engineio.OpenPacket(hs)))
-		e.h.opened(e)
-		return
-	}
-	e.mu.Lock()
-	ok := !e.closed && e.ws == nil && e.probe == nil
-	if ok {
-		e.probe = c
-	}
-	e.mu.Unlock()
-	if !ok { // upgraded already, or upgrading on another connection
-		t.rejected.Store(true)
-		c.Close(websocket.CloseNormalClosure, "")
-	}
-}
-
-// Message handles a text frame: one packet.
-func (t *wsTransport) Message(c *bridge.Conn, msg []byte) {
-	if t.rejected.Load() {
-		return
-	}
-	p, err := engineio.DecodeText(msg)
-	if err != nil {
-		t.e.close("parse error", closeHard)
-		c.Close(websocket.CloseNormalClosure, "")
-		return
-	}
-	if t.probe.Load() {
-		t.probeMessage(c, p)
-		return
-	}
-	t.e.packet(p)
-}
-
-// BinaryMessage handles a binary frame: a binary MESSAGE.
-func (t *wsTransport) BinaryMessage(c *bridge.Conn, msg []byte) {
-	if t.rejected.Load() || t.probe.Load() {
-		return
-	}
-	t.e.packet(engineio.DecodeBinary(msg))
-}
-
-// probeMessage walks the upgrade: "2probe" → "3probe", then "5" makes the
-// connection the session's transport.
-func (t *wsTransport) probeMessage(c *bridge.Conn, p engineio.Packet) {
-	e := t.e
-	switch {
-	case p.Type == engineio.Ping && string(p.Data) == "probe":
-		c.Send([]byte("3probe"))
-		e.mu.Lock()
-		e.upgrading, e.probedAt = true, time.Now()
-		e.wakeLocked() // a pending poll returns soon (NOOP), so the client can pause polling
-		e.mu.Unlock()
-	case p.Type == engineio.Upgrade:
-		e.mu.Lock()
-		if e.closed || e.probe != c || !e.upgrading {
-			e.mu.Unlock()
-			return
-		}
-		e.probe, e.ws, e.upgrading = nil, c, false
-		t.probe.Store(false)
-		// What waited for a poll goes on the WebSocket, in order.
-		buf := e.buf
-		e.buf = nil
-		err := e.sendLocked(buf...)
-		e.wakeLocked()
-		e.mu.Unlock()
-		if err != nil {
-			e.close("transport error", closeHard)
-		}
-	}
-}
-
-// Close ends the session when its transport ends, or cancels an upgrade
-// when the probe does.
-func (t *wsTransport) Close(c *bridge.Conn) {
-	e := t.e
-	if t.rejected.Load() {
-		return
-	}
-	e.mu.Lock()
-	if e.probe == c {
-		e.probe, e.upgrading = nil, false
-		e.mu.Unlock()
-		return
-	}
-	mine := e.ws == c
-	if mine && e.endReason == "" {
-		e.endReason = c.EndReason() // slow-client, ping-timeout, … as the bridge saw it
-	}
-	e.mu.Unlock()
-	if mine {
-		e.close("transport close", closeByClient)
-	}
-}
-
-// observerReason is the bridge.Observer's reason for an Engine.IO close
-// reason, so that both doors count alike: the bridge's reasons pass as
-// they are (logged-out, …, shutting-down, server-disconnect).
-func observerReason(reason string) string {
-	switch reason {
-	case "ping timeout":
-		return bridge.ReasonPingTimeout
-	case "slow client":
-		return bridge.ReasonSlowClient
-	case "transport close", "transport error", "parse error", "connect timeout", "":
-		return bridge.ReasonClientClosed
-	}
-	return reason
-}
-
-// End is the Tracker ending the connection's session.
-func (t *wsTransport) End(c *bridge.Conn, r liveness.Reason) {
-	code, reason := bridge.CloseFor(r)
-	if t.rejected.Load() || t.probe.Load() {
-		c.Close(code, reason)
-		return
-	}
-	t.e.end(code, reason)
-}
-
-var _ bridge.Ender = (*wsTransport)(nil)

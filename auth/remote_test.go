@@ -1,4 +1,4 @@
-package bridge
+package auth
 
 import (
 	"net/http"
@@ -6,10 +6,8 @@ import (
 	"testing"
 )
 
-func TestRemote(t *testing.T) {
-	s := &Server{cfg: Config{TrustedProxies: []netip.Prefix{
-		netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("10.0.0.0/8"),
-	}}}
+func TestRemoteAddr(t *testing.T) {
+	trusted := []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("10.0.0.0/8")}
 	tests := []struct {
 		peer string
 		xff  []string
@@ -26,11 +24,11 @@ func TestRemote(t *testing.T) {
 	}
 	for _, tc := range tests {
 		r := &http.Request{RemoteAddr: tc.peer, Header: http.Header{"X-Forwarded-For": tc.xff}}
-		if got := s.remote(r); got != tc.want {
-			t.Errorf("remote(%s, %q) = %s, want %s", tc.peer, tc.xff, got, tc.want)
+		if got := RemoteAddr(r, trusted); got != tc.want {
+			t.Errorf("RemoteAddr(%s, %q) = %s, want %s", tc.peer, tc.xff, got, tc.want)
 		}
 	}
-	if got := (&Server{}).remote(&http.Request{RemoteAddr: "127.0.0.1:1", Header: http.Header{"X-Forwarded-For": {"1.2.3.4"}}}); got != "127.0.0.1:1" {
+	if got := RemoteAddr(&http.Request{RemoteAddr: "127.0.0.1:1", Header: http.Header{"X-Forwarded-For": {"1.2.3.4"}}}, nil); got != "127.0.0.1:1" {
 		t.Errorf("without trusted proxies: %s", got)
 	}
 }

@@ -1,0 +1,18 @@
+package engineio
+
+// KeepingPollState returns how many open sessions keep a poll buffer or a
+// waiting poll, or have no WebSocket: none should, once every session is
+// on WebSocket and idle.
+func (s *Server) KeepingPollState() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, e := range s.sessions {
+		e.mu.Lock()
+		if e.buf != nil || e.pollWake != nil || e.ws == nil {
+			n++
+		}
+		e.mu.Unlock()
+	}
+	return n
+}
