@@ -52,6 +52,8 @@ type Config struct {
 	Store redisstore.Options
 	// Timeout bounds Rig.Ctx (DefaultTimeout when zero).
 	Timeout time.Duration
+	// RedisOptions are passed to testenv.StartRedis (e.g. WithRedisArgs).
+	RedisOptions []testenv.RedisOption
 }
 
 // Rig is one test's real parts. Every field is set by Start, App only
@@ -90,7 +92,7 @@ func Start(t testing.TB, cfg Config) *Rig {
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout)
 	t.Cleanup(cancel)
 	r := &Rig{Ctx: ctx, Secrets: cfg.Secrets, t: t}
-	r.Redis = testenv.StartRedis(t)
+	r.Redis = testenv.StartRedis(t, cfg.RedisOptions...)
 	if !cfg.NoApp {
 		cfg.App.RedisURL, cfg.App.Secrets = r.Redis.URL(), cfg.Secrets
 		r.App = testenv.StartNodeApp(t, cfg.App)
