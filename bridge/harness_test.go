@@ -59,19 +59,33 @@ type harness struct {
 }
 
 // newHarness starts Redis (with opts) and the Express app and opens the
-// bridge's store. Its cleanups, in order: the bridges started by serve shut down, the store
-// client closes, Express and Redis stop, no log held a sensitive string, and
-// the goroutine count is back to where it was before the harness.
+// bridge's store. Its cleanups, in order: the bridges started by serve shut
+// down, the store client closes, Express and Redis stop, no log held a
+// sensitive string, and the goroutine count is back to where it was before
+// the harness.
 func newHarness(t *testing.T, opts ...testenv.RedisOption) *harness {
 	t.Helper()
+	h := bareHarness(t)
+	h.use(testrig.Config{Secrets: secrets, RedisOptions: opts})
+	return h
+}
+
+// bareHarness is a harness without its real parts yet: its logger and the
+// checks of its cleanups; use adds the rest.
+func bareHarness(t *testing.T) *harness {
 	checkGoroutines(t)
 	h := &harness{t: t, logs: &testenv.Buffer{}}
 	h.sensitive = append(h.sensitive, secrets...)
 	t.Cleanup(h.checkLogs)
 	h.logger = slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h.rig = testrig.Start(t, testrig.Config{Secrets: secrets, RedisOptions: opts})
-	h.ctx, h.redis, h.app, h.rdb, h.store, h.verifier = h.rig.Ctx, h.rig.Redis, h.rig.App, h.rig.Client, h.rig.Store, h.rig.Verifier
 	return h
+}
+
+// use starts the harness's rig with cfg.
+func (h *harness) use(cfg testrig.Config) {
+	h.t.Helper()
+	h.rig = testrig.Start(h.t, cfg)
+	h.ctx, h.redis, h.app, h.rdb, h.store, h.verifier = h.rig.Ctx, h.rig.Redis, h.rig.App, h.rig.Client, h.rig.Store, h.rig.Verifier
 }
 
 // login logs username in through Express and returns the Cookie header

@@ -54,14 +54,19 @@ type Config struct {
 	Timeout time.Duration
 	// RedisOptions are passed to testenv.StartRedis (e.g. WithRedisArgs).
 	RedisOptions []testenv.RedisOption
+	// RedisURL, when set, is a Redis the test started itself (a
+	// testenv.RedisCluster's or Sentinel's URL, as redisstore.OpenURL
+	// reads it): the rig starts none and Rig.Redis is nil. RedisOptions
+	// must be empty then.
+	RedisURL string
 }
 
 // Rig is one test's real parts. Every field is set by Start, App only
-// without Config.NoApp.
+// without Config.NoApp and Redis only without Config.RedisURL.
 type Rig struct {
 	// Ctx ends at cleanup or after Config.Timeout, whichever comes first.
 	Ctx      context.Context
-	Redis    *testenv.Redis
+	Redis    *testenv.Redis   // nil with Config.RedisURL
 	App      *testenv.NodeApp // nil with Config.NoApp
 	Client   redis.UniversalClient
 	Store    *redisstore.Store
@@ -71,17 +76,22 @@ type Rig struct {
 	Secrets []string
 
 	t     testing.TB
+	url   string             // the Redis's URL
 	store redisstore.Options // Config.Store, for OpenStore
 }
 
-// Start starts Redis, then the Express app on it (unless cfg.NoApp), opens
+// Start starts Redis (unless cfg.RedisURL), then the Express app on it
+// (unless cfg.NoApp), opens
 // the store's client and builds the verifier and the gate. It fails the
 // test when any part cannot start. At cleanup the client closes, then the
 // app and Redis stop, then Ctx is cancelled.
 func Start(t testing.TB, cfg Config) *Rig {
 	t.Helper()
-	if cfg.NoApp && !reflect.ValueOf(cfg.App).IsZero() {
+	switch {
+	case cfg.NoApp && !reflect.ValueOf(cfg.App).IsZero():
 		t.Fatal("testrig: Config.NoApp with a Config.App: set one or the other")
+	case cfg.RedisURL != "" && len(cfg.RedisOptions) > 0:
+		t.Fatal("testrig: Config.RedisURL with Config.RedisOptions: the rig starts no Redis to pass them to")
 	}
 	if len(cfg.Secrets) == 0 {
 		cfg.Secrets = []string{DefaultSecret}
@@ -91,10 +101,13 @@ func Start(t testing.TB, cfg Config) *Rig {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout)
 	t.Cleanup(cancel)
-	r := &Rig{Ctx: ctx, Secrets: cfg.Secrets, t: t}
-	r.Redis = testenv.StartRedis(t, cfg.RedisOptions...)
+	r := &Rig{Ctx: ctx, Secrets: cfg.Secrets, t: t, url: cfg.RedisURL}
+	if r.url == "" {
+		r.Redis = testenv.StartRedis(t, cfg.RedisOptions...)
+		r.url = r.Redis.URL()
+	}
 	if !cfg.NoApp {
-		cfg.App.RedisURL, cfg.App.Secrets = r.Redis.URL(), cfg.Secrets
+		cfg.App.RedisURL, cfg.App.Secrets = r.url, cfg.Secrets
 		r.App = testenv.StartNodeApp(t, cfg.App)
 	}
 	var err error
@@ -118,7 +131,7 @@ func Start(t testing.TB, cfg Config) *Rig {
 // options): what another instance of a server would have.
 func (r *Rig) OpenStore() (*redisstore.Store, redis.UniversalClient) {
 	r.t.Helper()
-	client, err := redisstore.OpenURL(r.Redis.URL())
+	client, err := redisstore.OpenURL(r.url)
 	if err != nil {
 		r.t.Fatalf("testrig: redisstore.OpenURL: %v", err)
 	}
