@@ -81,9 +81,8 @@ type Rig struct {
 }
 
 // Start starts Redis (unless cfg.RedisURL), then the Express app on it
-// (unless cfg.NoApp), opens
-// the store's client and builds the verifier and the gate. It fails the
-// test when any part cannot start. At cleanup the client closes, then the
+// (unless cfg.NoApp), opens the store's client and builds the verifier
+// and the gate. It fails the test when any part cannot start. At cleanup the client closes, then the
 // app and Redis stop, then Ctx is cancelled.
 func Start(t testing.TB, cfg Config) *Rig {
 	t.Helper()

@@ -2,6 +2,7 @@ package testrig_test
 
 import (
 	"errors"
+	"go/build"
 	"strings"
 	"testing"
 
@@ -66,5 +67,25 @@ func TestNoApp(t *testing.T) {
 	g := r.NewGate(auth.Config{Store: store})
 	if s, err := g.CheckCookie(r.Ctx, "connect.sid="+r.Verifier.Sign(sid)); err != nil || s.User != "w" {
 		t.Errorf("a record written by hand, through another store: %v, %v", s, err)
+	}
+}
+
+// TestImports: the rig stays below the servers under test, so that every
+// one of them (and their internal tests) can use it.
+func TestImports(t *testing.T) {
+	pkg, err := build.ImportDir(".", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	allowed := map[string]bool{
+		"github.com/expressbridge/expressbridge/auth":                  true,
+		"github.com/expressbridge/expressbridge/connectsid":            true,
+		"github.com/expressbridge/expressbridge/connectsid/redisstore": true,
+		"github.com/expressbridge/expressbridge/internal/testenv":      true,
+	}
+	for _, imp := range pkg.Imports {
+		if strings.HasPrefix(imp, "github.com/expressbridge/") && !allowed[imp] {
+			t.Errorf("testrig imports %s: only testenv, auth, connectsid and redisstore may be", imp)
+		}
 	}
 }
