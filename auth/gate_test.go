@@ -15,6 +15,7 @@ import (
 	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/connectsid/redisstore"
 	"github.com/expressbridge/expressbridge/internal/testenv"
+	"github.com/expressbridge/expressbridge/internal/testrig"
 )
 
 var secrets = []string{"auth test secret ✓", "auth test secret, older"}
@@ -57,40 +58,11 @@ func TestNewRejects(t *testing.T) {
 	}
 }
 
-// rig is a real Redis, the real Express app on it, and a gate on the same
-// Redis.
-type rig struct {
-	redis *testenv.Redis
-	app   *testenv.NodeApp
-	store *redisstore.Store
-	v     *connectsid.Verifier
-}
-
-func newRig(t *testing.T, cfg testenv.NodeAppConfig) *rig {
+// newRig starts a real Redis, the real Express app with cfg on it, and a
+// store on the same Redis whose calls give up after 300 ms.
+func newRig(t *testing.T, cfg testenv.NodeAppConfig) *testrig.Rig {
 	t.Helper()
-	r := &rig{redis: testenv.StartRedis(t)}
-	cfg.RedisURL, cfg.Secrets = r.redis.URL(), secrets
-	r.app = testenv.StartNodeApp(t, cfg)
-	client, err := redisstore.OpenURL(r.redis.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { client.Close() })
-	r.store = redisstore.New(client, redisstore.Options{Timeout: 300 * time.Millisecond})
-	if r.v, err = connectsid.NewVerifier(secrets...); err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
-
-func (r *rig) gate(t *testing.T, cfg auth.Config) *auth.Gate {
-	t.Helper()
-	cfg.Verifier, cfg.Store = r.v, r.store
-	g, err := auth.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return g
+	return testrig.Start(t, testrig.Config{Secrets: secrets, App: cfg, Store: redisstore.Options{Timeout: 300 * time.Millisecond}})
 }
 
 // refusal is the JSON body of a refused request.
@@ -134,7 +106,7 @@ func forge(cookie string) string {
 // a Redis outage as 503 with Retry-After, and back once Redis is.
 func TestRequire(t *testing.T) {
 	r := newRig(t, testenv.NodeAppConfig{})
-	g := r.gate(t, auth.Config{})
+	g := r.Gate
 	me := g.Require(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		s, ok := auth.SessionFrom(req.Context())
 		if !ok {
@@ -145,9 +117,9 @@ func TestRequire(t *testing.T) {
 	srv := httptest.NewServer(me)
 	t.Cleanup(srv.Close)
 	ctx := context.Background()
-	cookie := r.app.Login(ctx, t, "Zoë 🚀")
-	other := r.app.Login(ctx, t, "Other")
-	r.app.Logout(ctx, t, other)
+	cookie := r.App.Login(ctx, t, "Zoë 🚀")
+	other := r.App.Login(ctx, t, "Other")
+	r.App.Logout(ctx, t, other)
 
 	if st, _, body := get(t, srv.URL, cookie, ""); st != 200 || body != `{"secret":0,"user":"Zoë 🚀"}`+"\n" {
 		t.Fatalf("logged in: %d %s", st, body)
@@ -175,15 +147,15 @@ func TestRequire(t *testing.T) {
 		}
 	}
 
-	r.redis.Kill(t)
+	r.Redis.Kill(t)
 	st, retry, body := get(t, srv.URL, cookie, "")
 	var ref refusal
 	json.Unmarshal([]byte(body), &ref)
-	if st != 503 || retry == "" || ref.Error != connectsid.CodeStoreUnavailable || strings.Contains(body, r.redis.Addr()) {
+	if st != 503 || retry == "" || ref.Error != connectsid.CodeStoreUnavailable || strings.Contains(body, r.Redis.Addr()) {
 		t.Fatalf("Redis down: %d Retry-After %q %s", st, retry, body)
 	}
-	r.redis.Start(t)
-	cookie = r.app.Login(ctx, t, "Back") // the restart lost every session
+	r.Redis.Start(t)
+	cookie = r.App.Login(ctx, t, "Back") // the restart lost every session
 	if st, _, body := get(t, srv.URL, cookie, ""); st != 200 || !strings.Contains(body, `"user":"Back"`) {
 		t.Fatalf("after the restart: %d %s", st, body)
 	}
@@ -192,9 +164,9 @@ func TestRequire(t *testing.T) {
 // TestTrace: a trace sees each step in order, and the walk's verdict.
 func TestTrace(t *testing.T) {
 	r := newRig(t, testenv.NodeAppConfig{})
-	g := r.gate(t, auth.Config{})
+	g := r.Gate
 	ctx := context.Background()
-	cookie := r.app.Login(ctx, t, "Tracy")
+	cookie := r.App.Login(ctx, t, "Tracy")
 	var steps []string
 	tctx := auth.WithTrace(ctx, &auth.Trace{Step: func(i auth.StepInfo) {
 		s := i.Step
@@ -211,7 +183,7 @@ func TestTrace(t *testing.T) {
 		t.Fatalf("steps %q", got)
 	}
 	steps = nil
-	r.app.PostJSON(ctx, t, "/test/set", cookie, map[string]any{"loggedIn": 0})
+	r.App.PostJSON(ctx, t, "/test/set", cookie, map[string]any{"loggedIn": 0})
 	_, err = g.CheckCookie(tctx, cookie)
 	if got := strings.Join(steps, " "); got != "cookie signature store record login✘" || !errors.Is(err, auth.ErrNotLoggedIn) {
 		t.Fatalf("steps %q, err %v", got, err)

@@ -18,11 +18,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/bridge"
 	"github.com/expressbridge/expressbridge/connectsid"
-	"github.com/expressbridge/expressbridge/connectsid/redisstore"
 	"github.com/expressbridge/expressbridge/internal/testenv"
+	"github.com/expressbridge/expressbridge/internal/testrig"
 )
 
 // The secrets of the tests' Express app and peers: the first signs, both
@@ -32,7 +31,7 @@ var testSecrets = []string{"bench-test-current", "bench-test-previous"}
 // peerEnv is one redis-server, the Express app and sessions logged in
 // through it, shared by the peer tests.
 type peerEnv struct {
-	redis    *testenv.Redis
+	rig      *testrig.Rig
 	shared   Shared
 	appDir   string
 	node     string
@@ -44,8 +43,8 @@ type peerEnv struct {
 
 func startPeerEnv(t *testing.T) *peerEnv {
 	t.Helper()
-	redis := testenv.StartRedis(t)
-	app := testenv.StartNodeApp(t, testenv.NodeAppConfig{RedisURL: redis.URL(), Secrets: testSecrets})
+	rig := testrig.Start(t, testrig.Config{Secrets: testSecrets})
+	app := rig.App
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	sessions, err := Login(ctx, app.URL(), "Zoë", 4)
@@ -65,11 +64,7 @@ func startPeerEnv(t *testing.T) *peerEnv {
 		t.Fatalf("POST /test/set loggedIn=false: %d %s", code, body)
 	}
 
-	both, err := connectsid.NewVerifier(testSecrets...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sid, _, err := both.FromHeader(sessions[0].Cookie, CookieName)
+	sid, _, err := rig.Verifier.FromHeader(sessions[0].Cookie, CookieName)
 	if err != nil {
 		t.Fatalf("the Express app's cookie %q does not verify: %v", sessions[0].Cookie, err)
 	}
@@ -80,8 +75,8 @@ func startPeerEnv(t *testing.T) *peerEnv {
 		t.Fatal(err)
 	}
 	return &peerEnv{
-		redis:    redis,
-		shared:   Shared{RedisURL: redis.URL(), SecretsFile: secrets, Prefix: "sess:"},
+		rig:      rig,
+		shared:   Shared{RedisURL: rig.Redis.URL(), SecretsFile: secrets, Prefix: "sess:"},
 		appDir:   filepath.Join(testenv.RepoRoot(t), "node-app"),
 		node:     testenv.Node(t),
 		sessions: sessions,
@@ -157,16 +152,7 @@ func TestPeers(t *testing.T) {
 func TestBridgeClient(t *testing.T) {
 	testenv.EnsureNodeModules(t)
 	e := startPeerEnv(t)
-	ver, err := connectsid.NewVerifier(testSecrets...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gate, err := auth.New(auth.Config{Verifier: ver,
-		Store: redisstore.New(e.redis.Client(t), redisstore.Options{Prefix: e.shared.Prefix})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := bridge.New(bridge.Config{Gate: gate, Logger: slog.New(slog.DiscardHandler)})
+	srv, err := bridge.New(bridge.Config{Gate: e.rig.Gate, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

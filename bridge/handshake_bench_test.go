@@ -11,11 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/bridge"
-	"github.com/expressbridge/expressbridge/connectsid"
-	"github.com/expressbridge/expressbridge/connectsid/redisstore"
-	"github.com/expressbridge/expressbridge/internal/testenv"
+	"github.com/expressbridge/expressbridge/internal/testrig"
 )
 
 // BenchmarkHandshake is one authenticated WebSocket handshake after
@@ -27,18 +24,8 @@ import (
 // the server's (net.Dial's own allocations are in it too). Run with
 // -cpuprofile to see the server's share of a handshake.
 func BenchmarkHandshake(b *testing.B) {
-	r := testenv.StartRedis(b)
-	client, err := redisstore.OpenURL(r.URL())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { client.Close() })
-	store := redisstore.New(client, redisstore.Options{})
-	ver, _ := connectsid.NewVerifier("handshake bench secret")
-	gate, err := auth.New(auth.Config{Verifier: ver, Store: store})
-	if err != nil {
-		b.Fatal(err)
-	}
+	rig := testrig.Start(b, testrig.Config{NoApp: true, Secrets: []string{"handshake bench secret"}})
+	r, store, ver, gate := rig.Redis, rig.Store, rig.Verifier, rig.Gate
 	srv, err := bridge.New(bridge.Config{Gate: gate, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		b.Fatal(err)

@@ -24,6 +24,7 @@ import (
 	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/connectsid/redisstore"
 	"github.com/expressbridge/expressbridge/internal/testenv"
+	"github.com/expressbridge/expressbridge/internal/testrig"
 )
 
 // The app's secrets: the first signs, both verify. Non-ASCII on purpose, so
@@ -43,6 +44,7 @@ const (
 // app on it, and the bridge's store on the same Redis.
 type harness struct {
 	t        *testing.T
+	rig      *testrig.Rig
 	ctx      context.Context
 	redis    *testenv.Redis
 	app      *testenv.NodeApp
@@ -56,48 +58,43 @@ type harness struct {
 	sensitive []string // strings no log line may hold
 }
 
-// newHarness starts Redis and the Express app and opens the bridge's store.
-// Its cleanups, in order: the bridges started by serve shut down, the store
-// client closes, Express and Redis stop, no log held a sensitive string, and
-// the goroutine count is back to where it was before the harness.
-func newHarness(t *testing.T) *harness {
+// newHarness starts Redis (with opts) and the Express app and opens the
+// bridge's store. Its cleanups, in order: the bridges started by serve shut
+// down, the store client closes, Express and Redis stop, no log held a
+// sensitive string, and the goroutine count is back to where it was before
+// the harness.
+func newHarness(t *testing.T, opts ...testenv.RedisOption) *harness {
 	t.Helper()
+	h := bareHarness(t)
+	h.use(testrig.Config{Secrets: secrets, RedisOptions: opts})
+	return h
+}
+
+// bareHarness is a harness without its real parts yet: its logger and the
+// checks of its cleanups; use adds the rest.
+func bareHarness(t *testing.T) *harness {
 	checkGoroutines(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
-	t.Cleanup(cancel)
-	h := &harness{t: t, ctx: ctx, logs: &testenv.Buffer{}}
+	h := &harness{t: t, logs: &testenv.Buffer{}}
 	h.sensitive = append(h.sensitive, secrets...)
 	t.Cleanup(h.checkLogs)
 	h.logger = slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h.redis = testenv.StartRedis(t)
-	h.app = testenv.StartNodeApp(t, testenv.NodeAppConfig{RedisURL: h.redis.URL(), Secrets: secrets})
-	rdb, err := redisstore.OpenURL(h.redis.URL())
-	if err != nil {
-		t.Fatalf("redisstore.OpenURL: %v", err)
-	}
-	t.Cleanup(func() { rdb.Close() })
-	h.rdb = rdb
-	h.store = redisstore.New(rdb, redisstore.Options{})
-	if h.verifier, err = connectsid.NewVerifier(secrets...); err != nil {
-		t.Fatalf("NewVerifier: %v", err)
-	}
 	return h
+}
+
+// use starts the harness's rig with cfg.
+func (h *harness) use(cfg testrig.Config) {
+	h.t.Helper()
+	h.rig = testrig.Start(h.t, cfg)
+	h.ctx, h.redis, h.app, h.rdb, h.store, h.verifier = h.rig.Ctx, h.rig.Redis, h.rig.App, h.rig.Client, h.rig.Store, h.rig.Verifier
 }
 
 // login logs username in through Express and returns the Cookie header
 // value and the session ID; both count as sensitive from now on.
 func (h *harness) login(username string) (cookie, sid string) {
 	h.t.Helper()
-	cookie = h.app.Login(h.ctx, h.t, username)
-	sid, _, err := h.verifier.FromHeader(cookie, cookieName)
-	if err != nil {
-		h.t.Fatalf("the bridge's verifier rejects Express's cookie %s…: %v", cookie[:20], err)
-	}
-	h.addSensitive(cookie, strings.TrimPrefix(cookie, cookieName+"="), sid)
-	if raw, ok := connectsid.Lookup(cookie, cookieName); ok {
-		h.addSensitive(raw) // decoded "s:sid.mac"
-	}
-	return cookie, sid
+	cookie, sess := h.rig.Login(username)
+	h.addSensitive(h.rig.Sensitive(cookie)...)
+	return cookie, sess.ID
 }
 
 func (h *harness) addSensitive(s ...string) {
@@ -173,17 +170,7 @@ func (h *harness) serve(cfg bridge.Config) *bridgeServer {
 // names others.
 func (h *harness) gate(ac auth.Config) *auth.Gate {
 	h.t.Helper()
-	if ac.Verifier == nil {
-		ac.Verifier = h.verifier
-	}
-	if ac.Store == nil {
-		ac.Store = h.store
-	}
-	g, err := auth.New(ac)
-	if err != nil {
-		h.t.Fatalf("auth.New: %v", err)
-	}
-	return g
+	return h.rig.NewGate(ac)
 }
 
 // dial opens a WebSocket to url with an optional Cookie header value and

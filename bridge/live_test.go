@@ -10,9 +10,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/bridge"
-	"github.com/expressbridge/expressbridge/connectsid/redisstore"
 	"github.com/expressbridge/expressbridge/internal/testenv"
 )
 
@@ -134,17 +132,10 @@ func TestExpiryClosesConnectionOnTime(t *testing.T) {
 // Without CONFIG, the bridge cannot switch notifications on: it must warn
 // once and find the logout by revalidating.
 func TestFallbackRevalidation(t *testing.T) {
-	r := testenv.StartRedis(t, testenv.WithRedisArgs("--rename-command", "CONFIG", ""))
-	app := testenv.StartNodeApp(t, testenv.NodeAppConfig{RedisURL: r.URL(), Secrets: secrets})
-	client, err := redisstore.OpenURL(r.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { client.Close() })
-	h := newHarness(t) // for serve and the log checks; its own Redis is not used
-	store := redisstore.New(client, redisstore.Options{})
+	h := newHarness(t, testenv.WithRedisArgs("--rename-command", "CONFIG", ""))
+	app := h.app
 	const interval = 300 * time.Millisecond
-	b := h.serve(bridge.Config{Gate: h.gate(auth.Config{Store: store}), Watch: store.Watch, RevalidateInterval: interval})
+	b := h.serve(bridge.Config{Watch: h.store.Watch, RevalidateInterval: interval})
 	runLive(t, b)
 	testenv.WaitFor(t, 5*time.Second, "the warning", func() bool {
 		return contains(h.logs.String(), "revalidating open sessions periodically")

@@ -16,11 +16,8 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/bridge"
-	"github.com/expressbridge/expressbridge/connectsid"
-	"github.com/expressbridge/expressbridge/connectsid/redisstore"
-	"github.com/expressbridge/expressbridge/internal/testenv"
+	"github.com/expressbridge/expressbridge/internal/testrig"
 )
 
 // BenchmarkRevocation measures, over 1,000 open sessions, the time from the
@@ -29,18 +26,8 @@ import (
 // measurement: run it with -benchtime 1x.
 func BenchmarkRevocation(b *testing.B) {
 	const n = 1000
-	r := testenv.StartRedis(b)
-	client, err := redisstore.OpenURL(r.URL())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { client.Close() })
-	store := redisstore.New(client, redisstore.Options{})
-	ver, _ := connectsid.NewVerifier("revocation bench secret")
-	gate, err := auth.New(auth.Config{Verifier: ver, Store: store})
-	if err != nil {
-		b.Fatal(err)
-	}
+	rig := testrig.Start(b, testrig.Config{NoApp: true, Secrets: []string{"revocation bench secret"}})
+	r, store, ver, gate := rig.Redis, rig.Store, rig.Verifier, rig.Gate
 	srv, err := bridge.New(bridge.Config{Gate: gate, Watch: store.Watch,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {

@@ -1,9 +1,7 @@
 package bridge_test
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"testing"
 	"time"
@@ -11,9 +9,8 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/expressbridge/expressbridge/bridge"
-	"github.com/expressbridge/expressbridge/connectsid"
-	"github.com/expressbridge/expressbridge/connectsid/redisstore"
 	"github.com/expressbridge/expressbridge/internal/testenv"
+	"github.com/expressbridge/expressbridge/internal/testrig"
 )
 
 // Scale-out: the bridge on a Redis Cluster and on Sentinel, with Express on
@@ -23,32 +20,14 @@ import (
 // cluster or a Sentinel setup, then calls open.
 func newScaleHarness(t *testing.T) *harness {
 	t.Helper()
-	checkGoroutines(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	t.Cleanup(cancel)
-	h := &harness{t: t, ctx: ctx, logs: &testenv.Buffer{}}
-	h.sensitive = append(h.sensitive, secrets...)
-	t.Cleanup(h.checkLogs)
-	h.logger = slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	var err error
-	if h.verifier, err = connectsid.NewVerifier(secrets...); err != nil {
-		t.Fatalf("NewVerifier: %v", err)
-	}
-	return h
+	return bareHarness(t)
 }
 
 // open starts Express with storeFlavor on url and opens the bridge's store
 // on the same url.
 func (h *harness) open(url, storeFlavor string) {
 	h.t.Helper()
-	h.app = testenv.StartNodeApp(h.t, testenv.NodeAppConfig{RedisURL: url, Secrets: secrets, StoreFlavor: storeFlavor})
-	rdb, err := redisstore.OpenURL(url)
-	if err != nil {
-		h.t.Fatalf("redisstore.OpenURL: %v", err)
-	}
-	h.t.Cleanup(func() { rdb.Close() })
-	h.rdb = rdb
-	h.store = redisstore.New(rdb, redisstore.Options{})
+	h.use(testrig.Config{Secrets: secrets, RedisURL: url, App: testenv.NodeAppConfig{StoreFlavor: storeFlavor}, Timeout: 90 * time.Second})
 }
 
 // watchingAll waits until the bridge has logged n confirmed subscriptions.

@@ -24,9 +24,8 @@ import (
 
 	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/bridge"
-	"github.com/expressbridge/expressbridge/connectsid"
-	"github.com/expressbridge/expressbridge/connectsid/redisstore"
 	"github.com/expressbridge/expressbridge/internal/testenv"
+	"github.com/expressbridge/expressbridge/internal/testrig"
 	"github.com/expressbridge/expressbridge/socketio"
 )
 
@@ -51,8 +50,6 @@ func TestBrowserDemo(t *testing.T) {
 	chromium := testenv.Chromium(t)
 	root := testenv.RepoRoot(t)
 
-	rds := testenv.StartRedis(t)
-
 	// The bridge's listener comes first: the app needs its URL, and the
 	// bridge needs the app's origin.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -62,15 +59,12 @@ func TestBrowserDemo(t *testing.T) {
 	// As make demo: the page puts its own host name in, so it works opened
 	// as 127.0.0.1 and as localhost.
 	bridgeURL := "ws://{hostname}:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port) + "/ws"
-	app := testenv.StartNodeApp(t, testenv.NodeAppConfig{
-		RedisURL:  rds.URL(),
-		Secrets:   []string{demoSecret},
-		BridgeURL: bridgeURL,
-	})
+	rig := startRig(t, bridgeURL)
+	app := rig.App
 	localhost := strings.Replace(app.URL(), "127.0.0.1", "localhost", 1)
-	t.Logf("app %s, bridge %s, redis %s (setup %v)", app.URL(), bridgeURL, rds.URL(), time.Since(start).Round(time.Millisecond))
+	t.Logf("app %s, bridge %s, redis %s (setup %v)", app.URL(), bridgeURL, rig.Redis.URL(), time.Since(start).Round(time.Millisecond))
 
-	startBridge(t, ln, bridgeSetup{origins: []string{app.URL(), localhost}}, rds.URL(), logs)
+	startBridge(t, ln, bridgeSetup{origins: []string{app.URL(), localhost}}, rig, logs)
 
 	outDir := filepath.Join(root, "build", "e2e")
 	docsShot := filepath.Join(root, "docs", "screenshot.png")
@@ -94,29 +88,27 @@ type bridgeSetup struct {
 	proxies []netip.Prefix // --trust-proxy
 }
 
-// startBridge serves the bridge on ln at /ws and Socket.IO at /socket.io/
-// as `expressbridge serve` would, and shuts it down at cleanup.
-func startBridge(t *testing.T, ln net.Listener, setup bridgeSetup, redisURL string, logs *testLog) {
+// startRig starts Redis and the Express app on it with the demo's secret,
+// its pages connecting to bridgeURL, and the bridge's store on that Redis.
+func startRig(t *testing.T, bridgeURL string) *testrig.Rig {
 	t.Helper()
-	client, err := redisstore.OpenURL(redisURL)
-	if err != nil {
-		t.Fatalf("redisstore.OpenURL(%s): %v", redisURL, err)
-	}
-	t.Cleanup(func() { _ = client.Close() })
-	verifier, err := connectsid.NewVerifier(demoSecret)
-	if err != nil {
-		t.Fatalf("connectsid.NewVerifier: %v", err)
-	}
-	store := redisstore.New(client, redisstore.Options{})
-	gate, err := auth.New(auth.Config{Verifier: verifier, Store: store, AllowedOrigins: setup.origins})
-	if err != nil {
-		t.Fatalf("auth.New: %v", err)
-	}
+	return testrig.Start(t, testrig.Config{
+		Secrets: []string{demoSecret},
+		App:     testenv.NodeAppConfig{BridgeURL: bridgeURL},
+	})
+}
+
+// startBridge serves the bridge on ln at /ws and Socket.IO at /socket.io/
+// as `expressbridge serve` would, on rig's store, and shuts it down at
+// cleanup.
+func startBridge(t *testing.T, ln net.Listener, setup bridgeSetup, rig *testrig.Rig, logs *testLog) {
+	t.Helper()
+	gate := rig.NewGate(auth.Config{AllowedOrigins: setup.origins})
 	logger := slog.New(slog.NewTextHandler(logs.writer("bridge: "), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	b, err := bridge.New(bridge.Config{
 		Gate:           gate,
 		TrustedProxies: setup.proxies,
-		Watch:          store.Watch, // as serve: connections end with their session
+		Watch:          rig.Store.Watch, // as serve: connections end with their session
 		Logger:         logger,
 	})
 	if err != nil {

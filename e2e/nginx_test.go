@@ -23,19 +23,14 @@ func TestBrowserBehindNginx(t *testing.T) {
 	node := testenv.Node(t)
 	chromium := testenv.Chromium(t)
 	root := testenv.RepoRoot(t)
-	rds := testenv.StartRedis(t)
-
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen for the bridge: %v", err)
 	}
-	app := testenv.StartNodeApp(t, testenv.NodeAppConfig{
-		RedisURL:  rds.URL(),
-		Secrets:   []string{demoSecret},
-		BridgeURL: "/ws", // the page's own origin: nginx's
-	})
+	rig := startRig(t, "/ws") // the page's own origin: nginx's
+	app := rig.App
 	// As docs/deploy/nginx.conf says: no --allow-origin, --trust-proxy 127.0.0.1.
-	startBridge(t, ln, bridgeSetup{proxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}, rds.URL(), logs)
+	startBridge(t, ln, bridgeSetup{proxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}, rig, logs)
 
 	conf, err := os.ReadFile(filepath.Join(root, "docs", "deploy", "nginx.conf"))
 	if err != nil {

@@ -25,17 +25,13 @@ func TestBrowserSocketIO(t *testing.T) {
 	node := testenv.Node(t)
 	chromium := testenv.Chromium(t)
 	root := testenv.RepoRoot(t)
-	rds := testenv.StartRedis(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen for the bridge: %v", err)
 	}
-	app := testenv.StartNodeApp(t, testenv.NodeAppConfig{
-		RedisURL:  rds.URL(),
-		Secrets:   []string{demoSecret},
-		BridgeURL: "ws://" + ln.Addr().String() + "/ws",
-	})
-	startBridge(t, ln, bridgeSetup{origins: []string{app.URL()}}, rds.URL(), logs)
+	rig := startRig(t, "ws://"+ln.Addr().String()+"/ws")
+	app := rig.App
+	startBridge(t, ln, bridgeSetup{origins: []string{app.URL()}}, rig, logs)
 	runBrowserScript(t, logs, node, filepath.Join(root, "node-app"), "scripts/socketio-browser-test.js", []string{
 		"APP_URL=" + app.URL(),
 		"CHROMIUM=" + chromium,

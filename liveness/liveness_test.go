@@ -9,8 +9,8 @@ import (
 
 	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/connectsid"
-	"github.com/expressbridge/expressbridge/connectsid/redisstore"
 	"github.com/expressbridge/expressbridge/internal/testenv"
+	"github.com/expressbridge/expressbridge/internal/testrig"
 	"github.com/expressbridge/expressbridge/liveness"
 )
 
@@ -21,6 +21,7 @@ var secrets = []string{"liveness test secret"}
 type rig struct {
 	t    *testing.T
 	ctx  context.Context
+	rig  *testrig.Rig
 	app  *testenv.NodeApp
 	gate *auth.Gate
 	live *liveness.Tracker
@@ -29,26 +30,9 @@ type rig struct {
 
 func newRig(t *testing.T, cfg liveness.Config) *rig {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
-	t.Cleanup(cancel)
-	redis := testenv.StartRedis(t)
-	app := testenv.StartNodeApp(t, testenv.NodeAppConfig{RedisURL: redis.URL(), Secrets: secrets})
-	rdb, err := redisstore.OpenURL(redis.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rdb.Close() })
-	store := redisstore.New(rdb, redisstore.Options{})
-	ver, err := connectsid.NewVerifier(secrets...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gate, err := auth.New(auth.Config{Verifier: ver, Store: store})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := testrig.Start(t, testrig.Config{Secrets: secrets, Timeout: 40 * time.Second})
 	logs := &testenv.Buffer{}
-	cfg.Gate, cfg.Watch = gate, store.Watch
+	cfg.Gate, cfg.Watch = tr.Gate, tr.Store.Watch
 	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	live, err := liveness.New(cfg)
 	if err != nil {
@@ -59,18 +43,13 @@ func newRig(t *testing.T, cfg liveness.Config) *rig {
 	go func() { defer close(ran); live.Run(rctx) }()
 	t.Cleanup(func() { stop(); <-ran })
 	testenv.WaitFor(t, 5*time.Second, "the Tracker watches", func() bool { return live.Watching() == "notifications" })
-	return &rig{t: t, ctx: ctx, app: app, gate: gate, live: live, logs: logs}
+	return &rig{t: t, ctx: tr.Ctx, rig: tr, app: tr.App, gate: tr.Gate, live: live, logs: logs}
 }
 
 // login logs username in and returns the cookie and what the gate made of it.
 func (r *rig) login(username string) (string, *auth.Session) {
 	r.t.Helper()
-	cookie := r.app.Login(r.ctx, r.t, username)
-	sess, err := r.gate.CheckCookie(r.ctx, cookie)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	return cookie, sess
+	return r.rig.Login(username)
 }
 
 // follow follows sess and returns the channel its end reason arrives on.
