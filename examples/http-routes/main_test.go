@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -20,15 +19,9 @@ import (
 // /api/health needs no login; no cookie, a tampered cookie, a foreign
 // page's origin and a logout in Express each get the gate's refusal.
 func TestHTTPRoutes(t *testing.T) {
-	const secret = "example secret"
-	r := testenv.StartRedis(t)
-	app := testenv.StartNodeApp(t, testenv.NodeAppConfig{RedisURL: r.URL(), Secrets: []string{secret}})
-	env := map[string]string{"REDIS_URL": r.URL(), "SESSION_SECRET": secret, "APP_ORIGIN": app.URL()}
-	addr := testenv.RunServer(t, func(ctx context.Context, ln net.Listener) error {
-		return run(ctx, func(k string) string { return env[k] }, ln)
-	})
-	ctx := context.Background()
-	api := client{t: t, ctx: ctx, base: "http://" + addr}
+	ex := testenv.StartExample(t, testenv.NodeAppConfig{}, 1, run)
+	app, ctx := ex.App, context.Background()
+	api := client{t: t, ctx: ctx, base: "http://" + ex.Addrs[0]}
 
 	cookie := app.Login(ctx, t, "Zoë")
 	if status, body := app.PostJSON(ctx, t, "/test/set", cookie, map[string]string{"theme": "dark"}); status != http.StatusOK {
