@@ -141,6 +141,8 @@ func withSession(h func(http.ResponseWriter, *http.Request, *auth.Session)) http
 	})
 }
 
+// writeJSON answers with status and v as JSON; a client gone mid-answer
+// is only logged.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
