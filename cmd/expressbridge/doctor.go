@@ -85,12 +85,12 @@ Exit status: 0 accepted, 1 refused, 2 usage error, 3 Redis unavailable.`,
 		if err != nil {
 			return err
 		}
-		defer store.close()
-		gate, err := g.gate(v, store, o.cookieName, nil, nil)
+		defer store.Close()
+		gate, err := g.gate(v, sessions(store), o.cookieName, nil, nil)
 		if err != nil {
 			return err
 		}
-		cfg := diagnose.Config{Gate: gate, Store: store.st, SecretSource: o.secretSource,
+		cfg := diagnose.Config{Gate: gate, Store: store, SecretSource: o.secretSource,
 			ShowIDs: do.showIDs, ShowValues: do.showValues}
 		diagnosis := diagnose.Value
 		arg := parseCookieArg(in)

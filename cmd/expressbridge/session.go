@@ -18,6 +18,7 @@ import (
 	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/auth/diagnose"
 	"github.com/expressbridge/expressbridge/connectsid"
+	"github.com/expressbridge/expressbridge/connectsid/storeurl"
 )
 
 const envUserField = "EXPRESSBRIDGE_USER_FIELD"
@@ -107,7 +108,7 @@ fails with "expired" and says how long ago it expired.`,
 		if err != nil {
 			return err
 		}
-		defer store.close()
+		defer store.Close()
 		record := sess.Encode()
 		var expired *cliError
 		if now := time.Now(); sess.Expired(now) {
@@ -204,9 +205,9 @@ lists.`,
 		if err != nil {
 			return err
 		}
-		defer store.close()
-		p := startProgress(a.stderr, store.where())
-		rows, more, err := listSessions(cmd.Context(), store, limit, userField, p)
+		defer store.Close()
+		p := startProgress(a.stderr, store.Where())
+		rows, more, err := listSessions(cmd.Context(), sessions(store), limit, userField, p)
 		p.stop()
 		if err != nil {
 			return o.explain(err)
@@ -219,7 +220,7 @@ lists.`,
 			return nil
 		}
 		if len(rows) == 0 {
-			fmt.Fprintf(a.stderr, "expressbridge: no sessions %s at %s\n", store.where(), store.url)
+			fmt.Fprintf(a.stderr, "expressbridge: no sessions %s at %s\n", store.Where(), store.URL)
 		}
 		printListTable(a.stdout, rows, showIDs)
 		return nil
@@ -493,11 +494,12 @@ It fails with no-session (exit 1) when there is no such session.`,
 		if err != nil {
 			return err
 		}
-		defer store.close()
-		if _, err := store.TTL(cmd.Context(), sid); err != nil { // says whether it exists
+		defer store.Close()
+		ss := sessions(store)
+		if _, err := ss.TTL(cmd.Context(), sid); err != nil { // says whether it exists
 			return o.explain(err)
 		}
-		if err := store.Destroy(cmd.Context(), sid); err != nil {
+		if err := ss.Destroy(cmd.Context(), sid); err != nil {
 			return o.explain(err)
 		}
 		if a.json {
@@ -540,17 +542,18 @@ with "expired".`,
 		if err != nil {
 			return err
 		}
-		defer store.close()
+		defer store.Close()
 		if now := time.Now(); sess.Expired(now) {
 			return expiredError(sess, now)
 		}
-		if err := store.Touch(ctx, sess); err != nil {
+		ss := sessions(store)
+		if err := ss.Touch(ctx, sess); err != nil {
 			return o.explain(err)
 		}
 		if o.disableTouch || o.disableTTL {
 			a.note("touch is disabled (--disable-touch or --disable-ttl): the TTL was left as it was")
 		}
-		ttl, err := store.TTL(ctx, sid)
+		ttl, err := ss.TTL(ctx, sid)
 		if err != nil {
 			return o.explain(err)
 		}
@@ -579,17 +582,17 @@ with "expired".`,
 
 // loadSession reads the session an argument names (a session ID, a cookie
 // value or a Cookie header), expired or not, so that the caller can say by
-// how long. On success the caller must call store.close.
+// how long. On success the caller must call store.Close.
 func (o *sessionOptions) loadSession(ctx context.Context, arg string) (
-	sid string, sess *connectsid.Session, store *openedStore, err error) {
+	sid string, sess *connectsid.Session, store *storeurl.Store, err error) {
 	if sid, err = o.sessionID(arg); err != nil {
 		return "", nil, nil, err
 	}
 	if store, err = o.openStore(ctx); err != nil {
 		return "", nil, nil, err
 	}
-	if sess, err = store.Get(ctx, sid); err != nil {
-		store.close()
+	if sess, err = sessions(store).Get(ctx, sid); err != nil {
+		store.Close()
 		return "", nil, nil, o.explain(err)
 	}
 	return sid, sess, store, nil

@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/expressbridge/expressbridge/connectsid"
-	"github.com/expressbridge/expressbridge/connectsid/pgstore"
 	"github.com/expressbridge/expressbridge/connectsid/redisstore"
 	"github.com/expressbridge/expressbridge/connectsid/storeurl"
 )
@@ -19,13 +18,18 @@ import (
 // redisstore.Store and pgstore.Store share.
 type sessionStore interface {
 	Get(ctx context.Context, sid string) (*connectsid.Session, error)
-	Set(ctx context.Context, sess *connectsid.Session) error
 	Touch(ctx context.Context, sess *connectsid.Session) error
 	Destroy(ctx context.Context, sid string) error
 	TTL(ctx context.Context, sid string) (time.Duration, error)
 	IDs(ctx context.Context, limit int) ([]string, error)
-	Ping(ctx context.Context) error
-	Watch(ctx context.Context, onEvent func(sid string, op connectsid.Op), onSync func(error)) error
+}
+
+// sessions is the opened store's one store, PostgreSQL's or Redis's.
+func sessions(st *storeurl.Store) sessionStore {
+	if st.PG != nil {
+		return st.PG
+	}
+	return st.Redis
 }
 
 // Store kinds, by the URL's scheme (storeurl's).
@@ -33,26 +37,6 @@ const (
 	kindRedis    = storeurl.Redis
 	kindPostgres = storeurl.Postgres
 )
-
-// openedStore is the store the flags name, with what messages say of it.
-// Exactly one of redis and pg is set.
-type openedStore struct {
-	sessionStore
-	st    *storeurl.Store
-	kind  storeurl.Kind
-	url   string // redacted
-	redis *redisstore.Store
-	pg    *pgstore.Store
-	close func()
-}
-
-// where says where the store keeps sessions: under a prefix, or in a table.
-func (s *openedStore) where() string {
-	if s.pg != nil {
-		return "in table " + s.pg.Table()
-	}
-	return fmt.Sprintf("under prefix %q", s.redis.Prefix())
-}
 
 // storeKind tells the store a URL names.
 func storeKind(rawURL string) (storeurl.Kind, error) {
@@ -131,9 +115,9 @@ func (o *sessionOptions) checkStoreFlags() (storeurl.Kind, error) {
 // records whose cookie.expires has passed, as connect-redis's and
 // connect-pg-simple's do: the commands judge that with
 // connectsid.Session.Expired, the gate with its AcceptExpired. The caller
-// must call close. Failures are usage errors: the URL is wrong, not the
+// must call Close. Failures are usage errors: the URL is wrong, not the
 // store.
-func (o *sessionOptions) openStore(ctx context.Context) (*openedStore, error) {
+func (o *sessionOptions) openStore(ctx context.Context) (*storeurl.Store, error) {
 	kind, err := o.checkStoreFlags()
 	if err != nil {
 		return nil, err
@@ -142,7 +126,7 @@ func (o *sessionOptions) openStore(ctx context.Context) (*openedStore, error) {
 	if err != nil {
 		return nil, o.badStore(kind, err)
 	}
-	return fromStoreURL(st), nil
+	return st, nil
 }
 
 // badStore is storeurl's refusal of the flags' URL, in the flags' words.
@@ -156,17 +140,6 @@ func (o *sessionOptions) badStore(kind storeurl.Kind, err error) error {
 	e := usageErrorf("bad %s %s: %s", o.storeFlag(), o.redact(), o.scrubURL(cause))
 	e.hint = "the form is redis://[user:pass@]host:port[/db]; check --redis-url / " + envRedisURL
 	return e
-}
-
-// fromStoreURL wraps an opened storeurl.Store for the commands.
-func fromStoreURL(st *storeurl.Store) *openedStore {
-	out := &openedStore{st: st, kind: st.Kind, url: st.URL, redis: st.Redis, pg: st.PG, close: st.Close}
-	if st.PG != nil {
-		out.sessionStore = st.PG
-	} else {
-		out.sessionStore = st.Redis
-	}
-	return out
 }
 
 // store install-notify ---------------------------------------------------------
@@ -226,12 +199,12 @@ or refused.`,
 		if err != nil {
 			return err
 		}
-		defer store.close()
+		defer store.Close()
 		if print {
-			fmt.Fprint(a.stdout, store.pg.NotifySQL())
+			fmt.Fprint(a.stdout, store.PG.NotifySQL())
 			return nil
 		}
-		if err := store.pg.InstallNotify(cmd.Context()); err != nil {
+		if err := store.PG.InstallNotify(cmd.Context()); err != nil {
 			e := o.explain(err).(*cliError)
 			if e.code == connectsid.CodeStoreUnavailable && !strings.Contains(err.Error(), "connect") {
 				e.msg = "PostgreSQL refused the trigger: " + o.scrubURL(strings.TrimPrefix(err.Error(), connectsid.ErrStoreUnavailable.Error()+": "))
@@ -243,10 +216,10 @@ or refused.`,
 			a.writeJSON(struct {
 				OK    bool   `json:"ok"`
 				Table string `json:"table"`
-			}{true, store.pg.Table()})
+			}{true, store.PG.Table()})
 			return nil
 		}
-		fmt.Fprintf(a.stdout, "installed the expressbridge_notify trigger on %s: serve now hears logouts at once\n", store.pg.Table())
+		fmt.Fprintf(a.stdout, "installed the expressbridge_notify trigger on %s: serve now hears logouts at once\n", store.PG.Table())
 		return nil
 	}
 	return cmd

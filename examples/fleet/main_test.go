@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"io"
-	"net"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -20,18 +19,9 @@ import (
 // push.js) reaches Zoë's room on instance A only, and every socket of
 // both instances; Bob's shout on B reaches Zoë on A.
 func TestFleet(t *testing.T) {
-	const secret = "example secret"
-	r := testenv.StartRedis(t)
-	app := testenv.StartNodeApp(t, testenv.NodeAppConfig{RedisURL: r.URL(), Secrets: []string{secret}})
-	env := map[string]string{"REDIS_URL": r.URL(), "SESSION_SECRET": secret, "APP_ORIGIN": app.URL()}
-	var urls []string
-	for range 2 {
-		addr := testenv.RunServer(t, func(ctx context.Context, ln net.Listener) error {
-			return run(ctx, func(k string) string { return env[k] }, ln)
-		})
-		urls = append(urls, "http://"+addr)
-	}
-	ctx := context.Background()
+	ex := testenv.StartExample(t, testenv.NodeAppConfig{}, 2, run)
+	app, r, ctx := ex.App, ex.Redis, context.Background()
+	urls := []string{"http://" + ex.Addrs[0], "http://" + ex.Addrs[1]}
 	zoe, bob := app.Login(ctx, t, "Zoë"), app.Login(ctx, t, "Bob")
 
 	root := testenv.RepoRoot(t)

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -18,22 +17,19 @@ import (
 // behind the login, and the socket ended by the user's logout (the watch
 // New started; nothing in run asks for it).
 func TestSocketIOService(t *testing.T) {
-	const secret = "example secret"
-	r := testenv.StartRedis(t)
-	app := testenv.StartNodeApp(t, testenv.NodeAppConfig{RedisURL: r.URL(), Secrets: []string{secret}, AuthFlavor: "passport"})
-	env := map[string]string{"REDIS_URL": r.URL(), "SESSION_SECRET": secret, "APP_ORIGIN": app.URL()}
-	addr := testenv.RunServer(t, func(ctx context.Context, ln net.Listener) error {
-		return run(ctx, func(k string) string { return env[k] }, ln)
-	})
-	ctx := context.Background()
-	base := "http://" + addr
+	ex := testenv.StartExample(t, testenv.NodeAppConfig{AuthFlavor: "passport"}, 1, run)
+	app, ctx := ex.App, context.Background()
+	base := "http://" + ex.Addrs[0]
 	cookie := app.Login(ctx, t, "alice") // passport id 42
 
 	for _, tc := range []struct {
 		cookie, want string
 		status       int
 	}{{cookie, "hello, user 42\n", 200}, {"", `"no-cookie"`, 401}} {
-		req, _ := http.NewRequest("GET", base+"/api/me", nil)
+		req, err := http.NewRequestWithContext(ctx, "GET", base+"/api/me", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if tc.cookie != "" {
 			req.Header.Set("Cookie", tc.cookie)
 		}
@@ -41,8 +37,11 @@ func TestSocketIOService(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		body, _ := io.ReadAll(resp.Body)
+		body, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if resp.StatusCode != tc.status || !strings.Contains(string(body), tc.want) {
 			t.Errorf("/api/me with cookie %v: %d %q, want %d %q", tc.cookie != "", resp.StatusCode, body, tc.status, tc.want)
 		}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -17,15 +16,9 @@ import (
 // logged-in user is greeted and answered; without the cookie the
 // handshake is refused 401; the user's logout closes the connection 4401.
 func TestWebSocketService(t *testing.T) {
-	const secret = "example secret"
-	r := testenv.StartRedis(t)
-	app := testenv.StartNodeApp(t, testenv.NodeAppConfig{RedisURL: r.URL(), Secrets: []string{secret}})
-	env := map[string]string{"REDIS_URL": r.URL(), "SESSION_SECRET": secret, "APP_ORIGIN": app.URL()}
-	addr := testenv.RunServer(t, func(ctx context.Context, ln net.Listener) error {
-		return run(ctx, func(k string) string { return env[k] }, ln)
-	})
-	ctx := context.Background()
-	url := "ws://" + addr + "/ws"
+	ex := testenv.StartExample(t, testenv.NodeAppConfig{}, 1, run)
+	app, ctx := ex.App, context.Background()
+	url := "ws://" + ex.Addrs[0] + "/ws"
 
 	if c, resp, err := websocket.DefaultDialer.Dial(url, http.Header{"Origin": {app.URL()}}); err == nil {
 		c.Close()
