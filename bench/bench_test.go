@@ -20,6 +20,7 @@ import (
 
 	"github.com/expressbridge/expressbridge/bridge"
 	"github.com/expressbridge/expressbridge/connectsid"
+	"github.com/expressbridge/expressbridge/examples/chat"
 	"github.com/expressbridge/expressbridge/internal/testenv"
 	"github.com/expressbridge/expressbridge/internal/testrig"
 )
@@ -152,7 +153,7 @@ func TestPeers(t *testing.T) {
 func TestBridgeClient(t *testing.T) {
 	testenv.EnsureNodeModules(t)
 	e := startPeerEnv(t)
-	srv, err := bridge.New(bridge.Config{Gate: e.rig.Gate, Logger: slog.New(slog.DiscardHandler)})
+	srv, err := bridge.New(bridge.Config{Gate: e.rig.Gate, Protocol: chat.WebSocket{}, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/expressbridge/expressbridge/bridge"
 	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/connectsid/redisstore"
+	"github.com/expressbridge/expressbridge/examples/chat"
 	"github.com/expressbridge/expressbridge/liveness"
 )
 
@@ -42,7 +43,7 @@ func ExampleNew() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	srv, err := bridge.New(bridge.Config{Gate: gate})
+	srv, err := bridge.New(bridge.Config{Gate: gate, Protocol: chat.WebSocket{}})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/expressbridge/expressbridge/bridge"
+	"github.com/expressbridge/expressbridge/examples/chat"
 	"github.com/expressbridge/expressbridge/internal/testrig"
 )
 
@@ -26,7 +27,7 @@ import (
 func BenchmarkHandshake(b *testing.B) {
 	rig := testrig.Start(b, testrig.Config{NoApp: true, Secrets: []string{"handshake bench secret"}})
 	r, store, ver, gate := rig.Redis, rig.Store, rig.Verifier, rig.Gate
-	srv, err := bridge.New(bridge.Config{Gate: gate, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	srv, err := bridge.New(bridge.Config{Gate: gate, Protocol: chat.WebSocket{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/expressbridge/expressbridge/bridge"
 	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/connectsid/redisstore"
+	"github.com/expressbridge/expressbridge/examples/chat"
 	"github.com/expressbridge/expressbridge/internal/testenv"
 )
 
@@ -346,12 +347,13 @@ func TestNewRejects(t *testing.T) {
 		cfg  bridge.Config
 	}{
 		{"no gate", bridge.Config{}},
-		{"negative ReadLimit", bridge.Config{Gate: g, ReadLimit: -1}},
-		{"negative PingInterval", bridge.Config{Gate: g, PingInterval: -time.Second}},
-		{"negative WriteTimeout", bridge.Config{Gate: g, WriteTimeout: -time.Second}},
-		{"negative SendQueue", bridge.Config{Gate: g, SendQueue: -1}},
-		{"negative HandshakeTimeout", bridge.Config{Gate: g, HandshakeTimeout: -time.Second}},
-		{"negative RevalidateInterval", bridge.Config{Gate: g, RevalidateInterval: -time.Second}},
+		{"negative ReadLimit", bridge.Config{Gate: g, Protocol: chat.WebSocket{}, ReadLimit: -1}},
+		{"negative PingInterval", bridge.Config{Gate: g, Protocol: chat.WebSocket{}, PingInterval: -time.Second}},
+		{"negative WriteTimeout", bridge.Config{Gate: g, Protocol: chat.WebSocket{}, WriteTimeout: -time.Second}},
+		{"negative SendQueue", bridge.Config{Gate: g, Protocol: chat.WebSocket{}, SendQueue: -1}},
+		{"negative HandshakeTimeout", bridge.Config{Gate: g, Protocol: chat.WebSocket{}, HandshakeTimeout: -time.Second}},
+		{"negative RevalidateInterval", bridge.Config{Gate: g, Protocol: chat.WebSocket{}, RevalidateInterval: -time.Second}},
+		{"no Protocol", bridge.Config{Gate: g}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

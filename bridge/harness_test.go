@@ -23,6 +23,7 @@ import (
 	"github.com/expressbridge/expressbridge/bridge"
 	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/connectsid/redisstore"
+	"github.com/expressbridge/expressbridge/examples/chat"
 	"github.com/expressbridge/expressbridge/internal/testenv"
 	"github.com/expressbridge/expressbridge/internal/testrig"
 )
@@ -130,9 +131,9 @@ type bridgeServer struct {
 	close func()
 }
 
-// serve starts a bridge with cfg; Verifier, Store and Logger default to the
-// harness's. It is shut down (then its listener closed) at cleanup, or
-// earlier by close.
+// serve starts a bridge with cfg; Gate, Logger and Protocol (the demo chat)
+// default to the harness's. It is shut down (then its listener closed) at
+// cleanup, or earlier by close.
 func (h *harness) serve(cfg bridge.Config) *bridgeServer {
 	h.t.Helper()
 	if cfg.Gate == nil {
@@ -140,6 +141,9 @@ func (h *harness) serve(cfg bridge.Config) *bridgeServer {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = h.logger
+	}
+	if cfg.Protocol == nil {
+		cfg.Protocol = chat.WebSocket{} // what most tests speak
 	}
 	srv, err := bridge.New(cfg)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/expressbridge/expressbridge/bridge"
 	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/connectsid/pgstore"
+	"github.com/expressbridge/expressbridge/examples/chat"
 	"github.com/expressbridge/expressbridge/internal/testenv"
 )
 
@@ -117,7 +118,7 @@ func pgBridge(tb testing.TB, trigger bool, revalidate time.Duration) (*pgstore.S
 	if err != nil {
 		tb.Fatal(err)
 	}
-	srv, err := bridge.New(bridge.Config{Gate: gate, Watch: store.Watch, RevalidateInterval: revalidate,
+	srv, err := bridge.New(bridge.Config{Gate: gate, Protocol: chat.WebSocket{}, Watch: store.Watch, RevalidateInterval: revalidate,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		tb.Fatal(err)

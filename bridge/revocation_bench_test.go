@@ -17,6 +17,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/expressbridge/expressbridge/bridge"
+	"github.com/expressbridge/expressbridge/examples/chat"
 	"github.com/expressbridge/expressbridge/internal/testrig"
 )
 
@@ -28,7 +29,7 @@ func BenchmarkRevocation(b *testing.B) {
 	const n = 1000
 	rig := testrig.Start(b, testrig.Config{NoApp: true, Secrets: []string{"revocation bench secret"}})
 	r, store, ver, gate := rig.Redis, rig.Store, rig.Verifier, rig.Gate
-	srv, err := bridge.New(bridge.Config{Gate: gate, Watch: store.Watch,
+	srv, err := bridge.New(bridge.Config{Gate: gate, Protocol: chat.WebSocket{}, Watch: store.Watch,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		b.Fatal(err)

@@ -83,8 +83,8 @@ type Observer interface {
 	Resubscribed()
 }
 
-// Config configures a Server. Gate is required; every other zero field
-// takes the safe default named beside it.
+// Config configures a Server. Gate and Protocol are required; every other
+// zero field takes the safe default named beside it.
 type Config struct {
 	// Gate checks every handshake, and every open session again when its
 	// record changes. Its store serves the Pinger and Toucher abilities.
@@ -122,7 +122,8 @@ type Config struct {
 	// this often, as Express does on each request, so that a user who only
 	// chats is not logged out of Express. The store must be a Toucher.
 	TouchInterval time.Duration
-	// Protocol handles accepted connections (Chat when nil).
+	// Protocol handles accepted connections; required (no default relays
+	// what clients send).
 	Protocol Protocol
 	// TrustedProxies are the reverse proxies (nginx, a load balancer) whose
 	// X-Forwarded-For is believed: a request from one of them is logged
@@ -157,10 +158,15 @@ type Server struct {
 }
 
 // New returns a server for cfg, with defaults for zero fields. It fails
-// when Gate is missing or a limit or timeout is negative.
+// when Gate or Protocol is missing or a limit or timeout is negative.
 func New(cfg Config) (*Server, error) {
 	if cfg.Gate == nil {
 		return nil, errors.New("bridge: Config.Gate is required")
+	}
+	if cfg.Protocol == nil {
+		// No default: a default protocol would relay what clients send.
+		return nil, errors.New("bridge: Config.Protocol is required: the protocol your connections speak " +
+			"(examples/chat has the demo chat)")
 	}
 	if cfg.ReadLimit < 0 || cfg.PingInterval < 0 || cfg.WriteTimeout < 0 || cfg.SendQueue < 0 ||
 		cfg.HandshakeTimeout < 0 || cfg.RevalidateInterval < 0 {
@@ -172,9 +178,6 @@ func New(cfg Config) (*Server, error) {
 	defaults.Set(&cfg.WriteTimeout, DefaultWriteTimeout)
 	defaults.Set(&cfg.HandshakeTimeout, DefaultHandshakeTimeout)
 	defaults.Set(&cfg.Door, auth.DoorWS)
-	if cfg.Protocol == nil {
-		cfg.Protocol = &Chat{}
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}

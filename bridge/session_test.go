@@ -8,12 +8,13 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/expressbridge/expressbridge/bridge"
+	"github.com/expressbridge/expressbridge/examples/chat"
 	"github.com/expressbridge/expressbridge/internal/testenv"
 )
 
 // recordingChat is Chat that records the Protocol calls it gets.
 type recordingChat struct {
-	bridge.Chat
+	chat.WebSocket
 	mu     sync.Mutex
 	opened map[*bridge.Conn]int // Open calls
 	msgs   map[*bridge.Conn]int // Message calls
@@ -25,7 +26,7 @@ func (p *recordingChat) Open(c *bridge.Conn) {
 	p.mu.Lock()
 	p.opened[c]++
 	p.mu.Unlock()
-	p.Chat.Open(c)
+	p.WebSocket.Open(c)
 }
 
 func (p *recordingChat) Message(c *bridge.Conn, msg []byte) {
@@ -35,7 +36,7 @@ func (p *recordingChat) Message(c *bridge.Conn, msg []byte) {
 	}
 	p.msgs[c]++
 	p.mu.Unlock()
-	p.Chat.Message(c, msg)
+	p.WebSocket.Message(c, msg)
 }
 
 func (p *recordingChat) Close(c *bridge.Conn) {

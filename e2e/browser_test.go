@@ -24,6 +24,7 @@ import (
 
 	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/bridge"
+	"github.com/expressbridge/expressbridge/examples/chat"
 	"github.com/expressbridge/expressbridge/internal/testenv"
 	"github.com/expressbridge/expressbridge/internal/testrig"
 	"github.com/expressbridge/expressbridge/socketio"
@@ -107,6 +108,7 @@ func startBridge(t *testing.T, ln net.Listener, setup bridgeSetup, rig *testrig.
 	logger := slog.New(slog.NewTextHandler(logs.writer("bridge: "), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	b, err := bridge.New(bridge.Config{
 		Gate:           gate,
+		Protocol:       chat.WebSocket{},
 		TrustedProxies: setup.proxies,
 		Watch:          rig.Store.Watch, // as serve: connections end with their session
 		Logger:         logger,
@@ -118,7 +120,7 @@ func startBridge(t *testing.T, ln net.Listener, setup bridgeSetup, rig *testrig.
 	if err != nil {
 		t.Fatalf("socketio.New: %v", err)
 	}
-	socketio.Chat(sio.Of("/"))
+	chat.SocketIO(sio.Of("/"))
 	mux := http.NewServeMux()
 	mux.Handle("/ws", b)
 	mux.Handle("/socket.io/", sio)

@@ -1,8 +1,10 @@
-package socketio
+package socketio_test
 
 import (
 	"context"
 	"encoding/json"
+	"github.com/expressbridge/expressbridge/examples/chat"
+	"github.com/expressbridge/expressbridge/socketio"
 	"net/http"
 	"strings"
 	"testing"
@@ -18,20 +20,20 @@ const clientTimeout = 60 * time.Second
 // events of the test's own through the public API: "echo" acknowledges
 // with its arguments (binary ones stay binary), and "ask-me" makes the
 // server ask the client ("ask", 21) and emit the answer back.
-func chatServer(t *testing.T, e *env) *Server {
+func chatServer(t *testing.T, e *env) *socketio.Server {
 	t.Helper()
-	srv, err := New(Config{Live: e.live, Logger: e.logger()})
+	srv, err := socketio.New(socketio.Config{Live: e.live, Logger: e.logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ns := srv.Of("/")
-	Chat(ns)
-	ns.On("echo", func(so *Socket, args Args, ack AckFunc) {
+	chat.SocketIO(ns)
+	ns.On("echo", func(so *socketio.Socket, args socketio.Args, ack socketio.AckFunc) {
 		if ack != nil {
 			ack(args.Values()...)
 		}
 	})
-	ns.On("ask-me", func(so *Socket, _ Args, _ AckFunc) {
+	ns.On("ask-me", func(so *socketio.Socket, _ socketio.Args, _ socketio.AckFunc) {
 		go func() { // EmitWithAck blocks: not on the socket's reader
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()

@@ -11,6 +11,7 @@ import (
 	"github.com/expressbridge/expressbridge/bridge"
 	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/connectsid/redisstore"
+	"github.com/expressbridge/expressbridge/examples/chat"
 	"github.com/expressbridge/expressbridge/liveness"
 	"github.com/expressbridge/expressbridge/socketio"
 )
@@ -23,9 +24,9 @@ func Example() {
 	store := redisstore.New(client, redisstore.Options{})
 	gate, _ := auth.New(auth.Config{Verifier: ver, Store: store, AllowedOrigins: []string{"https://app.example.com"}})
 	live, _ := liveness.New(liveness.Config{Gate: gate, Watch: store.Watch})
-	b, _ := bridge.New(bridge.Config{Gate: gate, Live: live, Protocol: bridge.Chat{}})
+	b, _ := bridge.New(bridge.Config{Gate: gate, Live: live, Protocol: chat.WebSocket{}})
 	sio, _ := socketio.New(socketio.Config{Live: live})
-	socketio.Chat(sio.Of("/")) // hello, say/said, whoami, session-ended
+	chat.SocketIO(sio.Of("/")) // hello, say/said, whoami, session-ended
 
 	go live.Run(context.Background()) // sockets end with their Express session
 	http.Handle("/ws", b)

@@ -1,7 +1,8 @@
-package socketio
+package socketio_test
 
 import (
 	"errors"
+	"github.com/expressbridge/expressbridge/socketio"
 	"io"
 	"net/http"
 	"strings"
@@ -15,11 +16,11 @@ import (
 // refused) and never panic.
 func TestHostileInput(t *testing.T) {
 	e := newEnv(t)
-	srv, err := New(Config{Live: e.live, Insecure: true, MaxHTTPBufferSize: 1000, Logger: e.logger()})
+	srv, err := socketio.New(socketio.Config{Live: e.live, Insecure: true, MaxHTTPBufferSize: 1000, Logger: e.logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.Of("/").On("x", func(*Socket, Args, AckFunc) {})
+	srv.Of("/").On("x", func(*socketio.Socket, socketio.Args, socketio.AckFunc) {})
 	e.mux.Handle("/socket.io/", srv)
 	e.serve(t)
 	base := e.url + "/socket.io/?EIO=4&transport=polling"

@@ -1,8 +1,10 @@
 //go:build linux
 
-package socketio
+package socketio_test
 
 import (
+	"github.com/expressbridge/expressbridge/examples/chat"
+	"github.com/expressbridge/expressbridge/socketio"
 	"testing"
 	"time"
 
@@ -18,11 +20,11 @@ import (
 // TestIdleSessionsHoldNoPollState.)
 func TestIdleSocketsHoldNoGoroutine(t *testing.T) {
 	e := newEnv(t)
-	srv, err := New(Config{Live: e.live, Insecure: true, PingInterval: time.Minute, Logger: e.logger()})
+	srv, err := socketio.New(socketio.Config{Live: e.live, Insecure: true, PingInterval: time.Minute, Logger: e.logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	Chat(srv.Of("/"))
+	chat.SocketIO(srv.Of("/"))
 	e.mux.Handle("/socket.io/", srv)
 	e.serve(t)
 

@@ -1,7 +1,9 @@
-package socketio
+package socketio_test
 
 import (
 	"context"
+	"github.com/expressbridge/expressbridge/socketio"
+	"github.com/expressbridge/expressbridge/socketio/parser"
 	"strings"
 	"testing"
 	"time"
@@ -14,36 +16,36 @@ import (
 // socket's own broadcast, and EmitWithAck's timeout and disconnect.
 func TestRoomsAndAcks(t *testing.T) {
 	e := newEnv(t)
-	srv, err := New(Config{Live: e.live, Insecure: true, Logger: e.logger()})
+	srv, err := socketio.New(socketio.Config{Live: e.live, Insecure: true, Logger: e.logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ns := srv.Of("/")
 	acked := make(chan error, 4)
-	ns.On("join", func(so *Socket, args Args, ack AckFunc) {
+	ns.On("join", func(so *socketio.Socket, args socketio.Args, ack socketio.AckFunc) {
 		var room string
 		args.Decode(0, &room)
-		so.Join(Room(room))
+		so.Join(socketio.Room(room))
 		ack(len(so.Rooms()))
 	})
-	ns.On("leave", func(so *Socket, args Args, ack AckFunc) {
+	ns.On("leave", func(so *socketio.Socket, args socketio.Args, ack socketio.AckFunc) {
 		var room string
 		args.Decode(0, &room)
-		so.Leave(Room(room))
+		so.Leave(socketio.Room(room))
 		ack()
 	})
-	ns.On("to", func(so *Socket, args Args, ack AckFunc) {
+	ns.On("to", func(so *socketio.Socket, args socketio.Args, ack socketio.AckFunc) {
 		var room, except string
 		args.Decode(0, &room)
 		args.Decode(1, &except)
-		ns.Broadcast(BroadcastOptions{Rooms: []Room{Room(room)}, Except: []Room{Room(except)}}, "news", room)
+		ns.Broadcast(socketio.BroadcastOptions{Rooms: []socketio.Room{socketio.Room(room)}, Except: []socketio.Room{socketio.Room(except)}}, "news", room)
 		ack()
 	})
-	ns.On("others", func(so *Socket, _ Args, ack AckFunc) {
-		so.Broadcast(BroadcastOptions{}, "news", "others")
+	ns.On("others", func(so *socketio.Socket, _ socketio.Args, ack socketio.AckFunc) {
+		so.Broadcast(socketio.BroadcastOptions{}, "news", "others")
 		ack()
 	})
-	ns.On("ask-silent", func(so *Socket, _ Args, _ AckFunc) {
+	ns.On("ask-silent", func(so *socketio.Socket, _ socketio.Args, _ socketio.AckFunc) {
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 			defer cancel()
@@ -55,7 +57,7 @@ func TestRoomsAndAcks(t *testing.T) {
 	e.serve(t)
 
 	wsURL := strings.Replace(e.url, "http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
-	ids := map[*websocket.Conn]SocketID{}
+	ids := map[*websocket.Conn]socketio.SocketID{}
 	dial := func() *websocket.Conn {
 		c, id := dialSocket(t, wsURL)
 		ids[c] = id
@@ -130,7 +132,7 @@ func TestRoomsAndAcks(t *testing.T) {
 	if got := nextPacket(a); !strings.HasPrefix(got, `420["silent"]`) {
 		t.Errorf("server's ack request = %s", got)
 	}
-	if err := <-acked; err != ErrAckTimeout {
+	if err := <-acked; err != socketio.ErrAckTimeout {
 		t.Errorf("EmitWithAck = %v, want ErrAckTimeout", err)
 	}
 }
@@ -141,7 +143,7 @@ func TestRoomsAndAcks(t *testing.T) {
 // timeout.
 func TestLocalBroadcastWithAck(t *testing.T) {
 	e := newEnv(t)
-	srv, err := New(Config{Live: e.live, Insecure: true, Logger: e.logger()})
+	srv, err := socketio.New(socketio.Config{Live: e.live, Insecure: true, Logger: e.logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +151,7 @@ func TestLocalBroadcastWithAck(t *testing.T) {
 	e.mux.Handle("/socket.io/", srv)
 	e.serve(t)
 	wsURL := strings.Replace(e.url, "http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
-	dial := func() (*websocket.Conn, SocketID) { return dialSocket(t, wsURL) }
+	dial := func() (*websocket.Conn, socketio.SocketID) { return dialSocket(t, wsURL) }
 	send := func(c *websocket.Conn, s string) { c.WriteMessage(websocket.TextMessage, []byte(s)) }
 	a, aid := dial()
 	b, bid := dial()
@@ -161,9 +163,12 @@ func TestLocalBroadcastWithAck(t *testing.T) {
 		t.Fatalf("EmitWithAck sent %s", got)
 	}
 	acks := make(chan string, 8)
-	build := func(id uint64) (*Encoded, error) { return encodeEvent("/", "q", []any{1}, &id) }
-	onAck := func(args Args) { acks <- string(args.Raw(0)) }
-	opts := BroadcastOptions{Rooms: []Room{Room(aid), Room(bid)}}
+	build := func(id uint64) (*socketio.Encoded, error) {
+		p := parser.Packet{Type: parser.Event, Namespace: "/", Data: []byte(`["q",1]`), ID: id, HasID: true}
+		return &socketio.Encoded{Text: parser.Append(nil, p)}, nil
+	}
+	onAck := func(args socketio.Args) { acks <- string(args.Raw(0)) }
+	opts := socketio.BroadcastOptions{Rooms: []socketio.Room{socketio.Room(aid), socketio.Room(bid)}}
 	n, err := ns.LocalBroadcastWithAck(opts, 5*time.Second, build, onAck)
 	if err != nil || n != 2 {
 		t.Fatalf("LocalBroadcastWithAck = %d, %v; want 2", n, err)
@@ -204,7 +209,7 @@ func TestLocalBroadcastWithAck(t *testing.T) {
 
 // dialSocket connects a raw Socket.IO client on WebSocket to namespace
 // "/" and returns it with its socket ID.
-func dialSocket(t *testing.T, wsURL string) (*websocket.Conn, SocketID) {
+func dialSocket(t *testing.T, wsURL string) (*websocket.Conn, socketio.SocketID) {
 	t.Helper()
 	c, _, err := websocket.DefaultDialer.Dial(wsURL, nil)
 	if err != nil {
@@ -214,7 +219,7 @@ func dialSocket(t *testing.T, wsURL string) (*websocket.Conn, SocketID) {
 	c.ReadMessage() // OPEN
 	c.WriteMessage(websocket.TextMessage, []byte("40"))
 	_, m, _ := c.ReadMessage() // CONNECT {"sid":…}
-	return c, SocketID(strings.TrimSuffix(strings.TrimPrefix(string(m), `40{"sid":"`), `"}`))
+	return c, socketio.SocketID(strings.TrimSuffix(strings.TrimPrefix(string(m), `40{"sid":"`), `"}`))
 }
 
 // nextPacket returns the next packet c receives other than a PING, or the error.

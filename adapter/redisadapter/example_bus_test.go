@@ -10,6 +10,7 @@ import (
 	"github.com/expressbridge/expressbridge/adapter/redisadapter"
 	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/bridge"
+	"github.com/expressbridge/expressbridge/examples/chat"
 	"github.com/expressbridge/expressbridge/socketio"
 )
 
@@ -25,7 +26,7 @@ func ExampleBus() {
 
 	var gate *auth.Gate // auth.New(…): the Express app's secrets and store
 	relay := bus.NewRelay()
-	ws, err := bridge.New(bridge.Config{Gate: gate, Fanout: relay})
+	ws, err := bridge.New(bridge.Config{Gate: gate, Protocol: chat.WebSocket{}, Fanout: relay})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -35,7 +36,7 @@ func ExampleBus() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	socketio.Chat(sio.Of("/"))
+	chat.SocketIO(sio.Of("/"))
 	http.Handle("/ws", ws)
 	http.Handle("/socket.io/", sio)
 	log.Fatal(http.ListenAndServe(":8081", nil))
@@ -47,12 +48,12 @@ func ExampleBus() {
 func ExampleAdapter() {
 	ctx := context.Background()
 	var ns *socketio.Namespace // sio.Of("/") of a server whose NewAdapter is a Bus's
-	user42 := socketio.BroadcastOptions{Rooms: []socketio.Room{socketio.UserRoom("42")}}
+	user42 := socketio.BroadcastOptions{Rooms: []socketio.Room{chat.UserRoom("42")}}
 	if err := ns.SocketsJoin(ctx, user42, "team:7"); err != nil {
 		log.Print(err)
 	}
 	ns.Broadcast(socketio.BroadcastOptions{Rooms: []socketio.Room{"team:7"}}, "news", "the team grew")
 	everyone, err := ns.FetchSockets(ctx, socketio.BroadcastOptions{})
 	log.Print(len(everyone), err)
-	ns.DisconnectSockets(ctx, socketio.BroadcastOptions{Rooms: []socketio.Room{socketio.UserRoom("bob")}}, false)
+	ns.DisconnectSockets(ctx, socketio.BroadcastOptions{Rooms: []socketio.Room{chat.UserRoom("bob")}}, false)
 }

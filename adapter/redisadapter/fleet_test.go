@@ -21,6 +21,7 @@ import (
 	"github.com/expressbridge/expressbridge/bridge"
 	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/connectsid/redisstore"
+	"github.com/expressbridge/expressbridge/examples/chat"
 	"github.com/expressbridge/expressbridge/internal/testenv"
 	"github.com/expressbridge/expressbridge/socketio"
 )
@@ -102,7 +103,7 @@ func (f *fleet) start(name, busURL string, cfg redisadapter.BusConfig) *instance
 	cfg.Logger, cfg.Observer = log, in.resubs
 	in.bus = redisadapter.NewBus(busClient, cfg)
 	relay := in.bus.NewRelay()
-	if in.bridge, err = bridge.New(bridge.Config{Gate: gate, Watch: store.Watch, Fanout: relay, Logger: log}); err != nil {
+	if in.bridge, err = bridge.New(bridge.Config{Gate: gate, Protocol: chat.WebSocket{}, Watch: store.Watch, Fanout: relay, Logger: log}); err != nil {
 		t.Fatal(err)
 	}
 	if err := relay.Start(f.ctx, in.bridge.BroadcastLocal); err != nil {
@@ -112,7 +113,7 @@ func (f *fleet) start(name, busURL string, cfg redisadapter.BusConfig) *instance
 		t.Fatal(err)
 	}
 	in.ns = in.sio.Of("/")
-	socketio.Chat(in.ns)
+	chat.SocketIO(in.ns)
 	mux := http.NewServeMux()
 	mux.Handle("/ws", in.bridge)
 	mux.Handle("/socket.io/", in.sio)
@@ -366,7 +367,7 @@ func TestFleetBroadcasts(t *testing.T) {
 		c.expectEvent(`["said",{"user":"bob","text":"from bob on go2"}]`)
 	}
 	// To a room: bob's sockets only.
-	if err := ins[1].ns.Broadcast(socketio.BroadcastOptions{Rooms: []socketio.Room{socketio.UserRoom("bob")}}, "dm", "for bob"); err != nil {
+	if err := ins[1].ns.Broadcast(socketio.BroadcastOptions{Rooms: []socketio.Room{chat.UserRoom("bob")}}, "dm", "for bob"); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range bobs {
@@ -411,7 +412,7 @@ func TestFleetOperations(t *testing.T) {
 		bobs = append(bobs, f.dialSIO(in, bob, "bob"))
 	}
 	ctx := f.ctx
-	bobRoom := socketio.BroadcastOptions{Rooms: []socketio.Room{socketio.UserRoom("bob")}}
+	bobRoom := socketio.BroadcastOptions{Rooms: []socketio.Room{chat.UserRoom("bob")}}
 	team := socketio.BroadcastOptions{Rooms: []socketio.Room{"team"}}
 
 	// socketsJoin from go0; a broadcast to the room from go2.
@@ -494,7 +495,7 @@ func TestFleetOperations(t *testing.T) {
 	}
 
 	// disconnectSockets of ann's room from go0: ann's sockets everywhere.
-	if err := ins[0].ns.DisconnectSockets(ctx, socketio.BroadcastOptions{Rooms: []socketio.Room{socketio.UserRoom("ann")}}, false); err != nil {
+	if err := ins[0].ns.DisconnectSockets(ctx, socketio.BroadcastOptions{Rooms: []socketio.Room{chat.UserRoom("ann")}}, false); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range anns {

@@ -41,6 +41,7 @@ import (
 	"github.com/expressbridge/expressbridge/bridge"
 	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/connectsid/redisstore"
+	"github.com/expressbridge/expressbridge/examples/chat"
 	"github.com/expressbridge/expressbridge/internal/testenv"
 	"github.com/expressbridge/expressbridge/socketio"
 )
@@ -76,12 +77,12 @@ func serve(url, port string) {
 		panic(err)
 	}
 	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	b, err := bridge.New(bridge.Config{Gate: gate, Logger: quiet})
+	b, err := bridge.New(bridge.Config{Gate: gate, Protocol: chat.WebSocket{}, Logger: quiet})
 	if err != nil {
 		panic(err)
 	}
 	bus := redisadapter.NewBus(client, redisadapter.BusConfig{Logger: quiet})
-	sio, err := socketio.New(socketio.Config{Bridge: b, Insecure: true, NewAdapter: bus.NewAdapter, Logger: quiet})
+	sio, err := socketio.New(socketio.Config{Live: b.Tracker(), Insecure: true, NewAdapter: bus.NewAdapter, Logger: quiet})
 	if err != nil {
 		panic(err)
 	}

@@ -263,7 +263,7 @@ func testDoctorDefaultApp(t *testing.T, e *expressApp) {
 			}
 		}
 		// A bare session ID is not a cookie: the bridge refuses it unsigned.
-		res := doctorRun(t, s, e.env, "", "--show-ids", s.sid)
+		res := doctorRun(t, s, e.env, "", "--show-ids", "--", s.sid) // "--": a session ID may begin with "-"
 		res.want(t, exitRefused, []string{"✘ signature  the value is not signed", "hint: the cookie must be the signed value"}, nil)
 		// A cookie cut short.
 		cut := "s%3A" + s.sid + "." + s.mac[:20]

@@ -24,6 +24,7 @@ import (
 	"github.com/expressbridge/expressbridge/bridge"
 	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/connectsid/storeurl"
+	"github.com/expressbridge/expressbridge/examples/chat"
 	"github.com/expressbridge/expressbridge/metrics"
 	"github.com/expressbridge/expressbridge/socketio"
 )
@@ -213,7 +214,7 @@ func (so *serveOptions) run(ctx context.Context, a *app, o *sessionOptions, g *g
 	defer srv.Close()
 	// serve's own door: the demo chat, on /ws and on Socket.IO's "/".
 	if !cfg.DisableSocketIO {
-		socketio.Chat(srv.Of("/"))
+		chat.SocketIO(srv.Of("/"))
 	}
 
 	ln, err := net.Listen("tcp", so.listen)
@@ -288,7 +289,7 @@ func (so *serveOptions) config(o *sessionOptions, g *gateOptions, ver *connectsi
 		UserField:               g.userField,
 		AcceptExpired:           g.acceptExpired,
 		AllowedOrigins:          so.origins,
-		WebSocket:               bridge.Chat{},
+		WebSocket:               chat.WebSocket{},
 		WebSocketPath:           so.path,
 		DisableSocketIO:         so.socketioPath == "",
 		SocketIOPath:            so.socketioPath,

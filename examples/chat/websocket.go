@@ -1,8 +1,18 @@
-package bridge
+// Package chat is the demo chat that `expressbridge serve` runs: the same
+// chat on the WebSocket door (WebSocket) and on Socket.IO (SocketIO), for
+// the pages of node-app. It is an example of a protocol of one's own, not
+// a library default: nothing relays client messages unless a program
+// registers it.
+package chat
 
-import "encoding/json"
+import (
+	"encoding/json"
 
-// Chat is the protocol `expressbridge serve` speaks, JSON text frames:
+	"github.com/expressbridge/expressbridge/bridge"
+)
+
+// WebSocket is the chat on the WebSocket door (bridge.Config.Protocol),
+// JSON text frames:
 //
 //	server → client on accept:   {"type":"hello","user":NAME}
 //	client → server:             {"type":"say","text":"…"}
@@ -12,7 +22,7 @@ import "encoding/json"
 //	anything else:               {"type":"error","error":"bad-message"}, and the connection stays open
 //
 // The zero value is ready to use.
-type Chat struct{}
+type WebSocket struct{}
 
 type chatIn struct {
 	Type string  `json:"type"`
@@ -28,16 +38,16 @@ type chatOut struct {
 }
 
 // Open greets the user by the name the session holds.
-func (Chat) Open(c *Conn) {
+func (WebSocket) Open(c *bridge.Conn) {
 	user := c.User()
 	c.SendJSON(chatOut{Type: "hello", User: &user})
 }
 
 // Message answers one client message.
-func (Chat) Message(c *Conn, msg []byte) {
+func (WebSocket) Message(c *bridge.Conn, msg []byte) {
 	broadcast, reply := chatAnswer(c.User(), msg, c.Session().AppJSON)
 	if broadcast != nil {
-		ServerOf(c).Broadcast(broadcast)
+		bridge.ServerOf(c).Broadcast(broadcast) // every connection of the door, on every instance
 	}
 	if reply != nil {
 		c.Send(reply)
@@ -68,5 +78,5 @@ func chatAnswer(user string, msg []byte, session func() []byte) (broadcast, repl
 	return nil, out
 }
 
-// Close does nothing: Chat keeps no state per connection.
-func (Chat) Close(*Conn) {}
+// Close does nothing: the chat keeps no state per connection.
+func (WebSocket) Close(*bridge.Conn) {}

@@ -1,4 +1,4 @@
-package bridge
+package chat
 
 import (
 	"encoding/json"

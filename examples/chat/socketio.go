@@ -1,9 +1,12 @@
-package socketio
+package chat
 
-import "encoding/json"
+import (
+	"encoding/json"
 
-// Chat registers the chat `expressbridge serve` runs on ns, the Socket.IO
-// form of bridge.Chat:
+	"github.com/expressbridge/expressbridge/socketio"
+)
+
+// SocketIO registers the chat on ns, the Socket.IO form of WebSocket:
 //
 //	server → socket on connect:  "hello" {"user":NAME}; the socket joins room "user:NAME"
 //	client → server:             "say" TEXT
@@ -13,12 +16,12 @@ import "encoding/json"
 //
 // A "say" whose text is not a string is acknowledged (when asked) with
 // {"error":"bad-message"} and not broadcast.
-func Chat(ns *Namespace) {
-	ns.OnConnection(func(so *Socket) {
+func SocketIO(ns *socketio.Namespace) {
+	ns.OnConnection(func(so *socketio.Socket) {
 		so.Join(UserRoom(so.User()))
 		so.Emit("hello", chatUser{User: so.User()})
 	})
-	ns.On("say", func(so *Socket, args Args, ack AckFunc) {
+	ns.On("say", func(so *socketio.Socket, args socketio.Args, ack socketio.AckFunc) {
 		var text string
 		if args.Decode(0, &text) != nil {
 			if ack != nil {
@@ -31,7 +34,7 @@ func Chat(ns *Namespace) {
 			ack()
 		}
 	})
-	ns.On("whoami", func(so *Socket, _ Args, ack AckFunc) {
+	ns.On("whoami", func(so *socketio.Socket, _ socketio.Args, ack socketio.AckFunc) {
 		if ack == nil {
 			return
 		}
@@ -44,7 +47,7 @@ func Chat(ns *Namespace) {
 }
 
 // UserRoom is the room of a user's sockets in the chat.
-func UserRoom(user string) Room { return Room("user:" + user) }
+func UserRoom(user string) socketio.Room { return socketio.Room("user:" + user) }
 
 type chatUser struct {
 	User string `json:"user"`
