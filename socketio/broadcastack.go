@@ -46,7 +46,7 @@ func (n *Namespace) BroadcastWithAck(ctx context.Context, opts BroadcastOptions,
 	}
 	var remoteErr error
 	c := newAckCollector()
-	local, err := n.LocalBroadcastWithAck(opts, timeout,
+	local, err := Local{n}.BroadcastWithAck(opts, timeout,
 		func(id uint64) (*Encoded, error) { return encodeEvent(n.name, event, args, &id) }, c.ack)
 	if err != nil {
 		return nil, err

@@ -59,12 +59,25 @@ type ClusterAdapter interface {
 		count func(int), ack func(Args)) (int, error)
 }
 
-// NamespaceBinder is an Adapter that needs its namespace (to disconnect
-// sockets, describe them, hand it server-side events): Of calls Bind once,
-// right after NewAdapter, before any socket connects.
+// NamespaceBinder is an Adapter that needs its namespace's local
+// operations (to disconnect sockets, describe them, hand it server-side
+// events when another instance asks): Of calls Bind once, right after
+// NewAdapter, before any socket connects.
 type NamespaceBinder interface {
-	Bind(ns *Namespace)
+	Bind(l Local)
 }
+
+// Local is what a ClusterAdapter runs on this instance when another one
+// asks: the namespace's operations on its local sockets only. A Namespace's
+// own methods reach the whole fleet; these are for the adapter beneath, and
+// only it gets them (NamespaceBinder.Bind).
+type Local struct{ n *Namespace }
+
+// Name returns the namespace's name.
+func (l Local) Name() string { return l.n.name }
+
+// Socket returns the local socket id, or nil.
+func (l Local) Socket(id SocketID) *Socket { return l.n.Socket(id) }
 
 // SocketInfo describes a socket, as fetchSockets returns it: ID and rooms,
 // and what socket.io calls its handshake and data. A Go socket's Data is
@@ -132,7 +145,7 @@ func (n *Namespace) clusterAdapter() ClusterAdapter {
 // SocketsJoin puts the sockets opts chooses in rooms, here and, with a
 // ClusterAdapter, on every other instance (io.in(…).socketsJoin).
 func (n *Namespace) SocketsJoin(ctx context.Context, opts BroadcastOptions, rooms ...Room) error {
-	n.LocalSocketsJoin(opts, rooms)
+	Local{n}.SocketsJoin(opts, rooms)
 	if ca := n.clusterAdapter(); ca != nil {
 		return ca.RemoteSocketsJoin(ctx, opts, rooms)
 	}
@@ -142,7 +155,7 @@ func (n *Namespace) SocketsJoin(ctx context.Context, opts BroadcastOptions, room
 // SocketsLeave takes the sockets opts chooses out of rooms, here and on
 // every other instance (io.in(…).socketsLeave).
 func (n *Namespace) SocketsLeave(ctx context.Context, opts BroadcastOptions, rooms ...Room) error {
-	n.LocalSocketsLeave(opts, rooms)
+	Local{n}.SocketsLeave(opts, rooms)
 	if ca := n.clusterAdapter(); ca != nil {
 		return ca.RemoteSocketsLeave(ctx, opts, rooms)
 	}
@@ -153,7 +166,7 @@ func (n *Namespace) SocketsLeave(ctx context.Context, opts BroadcastOptions, roo
 // every other instance (io.in(…).disconnectSockets(close)); with close
 // their whole connection is closed, otherwise only the namespace.
 func (n *Namespace) DisconnectSockets(ctx context.Context, opts BroadcastOptions, close bool) error {
-	n.LocalDisconnectSockets(opts, close)
+	Local{n}.DisconnectSockets(opts, close)
 	if ca := n.clusterAdapter(); ca != nil {
 		return ca.RemoteDisconnectSockets(ctx, opts, close)
 	}
@@ -165,7 +178,7 @@ func (n *Namespace) DisconnectSockets(ctx context.Context, opts BroadcastOptions
 // instance's answer until ctx ends (DefaultAckTimeout when ctx has no
 // deadline), then returns what it has and the error.
 func (n *Namespace) FetchSockets(ctx context.Context, opts BroadcastOptions) ([]SocketInfo, error) {
-	out := n.LocalFetchSockets(opts)
+	out := Local{n}.FetchSockets(opts)
 	ca := n.clusterAdapter()
 	if ca == nil {
 		return out, nil
@@ -225,28 +238,26 @@ func (n *Namespace) OnServerSideEmit(event string, h ServerSideHandler) {
 	cs.mu.Unlock()
 }
 
-// Local operations: what a ClusterAdapter runs when another instance asks.
-
-// LocalSocketsJoin puts the local sockets opts chooses in rooms.
-func (n *Namespace) LocalSocketsJoin(opts BroadcastOptions, rooms []Room) {
-	for _, so := range n.localSockets(opts) {
+// SocketsJoin puts the local sockets opts chooses in rooms.
+func (l Local) SocketsJoin(opts BroadcastOptions, rooms []Room) {
+	for _, so := range l.n.localSockets(opts) {
 		so.Join(rooms...)
 	}
 }
 
-// LocalSocketsLeave takes the local sockets opts chooses out of rooms.
-func (n *Namespace) LocalSocketsLeave(opts BroadcastOptions, rooms []Room) {
-	for _, so := range n.localSockets(opts) {
+// SocketsLeave takes the local sockets opts chooses out of rooms.
+func (l Local) SocketsLeave(opts BroadcastOptions, rooms []Room) {
+	for _, so := range l.n.localSockets(opts) {
 		for _, r := range rooms {
 			so.Leave(r)
 		}
 	}
 }
 
-// LocalDisconnectSockets disconnects the local sockets opts chooses; with
+// DisconnectSockets disconnects the local sockets opts chooses; with
 // close, their connections too.
-func (n *Namespace) LocalDisconnectSockets(opts BroadcastOptions, close bool) {
-	for _, so := range n.localSockets(opts) {
+func (l Local) DisconnectSockets(opts BroadcastOptions, close bool) {
+	for _, so := range l.n.localSockets(opts) {
 		so.Disconnect()
 		if close {
 			so.c.e.CloseWith(websocket.CloseNormalClosure, "server-disconnect") // disconnectSockets(true); a metrics reason too
@@ -254,7 +265,7 @@ func (n *Namespace) LocalDisconnectSockets(opts BroadcastOptions, close bool) {
 	}
 }
 
-// LocalBroadcastWithAck sends the local sockets opts chooses one packet
+// BroadcastWithAck sends the local sockets opts chooses one packet
 // with an ack id, as socket.io-adapter's broadcastWithAck does for a
 // broadcast with acks of another instance: build gets the id (the
 // namespace's next, the same for every socket) and returns the packet,
@@ -263,8 +274,9 @@ func (n *Namespace) LocalDisconnectSockets(opts BroadcastOptions, close bool) {
 // within timeout (DefaultAckTimeout when not positive), with the
 // acknowledgement's arguments, on that socket's reading goroutine. A socket
 // that disconnects or answers later is forgotten: ack never runs for it.
-func (n *Namespace) LocalBroadcastWithAck(opts BroadcastOptions, timeout time.Duration,
+func (l Local) BroadcastWithAck(opts BroadcastOptions, timeout time.Duration,
 	build func(id uint64) (*Encoded, error), ack func(Args)) (int, error) {
+	n := l.n
 	if timeout <= 0 {
 		timeout = DefaultAckTimeout
 	}
@@ -294,9 +306,9 @@ func (n *Namespace) LocalBroadcastWithAck(opts BroadcastOptions, timeout time.Du
 	return len(reached), nil
 }
 
-// LocalFetchSockets describes the local sockets opts chooses.
-func (n *Namespace) LocalFetchSockets(opts BroadcastOptions) []SocketInfo {
-	sockets := n.localSockets(opts)
+// FetchSockets describes the local sockets opts chooses.
+func (l Local) FetchSockets(opts BroadcastOptions) []SocketInfo {
+	sockets := l.n.localSockets(opts)
 	out := make([]SocketInfo, 0, len(sockets))
 	for _, so := range sockets {
 		var auth any = map[string]any{}
@@ -321,8 +333,8 @@ func (n *Namespace) LocalFetchSockets(opts BroadcastOptions) []SocketInfo {
 // makes it send once): a ClusterAdapter calls it for each server-side
 // event of another instance. Events without a handler are dropped, and
 // their ack is never called.
-func (n *Namespace) DispatchServerSideEmit(event string, args []any, ack func(any)) {
-	cs := &n.cluster
+func (l Local) DispatchServerSideEmit(event string, args []any, ack func(any)) {
+	cs := &l.n.cluster
 	cs.mu.RLock()
 	h := cs.handlers[event]
 	cs.mu.RUnlock()

@@ -137,17 +137,31 @@ func TestRoomsAndAcks(t *testing.T) {
 	}
 }
 
+// binder is a MemoryAdapter that hands on the Local its namespace binds
+// it to, as a ClusterAdapter gets it.
+type binder struct {
+	*socketio.MemoryAdapter
+	locals chan socketio.Local
+}
+
+func (b binder) Bind(l socketio.Local) { b.locals <- l }
+
 // TestLocalBroadcastWithAck: one packet id for every socket chosen (the
 // namespace's next, after an EmitWithAck's), the count of sockets reached,
 // one ack per socket however often it answers, and none after the
 // timeout.
 func TestLocalBroadcastWithAck(t *testing.T) {
 	e := newEnv(t)
-	srv, err := socketio.New(socketio.Config{Live: e.live, Insecure: true, Logger: e.logger()})
+	locals := make(chan socketio.Local, 1) // what "/" binds its adapter to
+	srv, err := socketio.New(socketio.Config{Live: e.live, Insecure: true, Logger: e.logger(),
+		NewAdapter: func(deliver func(socketio.SocketID, *socketio.Encoded)) socketio.Adapter {
+			return binder{socketio.NewMemoryAdapter(deliver), locals}
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ns := srv.Of("/")
+	local := <-locals
 	e.mux.Handle("/socket.io/", srv)
 	e.serve(t)
 	wsURL := strings.Replace(e.url, "http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
@@ -169,7 +183,7 @@ func TestLocalBroadcastWithAck(t *testing.T) {
 	}
 	onAck := func(args socketio.Args) { acks <- string(args.Raw(0)) }
 	opts := socketio.BroadcastOptions{Rooms: []socketio.Room{socketio.Room(aid), socketio.Room(bid)}}
-	n, err := ns.LocalBroadcastWithAck(opts, 5*time.Second, build, onAck)
+	n, err := local.BroadcastWithAck(opts, 5*time.Second, build, onAck)
 	if err != nil || n != 2 {
 		t.Fatalf("LocalBroadcastWithAck = %d, %v; want 2", n, err)
 	}
@@ -191,7 +205,7 @@ func TestLocalBroadcastWithAck(t *testing.T) {
 		}
 	}
 	// After the timeout an answer is dropped; c was never asked.
-	n, _ = ns.LocalBroadcastWithAck(opts, 100*time.Millisecond, build, onAck)
+	n, _ = local.BroadcastWithAck(opts, 100*time.Millisecond, build, onAck)
 	nextPacket(a)
 	nextPacket(b)
 	time.Sleep(300 * time.Millisecond)

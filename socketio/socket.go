@@ -128,7 +128,7 @@ func (s *Server) Of(name string) *Namespace {
 	n := &Namespace{s: s, name: name, handlers: make(map[string]Handler), sockets: make(map[SocketID]*Socket)}
 	n.adapter = s.cfg.NewAdapter(n.deliver)
 	if b, ok := n.adapter.(NamespaceBinder); ok {
-		b.Bind(n)
+		b.Bind(Local{n})
 	}
 	s.nsps[name] = n
 	return n
@@ -142,9 +142,6 @@ func (s *Server) namespace(name string) *Namespace {
 
 // Name returns the namespace's name.
 func (n *Namespace) Name() string { return n.name }
-
-// Adapter returns the namespace's rooms.
-func (n *Namespace) Adapter() Adapter { return n.adapter }
 
 // OnConnection registers f to run for each socket that connects, after
 // the client has been told it is connected.

@@ -53,7 +53,7 @@ type Adapter struct {
 	local *socketio.MemoryAdapter
 
 	// Set by Bind.
-	ns                                          *socketio.Namespace
+	ns                                          socketio.Local
 	nsp                                         string
 	channel, reqChannel, resChannel, myResponse string
 
@@ -91,8 +91,8 @@ func (b *Bus) NewAdapter(deliver func(socketio.SocketID, *socketio.Encoded)) soc
 // namespace's channels and waits (at most RequestsTimeout) for Redis to
 // confirm them. When Redis does not answer, subscribing goes on in the
 // background and broadcasts stay local until it does.
-func (a *Adapter) Bind(ns *socketio.Namespace) {
-	a.ns, a.nsp = ns, ns.Name()
+func (a *Adapter) Bind(l socketio.Local) {
+	a.ns, a.nsp = l, l.Name()
 	key := a.bus.cfg.Key
 	ctx, cancel := context.WithTimeout(context.Background(), a.bus.cfg.RequestsTimeout)
 	defer cancel()
@@ -474,7 +474,7 @@ func (a *Adapter) deliverWithAck(p *wire.Packet, opts socketio.BroadcastOptions,
 	count func(int64), ack func(any)) {
 	counted := make(chan struct{})
 	defer close(counted)
-	n, err := a.ns.LocalBroadcastWithAck(opts, timeout,
+	n, err := a.ns.BroadcastWithAck(opts, timeout,
 		func(id uint64) (*socketio.Encoded, error) { return encodedWithID(p, &id) },
 		func(args socketio.Args) {
 			<-counted // bounded: count publishes within PublishTimeout
@@ -567,14 +567,14 @@ func (a *Adapter) onRequest(payload []byte) {
 		}
 		switch r.Type {
 		case wire.RequestRemoteJoin:
-			a.ns.LocalSocketsJoin(opts, toRooms(r.Rooms))
+			a.ns.SocketsJoin(opts, toRooms(r.Rooms))
 		case wire.RequestRemoteLeave:
-			a.ns.LocalSocketsLeave(opts, toRooms(r.Rooms))
+			a.ns.SocketsLeave(opts, toRooms(r.Rooms))
 		default:
-			a.ns.LocalDisconnectSockets(opts, r.Close)
+			a.ns.DisconnectSockets(opts, r.Close)
 		}
 	case wire.RequestRemoteFetch:
-		respond(wire.RequestRemoteFetch, &wire.Response{Sockets: socketInfos(a.ns.LocalFetchSockets(opts))})
+		respond(wire.RequestRemoteFetch, &wire.Response{Sockets: socketInfos(a.ns.FetchSockets(opts))})
 	case wire.RequestServerSideEmit:
 		if len(r.Data) > 0 {
 			if ev, ok := r.Data[0].(string); ok {
@@ -674,15 +674,15 @@ func (a *Adapter) onSharded(channel string, payload []byte) {
 				})
 			})
 	case wire.ClusterSocketsJoin:
-		a.ns.LocalSocketsJoin(opts, toRooms(rooms))
+		a.ns.SocketsJoin(opts, toRooms(rooms))
 	case wire.ClusterSocketsLeave:
-		a.ns.LocalSocketsLeave(opts, toRooms(rooms))
+		a.ns.SocketsLeave(opts, toRooms(rooms))
 	case wire.ClusterDisconnectSockets:
 		closeConn, _ := m.Data["close"].(bool)
-		a.ns.LocalDisconnectSockets(opts, closeConn)
+		a.ns.DisconnectSockets(opts, closeConn)
 	case wire.ClusterFetchSockets:
 		list := []any{}
-		for _, s := range socketInfos(a.ns.LocalFetchSockets(opts)) {
+		for _, s := range socketInfos(a.ns.FetchSockets(opts)) {
 			list = append(list, s.Map())
 		}
 		respond(wire.ClusterFetchSocketsResponse, map[string]any{"sockets": list})
