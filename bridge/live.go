@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 
-	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/liveness"
 	"github.com/expressbridge/expressbridge/wsconn"
 )
@@ -37,12 +36,7 @@ type (
 	BatchGetter = liveness.BatchGetter
 	// EventMark is liveness.Mark.
 	EventMark = liveness.Mark
-	// Hold is liveness.Hold.
-	Hold = liveness.Hold
 )
-
-// ErrNotWatching is Ready's error while the Tracker's Run is not running.
-var ErrNotWatching = liveness.ErrNotWatching
 
 // CloseFor is wsconn.CloseFor: the close code and reason of a connection
 // whose session a Tracker ends.
@@ -63,38 +57,8 @@ func (s *Server) Run(ctx context.Context) error {
 
 var errSharedTracker = errors.New("bridge: Run with Config.Live set: run the Tracker itself")
 
-// Mark returns the Tracker's current Mark (liveness.Tracker.Mark).
-func (s *Server) Mark() EventMark { return s.live.Mark() }
-
-// Revalidate reloads sid's session and ends its connections when it is
-// over (liveness.Tracker.Revalidate); it returns the reason, or "".
-func (s *Server) Revalidate(ctx context.Context, sid string) string {
-	return string(s.live.Revalidate(ctx, sid))
-}
-
-// RevalidateAll revalidates every open session (liveness.Tracker.RevalidateAll).
-func (s *Server) RevalidateAll(ctx context.Context) { s.live.RevalidateAll(ctx) }
-
-// Hold follows sess for something that is not one of the server's
-// connections, such as a Socket.IO session on long-polling, until
-// Release: end is called once, with the close code and reason a
-// connection would get (CloseFor). since is the Mark the door took before
-// its gate check. It fails with ErrShuttingDown once Shutdown has begun.
-func (s *Server) Hold(sid string, sess *connectsid.Session, since EventMark, end func(code int, reason string)) (*Hold, error) {
-	h, err := s.live.Follow(sid, sess, since, func(r liveness.Reason) { end(CloseFor(r)) })
-	if errors.Is(err, liveness.ErrShuttingDown) {
-		err = ErrShuttingDown
-	}
-	return h, err
-}
-
 // CloseSession ends every connection and hold of a session with reason,
 // as the Tracker would (CloseFor), and returns how many there were.
 func (s *Server) CloseSession(sid string, reason liveness.Reason) int {
 	return s.live.End(sid, reason)
 }
-
-// Ready reports whether the server can take and keep connections: nil when
-// the store answers and the Tracker watches session changes. Otherwise the
-// error wraps connectsid.ErrStoreUnavailable or is ErrNotWatching.
-func (s *Server) Ready(ctx context.Context) error { return s.live.Ready(ctx) }

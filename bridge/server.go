@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -229,7 +228,7 @@ func New(cfg Config) (*Server, error) {
 // 4403 or 4503, because a browser cannot read a refused handshake.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	explain := r.URL.RawQuery != "" && r.URL.Query().Get("explain") == "1"
-	since := s.Mark() // before the store is read: see EventMark
+	since := s.live.Mark() // before the store is read: see liveness.Mark
 	sess, ref := s.authenticate(r)
 	if ref != nil && ref.Step == auth.StepRequest { // the gate counted its own
 		s.gate.Report(auth.WithDoor(r.Context(), s.cfg.Door), ref.Code)
@@ -313,9 +312,6 @@ func ServerOf(c *Conn) *Server {
 // Gate returns the gate the server checks handshakes with.
 func (s *Server) Gate() *auth.Gate { return s.gate }
 
-// Closed reports whether Shutdown has begun: doors refuse new handshakes.
-func (s *Server) Closed() bool { return s.hub.Closed() }
-
 // authenticate checks that the request is a WebSocket handshake the server
 // can take, then hands it to the gate.
 func (s *Server) authenticate(r *http.Request) (*auth.Session, *auth.Refusal) {
@@ -393,23 +389,5 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// Count reports to Config.Observer a connection of door that the server
-// does not hold itself (a Socket.IO session on long-polling) as opened,
-// and returns the function that reports it closed with its reason (a
-// Reason… constant, or the refusal or shutdown that closed it); only the
-// first call of that function counts. Without an Observer both do nothing.
-func (s *Server) Count(door string) (closed func(reason string)) {
-	o := s.cfg.Observer
-	if o == nil {
-		return func(string) {}
-	}
-	o.ConnectionOpened(door)
-	var once sync.Once
-	return func(reason string) { once.Do(func() { o.ConnectionClosed(door, reason) }) }
-}
-
-// RemoteAddr is the client's address as the server logs it
-// (auth.RemoteAddr with Config.TrustedProxies).
-func (s *Server) RemoteAddr(r *http.Request) string { return s.remote(r) }
-
+// remote is the client's address as the server logs it.
 func (s *Server) remote(r *http.Request) string { return auth.RemoteAddr(r, s.cfg.TrustedProxies) }
