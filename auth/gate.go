@@ -338,8 +338,11 @@ func (g *Gate) CheckOrigin(r *http.Request) *Refusal {
 			return nil
 		}
 	}
-	return &Refusal{Status: http.StatusForbidden, Code: CodeBadOrigin, Step: StepOrigin, err: ErrBadOrigin,
-		Message: "origin " + origin + " is not allowed (see --allow-origin)"}
+	msg := "origin " + origin + " is not the server's own host, and no other origin is allowed"
+	if len(g.origins) > 0 {
+		msg = "origin " + origin + " is not one of the allowed origins"
+	}
+	return &Refusal{Status: http.StatusForbidden, Code: CodeBadOrigin, Step: StepOrigin, err: ErrBadOrigin, Message: msg}
 }
 
 // User returns the user of a session by the gate's rule, and whether the
