@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/expressbridge/expressbridge/auth"
-	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/connectsid/redisstore"
 	"github.com/expressbridge/expressbridge/internal/testenv"
+	"github.com/expressbridge/expressbridge/internal/testrig"
 	"github.com/expressbridge/expressbridge/liveness"
 )
 
@@ -34,21 +34,8 @@ type env struct {
 // nothing yet: add handlers to e.mux, then call e.serve.
 func newEnv(t *testing.T, origins ...string) *env {
 	t.Helper()
-	rds := testenv.StartRedis(t)
-	client, err := redisstore.OpenURL(rds.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { client.Close() })
-	store := redisstore.New(client, redisstore.Options{})
-	ver, err := connectsid.NewVerifier(testSecret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gate, err := auth.New(auth.Config{Verifier: ver, Store: store, AllowedOrigins: origins})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := testrig.Start(t, testrig.Config{NoApp: true, Secrets: []string{testSecret}, Gate: auth.Config{AllowedOrigins: origins}})
+	rds, store, gate := tr.Redis, tr.Store, tr.Gate
 	logs := &testenv.Buffer{}
 	live, err := liveness.New(liveness.Config{Gate: gate, Watch: store.Watch,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})

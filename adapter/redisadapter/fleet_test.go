@@ -19,10 +19,10 @@ import (
 	"github.com/expressbridge/expressbridge/adapter/redisadapter"
 	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/bridge"
-	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/connectsid/redisstore"
 	"github.com/expressbridge/expressbridge/examples/chat"
 	"github.com/expressbridge/expressbridge/internal/testenv"
+	"github.com/expressbridge/expressbridge/internal/testrig"
 	"github.com/expressbridge/expressbridge/socketio"
 )
 
@@ -39,6 +39,7 @@ type fleet struct {
 	app      *testenv.NodeApp
 	ctx      context.Context
 	logs     *testenv.Buffer
+	rig      *testrig.Rig
 }
 
 func newFleet(t *testing.T) *fleet {
@@ -46,8 +47,8 @@ func newFleet(t *testing.T) *fleet {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	t.Cleanup(cancel)
 	f := &fleet{t: t, ctx: ctx, logs: &testenv.Buffer{}}
-	f.sessions = testenv.StartRedis(t)
-	f.app = testenv.StartNodeApp(t, testenv.NodeAppConfig{RedisURL: f.sessions.URL(), Secrets: fleetSecrets})
+	f.rig = testrig.Start(t, testrig.Config{Secrets: fleetSecrets, Timeout: 90 * time.Second})
+	f.sessions, f.app = f.rig.Redis, f.rig.App
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("instances' logs:\n%s", f.logs.String())
@@ -78,27 +79,16 @@ func (f *fleet) start(name, busURL string, cfg redisadapter.BusConfig) *instance
 	t := f.t
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})).With("instance", name)
-	sessClient, err := redisstore.OpenURL(f.sessions.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sessClient.Close() })
+	store, sessClient := f.rig.OpenStore()
 	busClient := sessClient
+	var err error
 	if busURL != f.sessions.URL() {
 		if busClient, err = redisstore.OpenURL(busURL); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { busClient.Close() })
 	}
-	store := redisstore.New(sessClient, redisstore.Options{})
-	ver, err := connectsid.NewVerifier(fleetSecrets...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gate, err := auth.New(auth.Config{Verifier: ver, Store: store})
-	if err != nil {
-		t.Fatal(err)
-	}
+	gate := f.rig.NewGate(auth.Config{Store: store})
 	in := &instance{name: name, resubs: &resubs{}}
 	cfg.Logger, cfg.Observer = log, in.resubs
 	in.bus = redisadapter.NewBus(busClient, cfg)
