@@ -1,9 +1,13 @@
-// Package bridge is a WebSocket server that accepts only users logged in
-// through an Express app: each handshake goes through the auth gate (the
+// Package bridge is the plain WebSocket door: a WebSocket server that
+// accepts only users logged in through an Express app and serves them the
+// program's own Protocol. Each handshake goes through the auth gate (the
 // app's signed session cookie, its session store, the login) before the
-// upgrade. Refusals carry an HTTP status and a JSON body
-// {"error":CODE,"step":STEP,"message":…}; accepted connections carry the
-// session to every later message, and end when it does.
+// upgrade; refusals carry an HTTP status and a JSON body
+// {"error":CODE,"step":STEP,"message":…}, or one frame and a 44xx close in
+// explain mode. The connections are package wsconn's and follow their
+// session through a liveness.Tracker: they carry it to every message and
+// end when it does. Broadcasts reach every connection of the door, and
+// the other instances through a Fanout.
 package bridge
 
 import (

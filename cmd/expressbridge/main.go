@@ -1,7 +1,10 @@
-// Command expressbridge inspects and manages the sessions of an Express app
-// that uses express-session with connect-redis: it verifies and signs
-// connect.sid cookies with the app's secrets, and reads, lists, touches and
-// destroys the session records in Redis exactly as the app stores them.
+// Command expressbridge is the library's command line: serve runs
+// expressbridge.New from flags (the Socket.IO door, the WebSocket door with
+// the demo chat, the fan-out) beside an unmodified Express app; doctor
+// prints auth/diagnose's diagnosis of a cookie; unsign, sign, session and
+// store verify and sign connect.sid cookies with the app's secrets and
+// read, list, touch and destroy its session records (connect-redis or
+// connect-pg-simple) exactly as the app stores them.
 //
 // Run "expressbridge --help" for the commands, their flags and the
 // environment variables that set them.
