@@ -74,9 +74,11 @@ func chatAnswer(user string, msg []byte, session func() []byte) (broadcast, repl
 			return nil, out
 		}
 	}
-	out, _ := json.Marshal(chatOut{Type: "error", Error: "bad-message"})
-	return nil, out
+	return nil, []byte(badMessage)
 }
+
+// badMessage answers anything the chat does not understand.
+const badMessage = `{"type":"error","error":"bad-message"}`
 
 // Close does nothing: the chat keeps no state per connection.
 func (WebSocket) Close(*bridge.Conn) {}

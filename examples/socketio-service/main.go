@@ -98,8 +98,14 @@ func notes(ns *socketio.Namespace) {
 
 // me is a Go route behind the Express login.
 func me(w http.ResponseWriter, r *http.Request) {
-	s, _ := auth.SessionFrom(r.Context()) // Require put it there
-	fmt.Fprintf(w, "hello, user %s\n", s.User)
+	s, ok := auth.SessionFrom(r.Context()) // Require put it there
+	if !ok {
+		http.Error(w, "not behind Require", http.StatusInternalServerError)
+		return
+	}
+	if _, err := fmt.Fprintf(w, "hello, user %s\n", s.User); err != nil {
+		log.Printf("me: %v", err) // the client went away
+	}
 }
 
 func envOr(name, def string) string {
