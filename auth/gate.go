@@ -329,7 +329,9 @@ func (g *Gate) CheckOrigin(r *http.Request) *Refusal {
 		return nil
 	}
 	u, err := url.Parse(origin)
-	if err == nil && u.Host != "" {
+	// Only an origin as a browser serializes one: scheme://host[:port],
+	// nothing after (a page cannot send a path, a query or a user).
+	if err == nil && u.Host != "" && strings.EqualFold(origin, u.Scheme+"://"+u.Host) {
 		if len(g.origins) > 0 {
 			if g.origins[strings.ToLower(u.Scheme+"://"+u.Host)] {
 				return nil
