@@ -464,7 +464,7 @@ func (s *Server) HTTPServer() *http.Server {
 		Handler:           s.mux,
 		ReadHeaderTimeout: hto, // a handshake that trickles in is cut
 		MaxHeaderBytes:    bridge.MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		ErrorLog:          newHTTPErrorLog(s.log),
 	}
 	if s.sio != nil { // pending polls would hold http.Server.Shutdown
 		hs.RegisterOnShutdown(func() {
