@@ -101,6 +101,10 @@ type Config struct {
 	// (socketio's defaults).
 	SocketIOPingInterval, SocketIOPingTimeout time.Duration
 	SocketIOMaxBuffer                         int64
+	// SocketIOMaxSessions bounds the Engine.IO session table, and
+	// SocketIOMaxRefusedPerAddress the sessions one client address may
+	// hold after the gate refused it (engineio's defaults).
+	SocketIOMaxSessions, SocketIOMaxRefusedPerAddress int
 
 	// SingleInstance turns the fan-out between instances off. By default
 	// broadcasts, rooms and the emitter's pushes cross instances through
@@ -256,6 +260,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if !cfg.DisableSocketIO {
 		sioCfg := socketio.Config{Live: s.live, HandshakeTimeout: cfg.HandshakeTimeout, SendQueue: cfg.SendQueue, Logger: log,
 			PingInterval: cfg.SocketIOPingInterval, PingTimeout: cfg.SocketIOPingTimeout, MaxHTTPBufferSize: cfg.SocketIOMaxBuffer,
+			MaxSessions: cfg.SocketIOMaxSessions, MaxRefusedPerAddress: cfg.SocketIOMaxRefusedPerAddress,
 			TrustedProxies: cfg.TrustedProxies}
 		if brObs != nil {
 			sioCfg.Observer = brObs

@@ -103,6 +103,13 @@ type Config struct {
 	// HandshakeTimeout bounds the session lookup of a handshake
 	// (DefaultHandshakeTimeout).
 	HandshakeTimeout time.Duration
+	// MaxSessions bounds the session table: a handshake beyond it gets 503
+	// server-full (DefaultMaxSessions).
+	MaxSessions int
+	// MaxRefusedPerAddress bounds the open sessions of one client address
+	// whose handshake the gate refused: one beyond it gets 429
+	// too-many-refused instead of a session (DefaultMaxRefusedPerAddress).
+	MaxRefusedPerAddress int
 	// LogName names the sessions in the logs ("engine.io" when empty).
 	LogName string
 	// Logger receives the server's logs (slog.Default when nil). Logs
@@ -125,7 +132,12 @@ type Server struct {
 
 	mu       sync.Mutex
 	sessions map[string]*Session // by sid
-	closed   bool
+	// admitted counts the table's reservations (admit), refusedBy those
+	// of refused sessions by client address.
+	admitted  int
+	refusedBy map[string]int
+	limitLog  limitLog // the handshakes those bounds refused
+	closed    bool
 }
 
 // New returns a server for cfg. It fails when Handler is missing, when
@@ -137,7 +149,8 @@ func New(cfg Config) (*Server, error) {
 	if !cfg.Insecure && cfg.Live == nil {
 		return nil, errors.New("engineio: Config.Live is required unless Insecure: it follows the Express sessions")
 	}
-	if cfg.PingInterval < 0 || cfg.PingTimeout < 0 || cfg.MaxHTTPBufferSize < 0 || cfg.SendQueue < 0 || cfg.HandshakeTimeout < 0 {
+	if cfg.PingInterval < 0 || cfg.PingTimeout < 0 || cfg.MaxHTTPBufferSize < 0 || cfg.SendQueue < 0 || cfg.HandshakeTimeout < 0 ||
+		cfg.MaxSessions < 0 || cfg.MaxRefusedPerAddress < 0 {
 		return nil, errors.New("engineio: Config limits and timeouts must not be negative")
 	}
 	defaults.Set(&cfg.PingInterval, DefaultPingInterval)
@@ -147,6 +160,8 @@ func New(cfg Config) (*Server, error) {
 	defaults.Set(&cfg.HandshakeTimeout, DefaultHandshakeTimeout)
 	defaults.Set(&cfg.LogName, "engine.io")
 	defaults.Set(&cfg.Door, auth.DoorSocketIO)
+	defaults.Set(&cfg.MaxSessions, DefaultMaxSessions)
+	defaults.Set(&cfg.MaxRefusedPerAddress, DefaultMaxRefusedPerAddress)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -164,6 +179,7 @@ func New(cfg Config) (*Server, error) {
 		msgClosed:  cfg.LogName + " session closed",
 		msgRefused: cfg.LogName + " handshake refused",
 		sessions:   make(map[string]*Session),
+		refusedBy:  make(map[string]int),
 	}
 	if cfg.Insecure {
 		cfg.Logger.Warn(cfg.LogName + " door without authentication (Config.Insecure): every client is accepted; for tests only")
@@ -376,6 +392,7 @@ func (s *Server) forget(e *Session) {
 		delete(s.sessions, e.id)
 	}
 	s.mu.Unlock()
+	e.release()
 }
 
 func (s *Server) handshake(upgrades []string) parser.Handshake {

@@ -66,6 +66,7 @@ type Session struct {
 	h       Handler
 	hold    *liveness.Hold    // follows the Express session; nil without a Tracker
 	cookie  [sha256.Size]byte // of the session cookie at the handshake (Server.cookieSum)
+	release func()            // gives back its place in the session table (admit); idempotent
 
 	mu        sync.Mutex
 	ws        conn // the WebSocket transport, once there is one
@@ -102,8 +103,8 @@ type Session struct {
 // upgrade completes is refused like any later one.
 const upgradePollWait = 100 * time.Millisecond
 
-func (s *Server) newSession(sess *auth.Session, ref *auth.Refusal) *Session {
-	e := &Session{s: s, id: newID(), refusal: ref}
+func (s *Server) newSession(sess *auth.Session, ref *auth.Refusal, release func()) *Session {
+	e := &Session{s: s, id: newID(), refusal: ref, release: release}
 	if ref == nil {
 		e.auth = sess
 	}
@@ -467,7 +468,13 @@ func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request) {
 		auth.WriteRefusal(w, ref)
 		return
 	}
-	e := s.newSession(sess, ref)
+	release, full := s.admit(r, ref)
+	if full != nil {
+		s.refusedLimit(r, full)
+		auth.WriteRefusal(w, full)
+		return
+	}
+	e := s.newSession(sess, ref, release)
 	e.cookie = s.cookieSum(r)
 	// 3. Follow the Express session, as a connection would be.
 	if e.auth != nil {
@@ -477,6 +484,7 @@ func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request) {
 			h, err = s.live.Follow(e.auth.ID, e.auth.Record, since, e.end)
 		}
 		if err != nil {
+			release()
 			auth.WriteRefusal(w, auth.ShuttingDown())
 			return
 		}

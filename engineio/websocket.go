@@ -61,7 +61,13 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, sid stri
 	t.probe.Store(e != nil)
 	bsess := sess
 	if e == nil {
-		e = s.newSession(sess, ref)
+		release, full := s.admit(r, ref)
+		if full != nil {
+			s.refusedLimit(r, full)
+			auth.WriteRefusal(w, full)
+			return
+		}
+		e = s.newSession(sess, ref, release)
 		t.e, t.fresh = e, true
 		if ref != nil {
 			bsess = &auth.Session{SecretIndex: -1} // refused: nothing to follow
@@ -69,8 +75,10 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, sid stri
 	}
 	// 3. A connection; Open takes it from here. Uncounted: the session
 	// counts itself once, on whichever transports it lives (register).
-	s.hub.Accept(w, r, bsess, wsconn.Options{Handler: t, ReadLimit: s.cfg.MaxHTTPBufferSize, Door: s.cfg.Door,
-		Since: since, Uncounted: true})
+	if _, err := s.hub.Accept(w, r, bsess, wsconn.Options{Handler: t, ReadLimit: s.cfg.MaxHTTPBufferSize, Door: s.cfg.Door,
+		Since: since, Uncounted: true}); err != nil && t.fresh {
+		e.release() // no session came of it
+	}
 }
 
 // Open sends the handshake of a session born on this connection, or takes

@@ -83,6 +83,9 @@ type Config struct {
 	// HandshakeTimeout bounds the session lookup of a handshake
 	// (engineio.DefaultHandshakeTimeout).
 	HandshakeTimeout time.Duration
+	// MaxSessions and MaxRefusedPerAddress bound the Engine.IO session
+	// table (engineio.Config's, with its defaults).
+	MaxSessions, MaxRefusedPerAddress int
 	// NewAdapter makes each namespace's rooms (NewMemoryAdapter when nil).
 	NewAdapter func(deliver func(SocketID, *Encoded)) Adapter
 	// Logger receives the server's logs (slog.Default when nil).
@@ -117,20 +120,22 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, nsps: make(map[string]*Namespace)}
 	eio, err := engineio.New(engineio.Config{
-		Handler:           s.newClient,
-		Gate:              cfg.Gate,
-		Live:              cfg.Live,
-		Insecure:          cfg.Insecure,
-		Door:              auth.DoorSocketIO,
-		Observer:          cfg.Observer,
-		TrustedProxies:    cfg.TrustedProxies,
-		PingInterval:      cfg.PingInterval,
-		PingTimeout:       cfg.PingTimeout,
-		MaxHTTPBufferSize: cfg.MaxHTTPBufferSize,
-		SendQueue:         cfg.SendQueue,
-		HandshakeTimeout:  cfg.HandshakeTimeout,
-		LogName:           "socket.io",
-		Logger:            cfg.Logger,
+		Handler:              s.newClient,
+		Gate:                 cfg.Gate,
+		Live:                 cfg.Live,
+		Insecure:             cfg.Insecure,
+		Door:                 auth.DoorSocketIO,
+		Observer:             cfg.Observer,
+		TrustedProxies:       cfg.TrustedProxies,
+		PingInterval:         cfg.PingInterval,
+		PingTimeout:          cfg.PingTimeout,
+		MaxHTTPBufferSize:    cfg.MaxHTTPBufferSize,
+		SendQueue:            cfg.SendQueue,
+		HandshakeTimeout:     cfg.HandshakeTimeout,
+		MaxSessions:          cfg.MaxSessions,
+		MaxRefusedPerAddress: cfg.MaxRefusedPerAddress,
+		LogName:              "socket.io",
+		Logger:               cfg.Logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("socketio: %w", err)

@@ -24,6 +24,7 @@ import (
 	"github.com/expressbridge/expressbridge/bridge"
 	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/connectsid/storeurl"
+	"github.com/expressbridge/expressbridge/engineio"
 	"github.com/expressbridge/expressbridge/examples/chat"
 	"github.com/expressbridge/expressbridge/metrics"
 	"github.com/expressbridge/expressbridge/socketio"
@@ -35,6 +36,8 @@ type serveOptions struct {
 	socketioPath     string
 	sioPing, sioWait time.Duration // Socket.IO's pingInterval and pingTimeout
 	sioMaxBuffer     int64         // Socket.IO's maxHttpBufferSize
+	sioMaxSessions   int           // the Engine.IO session table's bound
+	sioMaxRefused    int           // refused sessions per client address
 	origins          []string
 	readLimit        int64
 	pingInterval     time.Duration
@@ -127,6 +130,13 @@ SIGTERM stop accepting, close every connection with 1001 and exit within
 	fs.Int64Var(&so.sioMaxBuffer, "socketio-max-buffer", socketio.DefaultMaxHTTPBufferSize,
 		"Socket.IO's maxHttpBufferSize: largest long-polling payload or WebSocket message from a Socket.IO client, in bytes")
 	bindEnv(fs, "socketio-max-buffer", "EXPRESSBRIDGE_SOCKETIO_MAX_BUFFER")
+	fs.IntVar(&so.sioMaxSessions, "socketio-max-sessions", engineio.DefaultMaxSessions,
+		"most Socket.IO sessions open at once; a handshake beyond gets 503 server-full before any session exists")
+	bindEnv(fs, "socketio-max-sessions", "EXPRESSBRIDGE_SOCKETIO_MAX_SESSIONS")
+	fs.IntVar(&so.sioMaxRefused, "socketio-max-refused-per-address", engineio.DefaultMaxRefusedPerAddress,
+		"most open Socket.IO sessions of one client address (behind --trust-proxy, the forwarded one) whose handshake "+
+			"was refused (a refused session only tells its connect_error); one beyond gets 429 too-many-refused")
+	bindEnv(fs, "socketio-max-refused-per-address", "EXPRESSBRIDGE_SOCKETIO_MAX_REFUSED_PER_ADDRESS")
 	fs.StringSliceVar(&so.origins, "allow-origin", nil,
 		"origin (scheme://host[:port]) whose pages may connect; repeatable; none: only pages of the bridge's own host")
 	bindEnv(fs, "allow-origin", "EXPRESSBRIDGE_ALLOW_ORIGIN")
@@ -272,8 +282,9 @@ func (so *serveOptions) config(o *sessionOptions, g *gateOptions, ver *connectsi
 		if so.socketioPath == so.path {
 			return cfg, usageErrorf("--socketio-path and --path must differ (both %q)", so.path)
 		}
-		if so.sioPing <= 0 || so.sioWait <= 0 || so.sioMaxBuffer <= 0 {
-			return cfg, usageErrorf("--socketio-ping-interval, --socketio-ping-timeout and --socketio-max-buffer must be positive")
+		if so.sioPing <= 0 || so.sioWait <= 0 || so.sioMaxBuffer <= 0 || so.sioMaxSessions <= 0 || so.sioMaxRefused <= 0 {
+			return cfg, usageErrorf("--socketio-ping-interval, --socketio-ping-timeout, --socketio-max-buffer, " +
+				"--socketio-max-sessions and --socketio-max-refused-per-address must be positive")
 		}
 	}
 	proxies, err := parseProxies(so.trustProxy)
@@ -281,32 +292,34 @@ func (so *serveOptions) config(o *sessionOptions, g *gateOptions, ver *connectsi
 		return cfg, err
 	}
 	cfg = expressbridge.Config{
-		StoreURL:                o.storeURL(),
-		StoreOptions:            o.storeOptions(),
-		Verifier:                ver,
-		CookieName:              o.cookieName,
-		LoginField:              g.loginField,
-		UserField:               g.userField,
-		AcceptExpired:           g.acceptExpired,
-		AllowedOrigins:          so.origins,
-		WebSocket:               chat.WebSocket{},
-		WebSocketPath:           so.path,
-		DisableSocketIO:         so.socketioPath == "",
-		SocketIOPath:            so.socketioPath,
-		SocketIOPingInterval:    so.sioPing,
-		SocketIOPingTimeout:     so.sioWait,
-		SocketIOMaxBuffer:       so.sioMaxBuffer,
-		PubSubURL:               so.pubsub.url,
-		PubSubSharded:           so.pubsub.sharded,
-		PubSubKey:               so.pubsub.key,
-		ReadLimit:               so.readLimit,
-		PingInterval:            so.pingInterval,
-		SendQueue:               so.sendQueue,
-		HandshakeTimeout:        so.handshakeTimeout,
-		CloseOnStoreUnavailable: so.closeOnStoreFail,
-		TrustedProxies:          proxies,
-		ShutdownTimeout:         so.shutdownTimeout,
-		Logger:                  log,
+		StoreURL:                     o.storeURL(),
+		StoreOptions:                 o.storeOptions(),
+		Verifier:                     ver,
+		CookieName:                   o.cookieName,
+		LoginField:                   g.loginField,
+		UserField:                    g.userField,
+		AcceptExpired:                g.acceptExpired,
+		AllowedOrigins:               so.origins,
+		WebSocket:                    chat.WebSocket{},
+		WebSocketPath:                so.path,
+		DisableSocketIO:              so.socketioPath == "",
+		SocketIOPath:                 so.socketioPath,
+		SocketIOPingInterval:         so.sioPing,
+		SocketIOPingTimeout:          so.sioWait,
+		SocketIOMaxBuffer:            so.sioMaxBuffer,
+		SocketIOMaxSessions:          so.sioMaxSessions,
+		SocketIOMaxRefusedPerAddress: so.sioMaxRefused,
+		PubSubURL:                    so.pubsub.url,
+		PubSubSharded:                so.pubsub.sharded,
+		PubSubKey:                    so.pubsub.key,
+		ReadLimit:                    so.readLimit,
+		PingInterval:                 so.pingInterval,
+		SendQueue:                    so.sendQueue,
+		HandshakeTimeout:             so.handshakeTimeout,
+		CloseOnStoreUnavailable:      so.closeOnStoreFail,
+		TrustedProxies:               proxies,
+		ShutdownTimeout:              so.shutdownTimeout,
+		Logger:                       log,
 	}
 	if so.revalidateSet {
 		cfg.RevalidateInterval = so.revalidate

@@ -1,0 +1,120 @@
+package engineio_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/expressbridge/expressbridge/engineio"
+	"github.com/expressbridge/expressbridge/internal/testenv"
+	"github.com/expressbridge/expressbridge/internal/testrig"
+	"github.com/expressbridge/expressbridge/liveness"
+)
+
+// handshake opens a polling session at url and returns the status and,
+// for a refusal, its code.
+func handshake(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url + "?EIO=4&transport=polling")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref struct {
+		Error string `json:"error"`
+	}
+	if resp.StatusCode != http.StatusOK {
+		if err := json.Unmarshal(body, &ref); err != nil {
+			t.Fatalf("%d %s: not a refusal", resp.StatusCode, body)
+		}
+	}
+	return resp.StatusCode, ref.Error
+}
+
+// TestSessionTableBounds: a full table answers 503 server-full before any
+// session exists; a client address holding MaxRefusedPerAddress refused
+// sessions gets 429 too-many-refused instead of another (polling and
+// WebSocket alike) while authenticated handshakes still pass; a place
+// freed is taken again.
+func TestSessionTableBounds(t *testing.T) {
+	t.Run("table", func(t *testing.T) {
+		srv, err := engineio.New(engineio.Config{Handler: newEcho, Insecure: true, MaxSessions: 3, Logger: logger(newLogs(t))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		url := "http://" + testenv.ServeHTTP(t, srv) + "/engine.io/"
+		for i := range 3 {
+			if st, code := handshake(t, url); st != 200 {
+				t.Fatalf("handshake %d: %d %s", i, st, code)
+			}
+		}
+		if st, code := handshake(t, url); st != http.StatusServiceUnavailable || code != engineio.CodeServerFull {
+			t.Fatalf("beyond MaxSessions: %d %q, want 503 %s", st, code, engineio.CodeServerFull)
+		}
+		if n := srv.Len(); n != 3 {
+			t.Errorf("Len = %d, want 3", n)
+		}
+	})
+
+	t.Run("refused per address", func(t *testing.T) {
+		rig := testrig.Start(t, testrig.Config{})
+		logs := newLogs(t)
+		live, err := liveness.New(liveness.Config{Gate: rig.Gate, Logger: logger(logs)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv, err := engineio.New(engineio.Config{Handler: newEcho, Live: live, MaxRefusedPerAddress: 2, Logger: logger(logs)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		host := testenv.ServeHTTP(t, srv)
+		url := "http://" + host + "/engine.io/"
+		if st, code := handshake(t, url); st != 200 { // no cookie: refused by the gate, told in the session
+			t.Fatalf("first refused handshake: %d %s", st, code)
+		}
+		ws, _, err := websocket.DefaultDialer.Dial("ws://"+host+"/engine.io/?EIO=4&transport=websocket", nil)
+		if err != nil {
+			t.Fatalf("second refused handshake (WebSocket): %v", err)
+		}
+		if st, code := handshake(t, url); st != http.StatusTooManyRequests || code != engineio.CodeTooManyRefused {
+			t.Fatalf("third refused handshake: %d %q, want 429 %s", st, code, engineio.CodeTooManyRefused)
+		}
+		_, resp, err := websocket.DefaultDialer.Dial("ws://"+host+"/engine.io/?EIO=4&transport=websocket", nil)
+		if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+			t.Fatalf("third refused handshake (WebSocket): %v %v, want 429", resp, err)
+		}
+		// A logged-in user from the same address is not held back.
+		cookie, _ := rig.Login("Ann")
+		req, _ := http.NewRequest(http.MethodGet, url+"?EIO=4&transport=polling", nil)
+		req.Header.Set("Cookie", cookie)
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("logged-in handshake: %v %v", resp, err)
+		}
+		resp.Body.Close()
+		// The WebSocket's session leaves the table when it closes.
+		ws.Close()
+		testenv.WaitFor(t, 5*time.Second, "a refused place freed", func() bool {
+			st, _ := handshake(t, url)
+			return st == 200
+		})
+		if !strings.Contains(logs.String(), "handshakes refused by a limit") {
+			t.Errorf("no warning for the refused handshakes:\n%s", logs.String())
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+}
