@@ -24,6 +24,14 @@ const (
 	// client address (Config.MaxRefusedPerAddress): a browser has a
 	// handful of tabs, each with one.
 	DefaultMaxRefusedPerAddress = 16
+	// refusedLife is how long a session the gate refused may live: time to
+	// read its refusal (socket.io-client closes such a session itself as
+	// soon as it has its connect_error), not a client's whole connect
+	// timeout.
+	refusedLife = 10 * time.Second
+	// refusedReadLimit bounds one message from a refused session: its
+	// CONNECT, with a small auth payload, is all it has to say.
+	refusedReadLimit = 8 << 10
 	// CodeServerFull is the 503 refusal of a handshake while the table is
 	// full.
 	CodeServerFull = "server-full"
@@ -114,5 +122,21 @@ func (l *limitLog) note(log *slog.Logger, code, remote string) {
 	if due {
 		log.LogAttrs(context.Background(), slog.LevelWarn, "handshakes refused by a limit",
 			slog.String("code", code), slog.Int("refused", n), slog.String("last_remote", remote))
+	}
+}
+
+// readLimit bounds one message or payload from the client: a refused
+// session's is refusedReadLimit, whatever MaxHTTPBufferSize.
+func (e *Session) readLimit() int64 {
+	if e.refusal != nil {
+		return min(refusedReadLimit, e.s.cfg.MaxHTTPBufferSize)
+	}
+	return e.s.cfg.MaxHTTPBufferSize
+}
+
+// limitLife closes a refused session after refusedLife.
+func (e *Session) limitLife() {
+	if e.refusal != nil {
+		time.AfterFunc(e.s.refusedLife, func() { e.Close("connect timeout") })
 	}
 }

@@ -118,3 +118,76 @@ func TestSessionTableBounds(t *testing.T) {
 		}
 	})
 }
+
+// TestRefusedSessionBounds: a session the gate refused lives only long
+// enough to read its refusal, and may send only a small message (its
+// CONNECT): a larger WebSocket message closes it (1009), a larger POST
+// gets 413.
+func TestRefusedSessionBounds(t *testing.T) {
+	rig := testrig.Start(t, testrig.Config{NoApp: true})
+	logs := newLogs(t)
+	live, err := liveness.New(liveness.Config{Gate: rig.Gate, Logger: logger(logs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := engineio.New(engineio.Config{Handler: newEcho, Live: live, Logger: logger(logs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.SetRefusedLife(time.Second)
+	host := testenv.ServeHTTP(t, srv)
+	dial := func() *websocket.Conn {
+		t.Helper()
+		c, _, err := websocket.DefaultDialer.Dial("ws://"+host+"/engine.io/?EIO=4&transport=websocket", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		testenv.ReadPrefix(t, c, "0{") // the handshake
+		return c
+	}
+
+	small := dial()
+	small.WriteMessage(websocket.TextMessage, []byte("4"+strings.Repeat("x", 4000)))
+	testenv.ReadPrefix(t, small, "4xxx") // echoed: within the refused limit
+
+	big := dial()
+	big.WriteMessage(websocket.TextMessage, []byte("4"+strings.Repeat("x", 9000)))
+	big.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		if _, _, err := big.ReadMessage(); err != nil {
+			if !websocket.IsCloseError(err, websocket.CloseMessageTooBig) {
+				t.Errorf("a 9 KB message from a refused session: %v, want close 1009", err)
+			}
+			break
+		}
+	}
+
+	// Long-polling: the same bound on a POST's payload.
+	resp, err := http.Get("http://" + host + "/engine.io/?EIO=4&transport=polling")
+	if err != nil {
+		t.Fatal(err)
+	}
+	open, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || !strings.HasPrefix(string(open), "0{") {
+		t.Fatalf("polling handshake: %s %v", open, err)
+	}
+	var hs struct {
+		SID string `json:"sid"`
+	}
+	if err := json.Unmarshal(open[1:], &hs); err != nil {
+		t.Fatal(err)
+	}
+	post, err := http.Post("http://"+host+"/engine.io/?EIO=4&transport=polling&sid="+hs.SID, "text/plain",
+		strings.NewReader("4"+strings.Repeat("x", 9000)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	post.Body.Close()
+	if post.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("a 9 KB POST from a refused session: %d, want 413", post.StatusCode)
+	}
+
+	testenv.WaitFor(t, 5*time.Second, "the refused sessions to end after their short life", func() bool { return srv.Len() == 0 })
+}

@@ -1,5 +1,7 @@
 package engineio
 
+import "time"
+
 // KeepingPollState returns how many open sessions keep a poll buffer or a
 // waiting poll, or have no WebSocket: none should, once every session is
 // on WebSocket and idle.
@@ -16,3 +18,6 @@ func (s *Server) KeepingPollState() int {
 	}
 	return n
 }
+
+// SetRefusedLife shortens how long a refused session lives, for a test.
+func (s *Server) SetRefusedLife(d time.Duration) { s.refusedLife = d }

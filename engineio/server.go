@@ -137,7 +137,9 @@ type Server struct {
 	admitted  int
 	refusedBy map[string]int
 	limitLog  limitLog // the handshakes those bounds refused
-	closed    bool
+	// refusedLife is refusedLife but in tests.
+	refusedLife time.Duration
+	closed      bool
 }
 
 // New returns a server for cfg. It fails when Handler is missing, when
@@ -171,15 +173,16 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:        cfg,
-		live:       cfg.Live,
-		hub:        hub,
-		log:        cfg.Logger,
-		msgOpened:  cfg.LogName + " session opened",
-		msgClosed:  cfg.LogName + " session closed",
-		msgRefused: cfg.LogName + " handshake refused",
-		sessions:   make(map[string]*Session),
-		refusedBy:  make(map[string]int),
+		cfg:         cfg,
+		live:        cfg.Live,
+		hub:         hub,
+		log:         cfg.Logger,
+		msgOpened:   cfg.LogName + " session opened",
+		msgClosed:   cfg.LogName + " session closed",
+		msgRefused:  cfg.LogName + " handshake refused",
+		sessions:    make(map[string]*Session),
+		refusedBy:   make(map[string]int),
+		refusedLife: refusedLife,
 	}
 	if cfg.Insecure {
 		cfg.Logger.Warn(cfg.LogName + " door without authentication (Config.Insecure): every client is accepted; for tests only")

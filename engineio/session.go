@@ -135,6 +135,7 @@ func (s *Server) register(e *Session) {
 		s.sessions[e.id] = e
 	}
 	s.mu.Unlock()
+	e.limitLife()
 	if !closed {
 		// One open connection per Engine.IO session, whatever its
 		// transports (its WebSockets are Accepted uncounted).
@@ -659,7 +660,7 @@ func (e *Session) post(w http.ResponseWriter, r *http.Request) {
 		e.mu.Unlock()
 	}()
 	// 1. The payload, within the limit.
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, e.s.cfg.MaxHTTPBufferSize))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, e.readLimit()))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {

@@ -75,7 +75,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, sid stri
 	}
 	// 3. A connection; Open takes it from here. Uncounted: the session
 	// counts itself once, on whichever transports it lives (register).
-	if _, err := s.hub.Accept(w, r, bsess, wsconn.Options{Handler: t, ReadLimit: s.cfg.MaxHTTPBufferSize, Door: s.cfg.Door,
+	if _, err := s.hub.Accept(w, r, bsess, wsconn.Options{Handler: t, ReadLimit: e.readLimit(), Door: s.cfg.Door,
 		Since: since, Uncounted: true}); err != nil && t.fresh {
 		e.release() // no session came of it
 	}
