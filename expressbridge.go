@@ -101,6 +101,10 @@ type Config struct {
 	// (socketio's defaults).
 	SocketIOPingInterval, SocketIOPingTimeout time.Duration
 	SocketIOMaxBuffer                         int64
+	// SocketIOSendQueueBytes bounds the bytes waiting for a Socket.IO
+	// client, beside SendQueue's count (socketio.Config.SendQueueBytes:
+	// 4 × SocketIOMaxBuffer when zero).
+	SocketIOSendQueueBytes int
 
 	// SingleInstance turns the fan-out between instances off. By default
 	// broadcasts, rooms and the emitter's pushes cross instances through
@@ -256,7 +260,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if !cfg.DisableSocketIO {
 		sioCfg := socketio.Config{Live: s.live, HandshakeTimeout: cfg.HandshakeTimeout, SendQueue: cfg.SendQueue, Logger: log,
 			PingInterval: cfg.SocketIOPingInterval, PingTimeout: cfg.SocketIOPingTimeout, MaxHTTPBufferSize: cfg.SocketIOMaxBuffer,
-			TrustedProxies: cfg.TrustedProxies}
+			SendQueueBytes: cfg.SocketIOSendQueueBytes, TrustedProxies: cfg.TrustedProxies}
 		if brObs != nil {
 			sioCfg.Observer = brObs
 		}

@@ -35,6 +35,7 @@ type serveOptions struct {
 	socketioPath     string
 	sioPing, sioWait time.Duration // Socket.IO's pingInterval and pingTimeout
 	sioMaxBuffer     int64         // Socket.IO's maxHttpBufferSize
+	sioQueueBytes    int           // bytes waiting for a Socket.IO client; 0: 4 × sioMaxBuffer
 	origins          []string
 	readLimit        int64
 	pingInterval     time.Duration
@@ -127,6 +128,10 @@ SIGTERM stop accepting, close every connection with 1001 and exit within
 	fs.Int64Var(&so.sioMaxBuffer, "socketio-max-buffer", socketio.DefaultMaxHTTPBufferSize,
 		"Socket.IO's maxHttpBufferSize: largest long-polling payload or WebSocket message from a Socket.IO client, in bytes")
 	bindEnv(fs, "socketio-max-buffer", "EXPRESSBRIDGE_SOCKETIO_MAX_BUFFER")
+	fs.IntVar(&so.sioQueueBytes, "socketio-send-queue-bytes", 0,
+		"bytes that may wait for a Socket.IO client (polling or WebSocket) before it is closed as slow, beside --send-queue's count; "+
+			"0: 4 × --socketio-max-buffer")
+	bindEnv(fs, "socketio-send-queue-bytes", "EXPRESSBRIDGE_SOCKETIO_SEND_QUEUE_BYTES")
 	fs.StringSliceVar(&so.origins, "allow-origin", nil,
 		"origin (scheme://host[:port]) whose pages may connect; repeatable; none: only pages of the bridge's own host")
 	bindEnv(fs, "allow-origin", "EXPRESSBRIDGE_ALLOW_ORIGIN")
@@ -275,6 +280,9 @@ func (so *serveOptions) config(o *sessionOptions, g *gateOptions, ver *connectsi
 		if so.sioPing <= 0 || so.sioWait <= 0 || so.sioMaxBuffer <= 0 {
 			return cfg, usageErrorf("--socketio-ping-interval, --socketio-ping-timeout and --socketio-max-buffer must be positive")
 		}
+		if so.sioQueueBytes < 0 {
+			return cfg, usageErrorf("--socketio-send-queue-bytes must not be negative")
+		}
 	}
 	proxies, err := parseProxies(so.trustProxy)
 	if err != nil {
@@ -296,6 +304,7 @@ func (so *serveOptions) config(o *sessionOptions, g *gateOptions, ver *connectsi
 		SocketIOPingInterval:    so.sioPing,
 		SocketIOPingTimeout:     so.sioWait,
 		SocketIOMaxBuffer:       so.sioMaxBuffer,
+		SocketIOSendQueueBytes:  so.sioQueueBytes,
 		PubSubURL:               so.pubsub.url,
 		PubSubSharded:           so.pubsub.sharded,
 		PubSubKey:               so.pubsub.key,
