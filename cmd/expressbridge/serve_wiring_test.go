@@ -98,6 +98,37 @@ func TestServeSocketIOSendQueue(t *testing.T) {
 	}
 }
 
+// TestServeSocketIOSendQueueBytes: --socketio-send-queue-bytes bounds the
+// bytes waiting for a Socket.IO client beside --send-queue's count: 100
+// "said" (each some 60 bytes) pass the count of 200 but not 2,000 bytes
+// (with the default, 4 MB, they all arrive: TestServeSocketIOSendQueue).
+func TestServeSocketIOSendQueueBytes(t *testing.T) {
+	const secret, sid = "send queue bytes secret", "q-L9xbwSXrMcxjPo6X_sFHJSTgb3vlOR"
+	s, cookie := zoe(t, secret, sid)
+	sv := startServe(t, []string{secret}, map[string]string{envRedisURL: s.r.URL()}, "--no-pubsub", "--send-queue", "200",
+		"--socketio-send-queue-bytes", "2000")
+	url := sioSession(t, "http://"+sv.base+"/socket.io/", cookie)
+	const n = 100
+	says := make([]string, n)
+	for i := range says {
+		says[i] = `42["say","x"]`
+	}
+	if status, body := do(t, "POST", url, cookie, strings.Join(says, "\x1e")); status != 200 || body != "ok" {
+		t.Fatalf("POST of %d says: %d %s", n, status, body)
+	}
+	// The queue passed 2,000 bytes during the POST: the session was
+	// closed as slow then, and the GET finds it gone.
+	got, closed := 0, false
+	for deadline := time.Now().Add(5 * time.Second); !closed && got < n && time.Now().Before(deadline); {
+		status, body := do(t, "GET", url, cookie, "")
+		closed = status != 200
+		got += strings.Count(body, `42["said"`)
+	}
+	if !closed || got >= n {
+		t.Fatalf("got %d of %d said (closed: %v); want the session closed as slow first", got, n, closed)
+	}
+}
+
 // TestServeFlagsFromEnv: every serve flag can be set from the environment,
 // as the README says ("each also from the environment: --help names the
 // variable"); --no-pubsub is --pubsub=false, whose variable is
