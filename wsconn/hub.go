@@ -40,8 +40,8 @@ const (
 	DefaultSendQueue = 64
 	// DefaultSendQueueBytes bounds the bytes waiting for a client, as
 	// DefaultSendQueue bounds the messages: a full queue of messages of
-	// DefaultReadLimit, so that no client of a door that relays what
-	// clients send is closed earlier than by the count, while a few large
+	// DefaultReadLimit, so that a door relaying what its clients send
+	// closes a slow client about when the count would, while a few large
 	// messages cannot make one slow client hold their count's worth.
 	DefaultSendQueueBytes = DefaultSendQueue * DefaultReadLimit
 	// DefaultHandshakeTimeout bounds the upgrade.
