@@ -16,6 +16,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -159,7 +160,7 @@ func New(cfg Config) (*Server, error) {
 	defaults.Set(&cfg.PingTimeout, DefaultPingTimeout)
 	defaults.Set(&cfg.MaxHTTPBufferSize, DefaultMaxHTTPBufferSize)
 	defaults.Set(&cfg.SendQueue, DefaultSendQueue)
-	defaults.Set(&cfg.SendQueueBytes, SendQueuePayloads*int(cfg.MaxHTTPBufferSize))
+	defaults.Set(&cfg.SendQueueBytes, SendQueuePayloads*int(min(cfg.MaxHTTPBufferSize, math.MaxInt/SendQueuePayloads)))
 	defaults.Set(&cfg.HandshakeTimeout, DefaultHandshakeTimeout)
 	defaults.Set(&cfg.LogName, "engine.io")
 	defaults.Set(&cfg.Door, auth.DoorSocketIO)
