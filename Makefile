@@ -88,7 +88,7 @@ soak: deps
 ## testdata/fuzz/ beside the package, where go test replays them.
 fuzz:
 	@for t in FuzzParseCookies:./connectsid FuzzUnsign:./connectsid FuzzDecodeSession:./connectsid \
-	          FuzzChatMessage:./examples/chat FuzzTruthyText:./auth FuzzDecodePayload:./engineio/parser FuzzDecode:./socketio/parser \
+	          FuzzChatMessage:./examples/chat FuzzTruthyText:./auth FuzzDecodePayload:./engineio/parser FuzzDecode:./socketio/parser FuzzArrayLen:./socketio/parser \
 	          FuzzDecodeBroadcast:./adapter/redisadapter/wire FuzzDecodeRequest:./adapter/redisadapter/wire \
 	          FuzzDecodeResponse:./adapter/redisadapter/wire FuzzDecodeClusterMessage:./adapter/redisadapter/wire \
 	          FuzzDecodeJSONValue:./adapter/redisadapter/wire FuzzQuoteIdent:./connectsid/pgstore FuzzParsePayload:./connectsid/pgstore; do \

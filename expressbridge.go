@@ -105,6 +105,10 @@ type Config struct {
 	// SocketIOMaxRefusedPerAddress the sessions one client address may
 	// hold after the gate refused it (engineio's defaults).
 	SocketIOMaxSessions, SocketIOMaxRefusedPerAddress int
+	// SocketIOSendQueueBytes bounds the bytes waiting for a Socket.IO
+	// client, beside SendQueue's count (socketio.Config.SendQueueBytes:
+	// 4 × SocketIOMaxBuffer when zero).
+	SocketIOSendQueueBytes int
 
 	// SingleInstance turns the fan-out between instances off. By default
 	// broadcasts, rooms and the emitter's pushes cross instances through
@@ -261,7 +265,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		sioCfg := socketio.Config{Live: s.live, HandshakeTimeout: cfg.HandshakeTimeout, SendQueue: cfg.SendQueue, Logger: log,
 			PingInterval: cfg.SocketIOPingInterval, PingTimeout: cfg.SocketIOPingTimeout, MaxHTTPBufferSize: cfg.SocketIOMaxBuffer,
 			MaxSessions: cfg.SocketIOMaxSessions, MaxRefusedPerAddress: cfg.SocketIOMaxRefusedPerAddress,
-			TrustedProxies: cfg.TrustedProxies}
+			SendQueueBytes: cfg.SocketIOSendQueueBytes, TrustedProxies: cfg.TrustedProxies}
 		if brObs != nil {
 			sioCfg.Observer = brObs
 		}

@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/netip"
 	"time"
@@ -160,6 +161,20 @@ type Server struct {
 	hub       *wsconn.Hub
 }
 
+// queueBytes is the bytes that may wait for a client of the door: a full
+// queue of messages as large as a client may send, so that the byte bound
+// of the connections (wsconn.Config.SendQueueBytes) closes no relaying
+// client much earlier than the count does, whatever the read limit.
+func queueBytes(queue int, readLimit int64) int {
+	if queue == 0 {
+		queue = wsconn.DefaultSendQueue
+	}
+	if readLimit > int64(math.MaxInt/queue) {
+		return math.MaxInt
+	}
+	return queue * int(readLimit)
+}
+
 // New returns a server for cfg, with defaults for zero fields. It fails
 // when Gate or Protocol is missing or a limit or timeout is negative.
 func New(cfg Config) (*Server, error) {
@@ -201,7 +216,8 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	hcfg := wsconn.Config{Live: live, PingInterval: cfg.PingInterval, WriteTimeout: cfg.WriteTimeout,
-		SendQueue: cfg.SendQueue, HandshakeTimeout: cfg.HandshakeTimeout, Logger: cfg.Logger}
+		SendQueue: cfg.SendQueue, SendQueueBytes: queueBytes(cfg.SendQueue, cfg.ReadLimit),
+		HandshakeTimeout: cfg.HandshakeTimeout, Logger: cfg.Logger}
 	if cfg.Observer != nil {
 		hcfg.Observer = cfg.Observer
 	}

@@ -19,6 +19,7 @@ func TestNewRefuses(t *testing.T) {
 		{"negative ping timeout", engineio.Config{Handler: newEcho, Insecure: true, PingTimeout: -time.Second}},
 		{"negative buffer", engineio.Config{Handler: newEcho, Insecure: true, MaxHTTPBufferSize: -1}},
 		{"negative queue", engineio.Config{Handler: newEcho, Insecure: true, SendQueue: -1}},
+		{"negative queue bytes", engineio.Config{Handler: newEcho, Insecure: true, SendQueueBytes: -1}},
 		{"negative handshake timeout", engineio.Config{Handler: newEcho, Insecure: true, HandshakeTimeout: -time.Second}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -45,6 +46,13 @@ const (
 	// DefaultSendQueue is how many packets may wait for a long-polling
 	// client before it is closed as too slow.
 	DefaultSendQueue = 64
+	// SendQueuePayloads is how many full payloads (MaxHTTPBufferSize
+	// each) may wait for a client, on either transport, before it is
+	// closed as too slow: the default of Config.SendQueueBytes. A client
+	// that polls takes one payload per GET; four waiting mean it has
+	// stopped reading, while a burst of a few large messages still gets
+	// through to a client that reads.
+	SendQueuePayloads = 4
 	// DefaultHandshakeTimeout bounds the gate's session lookup at a
 	// handshake: a stalled store does not hold the request forever.
 	DefaultHandshakeTimeout = 5 * time.Second
@@ -58,7 +66,8 @@ var (
 	// ErrClosed: the session is closed, or has said its goodbye.
 	ErrClosed = errors.New("engineio: session closed")
 	// ErrSlowClient: the long-polling client let more than
-	// Config.SendQueue packets wait; the session is closed.
+	// Config.SendQueue packets, or Config.SendQueueBytes bytes, wait; the
+	// session is closed.
 	ErrSlowClient = errors.New("engineio: client cannot keep up")
 )
 
@@ -94,12 +103,19 @@ type Config struct {
 	// PingTimeout is how long a ping may go unanswered (DefaultPingTimeout).
 	PingTimeout time.Duration
 	// MaxHTTPBufferSize bounds one payload or message in bytes
-	// (DefaultMaxHTTPBufferSize).
+	// (DefaultMaxHTTPBufferSize), the client's and the server's: a GET
+	// carries at most that much (always one packet, however large), and
+	// leaves the rest for the next GET.
 	MaxHTTPBufferSize int64
 	// SendQueue is how many packets may wait for a long-polling client
 	// before it is closed as too slow (DefaultSendQueue); on WebSocket the
-	// connection's queue applies.
+	// connection's queue applies, in messages.
 	SendQueue int
+	// SendQueueBytes bounds the bytes waiting for a client in the same
+	// way, on long-polling (the payload they make) and on WebSocket (the
+	// messages): SendQueuePayloads × MaxHTTPBufferSize when zero. A
+	// packet larger than it still goes when nothing else waits.
+	SendQueueBytes int
 	// HandshakeTimeout bounds the session lookup of a handshake
 	// (DefaultHandshakeTimeout).
 	HandshakeTimeout time.Duration
@@ -151,14 +167,15 @@ func New(cfg Config) (*Server, error) {
 	if !cfg.Insecure && cfg.Live == nil {
 		return nil, errors.New("engineio: Config.Live is required unless Insecure: it follows the Express sessions")
 	}
-	if cfg.PingInterval < 0 || cfg.PingTimeout < 0 || cfg.MaxHTTPBufferSize < 0 || cfg.SendQueue < 0 || cfg.HandshakeTimeout < 0 ||
-		cfg.MaxSessions < 0 || cfg.MaxRefusedPerAddress < 0 {
+	if cfg.PingInterval < 0 || cfg.PingTimeout < 0 || cfg.MaxHTTPBufferSize < 0 || cfg.SendQueue < 0 || cfg.SendQueueBytes < 0 ||
+		cfg.HandshakeTimeout < 0 || cfg.MaxSessions < 0 || cfg.MaxRefusedPerAddress < 0 {
 		return nil, errors.New("engineio: Config limits and timeouts must not be negative")
 	}
 	defaults.Set(&cfg.PingInterval, DefaultPingInterval)
 	defaults.Set(&cfg.PingTimeout, DefaultPingTimeout)
 	defaults.Set(&cfg.MaxHTTPBufferSize, DefaultMaxHTTPBufferSize)
 	defaults.Set(&cfg.SendQueue, DefaultSendQueue)
+	defaults.Set(&cfg.SendQueueBytes, SendQueuePayloads*int(min(cfg.MaxHTTPBufferSize, math.MaxInt/SendQueuePayloads)))
 	defaults.Set(&cfg.HandshakeTimeout, DefaultHandshakeTimeout)
 	defaults.Set(&cfg.LogName, "engine.io")
 	defaults.Set(&cfg.Door, auth.DoorSocketIO)
@@ -167,7 +184,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	hub, err := wsconn.NewHub(wsconn.Config{Live: cfg.Live, SendQueue: cfg.SendQueue,
+	hub, err := wsconn.NewHub(wsconn.Config{Live: cfg.Live, SendQueue: cfg.SendQueue, SendQueueBytes: cfg.SendQueueBytes,
 		HandshakeTimeout: cfg.HandshakeTimeout, Logger: cfg.Logger})
 	if err != nil {
 		return nil, err

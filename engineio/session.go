@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -74,6 +75,7 @@ type Session struct {
 	upgrading bool // the probe was answered: polls are released soon
 	probedAt  time.Time
 	buf       []parser.Packet
+	bufBytes  int           // of buf's payload, one separator per packet (Config.SendQueueBytes)
 	pollWake  chan struct{} // a pending GET waits on it; nil when none
 	posting   bool
 	heartbeat *time.Timer
@@ -206,8 +208,8 @@ func (e *Session) pong() {
 // blocking. It fails with ErrClosed when the session is closed or has
 // said its goodbye (on WebSocket, also when the connection refuses them:
 // it is closing), and with ErrSlowClient when a long-polling client
-// lets more than Config.SendQueue packets wait (the session is then
-// closed, "slow client").
+// lets more than Config.SendQueue packets, or Config.SendQueueBytes bytes,
+// wait (the session is then closed, "slow client").
 func (e *Session) Send(ps ...parser.Packet) error {
 	e.mu.Lock()
 	err := ErrClosed
@@ -280,12 +282,26 @@ func (e *Session) sendLocked(ps ...parser.Packet) error {
 		}
 		return nil
 	}
-	if len(e.buf)+len(ps) > e.s.cfg.SendQueue {
+	// Bounded in packets and in bytes; what comes when nothing waits
+	// goes, however large.
+	n := e.bufBytes + queuedBytes(ps)
+	if len(e.buf)+len(ps) > e.s.cfg.SendQueue || (len(e.buf) > 0 && n > e.s.cfg.SendQueueBytes) {
 		return ErrSlowClient
 	}
 	e.buf = append(e.buf, ps...)
+	e.bufBytes = n
 	e.wakeLocked()
 	return nil
+}
+
+// queuedBytes is what packets add to a poll's queue: their payload, with
+// a separator each.
+func queuedBytes(ps []parser.Packet) int {
+	n := 0
+	for _, p := range ps {
+		n += 1 + parser.EncodedLen(p)
+	}
+	return n
 }
 
 // Goodbye sends the last messages of a session the server is ending
@@ -303,7 +319,7 @@ func (e *Session) Goodbye(msgs [][]byte) error {
 	}
 	e.mu.Lock()
 	if e.ws == nil {
-		e.buf = nil
+		e.buf, e.bufBytes = nil, 0
 	}
 	err := e.sendLocked(ps...)
 	e.goodbye = true
@@ -604,14 +620,25 @@ func (e *Session) poll(w http.ResponseWriter, r *http.Request) {
 		badRequest(w, "the session has upgraded to WebSocket")
 		return
 	}
-	// 6. Take the packets; during an upgrade an empty poll gets NOOP.
-	ps := e.buf
-	e.buf = nil
+	// 6. Take the packets, a payload of MaxHTTPBufferSize at most (one
+	// packet at least); the rest waits for the next GET, in a queue of
+	// its own so that what goes out now is not held. During an upgrade
+	// an empty poll gets NOOP.
+	n := parser.Fit(e.buf, int(e.s.cfg.MaxHTTPBufferSize))
+	ps, rest := e.buf[:n:n], e.buf[n:]
+	e.buf, e.bufBytes = nil, 0
+	if len(rest) > 0 {
+		e.buf = slices.Clone(rest)
+		e.bufBytes = queuedBytes(e.buf)
+	}
 	if len(ps) == 0 {
 		ps = []parser.Packet{{Type: parser.Noop}}
 	}
 	draining, hold := e.draining, e.hold
-	if draining && e.closeNext {
+	switch {
+	case len(e.buf) > 0:
+		draining = false // closed by the server: the rest goes first, then as below
+	case draining && e.closeNext:
 		e.closeNext, draining = false, false
 		e.buf = []parser.Packet{{Type: parser.Close}}
 	}

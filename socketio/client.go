@@ -1,10 +1,13 @@
 package socketio
 
 import (
+	"bytes"
 	"encoding/json"
+	"strconv"
 	"sync"
 	"time"
 
+	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/engineio"
 	eioparser "github.com/expressbridge/expressbridge/engineio/parser"
 	"github.com/expressbridge/expressbridge/liveness"
@@ -136,11 +139,15 @@ func (c *client) dispatch(p parser.Packet, bins [][]byte) {
 }
 
 type connectError struct {
+	Message string            `json:"message"`
+	Data    *connectErrorData `json:"data,omitempty"`
+}
+
+// connectErrorData says why, for a refusal of the door's (the gate's, or
+// an auth too large): its step and message.
+type connectErrorData struct {
+	Step    string `json:"step"`
 	Message string `json:"message"`
-	Data    *struct {
-		Step    string `json:"step"`
-		Message string `json:"message"`
-	} `json:"data,omitempty"`
 }
 
 // connect joins a namespace, or says why not.
@@ -153,19 +160,21 @@ func (c *client) connect(p parser.Packet) {
 	}
 	// 2. A session the gate accepted; its refusal otherwise.
 	if ref := c.e.Refusal(); ref != nil {
-		ce := connectError{Message: ref.Code}
-		ce.Data = &struct {
-			Step    string `json:"step"`
-			Message string `json:"message"`
-		}{ref.Step, ref.Message}
-		c.connectError(p.Namespace, ce)
+		c.connectError(p.Namespace, connectError{Message: ref.Code, Data: &connectErrorData{ref.Step, ref.Message}})
 		return
 	}
-	// 3. The socket, in the room of its ID; then the namespace's handlers.
-	authData := p.Data
+	// 3. An auth within its bound, kept as a copy of its own: p.Data
+	// aliases the whole payload it came in.
+	if len(p.Data) > c.s.cfg.MaxAuthBytes {
+		c.connectError(p.Namespace, connectError{Message: auth.CodeBadRequest, Data: &connectErrorData{auth.StepRequest,
+			"the CONNECT's auth is over " + strconv.Itoa(c.s.cfg.MaxAuthBytes) + " bytes"}})
+		return
+	}
+	authData := json.RawMessage(bytes.Clone(p.Data))
 	if authData == nil {
 		authData = json.RawMessage("{}")
 	}
+	// 4. The socket, in the room of its ID; then the namespace's handlers.
 	so := &Socket{id: SocketID(newID()), ns: ns, c: c, auth: authData, done: make(chan struct{})}
 	c.mu.Lock()
 	if c.over || c.sockets[ns.name] != nil {

@@ -44,6 +44,11 @@ const (
 	DefaultConnectTimeout = 45 * time.Second
 	// DefaultAckTimeout bounds EmitWithAck when ctx has no deadline.
 	DefaultAckTimeout = 10 * time.Second
+	// DefaultMaxAuthBytes bounds a CONNECT's auth, which its socket keeps
+	// for life (Socket.Auth): socket.io-client's auth option carries a
+	// token or a few fields (a JWT is about 1 KB), and 8 KiB keeps 2,000
+	// sockets of one login at 16 MB rather than 2 GB.
+	DefaultMaxAuthBytes = 8 << 10
 )
 
 // Config configures a Server. Live is required unless Insecure; other
@@ -80,6 +85,13 @@ type Config struct {
 	// before it is closed as too slow, and messages for a WebSocket client
 	// (engineio.DefaultSendQueue).
 	SendQueue int
+	// SendQueueBytes bounds the bytes that may wait for a client in the
+	// same way (engineio.SendQueuePayloads × MaxHTTPBufferSize when zero).
+	SendQueueBytes int
+	// MaxAuthBytes bounds a CONNECT's auth payload (DefaultMaxAuthBytes):
+	// over it the CONNECT is refused with connect_error bad-request, as a
+	// namespace middleware refuses.
+	MaxAuthBytes int
 	// HandshakeTimeout bounds the session lookup of a handshake
 	// (engineio.DefaultHandshakeTimeout).
 	HandshakeTimeout time.Duration
@@ -107,11 +119,12 @@ type Server struct {
 // New returns a server for cfg. It fails when neither Insecure nor Live is
 // set, or a limit is negative.
 func New(cfg Config) (*Server, error) {
-	if cfg.ConnectTimeout < 0 {
+	if cfg.ConnectTimeout < 0 || cfg.MaxAuthBytes < 0 {
 		return nil, errors.New("socketio: Config limits and timeouts must not be negative")
 	}
 	defaults.Set(&cfg.MaxHTTPBufferSize, DefaultMaxHTTPBufferSize)
 	defaults.Set(&cfg.ConnectTimeout, DefaultConnectTimeout)
+	defaults.Set(&cfg.MaxAuthBytes, DefaultMaxAuthBytes)
 	if cfg.NewAdapter == nil {
 		cfg.NewAdapter = func(deliver func(SocketID, *Encoded)) Adapter { return NewMemoryAdapter(deliver) }
 	}
@@ -136,6 +149,7 @@ func New(cfg Config) (*Server, error) {
 		MaxRefusedPerAddress: cfg.MaxRefusedPerAddress,
 		LogName:              "socket.io",
 		Logger:               cfg.Logger,
+		SendQueueBytes:       cfg.SendQueueBytes,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("socketio: %w", err)

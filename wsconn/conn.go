@@ -76,6 +76,7 @@ type Conn struct {
 	ctx     context.Context // made on first use: most protocols never ask
 	cancel  context.CancelFunc
 	queue   []outFrame
+	queued  int           // bytes of queue (Config.SendQueueBytes)
 	writing bool          // a writer goroutine is running
 	sent    chan struct{} // closed when the writer next runs dry (WaitSent)
 	closing bool
@@ -115,6 +116,7 @@ func (c *Conn) sendFrame(frame []byte) error {
 		}
 		if n > 0 { // the rest goes next, whatever the queue's length
 			c.queue = append(c.queue, outFrame{op: opRaw, data: frame[n:]})
+			c.queued += len(frame) - n
 			c.writing = true
 			c.wmu.Unlock()
 			go c.writeLoop()
@@ -211,7 +213,8 @@ func (c *Conn) Context() context.Context {
 	return c.ctx
 }
 
-// Send queues a text message without blocking. When the queue is full the
+// Send queues a text message without blocking. When the queue is full (in
+// messages or in bytes: Config.SendQueue, Config.SendQueueBytes) the
 // connection is closed with 1008 and ErrSlowConsumer returned.
 func (c *Conn) Send(msg []byte) error {
 	return c.enqueue(outFrame{op: websocket.TextMessage, data: msg})
@@ -237,12 +240,15 @@ func (c *Conn) enqueue(f outFrame) error {
 		c.wmu.Unlock()
 		return ErrClosed
 	}
-	if len(c.queue) >= c.h.cfg.SendQueue {
+	// Over either bound the client is slow; a message larger than the
+	// byte bound still goes alone.
+	if len(c.queue) >= c.h.cfg.SendQueue || (len(c.queue) > 0 && c.queued+len(f.data) > c.h.cfg.SendQueueBytes) {
 		c.wmu.Unlock()
 		c.Close(websocket.ClosePolicyViolation, "slow consumer")
 		return ErrSlowConsumer
 	}
 	c.queue = append(c.queue, f)
+	c.queued += len(f.data)
 	start := !c.writing
 	c.writing = true
 	c.wmu.Unlock()
@@ -277,7 +283,7 @@ func (c *Conn) close(code int, reason string, drain bool) {
 	}
 	c.closing, c.drain = true, drain
 	if !drain {
-		c.queue = nil // what was not sent is moot
+		c.queue, c.queued = nil, 0 // what was not sent is moot
 	}
 	start := !c.writing
 	c.writing = true
@@ -306,7 +312,7 @@ func (c *Conn) writeLoop() {
 		}
 		if len(c.queue) == 0 {
 			c.writing = false
-			c.queue = nil // an idle connection keeps no queue
+			c.queue, c.queued = nil, 0 // an idle connection keeps no queue
 			c.signalSentLocked()
 			c.wmu.Unlock()
 			return
@@ -316,6 +322,7 @@ func (c *Conn) writeLoop() {
 		f := c.queue[0]
 		c.queue[0] = outFrame{}
 		c.queue = c.queue[1:]
+		c.queued -= len(f.data)
 		c.wmu.Unlock()
 		deadline := time.Now().Add(c.h.cfg.WriteTimeout)
 		var err error

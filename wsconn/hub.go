@@ -38,6 +38,12 @@ const (
 	// DefaultSendQueue is how many messages may wait for a slow client
 	// before it is closed (1008) rather than slowing anyone else.
 	DefaultSendQueue = 64
+	// DefaultSendQueueBytes bounds the bytes waiting for a client, as
+	// DefaultSendQueue bounds the messages: a full queue of messages of
+	// DefaultReadLimit, so that a door relaying what its clients send
+	// closes a slow client about when the count would, while a few large
+	// messages cannot make one slow client hold their count's worth.
+	DefaultSendQueueBytes = DefaultSendQueue * DefaultReadLimit
 	// DefaultHandshakeTimeout bounds the upgrade.
 	DefaultHandshakeTimeout = 5 * time.Second
 )
@@ -118,6 +124,11 @@ type Config struct {
 	WriteTimeout time.Duration
 	// SendQueue is a connection's outgoing queue length (DefaultSendQueue).
 	SendQueue int
+	// SendQueueBytes bounds the bytes of that queue
+	// (DefaultSendQueueBytes): over either bound the client is closed as
+	// slow (1008, ErrSlowConsumer). A message larger than it still goes
+	// when nothing else waits.
+	SendQueueBytes int
 	// HandshakeTimeout bounds the upgrade (DefaultHandshakeTimeout).
 	HandshakeTimeout time.Duration
 	// Observer, when set, hears connections open and close.
@@ -169,12 +180,13 @@ type Hub struct {
 
 // NewHub returns a hub for cfg. It fails when a limit is negative.
 func NewHub(cfg Config) (*Hub, error) {
-	if cfg.PingInterval < 0 || cfg.WriteTimeout < 0 || cfg.SendQueue < 0 || cfg.HandshakeTimeout < 0 {
+	if cfg.PingInterval < 0 || cfg.WriteTimeout < 0 || cfg.SendQueue < 0 || cfg.SendQueueBytes < 0 || cfg.HandshakeTimeout < 0 {
 		return nil, errors.New("wsconn: Config limits and timeouts must not be negative")
 	}
 	defaults.Set(&cfg.PingInterval, DefaultPingInterval)
 	defaults.Set(&cfg.WriteTimeout, DefaultWriteTimeout)
 	defaults.Set(&cfg.SendQueue, DefaultSendQueue)
+	defaults.Set(&cfg.SendQueueBytes, DefaultSendQueueBytes)
 	defaults.Set(&cfg.HandshakeTimeout, DefaultHandshakeTimeout)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

@@ -38,6 +38,7 @@ type serveOptions struct {
 	sioMaxBuffer     int64         // Socket.IO's maxHttpBufferSize
 	sioMaxSessions   int           // the Engine.IO session table's bound
 	sioMaxRefused    int           // refused sessions per client address
+	sioQueueBytes    int           // bytes waiting for a Socket.IO client; 0: 4 × sioMaxBuffer
 	origins          []string
 	readLimit        int64
 	pingInterval     time.Duration
@@ -137,6 +138,10 @@ SIGTERM stop accepting, close every connection with 1001 and exit within
 		"most open Socket.IO sessions of one client address (behind --trust-proxy, the forwarded one) whose handshake "+
 			"was refused (a refused session only tells its connect_error); one beyond gets 429 too-many-refused")
 	bindEnv(fs, "socketio-max-refused-per-address", "EXPRESSBRIDGE_SOCKETIO_MAX_REFUSED_PER_ADDRESS")
+	fs.IntVar(&so.sioQueueBytes, "socketio-send-queue-bytes", 0,
+		"bytes that may wait for a Socket.IO client (polling or WebSocket) before it is closed as slow, beside --send-queue's count; "+
+			"0: 4 × --socketio-max-buffer")
+	bindEnv(fs, "socketio-send-queue-bytes", "EXPRESSBRIDGE_SOCKETIO_SEND_QUEUE_BYTES")
 	fs.StringSliceVar(&so.origins, "allow-origin", nil,
 		"origin (scheme://host[:port]) whose pages may connect; repeatable; none: only pages of the bridge's own host")
 	bindEnv(fs, "allow-origin", "EXPRESSBRIDGE_ALLOW_ORIGIN")
@@ -286,6 +291,9 @@ func (so *serveOptions) config(o *sessionOptions, g *gateOptions, ver *connectsi
 			return cfg, usageErrorf("--socketio-ping-interval, --socketio-ping-timeout, --socketio-max-buffer, " +
 				"--socketio-max-sessions and --socketio-max-refused-per-address must be positive")
 		}
+		if so.sioQueueBytes < 0 {
+			return cfg, usageErrorf("--socketio-send-queue-bytes must not be negative")
+		}
 	}
 	proxies, err := parseProxies(so.trustProxy)
 	if err != nil {
@@ -320,6 +328,7 @@ func (so *serveOptions) config(o *sessionOptions, g *gateOptions, ver *connectsi
 		TrustedProxies:               proxies,
 		ShutdownTimeout:              so.shutdownTimeout,
 		Logger:                       log,
+		SocketIOSendQueueBytes:       so.sioQueueBytes,
 	}
 	if so.revalidateSet {
 		cfg.RevalidateInterval = so.revalidate

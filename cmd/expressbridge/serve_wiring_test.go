@@ -67,34 +67,55 @@ func zoe(t *testing.T, secret, sid string) (*store, string) {
 
 // TestServeSocketIOSendQueue: --send-queue bounds what waits for a
 // Socket.IO client on long-polling as it bounds what waits for a /ws
-// client (and for Socket.IO on WebSocket, which the bridge carries).
+// client (and for Socket.IO on WebSocket, which the bridge carries);
+// --socketio-send-queue-bytes bounds its bytes beside that count.
 func TestServeSocketIOSendQueue(t *testing.T) {
 	const secret, sid = "send queue secret", "d-L9xbwSXrMcxjPo6X_sFHJSTgb3vlOR"
-	s, cookie := zoe(t, secret, sid)
-	sv := startServe(t, []string{secret}, map[string]string{envRedisURL: s.r.URL()}, "--no-pubsub", "--send-queue", "200")
-	url := sioSession(t, "http://"+sv.base+"/socket.io/", cookie)
-
-	// 100 says in one payload: 100 "said" wait for the next poll, more
-	// than the default queue (64) and less than --send-queue.
-	const n = 100
-	says := make([]string, n)
-	for i := range says {
-		says[i] = `42["say","x"]`
-	}
-	if status, body := do(t, "POST", url, cookie, strings.Join(says, "\x1e")); status != 200 || body != "ok" {
-		t.Fatalf("POST of %d says: %d %s", n, status, body)
-	}
-	got := 0
-	deadline := time.Now().Add(5 * time.Second)
-	for got < n && time.Now().Before(deadline) {
-		status, body := do(t, "GET", url, cookie, "")
-		if status != 200 {
-			t.Fatalf("with --send-queue 200 the session was closed after %d of %d messages: %d %s", got, n, status, body)
-		}
-		got += strings.Count(body, `42["said"`)
-	}
-	if got != n {
-		t.Fatalf("got %d said, want %d", got, n)
+	for _, tc := range []struct {
+		name  string
+		flags []string
+		all   bool // every said arrives; else the session is closed as slow first
+	}{
+		// 100 says in one payload: 100 "said" wait for the next poll, more
+		// than the default queue (64) and less than --send-queue; their
+		// bytes are far below the default byte bound (4 MB).
+		{"--send-queue 200", []string{"--send-queue", "200"}, true},
+		// Each said is some 60 bytes: the queue passes 2,000 bytes during
+		// the POST, the session is closed as slow then, and a GET finds
+		// it gone.
+		{"--socketio-send-queue-bytes 2000", []string{"--send-queue", "200", "--socketio-send-queue-bytes", "2000"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, cookie := zoe(t, secret, sid)
+			sv := startServe(t, []string{secret}, map[string]string{envRedisURL: s.r.URL()}, append([]string{"--no-pubsub"}, tc.flags...)...)
+			url := sioSession(t, "http://"+sv.base+"/socket.io/", cookie)
+			const n = 100
+			says := make([]string, n)
+			for i := range says {
+				says[i] = `42["say","x"]`
+			}
+			if status, body := do(t, "POST", url, cookie, strings.Join(says, "\x1e")); status != 200 || body != "ok" {
+				t.Fatalf("POST of %d says: %d %s", n, status, body)
+			}
+			got := 0
+			deadline := time.Now().Add(5 * time.Second)
+			for got < n && time.Now().Before(deadline) {
+				status, body := do(t, "GET", url, cookie, "")
+				if status != 200 && tc.all {
+					t.Fatalf("with %v the session was closed after %d of %d messages: %d %s", tc.flags, got, n, status, body)
+				}
+				if status != 200 {
+					return // closed as slow, before all arrived
+				}
+				got += strings.Count(body, `42["said"`)
+			}
+			if tc.all && got != n {
+				t.Fatalf("got %d said, want %d", got, n)
+			}
+			if !tc.all {
+				t.Fatalf("with %v all %d said arrived (got %d); want the session closed as slow first", tc.flags, n, got)
+			}
+		})
 	}
 }
 

@@ -10,6 +10,7 @@
 package parser
 
 import (
+	"bytes"
 	"encoding/base64"
 	"errors"
 )
@@ -34,6 +35,15 @@ const Separator = '\x1e'
 // Protocol is the protocol version this package speaks (the EIO query parameter).
 const Protocol = 4
 
+// MaxPackets bounds the packets of one payload DecodePayload takes: a
+// payload of "6\x1e6\x1e…" would otherwise make a 40-byte Packet of every
+// 2 bytes of input (500,000 of them from 1 MB). 10,000 is more than a
+// client sends in one POST (socket.io-client sends one at a time, with
+// what its app emitted meanwhile; a binary event of socketio/parser's
+// 1,000 attachments fits ten times), and its 400 KB of Packets stay below
+// the 1 MB payload they come from.
+const MaxPackets = 10_000
+
 // Errors of the decoders: the input is not Engine.IO v4. They describe the
 // peer's bytes, never a system failure.
 var (
@@ -41,6 +51,9 @@ var (
 	ErrUnknownType = errors.New("engineio: unknown packet type")
 	ErrBadBase64   = errors.New("engineio: binary packet is not valid base64")
 	ErrTooLarge    = errors.New("engineio: payload over the size limit")
+	// ErrTooManyPackets: a payload of more than MaxPackets packets,
+	// refused before any is decoded.
+	ErrTooManyPackets = errors.New("engineio: payload of too many packets")
 )
 
 // Packet is one Engine.IO packet. Binary is set for a binary MESSAGE (a
@@ -84,14 +97,19 @@ func AppendText(dst []byte, p Packet) []byte {
 }
 
 // DecodePayload splits a long-polling payload into its packets, refusing
-// payloads over maxBytes (0: no limit). Text packets' Data alias payload;
+// payloads over maxBytes (0: no limit) and of more than MaxPackets
+// packets, both before any allocation. Text packets' Data alias payload;
 // binary ones are fresh.
 func DecodePayload(payload []byte, maxBytes int) ([]Packet, error) {
-	// 1. The limit, before any work.
+	// 1. The limits, before any work: the bytes, then the packets.
 	if maxBytes > 0 && len(payload) > maxBytes {
 		return nil, ErrTooLarge
 	}
-	var out []Packet
+	n := bytes.Count(payload, []byte{Separator}) + 1
+	if n > MaxPackets {
+		return nil, ErrTooManyPackets
+	}
+	out := make([]Packet, 0, n)
 	// 2. Each packet, up to the next separator.
 	for start := 0; start <= len(payload); {
 		end := start
@@ -118,6 +136,48 @@ func DecodePayload(payload []byte, maxBytes int) ([]Packet, error) {
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// EncodedLen is the length of p in a long-polling payload, without its
+// separator: what AppendPayload writes for it.
+func EncodedLen(p Packet) int {
+	if p.Binary {
+		return 1 + base64.StdEncoding.EncodedLen(len(p.Data))
+	}
+	return 1 + len(p.Data)
+}
+
+// PayloadLen is the length of the long-polling payload of packets.
+func PayloadLen(packets []Packet) int {
+	n := 0
+	for i, p := range packets {
+		if i > 0 {
+			n++ // the separator
+		}
+		n += EncodedLen(p)
+	}
+	return n
+}
+
+// Fit returns how many of packets, from the first, make a payload of at
+// most maxBytes: the rule engine.io-client applies to its POSTs under the
+// server's maxPayload (stop before the packet that would pass the limit),
+// and a server's GETs under its own. It is at least one when there are
+// packets, however large the first; maxBytes <= 0 takes them all.
+func Fit(packets []Packet, maxBytes int) int {
+	if maxBytes <= 0 {
+		return len(packets)
+	}
+	n := 0
+	for i, p := range packets {
+		if i > 0 {
+			n++ // the separator
+		}
+		if n += EncodedLen(p); i > 0 && n > maxBytes {
+			return i
+		}
+	}
+	return len(packets)
 }
 
 // AppendPayload appends the long-polling payload of packets: each in its

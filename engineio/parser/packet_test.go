@@ -62,6 +62,60 @@ func TestDecodePayloadLimit(t *testing.T) {
 	}
 }
 
+// TestDecodePayloadPackets: MaxPackets packets decode, one more is
+// refused before any is.
+func TestDecodePayloadPackets(t *testing.T) {
+	for _, tc := range []struct {
+		n    int
+		want error
+	}{
+		{1, nil},
+		{MaxPackets, nil},
+		{MaxPackets + 1, ErrTooManyPackets},
+		{500_000, ErrTooManyPackets},
+	} {
+		in := bytes.Repeat([]byte("6\x1e"), tc.n)
+		in = in[:len(in)-1]
+		ps, err := DecodePayload(in, 0)
+		if !errors.Is(err, tc.want) || (err == nil && len(ps) != tc.n) {
+			t.Errorf("%d NOOPs: %d packets, %v; want %v", tc.n, len(ps), err, tc.want)
+		}
+	}
+}
+
+// TestFit: engine.io-client's rule for a payload under maxPayload: stop
+// before the packet that would pass it, and always take one.
+func TestFit(t *testing.T) {
+	msg := func(n int) Packet { return Packet{Type: Message, Data: bytes.Repeat([]byte("x"), n)} }
+	bin := Packet{Type: Message, Data: []byte{1, 2, 3, 4}, Binary: true} // "bAQIDBA==": 9 bytes
+	for _, tc := range []struct {
+		name string
+		ps   []Packet
+		max  int
+		want int
+	}{
+		{"none", nil, 10, 0},
+		{"one over the limit", []Packet{msg(100)}, 10, 1},
+		{"exactly the limit", []Packet{msg(4), msg(4)}, 11, 2}, // "4xxxx\x1e4xxxx"
+		{"one byte over", []Packet{msg(4), msg(4)}, 10, 1},
+		{"the rest waits", []Packet{msg(3), msg(3), msg(3), msg(3)}, 10, 2},
+		{"binary by its base64", []Packet{msg(0), bin}, 11, 2},
+		{"binary one byte over", []Packet{msg(0), bin}, 10, 1},
+		{"no limit", []Packet{msg(100), msg(100)}, 0, 2},
+	} {
+		got := Fit(tc.ps, tc.max)
+		if got != tc.want {
+			t.Errorf("%s: Fit = %d, want %d", tc.name, got, tc.want)
+		}
+		if n := PayloadLen(tc.ps[:got]); got > 1 && n > tc.max && tc.max > 0 {
+			t.Errorf("%s: a payload of %d bytes, over %d", tc.name, n, tc.max)
+		}
+		if n, want := PayloadLen(tc.ps), len(AppendPayload(nil, tc.ps)); n != want {
+			t.Errorf("%s: PayloadLen = %d, AppendPayload wrote %d", tc.name, n, want)
+		}
+	}
+}
+
 func TestDecodeText(t *testing.T) {
 	for _, tc := range []struct {
 		in   string

@@ -36,6 +36,11 @@ const (
 	// MaxAttachments bounds a binary packet's attachments, so that a
 	// header cannot make the server wait for (and hold) millions of frames.
 	MaxAttachments = 1000
+	// MaxArgs bounds the elements of an EVENT's or ACK's array, counted
+	// before any is made: 1 MB of [0,0,0,…] would otherwise make 500,000
+	// json.RawMessages (some 24 MB) of one message. An event's arguments
+	// are a few values; an app's array goes as one of them, however long.
+	MaxArgs = 1000
 	// maxID is JavaScript's largest safe integer: ack ids are Numbers.
 	maxID = 1<<53 - 1
 )
@@ -47,6 +52,7 @@ var (
 	ErrBadAttachments = errors.New("socketio: illegal attachments")
 	ErrBadID          = errors.New("socketio: illegal ack id")
 	ErrBadPayload     = errors.New("socketio: invalid payload")
+	ErrTooManyArgs    = errors.New("socketio: too many arguments")
 )
 
 // reserved reports whether a client may not emit an event of that name
@@ -149,7 +155,19 @@ func (p *Packet) check() error {
 			return ErrBadPayload
 		}
 	case Event, BinaryEvent, Ack, BinaryAck:
-		if p.Data == nil || json.Unmarshal(p.Data, &p.Args) != nil || p.Args == nil {
+		// An array, of MaxArgs elements at most, before they are made.
+		if p.Data == nil || !json.Valid(p.Data) {
+			return ErrBadPayload
+		}
+		n, ok := arrayLen(p.Data)
+		if !ok {
+			return ErrBadPayload
+		}
+		if n > MaxArgs {
+			return ErrTooManyArgs
+		}
+		p.Args = make([]json.RawMessage, 0, n)
+		if json.Unmarshal(p.Data, &p.Args) != nil {
 			return ErrBadPayload
 		}
 		if p.Type == Event || p.Type == BinaryEvent {
@@ -171,9 +189,65 @@ func (p *Packet) check() error {
 	return nil
 }
 
+// isObject reports whether b is a JSON object, without decoding it (a
+// CONNECT's auth is checked for size after this).
 func isObject(b []byte) bool {
-	var m map[string]json.RawMessage
-	return json.Unmarshal(b, &m) == nil && m != nil
+	i := skipSpace(b, 0)
+	return i < len(b) && b[i] == '{' && json.Valid(b)
+}
+
+// arrayLen returns the number of elements of b, valid JSON, and whether
+// it is an array at all.
+func arrayLen(b []byte) (int, bool) {
+	i := skipSpace(b, 0)
+	if i == len(b) || b[i] != '[' {
+		return 0, false
+	}
+	depth, commas, empty := 0, 0, true
+	for inString, escaped := false, false; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		case c == '"':
+			inString = true
+		case c == '[' || c == '{':
+			depth++
+			if depth == 1 {
+				continue // the array itself
+			}
+		case c == ']' || c == '}':
+			if depth--; depth == 0 {
+				if empty {
+					return 0, true
+				}
+				return commas + 1, true
+			}
+		case c == ',' && depth == 1:
+			commas++
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			continue
+		}
+		empty = false
+	}
+	return 0, false // not reached for valid JSON
+}
+
+// skipSpace returns the index of the first byte of b from i that is not
+// JSON whitespace.
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
 }
 
 func isString(b []byte) bool {

@@ -3,6 +3,7 @@ package parser
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -53,6 +54,13 @@ func TestDecode(t *testing.T) {
 		{in: `3{}`, wantErr: ErrBadPayload},
 		{in: `29007199254740992["a"]`, wantErr: ErrBadID},
 		{in: `2["a"`, wantErr: ErrBadPayload},
+		{in: `2null`, wantErr: ErrBadPayload},
+		{in: `2 [ "a" , [1,2] , {"b":","} ]`, nargs: 3, want: Packet{Type: Event, Namespace: "/", Data: json.RawMessage(` [ "a" , [1,2] , {"b":","} ]`)}},
+		{in: `2["a","\"]\\",1]`, nargs: 3, want: Packet{Type: Event, Namespace: "/", Data: json.RawMessage(`["a","\"]\\",1]`)}},
+		{in: `2["a"` + strings.Repeat(",0", MaxArgs-1) + `]`, nargs: MaxArgs,
+			want: Packet{Type: Event, Namespace: "/", Data: json.RawMessage(`["a"` + strings.Repeat(",0", MaxArgs-1) + `]`)}},
+		{in: `2["a"` + strings.Repeat(",0", MaxArgs) + `]`, wantErr: ErrTooManyArgs},
+		{in: `3[0` + strings.Repeat(",0", MaxArgs) + `]`, wantErr: ErrTooManyArgs},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -105,6 +113,43 @@ func TestPlaceholderNum(t *testing.T) {
 			t.Errorf("PlaceholderNum(%s) is a placeholder", raw)
 		}
 	}
+}
+
+// TestDecodeManyArgs: 1 MB of [0,0,0,…] is refused before its elements
+// are made.
+func TestDecodeManyArgs(t *testing.T) {
+	in := []byte(`2[0` + strings.Repeat(",0", 500_000) + `]`)
+	var err error
+	allocs := testing.AllocsPerRun(5, func() { _, err = Decode(in) })
+	if !errors.Is(err, ErrTooManyArgs) {
+		t.Fatalf("Decode of 500,001 arguments: %v, want ErrTooManyArgs", err)
+	}
+	if allocs > 5 {
+		t.Errorf("Decode of 500,001 arguments: %v allocations, want a few", allocs)
+	}
+}
+
+// FuzzArrayLen: arrayLen counts what encoding/json decodes, for any
+// valid JSON.
+func FuzzArrayLen(f *testing.F) {
+	for _, s := range []string{`[]`, ` [ ] `, `[1]`, `[1,[2,3],{"a":[4,5]}]`, `["\\",","]`, `["\"],"]`, `{}`, `null`, `"x"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if !json.Valid(in) {
+			return
+		}
+		var want []json.RawMessage
+		isArray := json.Unmarshal(in, &want) == nil && want != nil
+		n, ok := arrayLen(in)
+		if ok != isArray || (ok && n != len(want)) {
+			t.Fatalf("arrayLen(%q) = %d, %v; encoding/json: %d elements, an array: %v", in, n, ok, len(want), isArray)
+		}
+		var m map[string]json.RawMessage
+		if isObj := json.Unmarshal(in, &m) == nil && m != nil; isObject(in) != isObj {
+			t.Fatalf("isObject(%q) = %v, encoding/json: %v", in, !isObj, isObj)
+		}
+	})
 }
 
 // FuzzDecode: never panics; what decodes encodes back to a packet that
