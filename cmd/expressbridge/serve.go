@@ -35,6 +35,9 @@ type serveOptions struct {
 	socketioPath     string
 	sioPing, sioWait time.Duration // Socket.IO's pingInterval and pingTimeout
 	sioMaxBuffer     int64         // Socket.IO's maxHttpBufferSize
+	sioReadTimeout   time.Duration // a long-polling POST's body
+	sioWriteTimeout  time.Duration // a long-polling response
+	idleTimeout      time.Duration
 	origins          []string
 	readLimit        int64
 	pingInterval     time.Duration
@@ -127,6 +130,13 @@ SIGTERM stop accepting, close every connection with 1001 and exit within
 	fs.Int64Var(&so.sioMaxBuffer, "socketio-max-buffer", socketio.DefaultMaxHTTPBufferSize,
 		"Socket.IO's maxHttpBufferSize: largest long-polling payload or WebSocket message from a Socket.IO client, in bytes")
 	bindEnv(fs, "socketio-max-buffer", "EXPRESSBRIDGE_SOCKETIO_MAX_BUFFER")
+	fs.DurationVar(&so.sioReadTimeout, "socketio-read-timeout", socketio.DefaultReadTimeout,
+		"bound on receiving a Socket.IO long-polling POST's body (socket.io-client posts small payloads at once): "+
+			"a body that stalls or trickles is cut (408) and its session closed")
+	bindEnv(fs, "socketio-read-timeout", "EXPRESSBRIDGE_SOCKETIO_READ_TIMEOUT")
+	fs.DurationVar(&so.sioWriteTimeout, "socketio-write-timeout", socketio.DefaultWriteTimeout,
+		"bound on sending a Socket.IO long-polling response: a client that does not read it is cut and its session closed")
+	bindEnv(fs, "socketio-write-timeout", "EXPRESSBRIDGE_SOCKETIO_WRITE_TIMEOUT")
 	fs.StringSliceVar(&so.origins, "allow-origin", nil,
 		"origin (scheme://host[:port]) whose pages may connect; repeatable; none: only pages of the bridge's own host")
 	bindEnv(fs, "allow-origin", "EXPRESSBRIDGE_ALLOW_ORIGIN")
@@ -152,6 +162,9 @@ SIGTERM stop accepting, close every connection with 1001 and exit within
 	bindEnv(fs, "close-on-store-failure", "EXPRESSBRIDGE_CLOSE_ON_STORE_FAILURE")
 	fs.DurationVar(&so.shutdownTimeout, "shutdown-timeout", 10*time.Second, "bound on a graceful shutdown")
 	bindEnv(fs, "shutdown-timeout", "EXPRESSBRIDGE_SHUTDOWN_TIMEOUT")
+	fs.DurationVar(&so.idleTimeout, "idle-timeout", expressbridge.DefaultIdleTimeout,
+		"close a kept-alive HTTP connection idle for this long (above Socket.IO's ping interval, so that polling clients keep theirs)")
+	bindEnv(fs, "idle-timeout", "EXPRESSBRIDGE_IDLE_TIMEOUT")
 	fs.IntVar(&so.gcPercent, "gc-percent", 50,
 		"Go's GC target (GOGC): the bridge mostly holds idle connections, and a lower target keeps memory near what they "+
 			"hold at a small CPU cost during handshake bursts; 100 is Go's default. A GOGC variable wins")
@@ -272,9 +285,13 @@ func (so *serveOptions) config(o *sessionOptions, g *gateOptions, ver *connectsi
 		if so.socketioPath == so.path {
 			return cfg, usageErrorf("--socketio-path and --path must differ (both %q)", so.path)
 		}
-		if so.sioPing <= 0 || so.sioWait <= 0 || so.sioMaxBuffer <= 0 {
-			return cfg, usageErrorf("--socketio-ping-interval, --socketio-ping-timeout and --socketio-max-buffer must be positive")
+		if so.sioPing <= 0 || so.sioWait <= 0 || so.sioMaxBuffer <= 0 || so.sioReadTimeout <= 0 || so.sioWriteTimeout <= 0 {
+			return cfg, usageErrorf("--socketio-ping-interval, --socketio-ping-timeout, --socketio-max-buffer, " +
+				"--socketio-read-timeout and --socketio-write-timeout must be positive")
 		}
+	}
+	if so.idleTimeout <= 0 {
+		return cfg, usageErrorf("--idle-timeout must be positive")
 	}
 	proxies, err := parseProxies(so.trustProxy)
 	if err != nil {
@@ -296,6 +313,8 @@ func (so *serveOptions) config(o *sessionOptions, g *gateOptions, ver *connectsi
 		SocketIOPingInterval:    so.sioPing,
 		SocketIOPingTimeout:     so.sioWait,
 		SocketIOMaxBuffer:       so.sioMaxBuffer,
+		SocketIOReadTimeout:     so.sioReadTimeout,
+		SocketIOWriteTimeout:    so.sioWriteTimeout,
 		PubSubURL:               so.pubsub.url,
 		PubSubSharded:           so.pubsub.sharded,
 		PubSubKey:               so.pubsub.key,
@@ -306,6 +325,7 @@ func (so *serveOptions) config(o *sessionOptions, g *gateOptions, ver *connectsi
 		CloseOnStoreUnavailable: so.closeOnStoreFail,
 		TrustedProxies:          proxies,
 		ShutdownTimeout:         so.shutdownTimeout,
+		IdleTimeout:             so.idleTimeout,
 		Logger:                  log,
 	}
 	if so.revalidateSet {
