@@ -157,14 +157,20 @@ func readCut(c net.Conn, start time.Time, timeout time.Duration) cutBody {
 	return out
 }
 
-// hungUp reports whether the server closes c within slack (after its
-// answer, which readCut read; the buffered reader is gone with it, so
-// this reads the raw connection: nothing must be left on it).
+// hungUp reports whether the server closes c within slack, reading and
+// dropping what comes before.
 func hungUp(c net.Conn) bool {
+	_, closed := readAll(c)
+	return closed
+}
+
+// readAll reads c for up to slack, and reports how much came and whether
+// the server then closed it.
+func readAll(c net.Conn) (n int64, closed bool) {
 	c.SetReadDeadline(time.Now().Add(slack))
-	_, err := io.Copy(io.Discard, c)
+	n, err := io.Copy(io.Discard, c)
 	var ne net.Error
-	return !(errors.As(err, &ne) && ne.Timeout())
+	return n, !(errors.As(err, &ne) && ne.Timeout())
 }
 
 // trickle writes chunk every period until the connection fails.
@@ -316,32 +322,47 @@ func smallBuffers(opt int) func(network, address string, c syscall.RawConn) erro
 	}
 }
 
-// TestUnreadPollIsCut: a GET of a 900 KB queued payload whose client never
-// reads does not hold its handler, its connection or the payload past the
-// write timeout: the response is cut, and the session closed ("transport
-// error": its packets are lost).
-func TestUnreadPollIsCut(t *testing.T) {
+// smallBufferServer is hostileServer on a listener whose connections
+// have small send buffers (smallBuffers).
+func smallBufferServer(t *testing.T) (url string, closed <-chan string) {
+	t.Helper()
 	lc := net.ListenConfig{Control: smallBuffers(syscall.SO_SNDBUF)}
 	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	url, closed := hostileServer(t, ln, testReadTimeout)
+	return hostileServer(t, ln, testReadTimeout)
+}
+
+// dialSmall dials url's server with a small receive buffer, closed at
+// cleanup, and returns the connection and a GET of url to write on it.
+func dialSmall(t *testing.T, url string) (net.Conn, string) {
+	t.Helper()
+	d := net.Dialer{Control: smallBuffers(syscall.SO_RCVBUF)}
+	addr, path, _ := strings.Cut(strings.TrimPrefix(url, "http://"), "/")
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, fmt.Sprintf("GET /%s HTTP/1.1\r\nHost: %s\r\n\r\n", path, addr)
+}
+
+// TestUnreadPollIsCut: a GET of a 900 KB queued payload whose client never
+// reads does not hold its handler, its connection or the payload past the
+// write timeout: the response is cut, and the session closed ("transport
+// error": its packets are lost).
+func TestUnreadPollIsCut(t *testing.T) {
+	url, closed := smallBufferServer(t)
 	sess := handshake(t, url)
 	const size = 900_000
 	if s := status(t, "POST", sess, "4"+strings.Repeat("x", size)); s != http.StatusOK {
 		t.Fatalf("POST of the message the echo queues: %d", s)
 	}
 
-	d := net.Dialer{Control: smallBuffers(syscall.SO_RCVBUF)}
-	addr, path, _ := strings.Cut(strings.TrimPrefix(sess, "http://"), "/")
-	c, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c, get := dialSmall(t, sess)
 	start := time.Now()
-	if _, err := fmt.Fprintf(c, "GET /%s HTTP/1.1\r\nHost: %s\r\n\r\n", path, addr); err != nil {
+	if _, err := io.WriteString(c, get); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -359,10 +380,8 @@ func TestUnreadPollIsCut(t *testing.T) {
 	}
 	// What reached the client is less than the payload, and then the
 	// connection ends.
-	c.SetReadDeadline(time.Now().Add(slack))
-	n, err := io.Copy(io.Discard, c)
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
+	n, gone := readAll(c)
+	if !gone {
 		t.Fatalf("the connection stays open after the cut (%d bytes read)", n)
 	}
 	if n >= size {
@@ -377,20 +396,8 @@ func TestUnreadPollIsCut(t *testing.T) {
 // one connection and reads none of the answers holds its connection only
 // until the write timeout, and the sessions it opened are closed.
 func TestPipelinedHandshakesUnread(t *testing.T) {
-	lc := net.ListenConfig{Control: smallBuffers(syscall.SO_SNDBUF)}
-	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	url, closed := hostileServer(t, ln, testReadTimeout)
-	d := net.Dialer{Control: smallBuffers(syscall.SO_RCVBUF)}
-	addr, path, _ := strings.Cut(strings.TrimPrefix(url, "http://"), "/")
-	c, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	req := fmt.Sprintf("GET /%s HTTP/1.1\r\nHost: %s\r\n\r\n", path, addr)
+	url, closed := smallBufferServer(t)
+	c, req := dialSmall(t, url)
 	start := time.Now()
 	go func() {
 		for i := 0; i < 2000; i++ {
@@ -408,10 +415,7 @@ func TestPipelinedHandshakesUnread(t *testing.T) {
 	case <-time.After(testWriteTimeout + slack):
 		t.Fatalf("unread handshakes still hold their connection after %v", testWriteTimeout+slack)
 	}
-	c.SetReadDeadline(time.Now().Add(slack))
-	_, err = io.Copy(io.Discard, c)
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
+	if !hungUp(c) {
 		t.Fatal("the connection stays open after the cut")
 	}
 }
