@@ -47,6 +47,15 @@ const (
 	DefaultTouchInterval = time.Minute
 	// DefaultShutdownTimeout bounds Serve's graceful shutdown.
 	DefaultShutdownTimeout = 10 * time.Second
+	// DefaultIdleTimeout closes a kept-alive connection that has carried
+	// no request for this long. Longer than Socket.IO's ping interval
+	// (25 s), so that a long-polling client's connections, which carry
+	// at least a pong each interval, are kept between two; short enough
+	// that connections opened and left idle are released within half a
+	// minute, not held until the file limit (Node's keepAliveTimeout is
+	// 5 s; docs/deploy/nginx.conf keeps its own upstream connections 20 s,
+	// below this, so that nginx never sends on one the bridge is closing).
+	DefaultIdleTimeout = 30 * time.Second
 	// fanoutStartTimeout bounds how long New waits for Redis to confirm the
 	// fan-out's subscriptions; past it, serving begins and they are made
 	// as soon as Redis answers.
@@ -109,6 +118,10 @@ type Config struct {
 	// client, beside SendQueue's count (socketio.Config.SendQueueBytes:
 	// 4 × SocketIOMaxBuffer when zero).
 	SocketIOSendQueueBytes int
+	// SocketIOReadTimeout bounds reading a long-polling POST's body,
+	// SocketIOWriteTimeout writing a long-polling response
+	// (socketio.DefaultReadTimeout, socketio.DefaultWriteTimeout).
+	SocketIOReadTimeout, SocketIOWriteTimeout time.Duration
 
 	// SingleInstance turns the fan-out between instances off. By default
 	// broadcasts, rooms and the emitter's pushes cross instances through
@@ -137,6 +150,9 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// ShutdownTimeout bounds Serve's shutdown (DefaultShutdownTimeout).
 	ShutdownTimeout time.Duration
+	// IdleTimeout closes HTTPServer's kept-alive connections idle for
+	// this long (DefaultIdleTimeout).
+	IdleTimeout time.Duration
 
 	// Metrics, when set, counts handshakes, connections, store requests
 	// and the fan-out; serve it with Metrics.Handler on a listener of its own.
@@ -265,7 +281,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		sioCfg := socketio.Config{Live: s.live, HandshakeTimeout: cfg.HandshakeTimeout, SendQueue: cfg.SendQueue, Logger: log,
 			PingInterval: cfg.SocketIOPingInterval, PingTimeout: cfg.SocketIOPingTimeout, MaxHTTPBufferSize: cfg.SocketIOMaxBuffer,
 			MaxSessions: cfg.SocketIOMaxSessions, MaxRefusedPerAddress: cfg.SocketIOMaxRefusedPerAddress,
-			SendQueueBytes: cfg.SocketIOSendQueueBytes, TrustedProxies: cfg.TrustedProxies}
+			SendQueueBytes: cfg.SocketIOSendQueueBytes, ReadTimeout: cfg.SocketIOReadTimeout, WriteTimeout: cfg.SocketIOWriteTimeout,
+			TrustedProxies: cfg.TrustedProxies}
 		if brObs != nil {
 			sioCfg.Observer = brObs
 		}
@@ -355,7 +372,11 @@ func (c *Config) check() error {
 	defaults.Set(&c.SocketIOPingTimeout, socketio.DefaultPingTimeout)
 	defaults.Set(&c.SocketIOMaxBuffer, socketio.DefaultMaxHTTPBufferSize)
 	defaults.Set(&c.ShutdownTimeout, DefaultShutdownTimeout)
+	defaults.Set(&c.IdleTimeout, DefaultIdleTimeout)
 	defaults.Set(&c.PubSubKey, redisadapter.DefaultKey)
+	if c.IdleTimeout < 0 {
+		return fmt.Errorf("%w: IdleTimeout must be positive", ErrConfig)
+	}
 	if !strings.HasPrefix(c.WebSocketPath, "/") {
 		return fmt.Errorf("%w: WebSocketPath must start with /, not %q", ErrConfig, c.WebSocketPath)
 	}
@@ -366,8 +387,10 @@ func (c *Config) check() error {
 		if c.WebSocket != nil && c.SocketIOPath == c.WebSocketPath {
 			return fmt.Errorf("%w: SocketIOPath and WebSocketPath must differ (both %q)", ErrConfig, c.SocketIOPath)
 		}
-		if c.SocketIOPingInterval < 0 || c.SocketIOPingTimeout < 0 || c.SocketIOMaxBuffer < 0 {
-			return fmt.Errorf("%w: SocketIOPingInterval, SocketIOPingTimeout and SocketIOMaxBuffer must be positive", ErrConfig)
+		if c.SocketIOPingInterval < 0 || c.SocketIOPingTimeout < 0 || c.SocketIOMaxBuffer < 0 ||
+			c.SocketIOReadTimeout < 0 || c.SocketIOWriteTimeout < 0 {
+			return fmt.Errorf("%w: SocketIOPingInterval, SocketIOPingTimeout, SocketIOMaxBuffer, SocketIOReadTimeout "+
+				"and SocketIOWriteTimeout must be positive", ErrConfig)
 		}
 	}
 	return nil
@@ -462,8 +485,12 @@ func (s *Server) Len() (connections, socketIOSessions int) {
 }
 
 // HTTPServer returns an http.Server for Handler with the limits a bridge
-// needs (header size and read time of a handshake) and Socket.IO's pending
-// polls released at its Shutdown.
+// needs (header size and read time of a handshake, Config.IdleTimeout on
+// kept-alive connections) and Socket.IO's pending polls released at its
+// Shutdown. It sets no ReadTimeout or WriteTimeout: those would cut
+// long-polling's pending GETs and stay on the connections WebSocket
+// upgrades hijack; the Socket.IO door bounds each body and response
+// itself (Config.SocketIOReadTimeout, SocketIOWriteTimeout).
 func (s *Server) HTTPServer() *http.Server {
 	hto := s.cfg.HandshakeTimeout
 	if hto <= 0 {
@@ -472,6 +499,7 @@ func (s *Server) HTTPServer() *http.Server {
 	hs := &http.Server{
 		Handler:           s.mux,
 		ReadHeaderTimeout: hto, // a handshake that trickles in is cut
+		IdleTimeout:       s.cfg.IdleTimeout,
 		MaxHeaderBytes:    bridge.MaxHeaderBytes,
 		ErrorLog:          newHTTPErrorLog(s.log),
 	}

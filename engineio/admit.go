@@ -29,9 +29,6 @@ const (
 	// soon as it has its connect_error), not a client's whole connect
 	// timeout.
 	refusedLife = 10 * time.Second
-	// refusedReadLimit bounds one message from a refused session: its
-	// CONNECT, with a small auth payload, is all it has to say.
-	refusedReadLimit = 8 << 10
 	// CodeServerFull is the 503 refusal of a handshake while the table is
 	// full.
 	CodeServerFull = "server-full"
@@ -123,15 +120,6 @@ func (l *limitLog) note(log *slog.Logger, code, remote string) {
 		log.LogAttrs(context.Background(), slog.LevelWarn, "handshakes refused by a limit",
 			slog.String("code", code), slog.Int("refused", n), slog.String("last_remote", remote))
 	}
-}
-
-// readLimit bounds one message or payload from the client: a refused
-// session's is refusedReadLimit, whatever MaxHTTPBufferSize.
-func (e *Session) readLimit() int64 {
-	if e.refusal != nil {
-		return min(refusedReadLimit, e.s.cfg.MaxHTTPBufferSize)
-	}
-	return e.s.cfg.MaxHTTPBufferSize
 }
 
 // limitLife closes a refused session after refusedLife.

@@ -17,9 +17,9 @@ import (
 	"github.com/expressbridge/expressbridge/liveness"
 )
 
-// handshake opens a polling session at url and returns the status and,
+// pollingHandshake opens a polling session at url and returns the status and,
 // for a refusal, its code.
-func handshake(t *testing.T, url string) (int, string) {
+func pollingHandshake(t *testing.T, url string) (int, string) {
 	t.Helper()
 	resp, err := http.Get(url + "?EIO=4&transport=polling")
 	if err != nil {
@@ -54,11 +54,11 @@ func TestSessionTableBounds(t *testing.T) {
 		}
 		url := "http://" + testenv.ServeHTTP(t, srv) + "/engine.io/"
 		for i := range 3 {
-			if st, code := handshake(t, url); st != 200 {
+			if st, code := pollingHandshake(t, url); st != 200 {
 				t.Fatalf("handshake %d: %d %s", i, st, code)
 			}
 		}
-		if st, code := handshake(t, url); st != http.StatusServiceUnavailable || code != engineio.CodeServerFull {
+		if st, code := pollingHandshake(t, url); st != http.StatusServiceUnavailable || code != engineio.CodeServerFull {
 			t.Fatalf("beyond MaxSessions: %d %q, want 503 %s", st, code, engineio.CodeServerFull)
 		}
 		if n := srv.Len(); n != 3 {
@@ -79,14 +79,14 @@ func TestSessionTableBounds(t *testing.T) {
 		}
 		host := testenv.ServeHTTP(t, srv)
 		url := "http://" + host + "/engine.io/"
-		if st, code := handshake(t, url); st != 200 { // no cookie: refused by the gate, told in the session
+		if st, code := pollingHandshake(t, url); st != 200 { // no cookie: refused by the gate, told in the session
 			t.Fatalf("first refused handshake: %d %s", st, code)
 		}
 		ws, _, err := websocket.DefaultDialer.Dial("ws://"+host+"/engine.io/?EIO=4&transport=websocket", nil)
 		if err != nil {
 			t.Fatalf("second refused handshake (WebSocket): %v", err)
 		}
-		if st, code := handshake(t, url); st != http.StatusTooManyRequests || code != engineio.CodeTooManyRefused {
+		if st, code := pollingHandshake(t, url); st != http.StatusTooManyRequests || code != engineio.CodeTooManyRefused {
 			t.Fatalf("third refused handshake: %d %q, want 429 %s", st, code, engineio.CodeTooManyRefused)
 		}
 		_, resp, err := websocket.DefaultDialer.Dial("ws://"+host+"/engine.io/?EIO=4&transport=websocket", nil)
@@ -105,7 +105,7 @@ func TestSessionTableBounds(t *testing.T) {
 		// The WebSocket's session leaves the table when it closes.
 		ws.Close()
 		testenv.WaitFor(t, 5*time.Second, "a refused place freed", func() bool {
-			st, _ := handshake(t, url)
+			st, _ := pollingHandshake(t, url)
 			return st == 200
 		})
 		if !strings.Contains(logs.String(), "handshakes refused by a limit") {

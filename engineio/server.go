@@ -56,6 +56,22 @@ const (
 	// DefaultHandshakeTimeout bounds the gate's session lookup at a
 	// handshake: a stalled store does not hold the request forever.
 	DefaultHandshakeTimeout = 5 * time.Second
+	// DefaultReadTimeout bounds reading a long-polling POST's body, from
+	// its headers to its last byte. engine.io-client posts what it has
+	// queued at once, a few kilobytes that arrive within a round trip: a
+	// body that takes longer, whatever its Content-Length or chunking,
+	// is a slowloris holding a goroutine and a buffer.
+	DefaultReadTimeout = 10 * time.Second
+	// DefaultWriteTimeout bounds writing a long-polling response (a GET's
+	// payload, the handshake's): a payload of maxHttpBufferSize (1 MB)
+	// then needs 100 KB/s, and a client that reads slower, or never
+	// reads, no longer holds its response and the payload in memory.
+	DefaultWriteTimeout = 10 * time.Second
+	// refusedMaxPayload bounds a POST of a session the gate refused: it
+	// exists only to tell its refusal, and needs nothing from its client
+	// but its CONNECTs (a namespace and a small auth each), pongs and a
+	// CLOSE.
+	refusedMaxPayload = 8 << 10
 	// closeGrace is how long a session closed by the server waits on
 	// long-polling for the GET that carries its last packets.
 	closeGrace = 10 * time.Second
@@ -126,6 +142,18 @@ type Config struct {
 	// whose handshake the gate refused: one beyond it gets 429
 	// too-many-refused instead of a session (DefaultMaxRefusedPerAddress).
 	MaxRefusedPerAddress int
+	// ReadTimeout bounds reading the body of one long-polling POST
+	// (DefaultReadTimeout); a POST cut by it closes its session
+	// ("transport error"). It is a deadline on that request's connection
+	// only (http.ResponseController), not http.Server.ReadTimeout, which
+	// would also cut the pending GETs of long-polling and be left on the
+	// connections WebSocket upgrades hijack.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds writing one long-polling response: the
+	// handshake's, or a GET's payload (DefaultWriteTimeout). A response
+	// cut by it closes its session ("transport error"): its packets are
+	// lost.
+	WriteTimeout time.Duration
 	// LogName names the sessions in the logs ("engine.io" when empty).
 	LogName string
 	// Logger receives the server's logs (slog.Default when nil). Logs
@@ -145,6 +173,10 @@ type Server struct {
 	log        *slog.Logger
 	// The log messages, named after Config.LogName.
 	msgOpened, msgClosed, msgRefused string
+
+	// noDeadlines warns once that the ResponseWriter cannot set the
+	// read and write deadlines (deadline.go).
+	noDeadlines sync.Once
 
 	mu       sync.Mutex
 	sessions map[string]*Session // by sid
@@ -168,7 +200,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("engineio: Config.Live is required unless Insecure: it follows the Express sessions")
 	}
 	if cfg.PingInterval < 0 || cfg.PingTimeout < 0 || cfg.MaxHTTPBufferSize < 0 || cfg.SendQueue < 0 || cfg.SendQueueBytes < 0 ||
-		cfg.HandshakeTimeout < 0 || cfg.MaxSessions < 0 || cfg.MaxRefusedPerAddress < 0 {
+		cfg.HandshakeTimeout < 0 || cfg.MaxSessions < 0 || cfg.MaxRefusedPerAddress < 0 || cfg.ReadTimeout < 0 || cfg.WriteTimeout < 0 {
 		return nil, errors.New("engineio: Config limits and timeouts must not be negative")
 	}
 	defaults.Set(&cfg.PingInterval, DefaultPingInterval)
@@ -177,6 +209,8 @@ func New(cfg Config) (*Server, error) {
 	defaults.Set(&cfg.SendQueue, DefaultSendQueue)
 	defaults.Set(&cfg.SendQueueBytes, SendQueuePayloads*int(min(cfg.MaxHTTPBufferSize, math.MaxInt/SendQueuePayloads)))
 	defaults.Set(&cfg.HandshakeTimeout, DefaultHandshakeTimeout)
+	defaults.Set(&cfg.ReadTimeout, DefaultReadTimeout)
+	defaults.Set(&cfg.WriteTimeout, DefaultWriteTimeout)
 	defaults.Set(&cfg.LogName, "engine.io")
 	defaults.Set(&cfg.Door, auth.DoorSocketIO)
 	defaults.Set(&cfg.MaxSessions, DefaultMaxSessions)
@@ -387,9 +421,21 @@ func (s *Server) cookieSum(r *http.Request) [sha256.Size]byte {
 	return sha256.Sum256([]byte(value))
 }
 
-// sameCookie reports whether r carries the cookie e was opened with.
+// sameCookie reports whether r carries the cookie e was opened with. No
+// cookie is a binding only on an Insecure server (nothing is bound) and
+// for a session the gate refused, opened without one: such a session
+// can only tell its refusal, its POSTs bounded to what that needs
+// (Session.readLimit), so that a client without a cookie cannot use it to
+// push a megabyte at the server.
 func (s *Server) sameCookie(e *Session, r *http.Request) bool {
-	sum := s.cookieSum(r)
+	if s.gate == nil {
+		return true
+	}
+	value, _ := connectsid.Lookup(auth.CookieHeader(r), s.cookieName)
+	if value == "" && e.refusal == nil {
+		return false
+	}
+	sum := sha256.Sum256([]byte(value))
 	return subtle.ConstantTimeCompare(sum[:], e.cookie[:]) == 1
 }
 

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -519,18 +518,15 @@ func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request) {
 	hs := s.handshake([]string{"websocket"})
 	hs.SID = e.id
 	e.beginHeartbeat()
-	writePayload(w, []parser.Packet{parser.OpenPacket(hs)})
+	if !s.writePayload(w, []parser.Packet{parser.OpenPacket(hs)}) {
+		e.close("transport error", closeHard)
+		return
+	}
 	if s.log.Enabled(r.Context(), slog.LevelDebug) {
 		s.log.LogAttrs(r.Context(), slog.LevelDebug, s.msgOpened, slog.String("transport", "polling"),
 			slog.String("eio", redactSID(e.id)), slog.String("sid", redactAuth(e.auth)), slog.String("remote", auth.RemoteAddr(r, s.cfg.TrustedProxies)))
 	}
 	e.h.Opened()
-}
-
-func writePayload(w http.ResponseWriter, ps []parser.Packet) {
-	w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Write(parser.AppendPayload(nil, ps))
 }
 
 func (s *Server) servePolling(w http.ResponseWriter, r *http.Request, sid string) {
@@ -646,10 +642,22 @@ func (e *Session) poll(w http.ResponseWriter, r *http.Request) {
 	if hold != nil {
 		hold.Active()
 	}
-	writePayload(w, ps)
+	if !e.s.writePayload(w, ps) {
+		e.close("transport error", closeHard) // its packets are lost
+	}
 	if draining {
 		e.drained()
 	}
+}
+
+// readLimit bounds one POST's body or WebSocket message: maxHttpBufferSize,
+// or for a session the gate refused what it needs to tell its refusal
+// (refusedMaxPayload).
+func (e *Session) readLimit() int64 {
+	if e.refusal != nil {
+		return min(e.s.cfg.MaxHTTPBufferSize, refusedMaxPayload)
+	}
+	return e.s.cfg.MaxHTTPBufferSize
 }
 
 // post takes a payload of packets from the client.
@@ -657,7 +665,10 @@ func (e *Session) post(w http.ResponseWriter, r *http.Request) {
 	e.mu.Lock()
 	if e.draining { // closed by the server: the client's last words are moot
 		e.mu.Unlock()
-		io.Copy(io.Discard, io.LimitReader(r.Body, e.s.cfg.MaxHTTPBufferSize))
+		if _, err := e.s.readBody(w, r, e.readLimit()); err != nil {
+			refuseBody(w, err)
+			return
+		}
 		w.Header().Set("Content-Type", "text/html")
 		w.Write([]byte("ok"))
 		return
@@ -686,15 +697,12 @@ func (e *Session) post(w http.ResponseWriter, r *http.Request) {
 		e.posting = false
 		e.mu.Unlock()
 	}()
-	// 1. The payload, within the limit.
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, e.readLimit()))
+	// 1. The payload, within the limit and the read timeout; a body that
+	// does not arrive whole ends the session, as in engine.io.
+	body, err := e.s.readBody(w, r, e.readLimit())
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			auth.WriteRefusal(w, &auth.Refusal{Status: http.StatusRequestEntityTooLarge, Code: auth.CodeBadRequest,
-				Step: auth.StepRequest, Message: "payload over maxHttpBufferSize"})
-			e.close("transport error", closeHard)
-		}
+		refuseBody(w, err)
+		e.close("transport error", closeHard)
 		return
 	}
 	// 2. Its packets; a malformed payload ends the session.

@@ -59,7 +59,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, sid stri
 	}
 	t := &wsTransport{e: e}
 	t.probe.Store(e != nil)
-	bsess := sess
+	bsess, limit := sess, s.cfg.MaxHTTPBufferSize
 	if e == nil {
 		release, full := s.admit(r, ref)
 		if full != nil {
@@ -71,11 +71,12 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, sid stri
 		t.e, t.fresh = e, true
 		if ref != nil {
 			bsess = &auth.Session{SecretIndex: -1} // refused: nothing to follow
+			limit = e.readLimit()                  // and nothing to read but its CONNECTs
 		}
 	}
 	// 3. A connection; Open takes it from here. Uncounted: the session
 	// counts itself once, on whichever transports it lives (register).
-	if _, err := s.hub.Accept(w, r, bsess, wsconn.Options{Handler: t, ReadLimit: e.readLimit(), Door: s.cfg.Door,
+	if _, err := s.hub.Accept(w, r, bsess, wsconn.Options{Handler: t, ReadLimit: limit, Door: s.cfg.Door,
 		Since: since, Uncounted: true}); err != nil && t.fresh {
 		e.release() // no session came of it
 	}

@@ -39,6 +39,11 @@ const (
 	// DefaultMaxHTTPBufferSize bounds one polling payload or WebSocket
 	// message (socket.io's maxHttpBufferSize).
 	DefaultMaxHTTPBufferSize = engineio.DefaultMaxHTTPBufferSize
+	// DefaultReadTimeout bounds receiving a long-polling POST's body,
+	// DefaultWriteTimeout sending a long-polling response (see
+	// engineio.DefaultReadTimeout, engineio.DefaultWriteTimeout for why).
+	DefaultReadTimeout  = engineio.DefaultReadTimeout
+	DefaultWriteTimeout = engineio.DefaultWriteTimeout
 	// DefaultConnectTimeout is how long an Engine.IO session may stay
 	// without joining a namespace.
 	DefaultConnectTimeout = 45 * time.Second
@@ -98,6 +103,11 @@ type Config struct {
 	// MaxSessions and MaxRefusedPerAddress bound the Engine.IO session
 	// table (engineio.Config's, with its defaults).
 	MaxSessions, MaxRefusedPerAddress int
+	// ReadTimeout bounds reading a long-polling POST's body, WriteTimeout
+	// writing a long-polling response (DefaultReadTimeout,
+	// DefaultWriteTimeout); a request cut by either closes its session
+	// (engineio.Config).
+	ReadTimeout, WriteTimeout time.Duration
 	// NewAdapter makes each namespace's rooms (NewMemoryAdapter when nil).
 	NewAdapter func(deliver func(SocketID, *Encoded)) Adapter
 	// Logger receives the server's logs (slog.Default when nil).
@@ -150,6 +160,8 @@ func New(cfg Config) (*Server, error) {
 		LogName:              "socket.io",
 		Logger:               cfg.Logger,
 		SendQueueBytes:       cfg.SendQueueBytes,
+		ReadTimeout:          cfg.ReadTimeout,
+		WriteTimeout:         cfg.WriteTimeout,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("socketio: %w", err)

@@ -39,6 +39,9 @@ type serveOptions struct {
 	sioMaxSessions   int           // the Engine.IO session table's bound
 	sioMaxRefused    int           // refused sessions per client address
 	sioQueueBytes    int           // bytes waiting for a Socket.IO client; 0: 4 × sioMaxBuffer
+	sioReadTimeout   time.Duration // a long-polling POST's body
+	sioWriteTimeout  time.Duration // a long-polling response
+	idleTimeout      time.Duration
 	origins          []string
 	readLimit        int64
 	pingInterval     time.Duration
@@ -142,6 +145,13 @@ SIGTERM stop accepting, close every connection with 1001 and exit within
 		"bytes that may wait for a Socket.IO client (polling or WebSocket) before it is closed as slow, beside --send-queue's count; "+
 			"0: 4 × --socketio-max-buffer")
 	bindEnv(fs, "socketio-send-queue-bytes", "EXPRESSBRIDGE_SOCKETIO_SEND_QUEUE_BYTES")
+	fs.DurationVar(&so.sioReadTimeout, "socketio-read-timeout", socketio.DefaultReadTimeout,
+		"bound on receiving a Socket.IO long-polling POST's body (socket.io-client posts small payloads at once): "+
+			"a body that stalls or trickles is cut (408) and its session closed")
+	bindEnv(fs, "socketio-read-timeout", "EXPRESSBRIDGE_SOCKETIO_READ_TIMEOUT")
+	fs.DurationVar(&so.sioWriteTimeout, "socketio-write-timeout", socketio.DefaultWriteTimeout,
+		"bound on sending a Socket.IO long-polling response: a client that does not read it is cut and its session closed")
+	bindEnv(fs, "socketio-write-timeout", "EXPRESSBRIDGE_SOCKETIO_WRITE_TIMEOUT")
 	fs.StringSliceVar(&so.origins, "allow-origin", nil,
 		"origin (scheme://host[:port]) whose pages may connect; repeatable; none: only pages of the bridge's own host")
 	bindEnv(fs, "allow-origin", "EXPRESSBRIDGE_ALLOW_ORIGIN")
@@ -167,6 +177,9 @@ SIGTERM stop accepting, close every connection with 1001 and exit within
 	bindEnv(fs, "close-on-store-failure", "EXPRESSBRIDGE_CLOSE_ON_STORE_FAILURE")
 	fs.DurationVar(&so.shutdownTimeout, "shutdown-timeout", 10*time.Second, "bound on a graceful shutdown")
 	bindEnv(fs, "shutdown-timeout", "EXPRESSBRIDGE_SHUTDOWN_TIMEOUT")
+	fs.DurationVar(&so.idleTimeout, "idle-timeout", expressbridge.DefaultIdleTimeout,
+		"close a kept-alive HTTP connection idle for this long (above Socket.IO's ping interval, so that polling clients keep theirs)")
+	bindEnv(fs, "idle-timeout", "EXPRESSBRIDGE_IDLE_TIMEOUT")
 	fs.IntVar(&so.gcPercent, "gc-percent", 50,
 		"Go's GC target (GOGC): the bridge mostly holds idle connections, and a lower target keeps memory near what they "+
 			"hold at a small CPU cost during handshake bursts; 100 is Go's default. A GOGC variable wins")
@@ -287,13 +300,18 @@ func (so *serveOptions) config(o *sessionOptions, g *gateOptions, ver *connectsi
 		if so.socketioPath == so.path {
 			return cfg, usageErrorf("--socketio-path and --path must differ (both %q)", so.path)
 		}
-		if so.sioPing <= 0 || so.sioWait <= 0 || so.sioMaxBuffer <= 0 || so.sioMaxSessions <= 0 || so.sioMaxRefused <= 0 {
+		if so.sioPing <= 0 || so.sioWait <= 0 || so.sioMaxBuffer <= 0 || so.sioMaxSessions <= 0 || so.sioMaxRefused <= 0 ||
+			so.sioReadTimeout <= 0 || so.sioWriteTimeout <= 0 {
 			return cfg, usageErrorf("--socketio-ping-interval, --socketio-ping-timeout, --socketio-max-buffer, " +
-				"--socketio-max-sessions and --socketio-max-refused-per-address must be positive")
+				"--socketio-max-sessions, --socketio-max-refused-per-address, --socketio-read-timeout and " +
+				"--socketio-write-timeout must be positive")
 		}
 		if so.sioQueueBytes < 0 {
 			return cfg, usageErrorf("--socketio-send-queue-bytes must not be negative")
 		}
+	}
+	if so.idleTimeout <= 0 {
+		return cfg, usageErrorf("--idle-timeout must be positive")
 	}
 	proxies, err := parseProxies(so.trustProxy)
 	if err != nil {
@@ -329,6 +347,9 @@ func (so *serveOptions) config(o *sessionOptions, g *gateOptions, ver *connectsi
 		ShutdownTimeout:              so.shutdownTimeout,
 		Logger:                       log,
 		SocketIOSendQueueBytes:       so.sioQueueBytes,
+		SocketIOReadTimeout:          so.sioReadTimeout,
+		SocketIOWriteTimeout:         so.sioWriteTimeout,
+		IdleTimeout:                  so.idleTimeout,
 	}
 	if so.revalidateSet {
 		cfg.RevalidateInterval = so.revalidate
