@@ -48,6 +48,11 @@ const (
 	// DefaultHandshakeTimeout bounds the gate's session lookup at a
 	// handshake: a stalled store does not hold the request forever.
 	DefaultHandshakeTimeout = 5 * time.Second
+	// DefaultMaxSessionsPerLogin bounds the sessions one Express session
+	// (one login, one cookie) may hold open here: generous for a user with
+	// a hundred tabs, and a bound on what one login can make the server
+	// keep (each session holds its queue, its CONNECT's auth, a hold).
+	DefaultMaxSessionsPerLogin = 100
 	// closeGrace is how long a session closed by the server waits on
 	// long-polling for the GET that carries its last packets.
 	closeGrace = 10 * time.Second
@@ -103,6 +108,11 @@ type Config struct {
 	// HandshakeTimeout bounds the session lookup of a handshake
 	// (DefaultHandshakeTimeout).
 	HandshakeTimeout time.Duration
+	// MaxSessionsPerLogin is how many sessions one Express session may
+	// have open on this server (DefaultMaxSessionsPerLogin); a handshake
+	// beyond is refused with CodeTooManySessions, as the gate's refusals
+	// are (Session.Refusal). Negative: no cap.
+	MaxSessionsPerLogin int
 	// LogName names the sessions in the logs ("engine.io" when empty).
 	LogName string
 	// Logger receives the server's logs (slog.Default when nil). Logs
@@ -125,6 +135,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	sessions map[string]*Session // by sid
+	perLogin map[string]int      // sessions admitted and not yet forgotten, by Express session ID (admit)
 	closed   bool
 }
 
@@ -145,6 +156,7 @@ func New(cfg Config) (*Server, error) {
 	defaults.Set(&cfg.MaxHTTPBufferSize, DefaultMaxHTTPBufferSize)
 	defaults.Set(&cfg.SendQueue, DefaultSendQueue)
 	defaults.Set(&cfg.HandshakeTimeout, DefaultHandshakeTimeout)
+	defaults.Set(&cfg.MaxSessionsPerLogin, DefaultMaxSessionsPerLogin)
 	defaults.Set(&cfg.LogName, "engine.io")
 	defaults.Set(&cfg.Door, auth.DoorSocketIO)
 	if cfg.Logger == nil {
@@ -164,6 +176,7 @@ func New(cfg Config) (*Server, error) {
 		msgClosed:  cfg.LogName + " session closed",
 		msgRefused: cfg.LogName + " handshake refused",
 		sessions:   make(map[string]*Session),
+		perLogin:   make(map[string]int),
 	}
 	if cfg.Insecure {
 		cfg.Logger.Warn(cfg.LogName + " door without authentication (Config.Insecure): every client is accepted; for tests only")
@@ -331,6 +344,12 @@ func (s *Server) authenticate(r *http.Request) (*auth.Session, *auth.Refusal, li
 		s.refused(r, ref)
 		return nil, ref, since
 	}
+	if r.URL.Query().Get("sid") == "" { // a handshake; an upgrade's session is counted already
+		if ref := s.admit(sess); ref != nil {
+			s.refused(r, ref)
+			return nil, ref, since
+		}
+	}
 	return sess, nil, since
 }
 
@@ -370,12 +389,61 @@ func (s *Server) session(sid string) *Session {
 	return s.sessions[sid]
 }
 
+// forget makes a closed session unreachable and uncounts it from its
+// Express session's (admit). It runs once per session.
 func (s *Server) forget(e *Session) {
 	s.mu.Lock()
 	if s.sessions[e.id] == e {
 		delete(s.sessions, e.id)
 	}
+	s.releaseLocked(e.auth)
 	s.mu.Unlock()
+}
+
+// Sessions per login -----------------------------------------------------------
+
+// CodeTooManySessions is the refusal of a handshake whose Express session
+// has Config.MaxSessionsPerLogin sessions open on this server already.
+const CodeTooManySessions = "too-many-sessions"
+
+// admit counts a new session of sess's Express session, or refuses it when
+// that one has MaxSessionsPerLogin open here already. The check and the
+// count are one step, so that handshakes racing each other cannot pass the
+// cap together. A session admitted is uncounted when it is forgotten, or
+// by abandon when it never opened.
+func (s *Server) admit(sess *auth.Session) *auth.Refusal {
+	if s.cfg.MaxSessionsPerLogin < 0 || sess == nil || sess.ID == "" {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.perLogin[sess.ID] >= s.cfg.MaxSessionsPerLogin {
+		return &auth.Refusal{Status: http.StatusTooManyRequests, Code: CodeTooManySessions, Step: auth.StepRequest,
+			Message: "this login has " + strconv.Itoa(s.cfg.MaxSessionsPerLogin) + " Socket.IO sessions open already: close a tab, or raise --socketio-max-sessions-per-login"}
+	}
+	s.perLogin[sess.ID]++
+	return nil
+}
+
+// abandon uncounts a session admitted that never opened (its WebSocket
+// upgrade failed): nothing else will forget it.
+func (s *Server) abandon(e *Session) {
+	s.mu.Lock()
+	s.releaseLocked(e.auth)
+	s.mu.Unlock()
+}
+
+// releaseLocked uncounts a session of sess's Express session that admit
+// counted (the same conditions: a session with an ID, a cap).
+func (s *Server) releaseLocked(sess *auth.Session) {
+	if s.cfg.MaxSessionsPerLogin < 0 || sess == nil || sess.ID == "" {
+		return
+	}
+	if n := s.perLogin[sess.ID] - 1; n > 0 {
+		s.perLogin[sess.ID] = n
+	} else {
+		delete(s.perLogin, sess.ID)
+	}
 }
 
 func (s *Server) handshake(upgrades []string) parser.Handshake {

@@ -69,8 +69,10 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, sid stri
 	}
 	// 3. A connection; Open takes it from here. Uncounted: the session
 	// counts itself once, on whichever transports it lives (register).
-	s.hub.Accept(w, r, bsess, wsconn.Options{Handler: t, ReadLimit: s.cfg.MaxHTTPBufferSize, Door: s.cfg.Door,
-		Since: since, Uncounted: true})
+	if _, err := s.hub.Accept(w, r, bsess, wsconn.Options{Handler: t, ReadLimit: s.cfg.MaxHTTPBufferSize, Door: s.cfg.Door,
+		Since: since, Uncounted: true}); err != nil && t.fresh {
+		s.abandon(e) // the upgrade failed (the client has its answer): Open never runs
+	}
 }
 
 // Open sends the handshake of a session born on this connection, or takes

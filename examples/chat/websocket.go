@@ -7,6 +7,7 @@ package chat
 
 import (
 	"encoding/json"
+	"unicode/utf8"
 
 	"github.com/expressbridge/expressbridge/bridge"
 )
@@ -20,6 +21,8 @@ import (
 //	client → server:             {"type":"whoami"}
 //	server → client:             {"type":"session","session":{…the app's fields, no cookie…}}
 //	anything else:               {"type":"error","error":"bad-message"}, and the connection stays open
+//
+// A say's text longer than MaxText characters is anything else.
 //
 // The zero value is ready to use.
 type WebSocket struct{}
@@ -63,7 +66,7 @@ func chatAnswer(user string, msg []byte, session func() []byte) (broadcast, repl
 		in.Type = ""
 	}
 	switch {
-	case in.Type == "say" && in.Text != nil:
+	case in.Type == "say" && in.Text != nil && textFits(*in.Text):
 		out, err := json.Marshal(chatOut{Type: "said", User: &user, Text: in.Text})
 		if err == nil {
 			return out, nil
@@ -75,6 +78,16 @@ func chatAnswer(user string, msg []byte, session func() []byte) (broadcast, repl
 		}
 	}
 	return nil, []byte(badMessage)
+}
+
+// MaxText is the longest text, in characters (Unicode code points), the
+// chat relays: a long paragraph, and a bound on what one message makes
+// the server send to every connection.
+const MaxText = 2000
+
+// textFits reports whether text is at most MaxText characters long.
+func textFits(text string) bool {
+	return len(text) <= MaxText || utf8.RuneCountInString(text) <= MaxText
 }
 
 // badMessage answers anything the chat does not understand.
