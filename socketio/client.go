@@ -57,6 +57,10 @@ func (c *client) Opened() {
 func (c *client) Message(m eioparser.Packet) {
 	e := c.e
 	c.mu.Lock()
+	if c.over { // closed, or closing for its rate (ratelimit.go): dropped
+		c.mu.Unlock()
+		return
+	}
 	// 1. An attachment completes the waiting packet.
 	if m.Binary {
 		if c.partial == nil {

@@ -20,6 +20,12 @@ import (
 // limit.
 const ReasonRateLimited = "rate-limited"
 
+// rateLimitGrace is how long the session of a client disconnected for
+// its rate stays open after the DISCONNECT (engineio.Session.CloseSoon):
+// what it had sent already is read and dropped meanwhile, and
+// socket.io-client closes first.
+const rateLimitGrace = time.Second
+
 // dropWindow is the window MaxDroppedEvents counts drops in: long enough
 // that a client sending at twice its rate is disconnected within seconds,
 // short enough that the odd overflow of a real page never adds up.
@@ -128,9 +134,11 @@ func (c *client) dropped(so *Socket, now time.Time) {
 // rateLimited ends the session of a client that kept sending over its
 // limit: each socket gets DISCONNECT (socket.io-client does not reconnect
 // after "io server disconnect") and its handlers ReasonRateLimited; the
-// WebSocket closes with 1008 "rate-limited".
+// session takes nothing more from the client and closes within
+// rateLimitGrace, a WebSocket with 1008 "rate-limited".
 func (c *client) rateLimited() {
 	c.mu.Lock()
+	c.over = true // no CONNECT again, nothing more dispatched
 	sockets := make([]*Socket, 0, len(c.sockets))
 	for _, so := range c.sockets {
 		sockets = append(sockets, so)
@@ -144,7 +152,7 @@ func (c *client) rateLimited() {
 	for _, so := range sockets {
 		c.remove(so, ReasonRateLimited)
 	}
-	c.e.CloseWith(websocket.ClosePolicyViolation, ReasonRateLimited)
+	c.e.CloseSoon(rateLimitGrace, websocket.ClosePolicyViolation, ReasonRateLimited)
 }
 
 // limit gives a new socket its bucket, and its user's.
