@@ -35,6 +35,7 @@ type serveOptions struct {
 	socketioPath     string
 	sioPing, sioWait time.Duration // Socket.IO's pingInterval and pingTimeout
 	sioMaxBuffer     int64         // Socket.IO's maxHttpBufferSize
+	sioLimits        sioLimits     // what one user may make the Socket.IO door do
 	origins          []string
 	readLimit        int64
 	pingInterval     time.Duration
@@ -127,6 +128,7 @@ SIGTERM stop accepting, close every connection with 1001 and exit within
 	fs.Int64Var(&so.sioMaxBuffer, "socketio-max-buffer", socketio.DefaultMaxHTTPBufferSize,
 		"Socket.IO's maxHttpBufferSize: largest long-polling payload or WebSocket message from a Socket.IO client, in bytes")
 	bindEnv(fs, "socketio-max-buffer", "EXPRESSBRIDGE_SOCKETIO_MAX_BUFFER")
+	so.sioLimits.addFlags(fs)
 	fs.StringSliceVar(&so.origins, "allow-origin", nil,
 		"origin (scheme://host[:port]) whose pages may connect; repeatable; none: only pages of the bridge's own host")
 	bindEnv(fs, "allow-origin", "EXPRESSBRIDGE_ALLOW_ORIGIN")
@@ -275,38 +277,47 @@ func (so *serveOptions) config(o *sessionOptions, g *gateOptions, ver *connectsi
 		if so.sioPing <= 0 || so.sioWait <= 0 || so.sioMaxBuffer <= 0 {
 			return cfg, usageErrorf("--socketio-ping-interval, --socketio-ping-timeout and --socketio-max-buffer must be positive")
 		}
+		if err := so.sioLimits.check(); err != nil {
+			return cfg, err
+		}
 	}
 	proxies, err := parseProxies(so.trustProxy)
 	if err != nil {
 		return cfg, err
 	}
 	cfg = expressbridge.Config{
-		StoreURL:                o.storeURL(),
-		StoreOptions:            o.storeOptions(),
-		Verifier:                ver,
-		CookieName:              o.cookieName,
-		LoginField:              g.loginField,
-		UserField:               g.userField,
-		AcceptExpired:           g.acceptExpired,
-		AllowedOrigins:          so.origins,
-		WebSocket:               chat.WebSocket{},
-		WebSocketPath:           so.path,
-		DisableSocketIO:         so.socketioPath == "",
-		SocketIOPath:            so.socketioPath,
-		SocketIOPingInterval:    so.sioPing,
-		SocketIOPingTimeout:     so.sioWait,
-		SocketIOMaxBuffer:       so.sioMaxBuffer,
-		PubSubURL:               so.pubsub.url,
-		PubSubSharded:           so.pubsub.sharded,
-		PubSubKey:               so.pubsub.key,
-		ReadLimit:               so.readLimit,
-		PingInterval:            so.pingInterval,
-		SendQueue:               so.sendQueue,
-		HandshakeTimeout:        so.handshakeTimeout,
-		CloseOnStoreUnavailable: so.closeOnStoreFail,
-		TrustedProxies:          proxies,
-		ShutdownTimeout:         so.shutdownTimeout,
-		Logger:                  log,
+		StoreURL:                       o.storeURL(),
+		StoreOptions:                   o.storeOptions(),
+		Verifier:                       ver,
+		CookieName:                     o.cookieName,
+		LoginField:                     g.loginField,
+		UserField:                      g.userField,
+		AcceptExpired:                  g.acceptExpired,
+		AllowedOrigins:                 so.origins,
+		WebSocket:                      chat.WebSocket{},
+		WebSocketPath:                  so.path,
+		DisableSocketIO:                so.socketioPath == "",
+		SocketIOPath:                   so.socketioPath,
+		SocketIOPingInterval:           so.sioPing,
+		SocketIOPingTimeout:            so.sioWait,
+		SocketIOMaxBuffer:              so.sioMaxBuffer,
+		SocketIOMaxEventsPerSecond:     so.sioLimits.eventRate,
+		SocketIOEventBurst:             so.sioLimits.eventBurst,
+		SocketIOMaxUserEventsPerSecond: so.sioLimits.userRate,
+		SocketIOUserEventBurst:         so.sioLimits.userBurst,
+		SocketIOMaxDroppedEvents:       so.sioLimits.maxDropped,
+		SocketIOMaxSessionsPerLogin:    so.sioLimits.perLogin,
+		PubSubURL:                      so.pubsub.url,
+		PubSubSharded:                  so.pubsub.sharded,
+		PubSubKey:                      so.pubsub.key,
+		ReadLimit:                      so.readLimit,
+		PingInterval:                   so.pingInterval,
+		SendQueue:                      so.sendQueue,
+		HandshakeTimeout:               so.handshakeTimeout,
+		CloseOnStoreUnavailable:        so.closeOnStoreFail,
+		TrustedProxies:                 proxies,
+		ShutdownTimeout:                so.shutdownTimeout,
+		Logger:                         log,
 	}
 	if so.revalidateSet {
 		cfg.RevalidateInterval = so.revalidate
