@@ -419,7 +419,7 @@ func (s *Server) admit(sess *auth.Session) *auth.Refusal {
 	defer s.mu.Unlock()
 	if s.perLogin[sess.ID] >= s.cfg.MaxSessionsPerLogin {
 		return &auth.Refusal{Status: http.StatusTooManyRequests, Code: CodeTooManySessions, Step: auth.StepRequest,
-			Message: "this login has " + strconv.Itoa(s.cfg.MaxSessionsPerLogin) + " Socket.IO sessions open already: close a tab, or raise --socketio-max-sessions-per-login"}
+			Message: "this login has as many sessions open on this server as one login may (" + strconv.Itoa(s.cfg.MaxSessionsPerLogin) + "): close a tab"}
 	}
 	s.perLogin[sess.ID]++
 	return nil

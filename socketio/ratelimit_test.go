@@ -315,3 +315,40 @@ func TestBurstFromOneUser(t *testing.T) {
 		t.Errorf("the log does not say the sender was rate-limited, or someone was slow")
 	}
 }
+
+// TestSessionsPerLoginFailedUpgrade: a WebSocket handshake the gate
+// accepted but whose upgrade fails (no Sec-WebSocket-Key) opens no
+// session, and counts against no cap: the login's one session still
+// connects.
+func TestSessionsPerLoginFailedUpgrade(t *testing.T) {
+	e := newEnv(t)
+	srv, err := socketio.New(socketio.Config{Live: e.live, Logger: e.logger(), MaxSessionsPerLogin: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.mux.Handle("/socket.io/", srv)
+	e.serve(t)
+	cookie := loginCookie(t, e, "Zoë")
+	for range 3 {
+		r, _ := http.NewRequest("GET", e.url+"/socket.io/?EIO=4&transport=websocket", nil)
+		r.Header.Set("Cookie", cookie)
+		r.Header.Set("Connection", "Upgrade")
+		r.Header.Set("Upgrade", "websocket")
+		r.Header.Set("Sec-WebSocket-Version", "13")
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("an upgrade without Sec-WebSocket-Key: %d, want 400", resp.StatusCode)
+		}
+	}
+	wsURL := strings.Replace(e.url, "http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
+	if _, got := dialAs(t, wsURL, cookie); !strings.HasPrefix(got, `40{"sid":`) {
+		t.Errorf("after 3 failed upgrades, the login's one session: %s, want CONNECT", got)
+	}
+	if _, got := dialAs(t, wsURL, cookie); !strings.HasPrefix(got, `44{"message":"too-many-sessions"`) {
+		t.Errorf("its second: %s, want too-many-sessions", got)
+	}
+}

@@ -3,6 +3,9 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/expressbridge/expressbridge/examples/chat"
 )
 
 // TestServeSocketIOLimits: the Socket.IO door's limits on one user reach
@@ -41,5 +44,36 @@ func TestServeSocketIOLimits(t *testing.T) {
 	} {
 		cli(t, map[string]string{envRedisURL: s.r.URL(), envSecret: secret}, "", append([]string{"serve"}, args...)...).
 			want(t, exitUsage, nil, []string{args[0]})
+	}
+}
+
+// TestServeChatTextBound: serve's /ws chat relays a text of chat.MaxText
+// characters and answers a longer one bad-message, relaying nothing; the
+// connection stays open.
+func TestServeChatTextBound(t *testing.T) {
+	const secret, sid = "chat bound secret", "c-L9xbwSXrMcxjPo6X_sFHJSTgb3vlOR"
+	s, cookie := zoe(t, secret, sid)
+	sv := startServe(t, []string{secret}, map[string]string{envRedisURL: s.r.URL()}, "--no-pubsub")
+	c := dialHello(t, sv.base, cookie, "", "Zoë")
+	for _, tc := range []struct {
+		name, text string
+		want       string // the type of the answer
+	}{
+		{"MaxText", strings.Repeat("é", chat.MaxText), "said"},
+		{"MaxText+1", strings.Repeat("é", chat.MaxText+1), "error"},
+		{"60 KB", strings.Repeat("x", 60_000), "error"},
+		{"still open", "hi", "said"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c.WriteJSON(map[string]string{"type": "say", "text": tc.text})
+			var got struct{ Type, Text, Error string }
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if err := c.ReadJSON(&got); err != nil {
+				t.Fatal(err)
+			}
+			if got.Type != tc.want || (tc.want == "said" && got.Text != tc.text) || (tc.want == "error" && got.Error != "bad-message") {
+				t.Errorf("got %s %.40q %s, want %s", got.Type, got.Text, got.Error, tc.want)
+			}
+		})
 	}
 }

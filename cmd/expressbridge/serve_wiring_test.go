@@ -71,7 +71,9 @@ func zoe(t *testing.T, secret, sid string) (*store, string) {
 func TestServeSocketIOSendQueue(t *testing.T) {
 	const secret, sid = "send queue secret", "d-L9xbwSXrMcxjPo6X_sFHJSTgb3vlOR"
 	s, cookie := zoe(t, secret, sid)
-	sv := startServe(t, []string{secret}, map[string]string{envRedisURL: s.r.URL()}, "--no-pubsub", "--send-queue", "200")
+	// The rate limits off: 100 says at once is the point here.
+	sv := startServe(t, []string{secret}, map[string]string{envRedisURL: s.r.URL()}, "--no-pubsub", "--send-queue", "200",
+		"--socketio-max-events-per-second", "-1", "--socketio-max-user-events-per-second", "-1")
 	url := sioSession(t, "http://"+sv.base+"/socket.io/", cookie)
 
 	// 100 says in one payload: 100 "said" wait for the next poll, more
