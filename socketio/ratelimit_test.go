@@ -296,7 +296,7 @@ func TestChatTextBound(t *testing.T) {
 }
 
 // TestBurstFromOneUser: the reported attack, with the real
-// socket.io-client (node-app/test/socketio-burst.js) and the default
+// socket.io-client (node-app/test/socketio-client.js) and the default
 // limits: one user's 2,000 says at once on WebSocket no longer push the
 // two other users (one on WebSocket, one on polling) off; the sender is
 // limited and disconnected. And the 101st tab of one login gets
@@ -307,7 +307,7 @@ func TestBurstFromOneUser(t *testing.T) {
 	srv := chatServer(t, e)
 	e.serve(t)
 	testenv.RunNode(t, clientTimeout, []string{"APP_URL=" + app.URL(), "BRIDGE_URL=" + e.url},
-		"test/socketio-burst.js", "burst", "too-many-sessions")
+		"test/socketio-client.js", "burst", "too-many-sessions")
 	if n := srv.DroppedEvents(); n == 0 || n >= 2000 {
 		t.Errorf("dropped %d events of the burst", n)
 	}
