@@ -176,21 +176,22 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, nsps: make(map[string]*Namespace)}
 	eio, err := engineio.New(engineio.Config{
-		Handler:             s.newClient,
-		Gate:                cfg.Gate,
-		Live:                cfg.Live,
-		Insecure:            cfg.Insecure,
-		Door:                auth.DoorSocketIO,
-		Observer:            cfg.Observer,
-		TrustedProxies:      cfg.TrustedProxies,
-		PingInterval:        cfg.PingInterval,
-		PingTimeout:         cfg.PingTimeout,
-		MaxHTTPBufferSize:   cfg.MaxHTTPBufferSize,
-		SendQueue:           cfg.SendQueue,
-		HandshakeTimeout:    cfg.HandshakeTimeout,
+		Handler:           s.newClient,
+		Gate:              cfg.Gate,
+		Live:              cfg.Live,
+		Insecure:          cfg.Insecure,
+		Door:              auth.DoorSocketIO,
+		Observer:          cfg.Observer,
+		TrustedProxies:    cfg.TrustedProxies,
+		PingInterval:      cfg.PingInterval,
+		PingTimeout:       cfg.PingTimeout,
+		MaxHTTPBufferSize: cfg.MaxHTTPBufferSize,
+		SendQueue:         cfg.SendQueue,
+		HandshakeTimeout:  cfg.HandshakeTimeout,
+		LogName:           "socket.io",
+		Logger:            cfg.Logger,
+
 		MaxSessionsPerLogin: cfg.MaxSessionsPerLogin,
-		LogName:             "socket.io",
-		Logger:              cfg.Logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("socketio: %w", err)

@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/spf13/pflag"
 
+	"github.com/expressbridge/expressbridge"
 	"github.com/expressbridge/expressbridge/socketio"
 )
 
@@ -46,4 +47,11 @@ func (l *sioLimits) check() error {
 		return usageErrorf("--socketio-event-burst and --socketio-user-event-burst must be at least 1")
 	}
 	return nil
+}
+
+// apply sets the limits in cfg.
+func (l *sioLimits) apply(cfg *expressbridge.Config) {
+	cfg.SocketIOMaxEventsPerSecond, cfg.SocketIOEventBurst = l.eventRate, l.eventBurst
+	cfg.SocketIOMaxUserEventsPerSecond, cfg.SocketIOUserEventBurst = l.userRate, l.userBurst
+	cfg.SocketIOMaxDroppedEvents, cfg.SocketIOMaxSessionsPerLogin = l.maxDropped, l.perLogin
 }
