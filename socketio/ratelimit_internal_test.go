@@ -3,6 +3,8 @@ package socketio
 import (
 	"testing"
 	"time"
+
+	"github.com/expressbridge/expressbridge/engineio"
 )
 
 // TestBucket: a token bucket lets a burst through at once, then one event
@@ -58,5 +60,16 @@ func TestBucketShared(t *testing.T) {
 	}
 	if want := "++-+--"; got != want {
 		t.Errorf("got %s, want %s (a's third over its own burst leaves the user's token for b)", got, want)
+	}
+}
+
+// TestDefaultBurstsFitThePollingQueue: what the defaults promise, one
+// user's burst relayed to everyone fits a long-polling receiver's queue,
+// and a socket's burst fits its user's.
+func TestDefaultBurstsFitThePollingQueue(t *testing.T) {
+	if DefaultUserEventBurst >= engineio.DefaultSendQueue || DefaultEventBurst > DefaultUserEventBurst ||
+		DefaultMaxEventsPerSecond > DefaultMaxUserEventsPerSecond {
+		t.Errorf("bursts %d (socket) and %d (user), rates %v and %v, queue %d: want socket ≤ user < queue",
+			DefaultEventBurst, DefaultUserEventBurst, DefaultMaxEventsPerSecond, DefaultMaxUserEventsPerSecond, engineio.DefaultSendQueue)
 	}
 }
