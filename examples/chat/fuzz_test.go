@@ -22,7 +22,7 @@ func FuzzChatMessage(f *testing.F) {
 		if !utf8.ValidString(user) {
 			return // names come from JSON records: always UTF-8
 		}
-		broadcast, reply := chatAnswer(user, msg, session)
+		broadcast, reply := chatAnswer(user, msg, session, MaxText)
 		if (broadcast == nil) == (reply == nil) {
 			t.Fatalf("%q: broadcast %q and reply %q; want exactly one", msg, broadcast, reply)
 		}

@@ -24,7 +24,7 @@ func SocketIO(ns *socketio.Namespace) {
 	})
 	ns.On("say", func(so *socketio.Socket, args socketio.Args, ack socketio.AckFunc) {
 		var text string
-		if args.Decode(0, &text) != nil || !textFits(text) {
+		if args.Decode(0, &text) != nil || !textFits(text, MaxText) {
 			if ack != nil {
 				ack(chatError{Error: "bad-message"})
 			}
