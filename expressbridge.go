@@ -122,6 +122,16 @@ type Config struct {
 	// SocketIOWriteTimeout writing a long-polling response
 	// (socketio.DefaultReadTimeout, socketio.DefaultWriteTimeout).
 	SocketIOReadTimeout, SocketIOWriteTimeout time.Duration
+	// What one user may make the Socket.IO door do (socketio.Config's
+	// fields of the same names, their defaults when zero; negative: no
+	// limit): the token buckets of each socket's events and of each
+	// user's sockets together, the drops after which a socket is
+	// disconnected (rate-limited), and the Engine.IO sessions one Express
+	// session may open (too-many-sessions beyond).
+	SocketIOMaxEventsPerSecond, SocketIOMaxUserEventsPerSecond float64
+	SocketIOEventBurst, SocketIOUserEventBurst                 int
+	SocketIOMaxDroppedEvents                                   int
+	SocketIOMaxSessionsPerLogin                                int
 
 	// SingleInstance turns the fan-out between instances off. By default
 	// broadcasts, rooms and the emitter's pushes cross instances through
@@ -282,7 +292,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			PingInterval: cfg.SocketIOPingInterval, PingTimeout: cfg.SocketIOPingTimeout, MaxHTTPBufferSize: cfg.SocketIOMaxBuffer,
 			MaxSessions: cfg.SocketIOMaxSessions, MaxRefusedPerAddress: cfg.SocketIOMaxRefusedPerAddress,
 			SendQueueBytes: cfg.SocketIOSendQueueBytes, ReadTimeout: cfg.SocketIOReadTimeout, WriteTimeout: cfg.SocketIOWriteTimeout,
-			TrustedProxies: cfg.TrustedProxies}
+			TrustedProxies:     cfg.TrustedProxies,
+			MaxEventsPerSecond: cfg.SocketIOMaxEventsPerSecond, EventBurst: cfg.SocketIOEventBurst,
+			MaxUserEventsPerSecond: cfg.SocketIOMaxUserEventsPerSecond, UserEventBurst: cfg.SocketIOUserEventBurst,
+			MaxDroppedEvents: cfg.SocketIOMaxDroppedEvents, MaxSessionsPerLogin: cfg.SocketIOMaxSessionsPerLogin}
 		if brObs != nil {
 			sioCfg.Observer = brObs
 		}

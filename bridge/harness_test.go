@@ -143,7 +143,7 @@ func (h *harness) serve(cfg bridge.Config) *bridgeServer {
 		cfg.Logger = h.logger
 	}
 	if cfg.Protocol == nil {
-		cfg.Protocol = chat.WebSocket{} // what most tests speak
+		cfg.Protocol = chat.WebSocket{TextLimit: -1} // what most tests speak; texts up to the read limit
 	}
 	srv, err := bridge.New(cfg)
 	if err != nil {

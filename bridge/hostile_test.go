@@ -293,7 +293,7 @@ func newHostileEnv(t *testing.T, h *harness) *hostileEnv {
 	e.otherMac = raw[strings.LastIndexByte(raw, '.')+1:]
 	h.addSensitive(e.mac, e.otherMac)
 
-	e.srv, err = bridge.New(bridge.Config{Gate: h.gate(auth.Config{}), Protocol: chat.WebSocket{}, Logger: h.logger, HandshakeTimeout: hostileTimeout})
+	e.srv, err = bridge.New(bridge.Config{Gate: h.gate(auth.Config{}), Protocol: chat.WebSocket{TextLimit: -1}, Logger: h.logger, HandshakeTimeout: hostileTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -72,6 +72,11 @@ const (
 	// but its CONNECTs (a namespace and a small auth each), pongs and a
 	// CLOSE.
 	refusedMaxPayload = 8 << 10
+	// DefaultMaxSessionsPerLogin bounds the sessions one Express session
+	// (one login, one cookie) may hold open here: generous for a user with
+	// a hundred tabs, and a bound on what one login can make the server
+	// keep (each session holds its queue, its CONNECT's auth, a hold).
+	DefaultMaxSessionsPerLogin = 100
 	// closeGrace is how long a session closed by the server waits on
 	// long-polling for the GET that carries its last packets.
 	closeGrace = 10 * time.Second
@@ -154,6 +159,11 @@ type Config struct {
 	// cut by it closes its session ("transport error"): its packets are
 	// lost.
 	WriteTimeout time.Duration
+	// MaxSessionsPerLogin is how many sessions one Express session may
+	// have open on this server (DefaultMaxSessionsPerLogin); a handshake
+	// beyond is refused with CodeTooManySessions, as the gate's refusals
+	// are (Session.Refusal). Negative: no cap.
+	MaxSessionsPerLogin int
 	// LogName names the sessions in the logs ("engine.io" when empty).
 	LogName string
 	// Logger receives the server's logs (slog.Default when nil). Logs
@@ -187,6 +197,7 @@ type Server struct {
 	limitLog  limitLog // the handshakes those bounds refused
 	// refusedLife is refusedLife but in tests.
 	refusedLife time.Duration
+	perLogin    map[string]int // sessions admitted and not yet forgotten, by Express session ID (admitLogin)
 	closed      bool
 }
 
@@ -211,6 +222,7 @@ func New(cfg Config) (*Server, error) {
 	defaults.Set(&cfg.HandshakeTimeout, DefaultHandshakeTimeout)
 	defaults.Set(&cfg.ReadTimeout, DefaultReadTimeout)
 	defaults.Set(&cfg.WriteTimeout, DefaultWriteTimeout)
+	defaults.Set(&cfg.MaxSessionsPerLogin, DefaultMaxSessionsPerLogin)
 	defaults.Set(&cfg.LogName, "engine.io")
 	defaults.Set(&cfg.Door, auth.DoorSocketIO)
 	defaults.Set(&cfg.MaxSessions, DefaultMaxSessions)
@@ -234,6 +246,7 @@ func New(cfg Config) (*Server, error) {
 		sessions:    make(map[string]*Session),
 		refusedBy:   make(map[string]int),
 		refusedLife: refusedLife,
+		perLogin:    make(map[string]int),
 	}
 	if cfg.Insecure {
 		cfg.Logger.Warn(cfg.LogName + " door without authentication (Config.Insecure): every client is accepted; for tests only")
@@ -401,6 +414,12 @@ func (s *Server) authenticate(r *http.Request) (*auth.Session, *auth.Refusal, li
 		s.refused(r, ref)
 		return nil, ref, since
 	}
+	if r.URL.Query().Get("sid") == "" { // a handshake; an upgrade's session is counted already
+		if ref := s.admitLogin(sess); ref != nil {
+			s.refused(r, ref)
+			return nil, ref, since
+		}
+	}
 	return sess, nil, since
 }
 
@@ -452,13 +471,62 @@ func (s *Server) session(sid string) *Session {
 	return s.sessions[sid]
 }
 
+// forget makes a closed session unreachable and uncounts it from its
+// Express session's (admit). It runs once per session.
 func (s *Server) forget(e *Session) {
 	s.mu.Lock()
 	if s.sessions[e.id] == e {
 		delete(s.sessions, e.id)
 	}
+	s.releaseLoginLocked(e.auth)
 	s.mu.Unlock()
 	e.release()
+}
+
+// Sessions per login -----------------------------------------------------------
+
+// CodeTooManySessions is the refusal of a handshake whose Express session
+// has Config.MaxSessionsPerLogin sessions open on this server already.
+const CodeTooManySessions = "too-many-sessions"
+
+// admitLogin counts a new session of sess's Express session, or refuses it when
+// that one has MaxSessionsPerLogin open here already. The check and the
+// count are one step, so that handshakes racing each other cannot pass the
+// cap together. A session admitted is uncounted when it is forgotten, or
+// by abandonLogin when it never opened.
+func (s *Server) admitLogin(sess *auth.Session) *auth.Refusal {
+	if s.cfg.MaxSessionsPerLogin < 0 || sess == nil || sess.ID == "" {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.perLogin[sess.ID] >= s.cfg.MaxSessionsPerLogin {
+		return &auth.Refusal{Status: http.StatusTooManyRequests, Code: CodeTooManySessions, Step: auth.StepRequest,
+			Message: "this login has as many sessions open on this server as one login may (" + strconv.Itoa(s.cfg.MaxSessionsPerLogin) + "): close a tab"}
+	}
+	s.perLogin[sess.ID]++
+	return nil
+}
+
+// abandonLogin uncounts a session admitted that never opened (its WebSocket
+// upgrade failed): nothing else will forget it.
+func (s *Server) abandonLogin(e *Session) {
+	s.mu.Lock()
+	s.releaseLoginLocked(e.auth)
+	s.mu.Unlock()
+}
+
+// releaseLoginLocked uncounts a session of sess's Express session that admitLogin
+// counted (admitLogin's conditions: a session with an ID, a cap).
+func (s *Server) releaseLoginLocked(sess *auth.Session) {
+	if s.cfg.MaxSessionsPerLogin < 0 || sess == nil || sess.ID == "" {
+		return
+	}
+	if n := s.perLogin[sess.ID] - 1; n > 0 {
+		s.perLogin[sess.ID] = n
+	} else {
+		delete(s.perLogin, sess.ID)
+	}
 }
 
 func (s *Server) handshake(upgrades []string) parser.Handshake {

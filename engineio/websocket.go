@@ -78,7 +78,10 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, sid stri
 	// counts itself once, on whichever transports it lives (register).
 	if _, err := s.hub.Accept(w, r, bsess, wsconn.Options{Handler: t, ReadLimit: limit, Door: s.cfg.Door,
 		Since: since, Uncounted: true}); err != nil && t.fresh {
-		e.release() // no session came of it
+		// The upgrade failed (the client has its answer): Open never runs,
+		// and no session came of it.
+		e.release()
+		s.abandonLogin(e)
 	}
 }
 

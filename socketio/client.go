@@ -60,6 +60,10 @@ func (c *client) Opened() {
 func (c *client) Message(m eioparser.Packet) {
 	e := c.e
 	c.mu.Lock()
+	if c.over { // closed, or closing for its rate (ratelimit.go): dropped
+		c.mu.Unlock()
+		return
+	}
 	// 1. An attachment completes the waiting packet.
 	if m.Binary {
 		if c.partial == nil {
@@ -132,6 +136,12 @@ func (c *client) dispatch(p parser.Packet, bins [][]byte) {
 	case parser.Disconnect:
 		c.remove(so, ReasonClientDisconnect)
 	case parser.Event, parser.BinaryEvent:
+		// Before any handler: over the socket's or its user's rate, the
+		// event is dropped (ratelimit.go).
+		if now := time.Now(); !so.allowEvent(now) {
+			c.dropped(so, now)
+			return
+		}
 		so.event(p, bins)
 	case parser.Ack, parser.BinaryAck:
 		so.acked(p, bins)
@@ -182,6 +192,7 @@ func (c *client) connect(p parser.Packet) {
 		return
 	}
 	c.sockets[ns.name] = so
+	c.s.limit(so)
 	if c.connectTo != nil {
 		c.connectTo.Stop()
 		c.connectTo = nil
@@ -234,6 +245,9 @@ func (c *client) remove(so *Socket, reason string) {
 		return
 	}
 	close(so.done)
+	if so.user != nil {
+		c.s.users.leave(so.User(), so.user)
+	}
 	ns := so.ns
 	ns.mu.Lock()
 	delete(ns.sockets, so.id)

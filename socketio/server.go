@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/expressbridge/expressbridge/auth"
@@ -54,6 +55,33 @@ const (
 	// token or a few fields (a JWT is about 1 KB), and 8 KiB keeps 2,000
 	// sockets of one login at 16 MB rather than 2 GB.
 	DefaultMaxAuthBytes = 8 << 10
+	// DefaultMaxSessionsPerLogin bounds the Engine.IO sessions of one
+	// Express session (engineio.DefaultMaxSessionsPerLogin: 100 tabs).
+	DefaultMaxSessionsPerLogin = engineio.DefaultMaxSessionsPerLogin
+)
+
+// Defaults of the rate limits on the events clients send: generous for a
+// real page (a message per keystroke, a cursor at 30 Hz, the emits
+// socket.io-client buffered while it was offline sent at once), far below
+// a flood. The user's burst stays under a long-polling receiver's queue
+// (engineio.DefaultSendQueue, 64 packets): one user's burst relayed to
+// everyone cannot fill it alone.
+const (
+	// DefaultMaxEventsPerSecond is the rate one socket's events refill at.
+	DefaultMaxEventsPerSecond = 30
+	// DefaultEventBurst is how many events one socket may send at once.
+	DefaultEventBurst = 30
+	// DefaultMaxUserEventsPerSecond is the rate the events of all of one
+	// user's sockets together refill at (two busy tabs).
+	DefaultMaxUserEventsPerSecond = 50
+	// DefaultUserEventBurst is how many events one user's sockets may
+	// send at once together.
+	DefaultUserEventBurst = 50
+	// DefaultMaxDroppedEvents is how many events a socket may have dropped
+	// over its limit within 10 s before it is disconnected
+	// (ReasonRateLimited): a client sending at twice its rate goes within
+	// about 3 s, a page that overflows its burst once never.
+	DefaultMaxDroppedEvents = 100
 )
 
 // Config configures a Server. Live is required unless Insecure; other
@@ -108,6 +136,29 @@ type Config struct {
 	// DefaultWriteTimeout); a request cut by either closes its session
 	// (engineio.Config).
 	ReadTimeout, WriteTimeout time.Duration
+	// MaxSessionsPerLogin is how many Engine.IO sessions one Express
+	// session may have open here (DefaultMaxSessionsPerLogin); the next
+	// handshake's CONNECT gets connect_error too-many-sessions
+	// (engineio.CodeTooManySessions). Negative: no cap.
+	MaxSessionsPerLogin int
+	// MaxEventsPerSecond and EventBurst are the token bucket of each
+	// socket's events (DefaultMaxEventsPerSecond, DefaultEventBurst): an
+	// event without a token is dropped before any handler runs, and
+	// counted (Server.DroppedEvents). Negative MaxEventsPerSecond: no
+	// limit per socket.
+	MaxEventsPerSecond float64
+	EventBurst         int
+	// MaxUserEventsPerSecond and UserEventBurst are the bucket the sockets
+	// of one user (Socket.User) share on this server
+	// (DefaultMaxUserEventsPerSecond, DefaultUserEventBurst): more tabs do
+	// not make more room. Negative MaxUserEventsPerSecond: no limit per
+	// user. Sockets without a user have none.
+	MaxUserEventsPerSecond float64
+	UserEventBurst         int
+	// MaxDroppedEvents is how many events a socket may have dropped within
+	// 10 s before its session is disconnected with ReasonRateLimited
+	// (DefaultMaxDroppedEvents). Negative: drop only, never disconnect.
+	MaxDroppedEvents int
 	// NewAdapter makes each namespace's rooms (NewMemoryAdapter when nil).
 	NewAdapter func(deliver func(SocketID, *Encoded)) Adapter
 	// Logger receives the server's logs (slog.Default when nil).
@@ -124,17 +175,25 @@ type Server struct {
 
 	mu   sync.Mutex
 	nsps map[string]*Namespace
+
+	users         userLimits    // the users' event buckets (ratelimit.go)
+	droppedEvents atomic.Uint64 // events dropped over a rate limit
 }
 
 // New returns a server for cfg. It fails when neither Insecure nor Live is
 // set, or a limit is negative.
 func New(cfg Config) (*Server, error) {
-	if cfg.ConnectTimeout < 0 || cfg.MaxAuthBytes < 0 {
+	if cfg.ConnectTimeout < 0 || cfg.MaxAuthBytes < 0 || cfg.EventBurst < 0 || cfg.UserEventBurst < 0 {
 		return nil, errors.New("socketio: Config limits and timeouts must not be negative")
 	}
 	defaults.Set(&cfg.MaxHTTPBufferSize, DefaultMaxHTTPBufferSize)
 	defaults.Set(&cfg.ConnectTimeout, DefaultConnectTimeout)
 	defaults.Set(&cfg.MaxAuthBytes, DefaultMaxAuthBytes)
+	defaults.Set(&cfg.MaxEventsPerSecond, DefaultMaxEventsPerSecond)
+	defaults.Set(&cfg.EventBurst, DefaultEventBurst)
+	defaults.Set(&cfg.MaxUserEventsPerSecond, DefaultMaxUserEventsPerSecond)
+	defaults.Set(&cfg.UserEventBurst, DefaultUserEventBurst)
+	defaults.Set(&cfg.MaxDroppedEvents, DefaultMaxDroppedEvents)
 	if cfg.NewAdapter == nil {
 		cfg.NewAdapter = func(deliver func(SocketID, *Encoded)) Adapter { return NewMemoryAdapter(deliver) }
 	}
@@ -162,6 +221,7 @@ func New(cfg Config) (*Server, error) {
 		SendQueueBytes:       cfg.SendQueueBytes,
 		ReadTimeout:          cfg.ReadTimeout,
 		WriteTimeout:         cfg.WriteTimeout,
+		MaxSessionsPerLogin:  cfg.MaxSessionsPerLogin,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("socketio: %w", err)
@@ -184,6 +244,10 @@ func (s *Server) Shutdown(ctx context.Context) error { return s.eio.Shutdown(ctx
 
 // Len returns the number of open Engine.IO sessions.
 func (s *Server) Len() int { return s.eio.Len() }
+
+// DroppedEvents returns how many events clients sent over their rate
+// limits, dropped before any handler ran, since the server started.
+func (s *Server) DroppedEvents() uint64 { return s.droppedEvents.Load() }
 
 // newID returns a random ID for a socket: 15 random bytes, 20 characters
 // of base64url.

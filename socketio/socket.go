@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/socketio/parser"
@@ -209,6 +210,14 @@ type Socket struct {
 	acks map[uint64]func(Args) // the client's acks expected, by ack id
 	done chan struct{}         // closed on disconnect
 	gone bool
+
+	// The rate limits (ratelimit.go): limit and the drops are touched
+	// only on the session's Message goroutine; user is set before the
+	// socket is reachable.
+	limit      *bucket    // nil: no limit per socket
+	user       *userLimit // nil: no user, or no limit per user
+	drops      int        // dropped since dropsSince
+	dropsSince time.Time
 }
 
 // ID returns the socket's ID (socket.id on the client).

@@ -42,6 +42,7 @@ type serveOptions struct {
 	sioReadTimeout   time.Duration // a long-polling POST's body
 	sioWriteTimeout  time.Duration // a long-polling response
 	idleTimeout      time.Duration
+	sioLimits        sioLimits // what one user may make the Socket.IO door do
 	origins          []string
 	readLimit        int64
 	pingInterval     time.Duration
@@ -152,6 +153,7 @@ SIGTERM stop accepting, close every connection with 1001 and exit within
 	fs.DurationVar(&so.sioWriteTimeout, "socketio-write-timeout", socketio.DefaultWriteTimeout,
 		"bound on sending a Socket.IO long-polling response: a client that does not read it is cut and its session closed")
 	bindEnv(fs, "socketio-write-timeout", "EXPRESSBRIDGE_SOCKETIO_WRITE_TIMEOUT")
+	so.sioLimits.addFlags(fs)
 	fs.StringSliceVar(&so.origins, "allow-origin", nil,
 		"origin (scheme://host[:port]) whose pages may connect; repeatable; none: only pages of the bridge's own host")
 	bindEnv(fs, "allow-origin", "EXPRESSBRIDGE_ALLOW_ORIGIN")
@@ -309,6 +311,9 @@ func (so *serveOptions) config(o *sessionOptions, g *gateOptions, ver *connectsi
 		if so.sioQueueBytes < 0 {
 			return cfg, usageErrorf("--socketio-send-queue-bytes must not be negative")
 		}
+		if err := so.sioLimits.check(); err != nil {
+			return cfg, err
+		}
 	}
 	if so.idleTimeout <= 0 {
 		return cfg, usageErrorf("--idle-timeout must be positive")
@@ -351,6 +356,7 @@ func (so *serveOptions) config(o *sessionOptions, g *gateOptions, ver *connectsi
 		SocketIOWriteTimeout:         so.sioWriteTimeout,
 		IdleTimeout:                  so.idleTimeout,
 	}
+	so.sioLimits.apply(&cfg)
 	if so.revalidateSet {
 		cfg.RevalidateInterval = so.revalidate
 	}

@@ -87,7 +87,9 @@ func TestServeSocketIOSendQueue(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, cookie := zoe(t, secret, sid)
-			sv := startServe(t, []string{secret}, map[string]string{envRedisURL: s.r.URL()}, append([]string{"--no-pubsub"}, tc.flags...)...)
+			sv := startServe(t, []string{secret}, map[string]string{envRedisURL: s.r.URL()}, append([]string{"--no-pubsub",
+				// The rate limits off: 100 says at once is the point here.
+				"--socketio-max-events-per-second", "-1", "--socketio-max-user-events-per-second", "-1"}, tc.flags...)...)
 			url := sioSession(t, "http://"+sv.base+"/socket.io/", cookie)
 			const n = 100
 			says := make([]string, n)

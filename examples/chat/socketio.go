@@ -14,8 +14,9 @@ import (
 //	client → server, with ack:   "whoami" → ack({…the session's app fields, no cookie…})
 //	server → socket:             "session-ended" {"reason":…}, then DISCONNECT, when the Express session ends
 //
-// A "say" whose text is not a string is acknowledged (when asked) with
-// {"error":"bad-message"} and not broadcast.
+// A "say" whose text is not a string, or is longer than MaxText
+// characters, is acknowledged (when asked) with {"error":"bad-message"}
+// and not broadcast.
 func SocketIO(ns *socketio.Namespace) {
 	ns.OnConnection(func(so *socketio.Socket) {
 		so.Join(UserRoom(so.User()))
@@ -23,7 +24,7 @@ func SocketIO(ns *socketio.Namespace) {
 	})
 	ns.On("say", func(so *socketio.Socket, args socketio.Args, ack socketio.AckFunc) {
 		var text string
-		if args.Decode(0, &text) != nil {
+		if args.Decode(0, &text) != nil || !textFits(text, MaxText) {
 			if ack != nil {
 				ack(chatError{Error: "bad-message"})
 			}

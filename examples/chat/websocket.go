@@ -7,6 +7,7 @@ package chat
 
 import (
 	"encoding/json"
+	"unicode/utf8"
 
 	"github.com/expressbridge/expressbridge/bridge"
 )
@@ -21,8 +22,15 @@ import (
 //	server → client:             {"type":"session","session":{…the app's fields, no cookie…}}
 //	anything else:               {"type":"error","error":"bad-message"}, and the connection stays open
 //
+// A say's text longer than TextLimit characters is anything else.
+//
 // The zero value is ready to use.
-type WebSocket struct{}
+type WebSocket struct {
+	// TextLimit is the longest text relayed, in characters (MaxText when
+	// 0; negative: no bound but the door's read limit, for tests of the
+	// door itself).
+	TextLimit int
+}
 
 type chatIn struct {
 	Type string  `json:"type"`
@@ -44,8 +52,12 @@ func (WebSocket) Open(c *bridge.Conn) {
 }
 
 // Message answers one client message.
-func (WebSocket) Message(c *bridge.Conn, msg []byte) {
-	broadcast, reply := chatAnswer(c.User(), msg, c.Session().AppJSON)
+func (w WebSocket) Message(c *bridge.Conn, msg []byte) {
+	limit := w.TextLimit
+	if limit == 0 {
+		limit = MaxText
+	}
+	broadcast, reply := chatAnswer(c.User(), msg, c.Session().AppJSON, limit)
 	if broadcast != nil {
 		bridge.ServerOf(c).Broadcast(broadcast) // every connection of the door, on every instance
 	}
@@ -56,14 +68,15 @@ func (WebSocket) Message(c *bridge.Conn, msg []byte) {
 
 // chatAnswer is the protocol itself, without I/O: what to send to every
 // connection and what to answer the sender, for one message from user.
-// Any input gets one of the two, and the output is always valid JSON.
-func chatAnswer(user string, msg []byte, session func() []byte) (broadcast, reply []byte) {
+// Any input gets one of the two, and the output is always valid JSON. A
+// text over limit characters is refused (negative: no limit).
+func chatAnswer(user string, msg []byte, session func() []byte, limit int) (broadcast, reply []byte) {
 	var in chatIn
 	if json.Unmarshal(msg, &in) != nil {
 		in.Type = ""
 	}
 	switch {
-	case in.Type == "say" && in.Text != nil:
+	case in.Type == "say" && in.Text != nil && textFits(*in.Text, limit):
 		out, err := json.Marshal(chatOut{Type: "said", User: &user, Text: in.Text})
 		if err == nil {
 			return out, nil
@@ -75,6 +88,17 @@ func chatAnswer(user string, msg []byte, session func() []byte) (broadcast, repl
 		}
 	}
 	return nil, []byte(badMessage)
+}
+
+// MaxText is the longest text, in characters (Unicode code points), the
+// chat relays by default: a long paragraph, and a bound on what one
+// message makes the server send to every connection.
+const MaxText = 2000
+
+// textFits reports whether text is at most limit characters long
+// (negative: any length).
+func textFits(text string, limit int) bool {
+	return limit < 0 || len(text) <= limit || utf8.RuneCountInString(text) <= limit
 }
 
 // badMessage answers anything the chat does not understand.
