@@ -17,28 +17,20 @@ import (
 	"github.com/expressbridge/expressbridge/liveness"
 )
 
-// pollingHandshake opens a polling session at url and returns the status and,
-// for a refusal, its code.
+// pollingHandshake opens a polling session at url and returns the status
+// and, for a refusal, its code.
 func pollingHandshake(t *testing.T, url string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(url + "?EIO=4&transport=polling")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, body := do(t, http.MethodGet, url+"?EIO=4&transport=polling", "")
 	var ref struct {
 		Error string `json:"error"`
 	}
-	if resp.StatusCode != http.StatusOK {
-		if err := json.Unmarshal(body, &ref); err != nil {
-			t.Fatalf("%d %s: not a refusal", resp.StatusCode, body)
+	if st != http.StatusOK {
+		if err := json.Unmarshal([]byte(body), &ref); err != nil {
+			t.Fatalf("%d %s: not a refusal", st, body)
 		}
 	}
-	return resp.StatusCode, ref.Error
+	return st, ref.Error
 }
 
 // TestSessionTableBounds: a full table answers 503 server-full before any

@@ -100,19 +100,8 @@ func handshake(t *testing.T, base string) string {
 // status is what a plain request to url gets.
 func status(t *testing.T, method, url, body string) int {
 	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode
+	st, _ := do(t, method, url, body)
+	return st
 }
 
 // rawPost sends a POST's headers to url on a connection of its own, then
