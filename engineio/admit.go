@@ -92,7 +92,7 @@ func (s *Server) refusedLimit(r *http.Request, ref *auth.Refusal) {
 	s.limitLog.note(s.log, ref.Code, auth.RemoteAddr(r, s.cfg.TrustedProxies))
 }
 
-// limitLog logs the handshakes a bound refused: the first at once, then
+// limitLog logs the requests a bound refused: the first at once, then
 // at most once per limitLogInterval per code, with how many there were
 // (a flood must not become a flood of log lines). It never logs a cookie.
 type limitLog struct {
@@ -117,7 +117,7 @@ func (l *limitLog) note(log *slog.Logger, code, remote string) {
 	}
 	l.mu.Unlock()
 	if due {
-		log.LogAttrs(context.Background(), slog.LevelWarn, "handshakes refused by a limit",
+		log.LogAttrs(context.Background(), slog.LevelWarn, "requests refused by a limit",
 			slog.String("code", code), slog.Int("refused", n), slog.String("last_remote", remote))
 	}
 }

@@ -92,3 +92,33 @@ func (s *Server) deadline(set func(time.Time) error, t time.Time) {
 	// Any other error is the connection's (closed, hijacked): the read
 	// or write that follows fails with it.
 }
+
+// The Observer's reasons of a session closed for its POST body, and the
+// codes their warnings are logged under.
+const (
+	reasonReadTimeout  = "read-timeout"
+	reasonBodyTooLarge = "body-too-large"
+)
+
+// bodyRefused notes a POST body readBody refused, before e closes: the
+// Observer hears read-timeout or body-too-large (Handler.Closed still
+// hears engine.io's "transport error"), and a warning is logged once per
+// interval with the count.
+func (s *Server) bodyRefused(e *Session, r *http.Request, err error) {
+	var tooBig *http.MaxBytesError
+	reason := ""
+	switch {
+	case errors.Is(err, errBodyTimeout):
+		reason = reasonReadTimeout
+	case errors.As(err, &tooBig):
+		reason = reasonBodyTooLarge
+	default:
+		return // the client went away
+	}
+	e.mu.Lock()
+	if e.endReason == "" {
+		e.endReason = reason
+	}
+	e.mu.Unlock()
+	s.limitLog.note(s.log, reason, auth.RemoteAddr(r, s.cfg.TrustedProxies))
+}

@@ -702,6 +702,7 @@ func (e *Session) post(w http.ResponseWriter, r *http.Request) {
 	body, err := e.s.readBody(w, r, e.readLimit())
 	if err != nil {
 		refuseBody(w, err)
+		e.s.bodyRefused(e, r, err)
 		e.close("transport error", closeHard)
 		return
 	}
