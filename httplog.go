@@ -5,8 +5,9 @@ import (
 	"log"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/expressbridge/expressbridge/internal/ratelog"
 )
 
 // acceptLogInterval is how often a run of accept errors is logged: once
@@ -19,16 +20,12 @@ const acceptLogInterval = 10 * time.Second
 // how many there were; the rest (a client's bad TLS, a broken pipe) is a
 // client's problem, at debug level.
 type httpErrorLog struct {
-	log *slog.Logger
-	now func() time.Time
-
-	mu      sync.Mutex
-	last    time.Time // when a run of accept errors was last logged
-	pending int       // accept errors since then
+	log     *slog.Logger
+	accepts ratelog.Counter
 }
 
 func newHTTPErrorLog(l *slog.Logger) *log.Logger {
-	return newHTTPErrorLogWith(&httpErrorLog{log: l, now: time.Now})
+	return newHTTPErrorLogWith(&httpErrorLog{log: l, accepts: ratelog.Counter{Interval: acceptLogInterval}})
 }
 
 func newHTTPErrorLogWith(h *httpErrorLog) *log.Logger { return log.New(h, "", 0) }
@@ -39,16 +36,7 @@ func (h *httpErrorLog) Write(p []byte) (int, error) {
 		h.log.LogAttrs(context.Background(), slog.LevelDebug, line)
 		return len(p), nil
 	}
-	now := h.now()
-	h.mu.Lock()
-	h.pending++
-	n := h.pending
-	due := now.Sub(h.last) >= acceptLogInterval
-	if due {
-		h.last, h.pending = now, 0
-	}
-	h.mu.Unlock()
-	if due {
+	if n, due := h.accepts.Note("accept"); due {
 		h.log.LogAttrs(context.Background(), slog.LevelWarn, "cannot accept connections (at the file limit? raise ulimit -n)",
 			slog.String("err", strings.TrimPrefix(line, "http: Accept error: ")), slog.Int("errors", n),
 			slog.Duration("since_last_report", acceptLogInterval))

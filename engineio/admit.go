@@ -5,10 +5,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/expressbridge/expressbridge/auth"
+	"github.com/expressbridge/expressbridge/internal/ratelog"
 )
 
 // The session table's bounds: a handshake is answered before any session
@@ -37,43 +39,64 @@ const (
 	CodeTooManyRefused = "too-many-refused"
 )
 
-// admit reserves a place in the session table for a handshake from r
-// that the gate accepted (ref nil) or refused, or says why there is none.
-// The reservation is released once by the returned func, which the
-// session calls when it leaves the table (forget), or the caller when no
-// session comes of it.
-func (s *Server) admit(r *http.Request, ref *auth.Refusal) (release func(), refusal *auth.Refusal) {
-	addr := ""
-	if ref != nil {
-		addr = clientIP(auth.RemoteAddr(r, s.cfg.TrustedProxies))
-	}
+// admit reserves a place in the session table for a new session of a
+// handshake from r that the gate accepted (sess, ref nil) or refused
+// (ref), or says why there is none (full: the table, or the address's
+// share of refused sessions). A login that has MaxSessionsPerLogin
+// sessions here already is refused too-many-sessions: the session is
+// made, refused, to tell it (refused is then that refusal, else ref). The
+// checks and the counts are one step, so that handshakes racing each
+// other cannot pass a bound together. The reservation is given back once
+// by release, which the session calls when it leaves the table (forget),
+// or the caller when no session comes of it.
+func (s *Server) admit(r *http.Request, sess *auth.Session, ref *auth.Refusal) (release func(), refused, full *auth.Refusal) {
+	addr, login := "", ""
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.admitted >= s.cfg.MaxSessions {
-		return nil, &auth.Refusal{Status: http.StatusServiceUnavailable, Code: CodeServerFull, Step: auth.StepRequest,
+		s.mu.Unlock()
+		return nil, ref, &auth.Refusal{Status: http.StatusServiceUnavailable, Code: CodeServerFull, Step: auth.StepRequest,
 			Message: "the server holds as many sessions as it may; try again shortly"}
 	}
+	if ref == nil && s.cfg.MaxSessionsPerLogin >= 0 && sess != nil && sess.ID != "" {
+		if s.perLogin[sess.ID] >= s.cfg.MaxSessionsPerLogin {
+			ref = &auth.Refusal{Status: http.StatusTooManyRequests, Code: CodeTooManySessions, Step: auth.StepRequest,
+				Message: "this login has as many sessions open on this server as one login may (" +
+					strconv.Itoa(s.cfg.MaxSessionsPerLogin) + "): close a tab"}
+			defer s.refused(r, ref)
+		} else {
+			login = sess.ID
+			s.perLogin[login]++
+		}
+	}
 	if ref != nil {
+		addr = clientIP(auth.RemoteAddr(r, s.cfg.TrustedProxies))
 		if s.refusedBy[addr] >= s.cfg.MaxRefusedPerAddress {
-			return nil, &auth.Refusal{Status: http.StatusTooManyRequests, Code: CodeTooManyRefused, Step: auth.StepRequest,
+			s.mu.Unlock()
+			return nil, ref, &auth.Refusal{Status: http.StatusTooManyRequests, Code: CodeTooManyRefused, Step: auth.StepRequest,
 				Message: "too many refused sessions from this address: " + ref.Code}
 		}
 		s.refusedBy[addr]++
 	}
 	s.admitted++
+	s.mu.Unlock()
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			s.mu.Lock()
+			defer s.mu.Unlock()
 			s.admitted--
+			if login != "" {
+				if s.perLogin[login]--; s.perLogin[login] <= 0 {
+					delete(s.perLogin, login)
+				}
+			}
 			if ref != nil {
 				if s.refusedBy[addr]--; s.refusedBy[addr] <= 0 {
 					delete(s.refusedBy, addr)
 				}
 			}
-			s.mu.Unlock()
 		})
-	}, nil
+	}, ref, nil
 }
 
 // clientIP is the address of auth.RemoteAddr's answer without its port.
@@ -92,31 +115,13 @@ func (s *Server) refusedLimit(r *http.Request, ref *auth.Refusal) {
 	s.limitLog.note(s.log, ref.Code, auth.RemoteAddr(r, s.cfg.TrustedProxies))
 }
 
-// limitLog logs the requests a bound refused: the first at once, then
-// at most once per limitLogInterval per code, with how many there were
-// (a flood must not become a flood of log lines). It never logs a cookie.
-type limitLog struct {
-	mu   sync.Mutex
-	last map[string]time.Time
-	n    map[string]int
-}
-
-const limitLogInterval = 10 * time.Second
+// limitLog logs the requests a bound refused: the first at once, then at
+// most once per 10 s per code with how many there were (a flood must not
+// become a flood of log lines). It never logs a cookie.
+type limitLog struct{ ratelog.Counter }
 
 func (l *limitLog) note(log *slog.Logger, code, remote string) {
-	now := time.Now()
-	l.mu.Lock()
-	if l.last == nil {
-		l.last, l.n = make(map[string]time.Time), make(map[string]int)
-	}
-	l.n[code]++
-	n := l.n[code]
-	due := now.Sub(l.last[code]) >= limitLogInterval
-	if due {
-		l.last[code], l.n[code] = now, 0
-	}
-	l.mu.Unlock()
-	if due {
+	if n, due := l.Note(code); due {
 		log.LogAttrs(context.Background(), slog.LevelWarn, "requests refused by a limit",
 			slog.String("code", code), slog.Int("refused", n), slog.String("last_remote", remote))
 	}

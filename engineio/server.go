@@ -197,7 +197,7 @@ type Server struct {
 	limitLog  limitLog // the handshakes those bounds refused
 	// refusedLife is refusedLife but in tests.
 	refusedLife time.Duration
-	perLogin    map[string]int // sessions admitted and not yet forgotten, by Express session ID (admitLogin)
+	perLogin    map[string]int // sessions admitted and not yet forgotten, by Express session ID (admit)
 	closed      bool
 }
 
@@ -414,12 +414,6 @@ func (s *Server) authenticate(r *http.Request) (*auth.Session, *auth.Refusal, li
 		s.refused(r, ref)
 		return nil, ref, since
 	}
-	if r.URL.Query().Get("sid") == "" { // a handshake; an upgrade's session is counted already
-		if ref := s.admitLogin(sess); ref != nil {
-			s.refused(r, ref)
-			return nil, ref, since
-		}
-	}
 	return sess, nil, since
 }
 
@@ -478,7 +472,6 @@ func (s *Server) forget(e *Session) {
 	if s.sessions[e.id] == e {
 		delete(s.sessions, e.id)
 	}
-	s.releaseLoginLocked(e.auth)
 	s.mu.Unlock()
 	e.release()
 }
@@ -488,46 +481,6 @@ func (s *Server) forget(e *Session) {
 // CodeTooManySessions is the refusal of a handshake whose Express session
 // has Config.MaxSessionsPerLogin sessions open on this server already.
 const CodeTooManySessions = "too-many-sessions"
-
-// admitLogin counts a new session of sess's Express session, or refuses it when
-// that one has MaxSessionsPerLogin open here already. The check and the
-// count are one step, so that handshakes racing each other cannot pass the
-// cap together. A session admitted is uncounted when it is forgotten, or
-// by abandonLogin when it never opened.
-func (s *Server) admitLogin(sess *auth.Session) *auth.Refusal {
-	if s.cfg.MaxSessionsPerLogin < 0 || sess == nil || sess.ID == "" {
-		return nil
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.perLogin[sess.ID] >= s.cfg.MaxSessionsPerLogin {
-		return &auth.Refusal{Status: http.StatusTooManyRequests, Code: CodeTooManySessions, Step: auth.StepRequest,
-			Message: "this login has as many sessions open on this server as one login may (" + strconv.Itoa(s.cfg.MaxSessionsPerLogin) + "): close a tab"}
-	}
-	s.perLogin[sess.ID]++
-	return nil
-}
-
-// abandonLogin uncounts a session admitted that never opened (its WebSocket
-// upgrade failed): nothing else will forget it.
-func (s *Server) abandonLogin(e *Session) {
-	s.mu.Lock()
-	s.releaseLoginLocked(e.auth)
-	s.mu.Unlock()
-}
-
-// releaseLoginLocked uncounts a session of sess's Express session that admitLogin
-// counted (admitLogin's conditions: a session with an ID, a cap).
-func (s *Server) releaseLoginLocked(sess *auth.Session) {
-	if s.cfg.MaxSessionsPerLogin < 0 || sess == nil || sess.ID == "" {
-		return
-	}
-	if n := s.perLogin[sess.ID] - 1; n > 0 {
-		s.perLogin[sess.ID] = n
-	} else {
-		delete(s.perLogin, sess.ID)
-	}
-}
 
 func (s *Server) handshake(upgrades []string) parser.Handshake {
 	return parser.Handshake{

@@ -484,7 +484,7 @@ func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request) {
 		auth.WriteRefusal(w, ref)
 		return
 	}
-	release, full := s.admit(r, ref)
+	release, ref, full := s.admit(r, sess, ref)
 	if full != nil {
 		s.refusedLimit(r, full)
 		auth.WriteRefusal(w, full)

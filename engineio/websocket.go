@@ -61,7 +61,9 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, sid stri
 	t.probe.Store(e != nil)
 	bsess, limit := sess, s.cfg.MaxHTTPBufferSize
 	if e == nil {
-		release, full := s.admit(r, ref)
+		var release func()
+		var full *auth.Refusal
+		release, ref, full = s.admit(r, sess, ref)
 		if full != nil {
 			s.refusedLimit(r, full)
 			auth.WriteRefusal(w, full)
@@ -81,7 +83,6 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, sid stri
 		// The upgrade failed (the client has its answer): Open never runs,
 		// and no session came of it.
 		e.release()
-		s.abandonLogin(e)
 	}
 }
 
