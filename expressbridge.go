@@ -295,10 +295,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			TrustedProxies:     cfg.TrustedProxies,
 			MaxEventsPerSecond: cfg.SocketIOMaxEventsPerSecond, EventBurst: cfg.SocketIOEventBurst,
 			MaxUserEventsPerSecond: cfg.SocketIOMaxUserEventsPerSecond, UserEventBurst: cfg.SocketIOUserEventBurst,
-			MaxDroppedEvents: cfg.SocketIOMaxDroppedEvents, MaxSessionsPerLogin: cfg.SocketIOMaxSessionsPerLogin}
-		if brObs != nil {
-			sioCfg.Observer = brObs
-		}
+			MaxDroppedEvents: cfg.SocketIOMaxDroppedEvents, MaxSessionsPerLogin: cfg.SocketIOMaxSessionsPerLogin,
+			Observer: brObs}
 		if s.bus != nil {
 			sioCfg.NewAdapter = s.bus.NewAdapter
 		}

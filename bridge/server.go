@@ -45,10 +45,8 @@ const (
 	MaxHeaderBytes = 32 << 10
 )
 
-// Pinger is a store that can say whether it answers (for /healthz).
-type Pinger interface {
-	Ping(ctx context.Context) error
-}
+// Pinger is liveness.Pinger: a store that can say whether it answers.
+type Pinger = liveness.Pinger
 
 // The connection model's types, named as the bridge's protocols use them.
 type (
@@ -154,7 +152,6 @@ type Server struct {
 	cfg       Config
 	log       *slog.Logger
 	gate      *auth.Gate
-	store     auth.Store
 	explainer websocket.Upgrader // for explain mode's one frame
 	live      *liveness.Tracker
 	ownLive   bool // live is the server's own: Run runs it, Shutdown shuts it down
@@ -206,10 +203,7 @@ func New(cfg Config) (*Server, error) {
 	if own {
 		lc := liveness.Config{Gate: cfg.Gate, Watch: cfg.Watch, RevalidateInterval: cfg.RevalidateInterval,
 			TouchInterval: cfg.TouchInterval, CloseOnStoreUnavailable: cfg.CloseOnStoreUnavailable,
-			Timeout: cfg.HandshakeTimeout, Logger: cfg.Logger}
-		if cfg.Observer != nil {
-			lc.Observer = cfg.Observer
-		}
+			Timeout: cfg.HandshakeTimeout, Observer: cfg.Observer, Logger: cfg.Logger}
 		var err error
 		if live, err = liveness.New(lc); err != nil {
 			return nil, err
@@ -217,10 +211,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	hcfg := wsconn.Config{Live: live, PingInterval: cfg.PingInterval, WriteTimeout: cfg.WriteTimeout,
 		SendQueue: cfg.SendQueue, SendQueueBytes: queueBytes(cfg.SendQueue, cfg.ReadLimit),
-		HandshakeTimeout: cfg.HandshakeTimeout, Logger: cfg.Logger}
-	if cfg.Observer != nil {
-		hcfg.Observer = cfg.Observer
-	}
+		HandshakeTimeout: cfg.HandshakeTimeout, Observer: cfg.Observer, Logger: cfg.Logger}
 	hub, err := wsconn.NewHub(hcfg)
 	if err != nil {
 		return nil, err
@@ -229,7 +220,6 @@ func New(cfg Config) (*Server, error) {
 		cfg:     cfg,
 		log:     cfg.Logger,
 		gate:    cfg.Gate,
-		store:   cfg.Gate.Store(),
 		live:    live,
 		ownLive: own,
 		hub:     hub,

@@ -107,9 +107,9 @@ func clientIP(remote string) string {
 	return remote
 }
 
-// refusedLimit logs a handshake refused by a bound of the table, at most
-// once per second with the count since (a flood would log a line a
-// request otherwise).
+// refusedLimit counts a handshake refused by a bound of the table and logs
+// it, at most once per 10 s per code with the count since (a flood would
+// log a line a request otherwise).
 func (s *Server) refusedLimit(r *http.Request, ref *auth.Refusal) {
 	s.report(r, ref.Code)
 	s.limitLog.note(s.log, ref.Code, auth.RemoteAddr(r, s.cfg.TrustedProxies))

@@ -10,17 +10,14 @@ package engineio
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"errors"
 	"log/slog"
 	"math"
 	"net/http"
 	"net/netip"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -452,13 +449,6 @@ func (s *Server) sameCookie(e *Session, r *http.Request) bool {
 	return subtle.ConstantTimeCompare(sum[:], e.cookie[:]) == 1
 }
 
-// newID returns a random sid: 15 random bytes, 20 characters of base64url.
-func newID() string {
-	var b [15]byte
-	rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
-}
-
 func (s *Server) session(sid string) *Session {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -491,15 +481,6 @@ func (s *Server) handshake(upgrades []string) parser.Handshake {
 	}
 }
 
-// redactSID shortens a sid for logs: it is a bearer token for its
-// polling session.
-func redactSID(sid string) string {
-	if len(sid) <= 6 {
-		return strings.Repeat("*", len(sid))
-	}
-	return sid[:6] + "…"
-}
-
 func redactAuth(a *auth.Session) string {
 	if a == nil || a.ID == "" {
 		return ""
@@ -507,24 +488,17 @@ func redactAuth(a *auth.Session) string {
 	return connectsid.Redact(a.ID)
 }
 
-// The Observer's reasons the engine gives itself: the connection model's.
-const (
-	reasonPingTimeout  = wsconn.ReasonPingTimeout
-	reasonSlowClient   = wsconn.ReasonSlowClient
-	reasonClientClosed = wsconn.ReasonClientClosed
-)
-
 // observerReason is the Observer's reason for an Engine.IO close reason,
 // so that every door counts alike: the Tracker's reasons pass as they are
 // (logged-out, …, shutting-down), and server-disconnect.
 func observerReason(reason string) string {
 	switch reason {
 	case "ping timeout":
-		return reasonPingTimeout
+		return wsconn.ReasonPingTimeout
 	case "slow client":
-		return reasonSlowClient
+		return wsconn.ReasonSlowClient
 	case "transport close", "transport error", "parse error", "connect timeout", "":
-		return reasonClientClosed
+		return wsconn.ReasonClientClosed
 	}
 	return reason
 }

@@ -14,7 +14,9 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/expressbridge/expressbridge/auth"
+	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/engineio/parser"
+	"github.com/expressbridge/expressbridge/internal/randid"
 	"github.com/expressbridge/expressbridge/liveness"
 )
 
@@ -105,7 +107,7 @@ type Session struct {
 const upgradePollWait = 100 * time.Millisecond
 
 func (s *Server) newSession(sess *auth.Session, ref *auth.Refusal, release func()) *Session {
-	e := &Session{s: s, id: newID(), refusal: ref, release: release}
+	e := &Session{s: s, id: randid.New(), refusal: ref, release: release}
 	if ref == nil {
 		e.auth = sess
 	}
@@ -378,6 +380,25 @@ func (e *Session) CloseWith(code int, reason string) {
 	e.close(reason, closeGraceful)
 }
 
+// CloseSoon closes the session with a WebSocket close code and reason
+// after grace, as CloseWith does, or sooner when the client closes it
+// first: either way the Observer hears reason. For a client the server
+// has told to stop (socket.io's DISCONNECT) while it may still be
+// sending: the session goes on reading, and dropping, what the client
+// already sent, since closing a TCP connection with unread input resets
+// it, and the client would lose the last words.
+func (e *Session) CloseSoon(grace time.Duration, code int, reason string) {
+	e.mu.Lock()
+	closed := e.closed
+	if !closed && e.endReason == "" {
+		e.endReason = reason
+	}
+	e.mu.Unlock()
+	if !closed {
+		time.AfterFunc(grace, func() { e.CloseWith(code, reason) })
+	}
+}
+
 // Close closes the session at once, as on an error: a pending poll gets
 // CLOSE, a WebSocket closes (1000). reason is what Handler.Closed hears;
 // the Observer hears "client-closed" for reasons of its own ("connect
@@ -449,7 +470,7 @@ func (e *Session) close(reason string, how closeHow) {
 		hold.Release()
 	}
 	if e.s.log.Enabled(context.Background(), slog.LevelDebug) {
-		e.s.log.Debug(e.s.msgClosed, "eio", redactSID(e.id), "reason", reason)
+		e.s.log.Debug(e.s.msgClosed, "eio", connectsid.Redact(e.id), "reason", reason)
 	}
 	e.h.Closed(reason)
 }
@@ -524,7 +545,7 @@ func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.log.Enabled(r.Context(), slog.LevelDebug) {
 		s.log.LogAttrs(r.Context(), slog.LevelDebug, s.msgOpened, slog.String("transport", "polling"),
-			slog.String("eio", redactSID(e.id)), slog.String("sid", redactAuth(e.auth)), slog.String("remote", auth.RemoteAddr(r, s.cfg.TrustedProxies)))
+			slog.String("eio", connectsid.Redact(e.id)), slog.String("sid", redactAuth(e.auth)), slog.String("remote", auth.RemoteAddr(r, s.cfg.TrustedProxies)))
 	}
 	e.h.Opened()
 }
@@ -579,14 +600,14 @@ func (e *Session) poll(w http.ResponseWriter, r *http.Request) {
 	// the probe at most.
 	for len(e.buf) == 0 && !e.closed && e.ws == nil {
 		var timeout <-chan time.Time
+		var timer *time.Timer
 		if e.upgrading {
 			left := upgradePollWait - time.Since(e.probedAt)
 			if left <= 0 {
 				break
 			}
-			t := time.NewTimer(left)
-			defer t.Stop()
-			timeout = t.C
+			timer = time.NewTimer(left)
+			timeout = timer.C
 		}
 		wake := make(chan struct{})
 		e.pollWake = wake
@@ -595,6 +616,9 @@ func (e *Session) poll(w http.ResponseWriter, r *http.Request) {
 		case <-wake:
 		case <-timeout:
 		case <-r.Context().Done():
+		}
+		if timer != nil {
+			timer.Stop() // not one per wake-up left for the function's end
 		}
 		e.mu.Lock()
 		if e.pollWake == wake {

@@ -196,6 +196,8 @@ type Hold struct {
 	sess *connectsid.Session
 	fn   func(Reason)
 
+	looked atomic.Int64 // unix nanoseconds of Active's last look at the session's touch
+
 	mu       sync.Mutex
 	ended    bool
 	released bool
@@ -244,10 +246,19 @@ func (h *Hold) Release() {
 
 // Active says the holder's client was active: the session's TTL is renewed
 // as Express renews it on a request, at most each Config.TouchInterval.
+// It runs on every message, so it takes the Tracker's lock only when its
+// own last look is an interval old.
 func (h *Hold) Active() {
-	if h.sid != "" {
-		h.t.touchIfDue(h.sid, h.sess)
+	every := h.t.cfg.TouchInterval
+	if h.sid == "" || every <= 0 {
+		return
 	}
+	now := time.Now().UnixNano()
+	if last := h.looked.Load(); last != 0 && now-last < int64(every) {
+		return
+	}
+	h.looked.Store(now)
+	h.t.touchIfDue(h.sid, h.sess)
 }
 
 // end calls the holder's end once and reports whether it was still held.

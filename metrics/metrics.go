@@ -4,7 +4,8 @@
 // collectors. No label carries a session ID or a user name: both are
 // unbounded and personal.
 //
-// A Metrics is an auth.Observer and a bridge.Observer; its Handler serves
+// A Metrics is an auth.Observer and a bridge.Observer (so a wsconn.Observer, a
+// liveness.Observer and an engineio Config.Observer too); its Handler serves
 // the text exposition format on a listener of its own (serve's
 // --metrics-listen), so the public port does not expose it.
 package metrics
@@ -93,10 +94,10 @@ func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 // Handshake counts one check of the gate (auth.Observer).
 func (m *Metrics) Handshake(door, result string) { m.handshakes.WithLabelValues(door, result).Inc() }
 
-// ConnectionOpened counts an accepted connection (bridge.Observer).
+// ConnectionOpened counts an accepted connection or Engine.IO session (wsconn.Observer).
 func (m *Metrics) ConnectionOpened(door string) { m.open.WithLabelValues(door).Inc() }
 
-// ConnectionClosed counts an ended connection (bridge.Observer).
+// ConnectionClosed counts an ended connection or Engine.IO session (wsconn.Observer).
 func (m *Metrics) ConnectionClosed(door, reason string) {
 	m.open.WithLabelValues(door).Dec()
 	m.ended.WithLabelValues(door, reason).Inc()

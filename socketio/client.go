@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/expressbridge/expressbridge/auth"
+	"github.com/expressbridge/expressbridge/internal/randid"
 	"github.com/expressbridge/expressbridge/engineio"
 	eioparser "github.com/expressbridge/expressbridge/engineio/parser"
 	"github.com/expressbridge/expressbridge/liveness"
@@ -185,7 +186,7 @@ func (c *client) connect(p parser.Packet) {
 		authData = json.RawMessage("{}")
 	}
 	// 4. The socket, in the room of its ID; then the namespace's handlers.
-	so := &Socket{id: SocketID(newID()), ns: ns, c: c, auth: authData, done: make(chan struct{})}
+	so := &Socket{id: SocketID(randid.New()), ns: ns, c: c, auth: authData, done: make(chan struct{})}
 	c.mu.Lock()
 	if c.over || c.sockets[ns.name] != nil {
 		c.mu.Unlock()

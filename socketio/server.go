@@ -12,8 +12,6 @@ package socketio
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -249,10 +247,3 @@ func (s *Server) Len() int { return s.eio.Len() }
 // limits, dropped before any handler ran, since the server started.
 func (s *Server) DroppedEvents() uint64 { return s.droppedEvents.Load() }
 
-// newID returns a random ID for a socket: 15 random bytes, 20 characters
-// of base64url.
-func newID() string {
-	var b [15]byte
-	rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
-}
