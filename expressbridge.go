@@ -71,7 +71,7 @@ var (
 	ErrShutdownTimeout = errors.New("expressbridge: shutdown did not finish in time")
 )
 
-// Config configures a Server. StoreURL (or Store) and the secrets are
+// Config configures a Server. StoreURL and Secrets (or Verifier) are
 // required; every other zero field takes the default named beside it.
 type Config struct {
 	// StoreURL names the app's session store (storeurl.Open's forms:

@@ -25,10 +25,8 @@ type httpErrorLog struct {
 }
 
 func newHTTPErrorLog(l *slog.Logger) *log.Logger {
-	return newHTTPErrorLogWith(&httpErrorLog{log: l, accepts: ratelog.Counter{Interval: acceptLogInterval}})
+	return log.New(&httpErrorLog{log: l, accepts: ratelog.Counter{Interval: acceptLogInterval}}, "", 0)
 }
-
-func newHTTPErrorLogWith(h *httpErrorLog) *log.Logger { return log.New(h, "", 0) }
 
 func (h *httpErrorLog) Write(p []byte) (int, error) {
 	line := strings.TrimSpace(string(p))

@@ -1,6 +1,7 @@
 package expressbridge
 
 import (
+	"log"
 	"log/slog"
 	"strings"
 	"testing"
@@ -17,7 +18,7 @@ func TestHTTPErrorLog(t *testing.T) {
 	now := time.Unix(1000, 0)
 	h := &httpErrorLog{log: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo})),
 		accepts: ratelog.Counter{Interval: acceptLogInterval, Now: func() time.Time { return now }}}
-	l := newHTTPErrorLogWith(h)
+	l := log.New(h, "", 0)
 	l.Print("http: TLS handshake error from 1.2.3.4:5: EOF")
 	for range 500 { // net/http retries every few ms
 		l.Print("http: Accept error: accept tcp 127.0.0.1:8081: accept4: too many open files; retrying in 5ms")

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/expressbridge/expressbridge/auth/diagnose"
 	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/connectsid/redisstore"
+	"github.com/expressbridge/expressbridge/connectsid/storeurl"
 )
 
 // Defaults, each express-session's or connect-redis's.
@@ -114,17 +114,9 @@ func (o *sessionOptions) addStoreFlags(cmd *cobra.Command) {
 	bindEnv(fs, "disable-touch", envDisableTouch)
 }
 
-// scrubURL removes the store URL and its password from msg: url.Parse's
-// errors quote the whole URL.
-func (o *sessionOptions) scrubURL(msg string) string {
-	msg = strings.ReplaceAll(msg, o.storeURL(), o.redact())
-	if u, err := url.Parse(o.storeURL()); err == nil && u.User != nil {
-		if pw, ok := u.User.Password(); ok && pw != "" {
-			msg = strings.ReplaceAll(msg, pw, "xxxxx")
-		}
-	}
-	return msg
-}
+// scrubURL removes the store URL and its password from msg
+// (storeurl.Scrub).
+func (o *sessionOptions) scrubURL(msg string) string { return storeurl.Scrub(msg, o.storeURL()) }
 
 // explain turns an error of connectsid or redisstore into what the user
 // sees: its code, a message without secrets or whole cookies, a hint of what
@@ -187,7 +179,7 @@ func (n flagNames) Name(s diagnose.Setting) string {
 		}
 		return "--secret-file"
 	case diagnose.SettingStoreURL:
-		if k, _ := storeKind(n.o.storeURL()); k == kindPostgres {
+		if k, _ := storeKind(n.o.storeURL()); k == storeurl.Postgres {
 			return "--store-url / " + envStoreURL
 		}
 		return "--redis-url / " + envRedisURL

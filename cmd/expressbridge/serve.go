@@ -104,7 +104,8 @@ chat: "hello" {user} on connect, "say" TEXT → "said" {user, text} to every
 socket, "whoami" with an ack → the session's app fields; when the session
 ends, "session-ended" {reason}, then the server disconnects the socket.
 
-GET /healthz answers 200 while Redis answers, 503 otherwise. SIGINT or
+GET /healthz answers 200 while the store answers, 503 otherwise; GET /readyz
+also needs the session watch running (what a load balancer should use). SIGINT or
 SIGTERM stop accepting, close every connection with 1001 and exit within
 --shutdown-timeout.`,
 		Example: `  SESSION_SECRET='keyboard cat' expressbridge serve \
@@ -121,7 +122,7 @@ SIGTERM stop accepting, close every connection with 1001 and exit within
 	bindEnv(fs, "listen", "EXPRESSBRIDGE_LISTEN")
 	fs.StringVar(&so.path, "path", "/ws", "path of the WebSocket endpoint")
 	bindEnv(fs, "path", "EXPRESSBRIDGE_PATH")
-	fs.StringVar(&so.socketioPath, "socketio-path", "/socket.io/",
+	fs.StringVar(&so.socketioPath, "socketio-path", expressbridge.DefaultSocketIOPath,
 		"path of the Socket.IO endpoint (socket.io-client's path option); empty: no Socket.IO")
 	bindEnv(fs, "socketio-path", "EXPRESSBRIDGE_SOCKETIO_PATH")
 	// Socket.IO's own server options, under their names there, so that a
@@ -170,14 +171,14 @@ SIGTERM stop accepting, close every connection with 1001 and exit within
 		"how often open sessions are reloaded when Redis keyspace notifications are unavailable; "+
 			"on PostgreSQL without the notify trigger, 1s unless set")
 	bindEnv(fs, "revalidate-interval", "EXPRESSBRIDGE_REVALIDATE_INTERVAL")
-	fs.DurationVar(&so.touch, "touch-interval", time.Minute,
+	fs.DurationVar(&so.touch, "touch-interval", expressbridge.DefaultTouchInterval,
 		"renew an active session's TTL at most this often, as Express does on each request (0: never)")
 	bindEnv(fs, "touch-interval", "EXPRESSBRIDGE_TOUCH_INTERVAL")
 	fs.BoolVar(&so.closeOnStoreFail, "close-on-store-failure", false,
 		"ping Redis every second and close every connection (4503 store-unavailable) when it does not answer; "+
 			"by default connections stay open through an outage")
 	bindEnv(fs, "close-on-store-failure", "EXPRESSBRIDGE_CLOSE_ON_STORE_FAILURE")
-	fs.DurationVar(&so.shutdownTimeout, "shutdown-timeout", 10*time.Second, "bound on a graceful shutdown")
+	fs.DurationVar(&so.shutdownTimeout, "shutdown-timeout", expressbridge.DefaultShutdownTimeout, "bound on a graceful shutdown")
 	bindEnv(fs, "shutdown-timeout", "EXPRESSBRIDGE_SHUTDOWN_TIMEOUT")
 	fs.DurationVar(&so.idleTimeout, "idle-timeout", expressbridge.DefaultIdleTimeout,
 		"close a kept-alive HTTP connection idle for this long (above Socket.IO's ping interval, so that polling clients keep theirs)")
@@ -367,7 +368,7 @@ func (so *serveOptions) config(o *sessionOptions, g *gateOptions, ver *connectsi
 	switch {
 	case !so.pubsub.on || so.pubsub.off:
 		cfg.SingleInstance = true
-	case so.pubsub.url == "" && kind == kindPostgres:
+	case so.pubsub.url == "" && kind == storeurl.Postgres:
 		log.Info("no fan-out between instances: the store is PostgreSQL and --pubsub-url is not set; " +
 			"run one instance, or give every instance the same --pubsub-url")
 		cfg.SingleInstance = true

@@ -32,12 +32,6 @@ func sessions(st *storeurl.Store) sessionStore {
 	return st.Redis
 }
 
-// Store kinds, by the URL's scheme (storeurl's).
-const (
-	kindRedis    = storeurl.Redis
-	kindPostgres = storeurl.Postgres
-)
-
 // storeKind tells the store a URL names.
 func storeKind(rawURL string) (storeurl.Kind, error) {
 	k, err := storeurl.KindOf(rawURL)
@@ -95,7 +89,7 @@ func (o *sessionOptions) checkStoreFlags() (storeurl.Kind, error) {
 	if o.ttl <= 0 {
 		return "", usageErrorf("--ttl must be positive, not %v", o.ttl)
 	}
-	if kind == kindPostgres {
+	if kind == storeurl.Postgres {
 		if o.disableTTL {
 			return "", usageErrorf("--disable-ttl is connect-redis's: connect-pg-simple always writes expire")
 		}
@@ -131,7 +125,7 @@ func (o *sessionOptions) openStore(ctx context.Context) (*storeurl.Store, error)
 
 // badStore is storeurl's refusal of the flags' URL, in the flags' words.
 func (o *sessionOptions) badStore(kind storeurl.Kind, err error) error {
-	if kind == kindPostgres {
+	if kind == storeurl.Postgres {
 		e := usageErrorf("bad --store-url: %s", o.scrubURL(badCause(err)))
 		e.hint = "the form is postgres://user:pass@host:port/db[?sslmode=…]"
 		return e
@@ -191,7 +185,7 @@ or refused.`,
 	o.addStoreFlags(cmd)
 	cmd.Flags().BoolVar(&print, "print", false, "print the SQL instead of running it")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		if k, err := storeKind(o.storeURL()); err == nil && k != kindPostgres {
+		if k, err := storeKind(o.storeURL()); err == nil && k != storeurl.Postgres {
 			return usageErrorf("install-notify is for PostgreSQL (--store-url postgres://…): on Redis, serve switches " +
 				"keyspace notifications on by itself")
 		}

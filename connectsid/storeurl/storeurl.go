@@ -120,7 +120,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	}
 	client, err := redisstore.OpenURL(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %s", ErrBadURL, redisstore.Redact(rawURL), scrub(err.Error(), rawURL))
+		return nil, fmt.Errorf("%w: %s: %s", ErrBadURL, redisstore.Redact(rawURL), Scrub(err.Error(), rawURL))
 	}
 	st := redisstore.New(client, redisstore.Options{
 		Prefix:       opts.Prefix,
@@ -153,9 +153,9 @@ func openPostgres(ctx context.Context, rawURL string, opts Options) (*Store, err
 	return &Store{Kind: Postgres, URL: pgstore.Redact(rawURL), PG: st, close: pool.Close}, nil
 }
 
-// scrub removes rawURL and its password from msg: url.Parse's errors
-// quote the whole URL.
-func scrub(msg, rawURL string) string {
+// Scrub removes rawURL and its password from msg (url.Parse's errors
+// quote the whole URL), leaving Redact's form of it.
+func Scrub(msg, rawURL string) string {
 	msg = strings.ReplaceAll(msg, rawURL, Redact(rawURL))
 	if u, err := url.Parse(rawURL); err == nil && u.User != nil {
 		if pw, ok := u.User.Password(); ok && pw != "" {
