@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/expressbridge/expressbridge/auth"
-	"github.com/expressbridge/expressbridge/internal/randid"
 	"github.com/expressbridge/expressbridge/engineio"
 	eioparser "github.com/expressbridge/expressbridge/engineio/parser"
+	"github.com/expressbridge/expressbridge/internal/randid"
 	"github.com/expressbridge/expressbridge/liveness"
 	"github.com/expressbridge/expressbridge/socketio/parser"
 	"github.com/expressbridge/expressbridge/wsconn"

@@ -246,4 +246,3 @@ func (s *Server) Len() int { return s.eio.Len() }
 // DroppedEvents returns how many events clients sent over their rate
 // limits, dropped before any handler ran, since the server started.
 func (s *Server) DroppedEvents() uint64 { return s.droppedEvents.Load() }
-
