@@ -1,7 +1,6 @@
 package liveness
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -16,15 +15,11 @@ import (
 func (t *Tracker) Healthz(conns func() int) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		if p, ok := t.store.(Pinger); ok {
-			ctx, cancel := context.WithTimeout(r.Context(), t.cfg.Timeout)
-			defer cancel()
-			if err := p.Ping(ctx); err != nil {
-				w.Header().Set("Retry-After", "2")
-				w.WriteHeader(http.StatusServiceUnavailable)
-				json.NewEncoder(w).Encode(map[string]string{"status": "unavailable", "error": connectsid.CodeStoreUnavailable})
-				return
-			}
+		if err := t.ping(r.Context()); err != nil {
+			w.Header().Set("Retry-After", "2")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			json.NewEncoder(w).Encode(map[string]string{"status": "unavailable", "error": connectsid.CodeStoreUnavailable})
+			return
 		}
 		json.NewEncoder(w).Encode(map[string]any{"status": "ok", "connections": conns()})
 	})

@@ -42,12 +42,20 @@ func (t *Tracker) Ready(ctx context.Context) error {
 	if t.watchState.Load() == watchStopped {
 		return ErrNotWatching
 	}
-	if p, ok := t.store.(Pinger); ok {
-		ctx, cancel := context.WithTimeout(ctx, t.cfg.Timeout)
-		defer cancel()
-		if err := p.Ping(ctx); err != nil {
-			return errors.Join(connectsid.ErrStoreUnavailable, err)
-		}
+	return t.ping(ctx)
+}
+
+// ping is nil when the store answers within the Tracker's timeout, or
+// cannot be pinged; otherwise it wraps connectsid.ErrStoreUnavailable.
+func (t *Tracker) ping(ctx context.Context) error {
+	p, ok := t.store.(Pinger)
+	if !ok {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, t.cfg.Timeout)
+	defer cancel()
+	if err := p.Ping(ctx); err != nil {
+		return errors.Join(connectsid.ErrStoreUnavailable, err)
 	}
 	return nil
 }
