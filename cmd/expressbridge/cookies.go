@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/expressbridge/expressbridge/connectsid"
+	"github.com/expressbridge/expressbridge/connectsid/storeurl"
 )
 
 // maxInput bounds what is read from stdin. Node refuses request headers
@@ -34,8 +37,14 @@ When the cookie verifies with a secret other than the first, a note on
 stderr says so: cookies signed with an older secret are still in use, so
 that secret cannot be retired yet.
 
+With --store-url cookie-session: it reads an app on cookie-session instead:
+COOKIE is the Cookie header with both cookies (session=…; session.sig=…),
+verified with the keys (the secrets) and keygrip's algorithm, and what it
+prints is the session's JSON; a refusal says which cookie is missing, that
+no key verifies, or that the value is not a session.
+
 Exit status: 0 verified, 1 refused (the code says why: no-cookie, not-signed,
-bad-signature, malformed), 2 usage error.`,
+bad-signature, malformed, malformed-session), 2 usage error.`,
 		Example: `  export SESSION_SECRET='keyboard cat'
   expressbridge unsign 's%3Ad-L9xbwSXrMcxjPo6X_sFHJSTgb3vlOR.rPdcmAd8H7LnDrih7JlnEAc5ob49dAfrkjmDX6FZaPs'
   expressbridge unsign 'theme=dark; connect.sid=s%3Ad-L9xbwSXrMcxjPo6X_sFHJSTgb3vlOR.rPdcmAd8H7LnDrih7JlnEAc5ob49dAfrkjmDX6FZaPs'
@@ -44,10 +53,17 @@ bad-signature, malformed), 2 usage error.`,
 	}
 	o := &sessionOptions{a: a}
 	o.addCookieFlags(cmd)
+	cmd.Flags().StringVar(&o.storeURLFlag, "store-url", "",
+		"cookie-session: (?algorithm=sha256|sha512 for new Keygrip(keys, alg)) verifies cookie-session's two cookies "+
+			"and prints the session; other stores' URLs are not used by unsign")
+	bindEnv(cmd.Flags(), "store-url", envStoreURL)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		in, err := a.cookieInput(args)
 		if err != nil {
 			return err
+		}
+		if k, kerr := storeKind(o.storeURLFlag); o.storeURLFlag != "" && kerr == nil && k == storeurl.CookieSession {
+			return o.unsignCookieSession(in)
 		}
 		sid, idx, err := o.unsign(parseCookieArg(in))
 		if err != nil {
@@ -177,6 +193,47 @@ func (o *sessionOptions) unsign(c cookieArg) (sid string, secretIndex int, err e
 		return v.FromHeader(c.text, o.cookieName)
 	}
 	return v.Unsign(connectsid.DecodeValue(c.text))
+}
+
+// unsignCookieSession verifies cookie-session's cookies in a Cookie header
+// and prints the session's JSON (its fields, as the app reads them).
+func (o *sessionOptions) unsignCookieSession(in string) error {
+	o.cookieSessionOK = true
+	st, err := storeurl.Open(context.Background(), o.storeURLFlag, storeurl.Options{})
+	if err != nil {
+		return usageErrorf("bad --store-url: %v", err)
+	}
+	c, err := o.codec(st.CookieAlgorithm)
+	if err != nil {
+		return err
+	}
+	header := strings.TrimSpace(in)
+	if len(header) >= len("Cookie:") && strings.EqualFold(header[:len("Cookie:")], "Cookie:") {
+		header = strings.TrimSpace(header[len("Cookie:"):])
+	}
+	o.header = header
+	sid, idx, sess, err := c.FromHeader(header)
+	if err != nil {
+		e := o.explain(err)
+		if ce, ok := e.(*cliError); ok && idx >= 0 {
+			ce.msg += fmt.Sprintf(" (signature verified with key %d of %d)", idx+1, c.Keys())
+		}
+		return e
+	}
+	if idx > 0 {
+		o.a.note("verified with key %d of %d; cookies signed with older keys are still in use", idx+1, c.Keys())
+	}
+	if o.a.json {
+		o.a.writeJSON(struct {
+			OK       bool            `json:"ok"`
+			SID      string          `json:"sid"`
+			KeyIndex int             `json:"keyIndex"`
+			Session  json.RawMessage `json:"session"`
+		}{true, sid, idx, sess.AppJSON()})
+		return nil
+	}
+	fmt.Fprintln(o.a.stdout, string(sess.AppJSON()))
+	return nil
 }
 
 // noteRotation tells the operator that a cookie verified with an older
