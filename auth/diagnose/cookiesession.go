@@ -67,7 +67,11 @@ func diagnoseCookieSession(ctx context.Context, cfg Config, input string, header
 func (d *run) csCookie(header string, st auth.StepInfo) bool {
 	name := d.gate.CookieName
 	if st.Refusal == nil {
-		d.pass(auth.StepCookie, fmt.Sprintf("%s found, with %s.sig", OneLine(name), OneLine(name)))
+		msg := fmt.Sprintf("%s found, with %s.sig", OneLine(name), OneLine(name))
+		if sig, ok := cookiesession.Lookup(header, name+".sig"); !ok || sig == "" {
+			msg = fmt.Sprintf("%s found", OneLine(name))
+		}
+		d.pass(auth.StepCookie, msg)
 		return true
 	}
 	if _, found := cookiesession.Lookup(header, name); found {

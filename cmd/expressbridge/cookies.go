@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/expressbridge/expressbridge/connectsid"
+	"github.com/expressbridge/expressbridge/connectsid/cookiesession"
 	"github.com/expressbridge/expressbridge/connectsid/storeurl"
 )
 
@@ -215,8 +217,15 @@ func (o *sessionOptions) unsignCookieSession(in string) error {
 	sid, idx, sess, err := c.FromHeader(header)
 	if err != nil {
 		e := o.explain(err)
-		if ce, ok := e.(*cliError); ok && idx >= 0 {
-			ce.msg += fmt.Sprintf(" (signature verified with key %d of %d)", idx+1, c.Keys())
+		if ce, ok := e.(*cliError); ok {
+			switch {
+			case idx >= 0:
+				ce.msg += fmt.Sprintf(" (signature verified with key %d of %d)", idx+1, c.Keys())
+			case errors.Is(err, cookiesession.ErrNoSignature):
+				ce.hint = "pass the whole Cookie header, both cookies: " + c.Name() + "=…; " + c.Name() + ".sig=…"
+			case errors.Is(err, cookiesession.ErrBadSignature):
+				ce.hint += cookieSessionAlgHint
+			}
 		}
 		return e
 	}
@@ -234,6 +243,15 @@ func (o *sessionOptions) unsignCookieSession(in string) error {
 	}
 	fmt.Fprintln(o.a.stdout, string(sess.AppJSON()))
 	return nil
+}
+
+// cookieSessionAlgHint follows a bad-signature hint for cookie-session.
+const cookieSessionAlgHint = "; and keygrip's algorithm: an app that passes new Keygrip(keys, 'sha256') needs --store-url 'cookie-session:?algorithm=sha256'"
+
+// isCookieSession reports whether the store URL is cookie-session's.
+func (o *sessionOptions) isCookieSession() bool {
+	k, err := storeKind(o.storeURL())
+	return err == nil && k == storeurl.CookieSession
 }
 
 // noteRotation tells the operator that a cookie verified with an older

@@ -159,6 +159,9 @@ func (o *sessionOptions) checks(r *diagnose.Report) []check {
 			SID: f.SID, Secret: f.Secret, Secrets: f.Secrets, TTLSeconds: ttlSeconds(f.TTL), Fields: f.Fields, User: f.User}
 		if f.Code == connectsid.CodeBadSignature && f.Secrets > 0 {
 			c.Hint = o.secretHint(true) // the secrets' source is the command line's
+			if o.cookieSessionOK && o.isCookieSession() {
+				c.Hint += cookieSessionAlgHint
+			}
 		}
 		for _, d := range f.Details {
 			c.Details = append(c.Details, o.scrubURL(d.Format(names)))
