@@ -90,7 +90,8 @@ func TestMaxConnectionAge(t *testing.T) {
 	ctx := context.Background()
 	keys := []string{"age key"}
 	app := testenv.StartNodeApp(t, testenv.NodeAppConfig{StoreFlavor: "cookie-session", Secrets: keys})
-	sv := startServe(t, keys, nil, "--store-url", "cookie-session:", "--allow-origin", app.URL(), "--max-connection-age", "2s")
+	sv := startServe(t, keys, nil, "--store-url", "cookie-session:", "--allow-origin", app.URL(), "--max-connection-age", "2s",
+		"--metrics-listen", "127.0.0.1:0")
 	cookie := app.Login(ctx, t, "max")
 	c := wsHello(t, sv, app.URL(), cookie, "max")
 	c.SetReadDeadline(time.Now().Add(20 * time.Second))
@@ -104,6 +105,14 @@ func TestMaxConnectionAge(t *testing.T) {
 	}
 	testenv.RunNode(t, 90*time.Second, []string{"APP_URL=" + app.URL(), "BRIDGE_URL=http://" + sv.base, "COOKIE=" + cookie},
 		"test/socketio-client.js", "max-connection-age")
+	// The metrics count the reason on each door (Socket.IO: polling, then
+	// websocket; a reconnected socket may reach its age too before it closes).
+	testenv.WaitFor(t, 20*time.Second, "max-connection-age counted on both doors", func() bool {
+		body := get(t, "http://"+sv.metrics+"/metrics")
+		ws, _ := metricValue(body, `expressbridge_connections_closed_total{door="ws",reason="max-connection-age"}`)
+		sio, _ := metricValue(body, `expressbridge_connections_closed_total{door="socket.io",reason="max-connection-age"}`)
+		return ws >= 1 && sio >= 2
+	})
 }
 
 func wsHello(t *testing.T, sv *served, origin, cookie, user string) *websocket.Conn {
