@@ -97,16 +97,28 @@ it prints a whole Cookie header instead, ready for curl or a WebSocket
 client.
 
 The secrets come from --secret-file (the first line signs) or, without it,
-from ` + envSecret + `.`,
+from ` + envSecret + `.
+
+With --store-url cookie-session: the argument is the session's JSON (as
+JSON.stringify(req.session) writes it), and sign prints the Cookie header
+with the two cookies cookie-session sets for it, signed with the first key.`,
 		Example: `  export SESSION_SECRET='keyboard cat'
   expressbridge sign d-L9xbwSXrMcxjPo6X_sFHJSTgb3vlOR
+  expressbridge sign --store-url cookie-session: '{"loggedIn":true,"username":"alice"}'
   curl -H "$(expressbridge sign --header "$SID")" http://localhost:3000/me`,
 		Args: cobra.ExactArgs(1),
 	}
 	o := &sessionOptions{a: a}
 	o.addCookieFlags(cmd)
 	cmd.Flags().BoolVar(&header, "header", false, "print a Cookie header: Cookie: NAME=VALUE (NAME from --cookie-name)")
+	cmd.Flags().StringVar(&o.storeURLFlag, "store-url", "",
+		"cookie-session: (?algorithm=sha256|sha512): SID is then the session's JSON, and what is printed is the Cookie header "+
+			"with both cookies cookie-session would set for it")
+	bindEnv(cmd.Flags(), "store-url", envStoreURL)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if o.storeURLFlag != "" && o.isCookieSession() {
+			return o.signCookieSession(args[0])
+		}
 		sid := args[0]
 		switch {
 		case sid == "":
@@ -242,6 +254,35 @@ func (o *sessionOptions) unsignCookieSession(in string) error {
 		return nil
 	}
 	fmt.Fprintln(o.a.stdout, string(sess.AppJSON()))
+	return nil
+}
+
+// signCookieSession prints the Cookie header cookie-session's browser
+// sends back for a session whose JSON is record: session=…; session.sig=….
+func (o *sessionOptions) signCookieSession(record string) error {
+	st, err := storeurl.Open(context.Background(), o.storeURLFlag, storeurl.Options{})
+	if err != nil {
+		return usageErrorf("bad --store-url: %v", err)
+	}
+	c, err := o.codec(st.CookieAlgorithm)
+	if err != nil {
+		return err
+	}
+	if _, err := cookiesession.Decode("x", cookiesession.Encode([]byte(record))); err != nil || len(record) > connectsid.MaxValueLen {
+		return usageErrorf("with --store-url cookie-session:, the argument is the session's JSON object, such as '{\"loggedIn\":true,\"username\":\"alice\"}'")
+	}
+	line := c.Header([]byte(record))
+	if o.a.json {
+		value, sig := c.Cookies([]byte(record))
+		o.a.writeJSON(struct {
+			OK     bool   `json:"ok"`
+			Value  string `json:"value"`
+			Sig    string `json:"sig"`
+			Header string `json:"header"`
+		}{true, value, sig, "Cookie: " + line})
+		return nil
+	}
+	fmt.Fprintln(o.a.stdout, "Cookie: "+line)
 	return nil
 }
 

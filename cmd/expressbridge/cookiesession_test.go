@@ -57,6 +57,9 @@ func TestCookieSession(t *testing.T) {
 	cli(t, env, "", "doctor", rotated).want(t, exitOK, []string{"verified with key 2 of 2 (HMAC-SHA1) — a rotation is in progress"}, nil)
 	cli(t, env, "", "doctor", session).want(t, exitRefused, []string{"✘ signature  no session.sig cookie beside session"}, nil)
 	cli(t, env, "", "doctor", forged).want(t, exitRefused, []string{"✘ signature  no key verifies session.sig (2 keys tried, HMAC-SHA1)"}, nil)
+	// sign writes what the real app set at the login, byte for byte.
+	cli(t, env, "", "sign", "--store-url", "cookie-session:", `{"loggedIn":true,"username":"alice"}`).want(t, exitOK,
+		[]string{"Cookie: " + cookie + "\n"}, nil)
 	cli(t, env, "", "unsign", "--store-url", "cookie-session:", cookie).want(t, exitOK, []string{`"username":"alice"`}, nil)
 	cli(t, env, "", "unsign", "--store-url", "cookie-session:", rotated).want(t, exitOK, []string{`"username":"bob"`},
 		[]string{"verified with key 2 of 2"})
