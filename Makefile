@@ -31,11 +31,12 @@ vet:
 	$(GO) vet ./...
 
 ## vectors: regenerate the vectors from the real npm packages: cookies
-## (testdata/), and the Socket.IO Redis adapter's messages
+## (testdata/), cookie-session's (connectsid/cookiesession/testdata/), and the Socket.IO Redis adapter's messages
 ## (adapter/redisadapter/wire/testdata/, which `test` checks against the
 ## packages each run in TestAdapterVectorsMatchNode).
 vectors: deps
 	cd node-app && node scripts/gen-vectors.js ../testdata/cookies.json
+	cd node-app && node scripts/gen-cookiesession-vectors.js ../connectsid/cookiesession/testdata/vectors.json
 	EXPRESSBRIDGE_UPDATE_VECTORS=1 $(GO) test -count=1 -run '^TestAdapterVectorsMatchNode$$' ./adapter/redisadapter/wire
 
 ## vectors-check: regenerate into a temp folder and fail if Express's answers
@@ -47,7 +48,13 @@ vectors-check:
 	  diff -q testdata/$$f $$tmp/$$f >/dev/null || { \
 	    echo "vectors-check: testdata/$$f differs from what the real npm packages say now:"; \
 	    diff testdata/$$f $$tmp/$$f | head -20; echo "run 'make vectors' if the change is intended"; exit 1; }; \
-	done && echo "vectors-check: testdata/ agrees with the real npm packages"
+	done && \
+	(cd node-app && node scripts/gen-cookiesession-vectors.js $$tmp/cookiesession.json 2>/dev/null) && \
+	{ diff -q connectsid/cookiesession/testdata/vectors.json $$tmp/cookiesession.json >/dev/null || { \
+	    echo "vectors-check: connectsid/cookiesession/testdata/vectors.json differs from what the real npm packages say now:"; \
+	    diff connectsid/cookiesession/testdata/vectors.json $$tmp/cookiesession.json | head -20; \
+	    echo "run 'make vectors' if the change is intended"; exit 1; }; } && \
+	echo "vectors-check: testdata/ agrees with the real npm packages"
 
 ## demo: Redis + the Express app + the Go bridge; prints the URL to open.
 demo: deps build
@@ -91,7 +98,8 @@ fuzz:
 	          FuzzChatMessage:./examples/chat FuzzTruthyText:./auth FuzzDecodePayload:./engineio/parser FuzzDecode:./socketio/parser FuzzArrayLen:./socketio/parser \
 	          FuzzDecodeBroadcast:./adapter/redisadapter/wire FuzzDecodeRequest:./adapter/redisadapter/wire \
 	          FuzzDecodeResponse:./adapter/redisadapter/wire FuzzDecodeClusterMessage:./adapter/redisadapter/wire \
-	          FuzzDecodeJSONValue:./adapter/redisadapter/wire FuzzQuoteIdent:./connectsid/pgstore FuzzParsePayload:./connectsid/pgstore; do \
+	          FuzzDecodeJSONValue:./adapter/redisadapter/wire FuzzQuoteIdent:./connectsid/pgstore FuzzParsePayload:./connectsid/pgstore \
+	          FuzzFromHeader:./connectsid/cookiesession FuzzDecode:./connectsid/cookiesession; do \
 	  name=$${t%%:*}; pkg=$${t#*:}; echo "== $$name ($(FUZZTIME))"; \
 	  $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	done

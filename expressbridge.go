@@ -24,6 +24,7 @@ import (
 	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/bridge"
 	"github.com/expressbridge/expressbridge/connectsid"
+	"github.com/expressbridge/expressbridge/connectsid/cookiesession"
 	"github.com/expressbridge/expressbridge/connectsid/redisstore"
 	"github.com/expressbridge/expressbridge/connectsid/storeurl"
 	"github.com/expressbridge/expressbridge/internal/defaults"
@@ -75,7 +76,9 @@ var (
 // required; every other zero field takes the default named beside it.
 type Config struct {
 	// StoreURL names the app's session store (storeurl.Open's forms:
-	// redis://, rediss://, redis+cluster://, Sentinel, postgres://).
+	// redis://, rediss://, redis+cluster://, Sentinel, postgres://), or
+	// cookie-session: for an app whose sessions are its cookies
+	// (cookie-session; ?algorithm= for new Keygrip(keys, algorithm)).
 	StoreURL string
 	// StoreOptions are connect-redis's or connect-pg-simple's options.
 	// Timing is set by New. Expiry by cookie.expires is the gate's
@@ -83,10 +86,12 @@ type Config struct {
 	StoreOptions storeurl.Options
 
 	// Secrets are express-session's secret option, in its order; or
-	// Verifier, built from them elsewhere.
+	// Verifier, built from them elsewhere. For cookie-session they are its
+	// keys option (Verifier does not apply).
 	Secrets  []string
 	Verifier *connectsid.Verifier
-	// CookieName is express-session's name option (connect.sid).
+	// CookieName is express-session's name option (connect.sid), or
+	// cookie-session's (session).
 	CookieName string
 	// LoginField and UserField are dotted paths in the session record
 	// (auth.DefaultLoginField, auth.DefaultUserField).
@@ -153,6 +158,12 @@ type Config struct {
 	RevalidateInterval time.Duration
 	// TouchInterval (DefaultTouchInterval); negative: never touch.
 	TouchInterval time.Duration
+	// MaxConnectionAge, when positive, ends every connection (WebSocket
+	// and Socket.IO, either transport) after at most this long, with the
+	// reason max-connection-age, so that its client reconnects and is
+	// judged again (liveness.Config.MaxConnectionAge). Zero: never. With
+	// cookie-session it bounds how long a socket outlives a logout.
+	MaxConnectionAge time.Duration
 	// CloseOnStoreUnavailable closes every connection when a store ping
 	// fails (see bridge.Config).
 	CloseOnStoreUnavailable bool
@@ -204,8 +215,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
+	kind, err := storeurl.KindOf(cfg.StoreURL)
+	if err != nil {
+		return nil, fmt.Errorf("%w: StoreURL: %w", ErrConfig, err)
+	}
 	ver := cfg.Verifier
-	if ver == nil {
+	if ver == nil && kind != storeurl.CookieSession {
 		v, err := connectsid.NewVerifier(cfg.Secrets...)
 		if err != nil {
 			return nil, fmt.Errorf("%w: Secrets: %v", ErrConfig, err)
@@ -220,7 +235,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: StoreURL: %w", ErrConfig, err)
 	}
-	s := &Server{cfg: cfg, log: log, store: store, mux: http.NewServeMux(), ran: make(chan struct{}), secrets: ver.Secrets()}
+	s := &Server{cfg: cfg, log: log, store: store, mux: http.NewServeMux(), ran: make(chan struct{})}
 	ok := false
 	defer func() {
 		if !ok {
@@ -242,27 +257,44 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	// The store itself, not a wrapper: the bridge looks for what else it
 	// can do (GetMany for PostgreSQL's polls, Touch, Ping).
 	var sessions auth.Store
+	var cookies auth.CookieSessions
 	var watch liveness.WatchFunc
 	revalidate := cfg.RevalidateInterval
-	if store.PG != nil {
+	switch {
+	case store.Kind == storeurl.CookieSession:
+		if cfg.Verifier != nil {
+			return nil, fmt.Errorf("%w: Verifier is express-session's: cookie-session's keys are Secrets", ErrConfig)
+		}
+		codec, err := cookiesession.New(cookiesession.Config{Name: cfg.CookieName, Keys: cfg.Secrets, Algorithm: store.CookieAlgorithm})
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+		}
+		cookies, ver = codec, nil
+		s.secrets = codec.Keys()
+	case store.PG != nil:
 		sessions, watch = store.PG, store.PG.Watch
 		if revalidate == 0 {
 			revalidate = DefaultPostgresRevalidateInterval
 		}
-	} else {
+	default:
 		sessions, watch = store.Redis, store.Redis.Watch
 	}
-	s.gate, err = auth.New(auth.Config{
+	if ver != nil {
+		s.secrets = ver.Secrets()
+	}
+	gcfg := auth.Config{
 		Observer:       gateObs,
-		Verifier:       ver,
-		Store:          sessions,
+		Cookies:        cookies,
 		CookieName:     cfg.CookieName,
 		LoginField:     cfg.LoginField,
 		UserField:      cfg.UserField,
 		AcceptExpired:  cfg.AcceptExpired,
 		AllowedOrigins: cfg.AllowedOrigins,
-	})
-	if err != nil {
+	}
+	if cookies == nil {
+		gcfg.Verifier, gcfg.Store = ver, sessions
+	}
+	if s.gate, err = auth.New(gcfg); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	touch := cfg.TouchInterval
@@ -273,7 +305,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		touch = 0
 	}
 	lcfg := liveness.Config{Gate: s.gate, Watch: watch, RevalidateInterval: revalidate, TouchInterval: touch,
-		CloseOnStoreUnavailable: cfg.CloseOnStoreUnavailable, Timeout: cfg.HandshakeTimeout, Logger: log}
+		CloseOnStoreUnavailable: cfg.CloseOnStoreUnavailable, Timeout: cfg.HandshakeTimeout, Logger: log,
+		MaxConnectionAge: cfg.MaxConnectionAge}
 	if cfg.Metrics != nil {
 		lcfg.Observer = cfg.Metrics
 	}
@@ -388,6 +421,9 @@ func (c *Config) check() error {
 	if c.IdleTimeout < 0 {
 		return fmt.Errorf("%w: IdleTimeout must be positive", ErrConfig)
 	}
+	if c.MaxConnectionAge < 0 {
+		return fmt.Errorf("%w: MaxConnectionAge must not be negative", ErrConfig)
+	}
 	if !strings.HasPrefix(c.WebSocketPath, "/") {
 		return fmt.Errorf("%w: WebSocketPath must start with /, not %q", ErrConfig, c.WebSocketPath)
 	}
@@ -433,13 +469,20 @@ func (s *Server) openFanout() error {
 		bus := s.bus
 		s.closeFanout = func() { _ = bus.Close() }
 	default:
-		return fmt.Errorf("%w: the store is PostgreSQL and PubSubURL is not set: name the Redis that carries "+
-			"the fan-out between instances, or set SingleInstance", ErrConfig)
+		return fmt.Errorf("%w: the store is %s and PubSubURL is not set: name the Redis that carries "+
+			"the fan-out between instances, or set SingleInstance", ErrConfig, storeKindName(s.store.Kind))
 	}
 	if cfg.PubSubSharded {
 		s.fanout += " (sharded)"
 	}
 	return nil
+}
+
+func storeKindName(k storeurl.Kind) string {
+	if k == storeurl.Postgres {
+		return "PostgreSQL"
+	}
+	return string(k)
 }
 
 // Handler serves the doors (Socket.IO, the WebSocket door when asked

@@ -26,6 +26,12 @@ func TestNewRefuses(t *testing.T) {
 			"PubSubURL is not set", expressbridge.ErrConfig},
 		{"socket.io path", expressbridge.Config{StoreURL: "redis://127.0.0.1:1", Secrets: []string{"s"}, SocketIOPath: "io"},
 			"SocketIOPath must start with /", expressbridge.ErrConfig},
+		{"cookie-session without fan-out", expressbridge.Config{StoreURL: "cookie-session:", Secrets: []string{"s"}},
+			"the store is cookie-session and PubSubURL is not set", expressbridge.ErrConfig},
+		{"cookie-session algorithm", expressbridge.Config{StoreURL: "cookie-session:?algorithm=md5", Secrets: []string{"s"}, SingleInstance: true},
+			"keygrip's algorithm", storeurl.ErrBadURL},
+		{"negative max age", expressbridge.Config{StoreURL: "cookie-session:", Secrets: []string{"s"}, MaxConnectionAge: -1},
+			"MaxConnectionAge must not be negative", expressbridge.ErrConfig},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv, err := expressbridge.New(context.Background(), tc.cfg)

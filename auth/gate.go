@@ -17,6 +17,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -46,11 +47,27 @@ type Store interface {
 	Get(ctx context.Context, sid string) (*connectsid.Session, error)
 }
 
-// Config configures a Gate. Verifier and Store are required; every other
-// zero field takes the default named beside it.
+// CookieSessions keeps each session whole in its cookie, as cookie-session
+// does: it finds, verifies and decodes the session in a Cookie header, in
+// place of the Verifier and the Store. FromHeader fails with errors that
+// wrap connectsid's sentinels (ErrNoCookie, ErrNotSigned, ErrBadSignature,
+// ErrMalformedSession); keyIndex is the key that verified, when one did.
+// cookiesession.Codec is one.
+type CookieSessions interface {
+	FromHeader(header string) (sid string, keyIndex int, sess *connectsid.Session, err error)
+	// Name is the session cookie's name.
+	Name() string
+}
+
+// Config configures a Gate. Verifier and Store are required, or else
+// Cookies; every other zero field takes the default named beside it.
 type Config struct {
 	Verifier *connectsid.Verifier
 	Store    Store
+	// Cookies, when set, reads sessions kept in the cookie (cookie-session)
+	// instead of Verifier and Store: there is then no store to reload a
+	// session from, and CookieName is Cookies.Name().
+	Cookies CookieSessions
 	// CookieName is express-session's name option (DefaultCookieName).
 	CookieName string
 	// LoginField is the dotted path of the field that marks a login
@@ -133,7 +150,12 @@ type Gate struct {
 // Verifier or Store is missing, a field path has an empty segment, the
 // timeout is negative, or an allowed origin is not an origin.
 func New(cfg Config) (*Gate, error) {
-	if cfg.Verifier == nil || cfg.Store == nil {
+	if cfg.Cookies != nil {
+		if cfg.Verifier != nil || cfg.Store != nil {
+			return nil, &usageError{"Config.Cookies replaces Config.Verifier and Config.Store: set one or the other"}
+		}
+		cfg.CookieName = cfg.Cookies.Name()
+	} else if cfg.Verifier == nil || cfg.Store == nil {
 		return nil, &usageError{"Config.Verifier and Config.Store are required"}
 	}
 	if cfg.Timeout < 0 {
@@ -223,6 +245,9 @@ func CookieHeader(r *http.Request) string {
 
 // CheckCookie walks the steps from the cookie on, for a Cookie header.
 func (g *Gate) CheckCookie(ctx context.Context, header string) (*Session, error) {
+	if g.cfg.Cookies != nil {
+		return g.checkCookieSession(ctx, header)
+	}
 	// 1. The cookie of the app's name.
 	value, ok := connectsid.Lookup(header, g.cfg.CookieName)
 	if !ok || value == "" {
@@ -235,8 +260,12 @@ func (g *Gate) CheckCookie(ctx context.Context, header string) (*Session, error)
 }
 
 // CheckValue walks the steps from the signature on, for a cookie's
-// decoded value ("s:<sid>.<signature>").
+// decoded value ("s:<sid>.<signature>"). With Config.Cookies a value is
+// not enough (its signature is another cookie): it is refused not-signed.
 func (g *Gate) CheckValue(ctx context.Context, value string) (*Session, error) {
+	if g.cfg.Cookies != nil {
+		return g.checkCookieSession(ctx, g.cfg.CookieName+"="+value)
+	}
 	// 2. The signature, with the app's secrets.
 	sid, idx, err := g.cfg.Verifier.Unsign(value)
 	if err != nil {
@@ -255,9 +284,52 @@ func (g *Gate) CheckValue(ctx context.Context, value string) (*Session, error) {
 	return s, err
 }
 
+// checkCookieSession is CheckCookie for sessions kept in the cookie: the
+// cookie, its signature and its decoding are Config.Cookies'; the record
+// and the login are judged as every store's are.
+func (g *Gate) checkCookieSession(ctx context.Context, header string) (*Session, error) {
+	sid, idx, sess, err := g.cfg.Cookies.FromHeader(header)
+	if err != nil {
+		step := StepSignature
+		if errors.Is(err, connectsid.ErrNoCookie) {
+			step = StepCookie
+		}
+		ref := refuse(step, err) // a value that is no session is the record's step
+		if ref.Step == StepRecord {
+			g.trace(ctx, StepInfo{Step: StepCookie})
+			g.trace(ctx, StepInfo{Step: StepSignature, SecretIndex: idx})
+			g.trace(ctx, StepInfo{Step: StepStore})
+		} else if ref.Step == StepSignature {
+			g.trace(ctx, StepInfo{Step: StepCookie})
+		}
+		g.trace(ctx, StepInfo{Step: ref.Step, Refusal: ref, Cause: err})
+		return nil, ref
+	}
+	g.trace(ctx, StepInfo{Step: StepCookie})
+	g.trace(ctx, StepInfo{Step: StepSignature, SID: sid, SecretIndex: idx})
+	s, err := g.Judge(ctx, sid, sess, nil)
+	if s != nil {
+		s.SecretIndex = idx
+	}
+	return s, err
+}
+
+// CookieSessions reports whether the gate reads sessions kept in the cookie
+// (Config.Cookies): there is no store to reload them from, nor anything to
+// revoke on a server.
+func (g *Gate) CookieSessions() bool { return g.cfg.Cookies != nil }
+
+// errNoStore is Recheck's refusal when sessions are kept in the cookie.
+var errNoStore = errors.New("sessions are kept in the cookie: there is no store to reload one from")
+
 // Recheck walks the steps from the store on, for a session ID already
-// verified: the doors call it to revalidate an open connection.
+// verified: the doors call it to revalidate an open connection. With
+// Config.Cookies there is no store: it refuses store-unavailable, which
+// leaves open connections as they are.
 func (g *Gate) Recheck(ctx context.Context, sid string) (*Session, error) {
+	if g.cfg.Store == nil {
+		return nil, refuse(StepStore, errors.Join(connectsid.ErrStoreUnavailable, errNoStore))
+	}
 	// 3. The record in the store, within the gate's timeout (a context
 	// of its own only when the caller's ends later: a second timer that
 	// cannot fire first is garbage on every handshake).
@@ -354,7 +426,7 @@ func (g *Gate) User(sess *connectsid.Session) (string, bool) {
 	return Text(raw)
 }
 
-// Store returns the store the gate reads.
+// Store returns the store the gate reads (nil with Config.Cookies).
 func (g *Gate) Store() Store { return g.cfg.Store }
 
 // Config returns the gate's configuration, defaults filled in.

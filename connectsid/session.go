@@ -27,6 +27,8 @@ type Session struct {
 	id      string
 	cookie  Cookie
 	members []member // the record's members in order, "cookie" included
+	// fieldsOnly: every member is an app field, "cookie" too (DecodeFields).
+	fieldsOnly bool
 }
 
 // member is one top-level member of the record, as JSON text.
@@ -154,7 +156,7 @@ func ceilSeconds(ms int64) int64 {
 func (s *Session) Keys() []string {
 	keys := make([]string, 0, len(s.members))
 	for _, m := range s.members {
-		if m.key != "cookie" {
+		if m.key != "cookie" || s.fieldsOnly {
 			keys = append(keys, m.key)
 		}
 	}
@@ -163,7 +165,7 @@ func (s *Session) Keys() []string {
 
 // Raw returns the JSON text of an app field.
 func (s *Session) Raw(key string) (json.RawMessage, bool) {
-	if i := s.index(key); i >= 0 && key != "cookie" {
+	if i := s.index(key); i >= 0 && (key != "cookie" || s.fieldsOnly) {
 		return json.RawMessage(s.members[i].raw), true
 	}
 	return nil, false
@@ -296,7 +298,7 @@ func (s *Session) appendObject(b []byte, withCookie bool) []byte {
 	b = append(b, '{')
 	first := true
 	for _, m := range s.members {
-		if !withCookie && m.key == "cookie" {
+		if !withCookie && m.key == "cookie" && !s.fieldsOnly {
 			continue
 		}
 		if !first {

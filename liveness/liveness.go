@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,6 +46,10 @@ const (
 	StoreUnavailable Reason = connectsid.CodeStoreUnavailable
 	// ShuttingDown: the Tracker is shutting down.
 	ShuttingDown Reason = auth.CodeShuttingDown
+	// MaxConnectionAge: the hold was open for Config.MaxConnectionAge. The
+	// session may be fine: the client reconnects, and its handshake is
+	// judged again (WebSocket close 1001, as for ShuttingDown).
+	MaxConnectionAge Reason = "max-connection-age"
 )
 
 // SessionEnded reports whether r means the Express session itself is over
@@ -127,6 +132,13 @@ type Config struct {
 	CloseOnStoreUnavailable bool
 	// Timeout bounds one store call (DefaultTimeout).
 	Timeout time.Duration
+	// MaxConnectionAge, when positive, ends each hold with
+	// MaxConnectionAge after at most this long (up to a tenth less, at
+	// random, so that connections opened together do not all reconnect
+	// together), so that clients re-authenticate: the one bound on how long
+	// a connection outlives a session nothing on a server can revoke
+	// (cookie-session's). Zero: never.
+	MaxConnectionAge time.Duration
 	// Observer, when set, hears resubscriptions.
 	Observer Observer
 	// Logger receives the Tracker's logs (slog.Default when nil). They
@@ -166,8 +178,8 @@ func New(cfg Config) (*Tracker, error) {
 	if cfg.Gate == nil {
 		return nil, errors.New("liveness: Config.Gate is required")
 	}
-	if cfg.RevalidateInterval < 0 || cfg.Timeout < 0 {
-		return nil, errors.New("liveness: Config.RevalidateInterval and Timeout must not be negative")
+	if cfg.RevalidateInterval < 0 || cfg.Timeout < 0 || cfg.MaxConnectionAge < 0 {
+		return nil, errors.New("liveness: Config.RevalidateInterval, Timeout and MaxConnectionAge must not be negative")
 	}
 	defaults.Set(&cfg.RevalidateInterval, DefaultRevalidateInterval)
 	defaults.Set(&cfg.Timeout, DefaultTimeout)
@@ -197,6 +209,7 @@ type Hold struct {
 	fn   func(Reason)
 
 	looked atomic.Int64 // unix nanoseconds of Active's last look at the session's touch
+	aged   *time.Timer  // ends the hold at Config.MaxConnectionAge; nil without
 
 	mu       sync.Mutex
 	ended    bool
@@ -218,6 +231,10 @@ func (t *Tracker) Follow(sid string, sess *connectsid.Session, since Mark, end f
 		return nil, ErrShuttingDown
 	}
 	t.holds[h] = struct{}{}
+	if age := t.cfg.MaxConnectionAge; age > 0 {
+		age -= rand.N(age/10 + 1)
+		h.aged = time.AfterFunc(age, func() { h.end(MaxConnectionAge) })
+	}
 	if sid != "" {
 		t.bySID[sid] = append(t.bySID[sid], h)
 		t.trackLocked(sid, sess)
@@ -234,6 +251,9 @@ func (h *Hold) Release() {
 	h.mu.Unlock()
 	if done {
 		return
+	}
+	if h.aged != nil {
+		h.aged.Stop()
 	}
 	t := h.t
 	t.mu.Lock()

@@ -16,6 +16,7 @@ const (
 	watchStopped       = iota // Run is not running
 	watchNotifications        // the store's watch reports changes
 	watchPolling              // open sessions are reloaded every RevalidateInterval
+	watchNothing              // sessions are kept in the cookie: nothing on a server to watch
 )
 
 // ErrNotWatching is Ready's error while Run is not running: open
@@ -23,10 +24,13 @@ const (
 var ErrNotWatching = errors.New("liveness: not watching session changes (Run is not running)")
 
 // Watching says how Run sees sessions end: "notifications" (the store's
-// watch), "polling" (revalidation every RevalidateInterval), or "" while
-// Run is not running.
+// watch), "polling" (revalidation every RevalidateInterval), "nothing"
+// (sessions kept in the cookie, auth.Gate.CookieSessions: nothing on a
+// server can end them), or "" while Run is not running.
 func (t *Tracker) Watching() string {
 	switch t.watchState.Load() {
+	case watchNothing:
+		return "nothing"
 	case watchNotifications:
 		return "notifications"
 	case watchPolling:
@@ -76,8 +80,17 @@ func (t *Tracker) setWatch(notifications bool) {
 // sessions that ended, until ctx ends. Without Config.Watch, or while the
 // watch cannot confirm notifications, it revalidates every open session
 // each Config.RevalidateInterval instead. With Config.CloseOnStoreUnavailable
-// it also pings the store every second. It returns ctx's error.
+// it also pings the store every second. For sessions kept in the cookie
+// (auth.Gate.CookieSessions) there is nothing to watch or reload: Run
+// only waits, and holds end by Config.MaxConnectionAge, End or Shutdown.
+// It returns ctx's error.
 func (t *Tracker) Run(ctx context.Context) error {
+	if t.gate.CookieSessions() {
+		t.watchState.Store(watchNothing)
+		defer t.watchState.Store(watchStopped)
+		<-ctx.Done()
+		return ctx.Err()
+	}
 	if t.cfg.CloseOnStoreUnavailable {
 		if p, ok := t.store.(Pinger); ok {
 			done := make(chan struct{})

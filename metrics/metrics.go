@@ -56,7 +56,7 @@ func New() *Metrics {
 		ended: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Name: "connections_closed_total",
 			Help: "Connections ended, by door and reason (logged-out, session-expired, session-changed, store-unavailable, " +
-				"slow-client, ping-timeout, client-closed, shutting-down, server-disconnect, rate-limited).",
+				"slow-client, ping-timeout, client-closed, shutting-down, server-disconnect, rate-limited, max-connection-age).",
 		}, []string{"door", "reason"}),
 		storeLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: Namespace, Name: "store_request_duration_seconds",

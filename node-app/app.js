@@ -85,6 +85,9 @@ function validUsername(body) {
  * genid option).
  */
 function createApp(config) {
+  if (config.storeFlavor === 'cookie-session') {
+    return require('./cookiesession').createApp(config, { loadExpress, wantsJSON, validUsername })
+  }
   const express = loadExpress(config.expressFlavor)
   const app = express()
 

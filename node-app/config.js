@@ -60,12 +60,17 @@ function fromEnv(env = process.env) {
     throw new ConfigError(`EXPRESS_FLAVOR must be 4 or 5, got ${JSON.stringify(expressFlavor)}`)
   }
   const storeFlavor = env.STORE_FLAVOR || 'connect-redis9'
-  const storeFlavors = ['connect-redis9', 'connect-redis8-ioredis', 'connect-redis9-cluster', 'connect-redis9-sentinel', 'connect-pg-simple']
+  const storeFlavors = ['connect-redis9', 'connect-redis8-ioredis', 'connect-redis9-cluster', 'connect-redis9-sentinel', 'connect-pg-simple', 'cookie-session']
   if (!storeFlavors.includes(storeFlavor)) {
     throw new ConfigError(`STORE_FLAVOR must be one of ${storeFlavors.join(', ')}, got ${JSON.stringify(storeFlavor)}`)
   }
   if (storeFlavor === 'connect-pg-simple' && !env.DATABASE_URL) {
     throw new ConfigError('STORE_FLAVOR=connect-pg-simple needs DATABASE_URL (postgres://user@host:port/db)')
+  }
+
+  const keygripAlgorithm = env.KEYGRIP_ALGORITHM || null
+  if (keygripAlgorithm !== null && !['sha1', 'sha256', 'sha512'].includes(keygripAlgorithm)) {
+    throw new ConfigError(`KEYGRIP_ALGORITHM must be sha1, sha256 or sha512, got ${JSON.stringify(keygripAlgorithm)}`)
   }
 
   const authFlavor = env.AUTH_FLAVOR || 'flag'
@@ -91,6 +96,7 @@ function fromEnv(env = process.env) {
     expressFlavor,
     storeFlavor,
     authFlavor,
+    keygripAlgorithm,
     testRoutes: flag(env.EXPRESSBRIDGE_TEST_ROUTES),
     databaseUrl: env.DATABASE_URL || null,
     pgTable: env.SESSION_PG_TABLE || null,

@@ -152,6 +152,9 @@ type run struct {
 }
 
 func diagnose(ctx context.Context, cfg Config, input string, header bool) (*Report, error) {
+	if cfg.Gate != nil && cfg.Gate.CookieSessions() {
+		return diagnoseCookieSession(ctx, cfg, input, header)
+	}
 	if cfg.Gate == nil || cfg.Store == nil || (cfg.Store.Redis == nil) == (cfg.Store.PG == nil) {
 		return nil, ErrConfig
 	}

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +13,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/expressbridge/expressbridge/connectsid"
+	"github.com/expressbridge/expressbridge/connectsid/cookiesession"
+	"github.com/expressbridge/expressbridge/connectsid/storeurl"
 )
 
 // maxInput bounds what is read from stdin. Node refuses request headers
@@ -34,8 +39,14 @@ When the cookie verifies with a secret other than the first, a note on
 stderr says so: cookies signed with an older secret are still in use, so
 that secret cannot be retired yet.
 
+With --store-url cookie-session: it reads an app on cookie-session instead:
+COOKIE is the Cookie header with both cookies (session=…; session.sig=…),
+verified with the keys (the secrets) and keygrip's algorithm, and what it
+prints is the session's JSON; a refusal says which cookie is missing, that
+no key verifies, or that the value is not a session.
+
 Exit status: 0 verified, 1 refused (the code says why: no-cookie, not-signed,
-bad-signature, malformed), 2 usage error.`,
+bad-signature, malformed, malformed-session), 2 usage error.`,
 		Example: `  export SESSION_SECRET='keyboard cat'
   expressbridge unsign 's%3Ad-L9xbwSXrMcxjPo6X_sFHJSTgb3vlOR.rPdcmAd8H7LnDrih7JlnEAc5ob49dAfrkjmDX6FZaPs'
   expressbridge unsign 'theme=dark; connect.sid=s%3Ad-L9xbwSXrMcxjPo6X_sFHJSTgb3vlOR.rPdcmAd8H7LnDrih7JlnEAc5ob49dAfrkjmDX6FZaPs'
@@ -44,10 +55,17 @@ bad-signature, malformed), 2 usage error.`,
 	}
 	o := &sessionOptions{a: a}
 	o.addCookieFlags(cmd)
+	cmd.Flags().StringVar(&o.storeURLFlag, "store-url", "",
+		"cookie-session: (?algorithm=sha256|sha512 for new Keygrip(keys, alg)) verifies cookie-session's two cookies "+
+			"and prints the session; other stores' URLs are not used by unsign")
+	bindEnv(cmd.Flags(), "store-url", envStoreURL)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		in, err := a.cookieInput(args)
 		if err != nil {
 			return err
+		}
+		if k, kerr := storeKind(o.storeURLFlag); o.storeURLFlag != "" && kerr == nil && k == storeurl.CookieSession {
+			return o.unsignCookieSession(in)
 		}
 		sid, idx, err := o.unsign(parseCookieArg(in))
 		if err != nil {
@@ -79,16 +97,28 @@ it prints a whole Cookie header instead, ready for curl or a WebSocket
 client.
 
 The secrets come from --secret-file (the first line signs) or, without it,
-from ` + envSecret + `.`,
+from ` + envSecret + `.
+
+With --store-url cookie-session: the argument is the session's JSON (as
+JSON.stringify(req.session) writes it), and sign prints the Cookie header
+with the two cookies cookie-session sets for it, signed with the first key.`,
 		Example: `  export SESSION_SECRET='keyboard cat'
   expressbridge sign d-L9xbwSXrMcxjPo6X_sFHJSTgb3vlOR
+  expressbridge sign --store-url cookie-session: '{"loggedIn":true,"username":"alice"}'
   curl -H "$(expressbridge sign --header "$SID")" http://localhost:3000/me`,
 		Args: cobra.ExactArgs(1),
 	}
 	o := &sessionOptions{a: a}
 	o.addCookieFlags(cmd)
 	cmd.Flags().BoolVar(&header, "header", false, "print a Cookie header: Cookie: NAME=VALUE (NAME from --cookie-name)")
+	cmd.Flags().StringVar(&o.storeURLFlag, "store-url", "",
+		"cookie-session: (?algorithm=sha256|sha512): SID is then the session's JSON, and what is printed is the Cookie header "+
+			"with both cookies cookie-session would set for it")
+	bindEnv(cmd.Flags(), "store-url", envStoreURL)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if o.storeURLFlag != "" && o.isCookieSession() {
+			return o.signCookieSession(args[0])
+		}
 		sid := args[0]
 		switch {
 		case sid == "":
@@ -177,6 +207,92 @@ func (o *sessionOptions) unsign(c cookieArg) (sid string, secretIndex int, err e
 		return v.FromHeader(c.text, o.cookieName)
 	}
 	return v.Unsign(connectsid.DecodeValue(c.text))
+}
+
+// unsignCookieSession verifies cookie-session's cookies in a Cookie header
+// and prints the session's JSON (its fields, as the app reads them).
+func (o *sessionOptions) unsignCookieSession(in string) error {
+	o.cookieSessionOK = true
+	st, err := storeurl.Open(context.Background(), o.storeURLFlag, storeurl.Options{})
+	if err != nil {
+		return usageErrorf("bad --store-url: %v", err)
+	}
+	c, err := o.codec(st.CookieAlgorithm)
+	if err != nil {
+		return err
+	}
+	header := strings.TrimSpace(in)
+	if len(header) >= len("Cookie:") && strings.EqualFold(header[:len("Cookie:")], "Cookie:") {
+		header = strings.TrimSpace(header[len("Cookie:"):])
+	}
+	o.header = header
+	sid, idx, sess, err := c.FromHeader(header)
+	if err != nil {
+		e := o.explain(err)
+		if ce, ok := e.(*cliError); ok {
+			switch {
+			case idx >= 0:
+				ce.msg += fmt.Sprintf(" (signature verified with key %d of %d)", idx+1, c.Keys())
+			case errors.Is(err, cookiesession.ErrNoSignature):
+				ce.hint = "pass the whole Cookie header, both cookies: " + c.Name() + "=…; " + c.Name() + ".sig=…"
+			case errors.Is(err, cookiesession.ErrBadSignature):
+				ce.hint += cookieSessionAlgHint
+			}
+		}
+		return e
+	}
+	if idx > 0 {
+		o.a.note("verified with key %d of %d; cookies signed with older keys are still in use", idx+1, c.Keys())
+	}
+	if o.a.json {
+		o.a.writeJSON(struct {
+			OK       bool            `json:"ok"`
+			SID      string          `json:"sid"`
+			KeyIndex int             `json:"keyIndex"`
+			Session  json.RawMessage `json:"session"`
+		}{true, sid, idx, sess.AppJSON()})
+		return nil
+	}
+	fmt.Fprintln(o.a.stdout, string(sess.AppJSON()))
+	return nil
+}
+
+// signCookieSession prints the Cookie header cookie-session's browser
+// sends back for a session whose JSON is record: session=…; session.sig=….
+func (o *sessionOptions) signCookieSession(record string) error {
+	st, err := storeurl.Open(context.Background(), o.storeURLFlag, storeurl.Options{})
+	if err != nil {
+		return usageErrorf("bad --store-url: %v", err)
+	}
+	c, err := o.codec(st.CookieAlgorithm)
+	if err != nil {
+		return err
+	}
+	if _, err := cookiesession.Decode("x", cookiesession.Encode([]byte(record))); err != nil || len(record) > connectsid.MaxValueLen {
+		return usageErrorf("with --store-url cookie-session:, the argument is the session's JSON object, such as '{\"loggedIn\":true,\"username\":\"alice\"}'")
+	}
+	line := c.Header([]byte(record))
+	if o.a.json {
+		value, sig := c.Cookies([]byte(record))
+		o.a.writeJSON(struct {
+			OK     bool   `json:"ok"`
+			Value  string `json:"value"`
+			Sig    string `json:"sig"`
+			Header string `json:"header"`
+		}{true, value, sig, "Cookie: " + line})
+		return nil
+	}
+	fmt.Fprintln(o.a.stdout, "Cookie: "+line)
+	return nil
+}
+
+// cookieSessionAlgHint follows a bad-signature hint for cookie-session.
+const cookieSessionAlgHint = "; and keygrip's algorithm: an app that passes new Keygrip(keys, 'sha256') needs --store-url 'cookie-session:?algorithm=sha256'"
+
+// isCookieSession reports whether the store URL is cookie-session's.
+func (o *sessionOptions) isCookieSession() bool {
+	k, err := storeKind(o.storeURL())
+	return err == nil && k == storeurl.CookieSession
 }
 
 // noteRotation tells the operator that a cookie verified with an older

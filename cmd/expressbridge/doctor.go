@@ -13,6 +13,7 @@ import (
 	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/auth/diagnose"
 	"github.com/expressbridge/expressbridge/connectsid"
+	"github.com/expressbridge/expressbridge/connectsid/storeurl"
 )
 
 // doctor hands one cookie to auth/diagnose, which asks the gate that serve
@@ -76,17 +77,23 @@ Exit status: 0 accepted, 1 refused, 2 usage error, 3 Redis unavailable.`,
 		if err != nil {
 			return err
 		}
-		v, err := o.verifier()
-		if err != nil {
-			return err
-		}
 		// The gate judges expiry; the store hands it every record.
+		o.cookieSessionOK = true
 		store, err := o.openStore(cmd.Context())
 		if err != nil {
 			return err
 		}
 		defer store.Close()
-		gate, err := g.gate(v, sessions(store), o.cookieName, nil, nil)
+		var gate *auth.Gate
+		if store.Kind == storeurl.CookieSession {
+			gate, err = o.cookieSessionGate(g, store.CookieAlgorithm)
+		} else {
+			v, verr := o.verifier()
+			if verr != nil {
+				return verr
+			}
+			gate, err = g.gate(v, sessions(store), o.cookieName, nil, nil)
+		}
 		if err != nil {
 			return err
 		}
@@ -94,7 +101,7 @@ Exit status: 0 accepted, 1 refused, 2 usage error, 3 Redis unavailable.`,
 			ShowIDs: do.showIDs, ShowValues: do.showValues}
 		diagnosis := diagnose.Value
 		arg := parseCookieArg(in)
-		if arg.kind == argHeader {
+		if arg.kind == argHeader || (store.Kind == storeurl.CookieSession && strings.Contains(arg.text, "=")) {
 			diagnosis = diagnose.Cookie
 		}
 		report, err := diagnosis(cmd.Context(), cfg, arg.text)
@@ -152,6 +159,9 @@ func (o *sessionOptions) checks(r *diagnose.Report) []check {
 			SID: f.SID, Secret: f.Secret, Secrets: f.Secrets, TTLSeconds: ttlSeconds(f.TTL), Fields: f.Fields, User: f.User}
 		if f.Code == connectsid.CodeBadSignature && f.Secrets > 0 {
 			c.Hint = o.secretHint(true) // the secrets' source is the command line's
+			if o.cookieSessionOK && o.isCookieSession() {
+				c.Hint += cookieSessionAlgHint
+			}
 		}
 		for _, d := range f.Details {
 			c.Details = append(c.Details, o.scrubURL(d.Format(names)))

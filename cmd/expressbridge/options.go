@@ -8,10 +8,12 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/auth/diagnose"
 	"github.com/expressbridge/expressbridge/connectsid"
+	"github.com/expressbridge/expressbridge/connectsid/cookiesession"
 	"github.com/expressbridge/expressbridge/connectsid/redisstore"
 	"github.com/expressbridge/expressbridge/connectsid/storeurl"
 )
@@ -61,9 +63,13 @@ type sessionOptions struct {
 	disableTTL   bool
 	disableTouch bool
 
-	v            *connectsid.Verifier // loaded on first use
-	secretSource string               // "--secret-file" or envSecret, for hints
-	header       string               // the Cookie header last read, for the no-cookie hint
+	cookieFlags *pflag.FlagSet // where --cookie-name is, to tell whether it was set
+	// cookieSessionOK: the command reads cookie-session's cookies (doctor,
+	// unsign); the others have no store to work on there.
+	cookieSessionOK bool
+	v               *connectsid.Verifier // loaded on first use
+	secretSource    string               // "--secret-file" or envSecret, for hints
+	header          string               // the Cookie header last read, for the no-cookie hint
 }
 
 // addSessionFlags puts the cookie and the store flags on cmd. This is what
@@ -83,8 +89,34 @@ func (o *sessionOptions) addCookieFlags(cmd *cobra.Command) {
 		"file of the app's secrets, one per line in the order of its secret option, the first signs; "+
 			"without it the variable "+envSecret+" holds the one secret")
 	bindEnv(fs, "secret-file", envSecretFile)
-	fs.StringVar(&o.cookieName, "cookie-name", defaultCookieName, "name of the session cookie (express-session's name option)")
+	fs.StringVar(&o.cookieName, "cookie-name", defaultCookieName,
+		"name of the session cookie (express-session's name option; with --store-url cookie-session: "+
+			"cookie-session's, whose default is "+cookiesession.DefaultName+")")
 	bindEnv(fs, "cookie-name", envCookieName)
+	o.cookieFlags = fs
+}
+
+// cookieSessionName gives --cookie-name cookie-session's default when the
+// user did not choose one: the store is cookie-session's.
+func (o *sessionOptions) cookieSessionName() {
+	if o.cookieFlags != nil && !o.cookieFlags.Changed("cookie-name") {
+		o.cookieName = cookiesession.DefaultName
+	}
+}
+
+// codec returns cookie-session's codec for the app's keys (the secrets),
+// --cookie-name and the store URL's algorithm.
+func (o *sessionOptions) codec(algorithm string) (*cookiesession.Codec, error) {
+	keys, err := o.secrets()
+	if err != nil {
+		return nil, err
+	}
+	o.cookieSessionName()
+	c, err := cookiesession.New(cookiesession.Config{Name: o.cookieName, Keys: keys, Algorithm: algorithm})
+	if err != nil {
+		return nil, usageErrorf("%v", err)
+	}
+	return c, nil
 }
 
 // addStoreFlags puts the store flags on cmd: the store's URL, then
@@ -270,6 +302,20 @@ func addGateFlags(cmd *cobra.Command) *gateOptions {
 			"(apps with rolling: true need it)")
 	bindEnv(fs, "accept-expired", envAcceptExpired)
 	return g
+}
+
+// cookieSessionGate builds the gate of these flags for cookie-session's
+// cookies, keygrip's algorithm given.
+func (o *sessionOptions) cookieSessionGate(g *gateOptions, algorithm string) (*auth.Gate, error) {
+	c, err := o.codec(algorithm)
+	if err != nil {
+		return nil, err
+	}
+	gate, err := auth.New(auth.Config{Cookies: c, LoginField: g.loginField, UserField: g.userField})
+	if err != nil {
+		return nil, usageErrorf("%s", strings.TrimPrefix(err.Error(), "auth: "))
+	}
+	return gate, nil
 }
 
 // gate builds the gate of these flags on v and store. Bad field paths and

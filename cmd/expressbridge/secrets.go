@@ -25,6 +25,21 @@ func (o *sessionOptions) verifier() (*connectsid.Verifier, error) {
 	if o.v != nil {
 		return o.v, nil
 	}
+	secrets, err := o.secrets()
+	if err != nil {
+		return nil, err
+	}
+	v, err := connectsid.NewVerifier(secrets...)
+	if err != nil { // cannot happen: blank lines were dropped; the message holds no secret
+		return nil, usageErrorf("%s: %v", o.secretSource, err)
+	}
+	o.v = v
+	return v, nil
+}
+
+// secrets returns the app's secrets (cookie-session's keys) from
+// --secret-file or the variable.
+func (o *sessionOptions) secrets() ([]string, error) {
 	var secrets []string
 	switch {
 	case o.secretFile != "":
@@ -39,12 +54,7 @@ func (o *sessionOptions) verifier() (*connectsid.Verifier, error) {
 	default:
 		return nil, usageErrorf("%s", noSecretMsg)
 	}
-	v, err := connectsid.NewVerifier(secrets...)
-	if err != nil { // cannot happen: blank lines were dropped; the message holds no secret
-		return nil, usageErrorf("%s: %v", o.secretSource, err)
-	}
-	o.v = v
-	return v, nil
+	return secrets, nil
 }
 
 // readSecretFile reads the secrets of path, one per line. Errors name the

@@ -52,6 +52,7 @@ type serveOptions struct {
 	revalidate       time.Duration
 	revalidateSet    bool // given on the command line or in the environment
 	touch            time.Duration
+	maxAge           time.Duration
 	closeOnStoreFail bool
 	gcPercent        int
 	cpuProfile       string
@@ -174,6 +175,10 @@ SIGTERM stop accepting, close every connection with 1001 and exit within
 	fs.DurationVar(&so.touch, "touch-interval", expressbridge.DefaultTouchInterval,
 		"renew an active session's TTL at most this often, as Express does on each request (0: never)")
 	bindEnv(fs, "touch-interval", "EXPRESSBRIDGE_TOUCH_INTERVAL")
+	fs.DurationVar(&so.maxAge, "max-connection-age", 0,
+		"end every connection (/ws and Socket.IO) after at most this long, reason max-connection-age, so that clients "+
+			"reconnect and are judged again; with cookie-session it bounds how long a socket outlives a logout (0: never)")
+	bindEnv(fs, "max-connection-age", "EXPRESSBRIDGE_MAX_CONNECTION_AGE")
 	fs.BoolVar(&so.closeOnStoreFail, "close-on-store-failure", false,
 		"ping Redis every second and close every connection (4503 store-unavailable) when it does not answer; "+
 			"by default connections stay open through an outage")
@@ -209,8 +214,14 @@ func (so *serveOptions) run(ctx context.Context, a *app, o *sessionOptions, g *g
 	if err != nil {
 		return err
 	}
-	ver, err := o.verifier()
-	if err != nil {
+	var ver *connectsid.Verifier
+	var keys []string // cookie-session's
+	if k, kerr := storeKind(o.storeURL()); kerr == nil && k == storeurl.CookieSession {
+		if keys, err = o.secrets(); err != nil {
+			return err
+		}
+		o.cookieSessionName()
+	} else if ver, err = o.verifier(); err != nil {
 		return err
 	}
 	if a.getenv("GOGC") == "" {
@@ -231,6 +242,7 @@ func (so *serveOptions) run(ctx context.Context, a *app, o *sessionOptions, g *g
 	if err != nil {
 		return err
 	}
+	cfg.Secrets = keys
 	// go-redis logs pool trouble on its own; route it through slog (its
 	// logger is its package's one, set once here by the program).
 	redis.SetLogger(redisLog{log})
@@ -361,6 +373,10 @@ func (so *serveOptions) config(o *sessionOptions, g *gateOptions, ver *connectsi
 	if so.revalidateSet {
 		cfg.RevalidateInterval = so.revalidate
 	}
+	if so.maxAge < 0 {
+		return cfg, usageErrorf("--max-connection-age must not be negative (0: never)")
+	}
+	cfg.MaxConnectionAge = so.maxAge
 	cfg.TouchInterval = so.touch
 	if so.touch == 0 {
 		cfg.TouchInterval = -1 // --touch-interval 0: never
@@ -368,8 +384,8 @@ func (so *serveOptions) config(o *sessionOptions, g *gateOptions, ver *connectsi
 	switch {
 	case !so.pubsub.on || so.pubsub.off:
 		cfg.SingleInstance = true
-	case so.pubsub.url == "" && kind == storeurl.Postgres:
-		log.Info("no fan-out between instances: the store is PostgreSQL and --pubsub-url is not set; " +
+	case so.pubsub.url == "" && (kind == storeurl.Postgres || kind == storeurl.CookieSession):
+		log.Info("no fan-out between instances: the store is " + storeName(kind) + " and --pubsub-url is not set; " +
 			"run one instance, or give every instance the same --pubsub-url")
 		cfg.SingleInstance = true
 	}

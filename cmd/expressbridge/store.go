@@ -83,11 +83,17 @@ func (o *sessionOptions) checkStoreFlags() (storeurl.Kind, error) {
 	kind, err := storeKind(o.storeURL())
 	if err != nil {
 		e := usageErrorf("bad %s %s: %v", o.storeFlag(), o.redact(), err)
-		e.hint = "the forms are redis://[user:pass@]host:port[/db] and postgres://user:pass@host:port/db"
+		e.hint = "the forms are redis://[user:pass@]host:port[/db], postgres://user:pass@host:port/db and cookie-session:[?algorithm=sha256]"
 		return "", e
 	}
 	if o.ttl <= 0 {
 		return "", usageErrorf("--ttl must be positive, not %v", o.ttl)
+	}
+	if kind == storeurl.CookieSession {
+		if o.table != "" || o.schema != "" || o.disableTTL {
+			return "", usageErrorf("--table, --schema and --disable-ttl are a store's: cookie-session keeps the session in the cookie")
+		}
+		return kind, nil
 	}
 	if kind == storeurl.Postgres {
 		if o.disableTTL {
@@ -115,6 +121,10 @@ func (o *sessionOptions) openStore(ctx context.Context) (*storeurl.Store, error)
 	kind, err := o.checkStoreFlags()
 	if err != nil {
 		return nil, err
+	}
+	if kind == storeurl.CookieSession && !o.cookieSessionOK {
+		return nil, usageErrorf("cookie-session keeps each session in its cookie: there is no store for this command; " +
+			"doctor and unsign read the Cookie header")
 	}
 	st, err := storeurl.Open(ctx, o.storeURL(), o.storeOptions())
 	if err != nil {
@@ -217,4 +227,15 @@ or refused.`,
 		return nil
 	}
 	return cmd
+}
+
+// storeName is a store kind in the words of a log line.
+func storeName(k storeurl.Kind) string {
+	switch k {
+	case storeurl.Postgres:
+		return "PostgreSQL"
+	case storeurl.CookieSession:
+		return "cookie-session (no store)"
+	}
+	return string(k)
 }

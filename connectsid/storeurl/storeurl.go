@@ -1,6 +1,8 @@
 // Package storeurl opens the session store a URL names: Redis (redis://,
 // rediss://, redis+cluster://, a Sentinel URL with ?master_name=) through
-// redisstore, PostgreSQL (postgres://, postgresql://) through pgstore. It
+// redisstore, PostgreSQL (postgres://, postgresql://) through pgstore, and
+// cookie-session (cookie-session:, with ?algorithm=sha1|sha256|sha512),
+// whose sessions are kept in the cookie and so have no store at all. It
 // holds the one set of rules for store URLs that the library and every
 // command share; it does no I/O until the store is first used.
 package storeurl
@@ -24,6 +26,9 @@ type Kind string
 const (
 	Redis    Kind = "redis"
 	Postgres Kind = "postgres"
+	// CookieSession is cookie-session's: no store, the session is the
+	// cookie (connectsid/cookiesession reads it with the app's keys).
+	CookieSession Kind = "cookie-session"
 )
 
 // ErrBadURL means the URL cannot name a store: it does not parse, its
@@ -50,14 +55,18 @@ type Options struct {
 	Timing func(op string, d time.Duration, err error)
 }
 
-// Store is an opened store: exactly one of Redis and PG is set.
+// Store is an opened store: exactly one of Redis and PG is set, or
+// neither for CookieSession.
 type Store struct {
 	Kind Kind
 	// URL is the store's URL without its password, for logs.
 	URL   string
 	Redis *redisstore.Store
 	PG    *pgstore.Store
-	close func()
+	// CookieAlgorithm is keygrip's algorithm of a CookieSession URL
+	// (?algorithm=, cookiesession.SHA1 by default).
+	CookieAlgorithm string
+	close           func()
 }
 
 // Close releases the store's connections.
@@ -68,6 +77,9 @@ func (s *Store) Close() { s.close() }
 func (s *Store) Where() string {
 	if s.PG != nil {
 		return "in table " + s.PG.Table()
+	}
+	if s.Kind == CookieSession {
+		return "in the cookie (cookie-session: nothing on a server)"
 	}
 	return fmt.Sprintf("under prefix %q", s.Redis.Prefix())
 }
@@ -83,8 +95,10 @@ func KindOf(rawURL string) (Kind, error) {
 		return Redis, nil
 	case "postgres", "postgresql":
 		return Postgres, nil
+	case "cookie-session":
+		return CookieSession, nil
 	}
-	return "", fmt.Errorf("%w: the scheme %q is not a store's: use redis://, rediss://, redis+cluster:// or postgres://",
+	return "", fmt.Errorf("%w: the scheme %q is not a store's: use redis://, rediss://, redis+cluster://, postgres:// or cookie-session:",
 		ErrBadURL, u.Scheme)
 }
 
@@ -109,8 +123,11 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	if opts.TTL == 0 {
 		opts.TTL = redisstore.DefaultTTL
 	}
-	if kind == Postgres {
+	switch kind {
+	case Postgres:
 		return openPostgres(ctx, rawURL, opts)
+	case CookieSession:
+		return openCookieSession(rawURL, opts)
 	}
 	if opts.Table != "" || opts.Schema != "" {
 		return nil, fmt.Errorf("%w: a table and a schema are connect-pg-simple's: they need a postgres:// URL", ErrBadURL)
@@ -153,6 +170,33 @@ func openPostgres(ctx context.Context, rawURL string, opts Options) (*Store, err
 	return &Store{Kind: Postgres, URL: pgstore.Redact(rawURL), PG: st, close: pool.Close}, nil
 }
 
+// openCookieSession checks a cookie-session: URL. It opens nothing: the
+// session is the cookie.
+func openCookieSession(rawURL string, opts Options) (*Store, error) {
+	u, _ := url.Parse(rawURL) // KindOf parsed it
+	if u.Host != "" || (u.Path != "" && u.Path != "/") || u.Opaque != "" || u.User != nil {
+		return nil, fmt.Errorf("%w: %s: a cookie-session URL names no server: cookie-session: or cookie-session:?algorithm=sha256", ErrBadURL, Redact(rawURL))
+	}
+	if opts.Table != "" || opts.Schema != "" || opts.DisableTTL {
+		return nil, fmt.Errorf("%w: tables, schemas and TTLs are a store's: cookie-session keeps the session in the cookie", ErrBadURL)
+	}
+	q := u.Query()
+	alg := q.Get("algorithm")
+	switch alg {
+	case "":
+		alg = "sha1"
+	case "sha1", "sha256", "sha512":
+	default:
+		return nil, fmt.Errorf("%w: algorithm=%q: keygrip's algorithm is sha1 (its default), sha256 or sha512", ErrBadURL, alg)
+	}
+	for k := range q {
+		if k != "algorithm" {
+			return nil, fmt.Errorf("%w: %q is not an option of cookie-session: (only algorithm)", ErrBadURL, k)
+		}
+	}
+	return &Store{Kind: CookieSession, URL: rawURL, CookieAlgorithm: alg, close: func() {}}, nil
+}
+
 // Scrub removes rawURL and its password from msg (url.Parse's errors
 // quote the whole URL), leaving Redact's form of it.
 func Scrub(msg, rawURL string) string {
@@ -165,8 +209,11 @@ func Scrub(msg, rawURL string) string {
 	return msg
 }
 
-// Ping says whether the store answers.
+// Ping says whether the store answers; a CookieSession always does.
 func (s *Store) Ping(ctx context.Context) error {
+	if s.Kind == CookieSession {
+		return nil
+	}
 	if s.PG != nil {
 		return s.PG.Ping(ctx)
 	}

@@ -30,6 +30,12 @@ func TestOpen(t *testing.T) {
 		{"redis://127.0.0.1:6379", storeurl.Options{TTL: -1}, "", "TTL must not be negative"},
 		{"redis://u:hunter2@127.0.0.1:notaport", storeurl.Options{}, "", "not a URL"},
 		{"redis://u:hunter2@127.0.0.1:6379/notadb", storeurl.Options{}, "", "redis://u:xxxxx@"},
+		{"cookie-session:", storeurl.Options{}, storeurl.CookieSession, ""},
+		{"cookie-session:?algorithm=sha256", storeurl.Options{}, storeurl.CookieSession, ""},
+		{"cookie-session:?algorithm=md5", storeurl.Options{}, "", "keygrip's algorithm"},
+		{"cookie-session:?keys=x", storeurl.Options{}, "", "not an option of cookie-session"},
+		{"cookie-session://u:hunter2@host", storeurl.Options{}, "", "names no server"},
+		{"cookie-session:", storeurl.Options{Table: "t"}, "", "keeps the session in the cookie"},
 	} {
 		st, err := storeurl.Open(context.Background(), tc.url, tc.opts)
 		if tc.err == "" {
@@ -37,7 +43,8 @@ func TestOpen(t *testing.T) {
 				t.Errorf("Open(%s): %v", storeurl.Redact(tc.url), err)
 				continue
 			}
-			if st.Kind != tc.kind || strings.Contains(st.URL, "hunter2") || (st.Redis == nil) == (st.PG == nil) {
+			if st.Kind != tc.kind || strings.Contains(st.URL, "hunter2") ||
+				(st.Kind == storeurl.CookieSession) != (st.Redis == nil && st.PG == nil) || (st.Redis != nil && st.PG != nil) {
 				t.Errorf("Open(%s) = kind %s, URL %s", storeurl.Redact(tc.url), st.Kind, st.URL)
 			}
 			st.Close()

@@ -60,12 +60,13 @@ type NodeAppConfig struct {
 	MaxAgeMS             int64    // SESSION_MAX_AGE_MS when > 0
 	BrowserSessionCookie bool     // SESSION_MAX_AGE_MS=session (cookie without expiry); excludes MaxAgeMS
 	ExpressFlavor        string   // EXPRESS_FLAVOR when non-empty: "4" (app default) or "5"
-	StoreFlavor          string   // STORE_FLAVOR when non-empty: "connect-redis9" (app default), "connect-redis8-ioredis", "connect-redis9-cluster" (RedisURL a RedisCluster's URL), "connect-redis9-sentinel" (RedisURL a Sentinel's URL) or "connect-pg-simple"
+	StoreFlavor          string   // STORE_FLAVOR when non-empty: "connect-redis9" (app default), "connect-redis8-ioredis", "connect-redis9-cluster" (RedisURL a RedisCluster's URL), "connect-redis9-sentinel" (RedisURL a Sentinel's URL) or "connect-pg-simple", or "cookie-session" (no store; RedisURL not needed; the cookie is "session" and Login returns it with "session.sig")
 	DatabaseURL          string   // DATABASE_URL; required with StoreFlavor "connect-pg-simple"
 	PGTable              string   // SESSION_PG_TABLE when non-empty (connect-pg-simple's tableName, default "session")
 	PGSchema             string   // SESSION_PG_SCHEMA when non-empty (connect-pg-simple's schemaName)
 	BridgeURL            string   // BRIDGE_URL when non-empty
 	AuthFlavor           string   // AUTH_FLAVOR when non-empty: "flag" (app default: loggedIn, username) or "passport" (passport-local; alice is id 42)
+	KeygripAlgorithm     string   // KEYGRIP_ALGORITHM with StoreFlavor "cookie-session": the app passes new Keygrip(keys, alg); Secrets are its keys
 	Env                  []string // extra KEY=VALUE entries; they win over everything above
 }
 
@@ -75,7 +76,7 @@ var nodeAppEnvKeys = []string{
 	"PORT", "HOST", "REDIS_URL", "SESSION_SECRET", "SESSION_SECRETS_FILE", "BRIDGE_URL",
 	"SESSION_COOKIE_NAME", "SESSION_PREFIX", "SESSION_DISABLE_TTL", "SESSION_DISABLE_TOUCH",
 	"SESSION_TTL", "SESSION_MAX_AGE_MS", "EXPRESS_FLAVOR", "STORE_FLAVOR", "EXPRESSBRIDGE_TEST_ROUTES", "AUTH_FLAVOR",
-	"DATABASE_URL", "SESSION_PG_TABLE", "SESSION_PG_SCHEMA",
+	"DATABASE_URL", "SESSION_PG_TABLE", "SESSION_PG_SCHEMA", "KEYGRIP_ALGORITHM",
 }
 
 // StartNodeApp runs `node server.js` in node-app (after EnsureNodeModules)
@@ -88,7 +89,7 @@ func StartNodeApp(t testing.TB, cfg NodeAppConfig) *NodeApp {
 	switch {
 	case cfg.StoreFlavor == "connect-pg-simple" && cfg.DatabaseURL == "":
 		t.Fatal("testenv: NodeAppConfig.DatabaseURL is required with StoreFlavor connect-pg-simple (e.g. StartPostgres(t).URL())")
-	case cfg.RedisURL == "" && cfg.StoreFlavor != "connect-pg-simple":
+	case cfg.RedisURL == "" && cfg.StoreFlavor != "connect-pg-simple" && cfg.StoreFlavor != "cookie-session":
 		t.Fatal("testenv: NodeAppConfig.RedisURL is required (e.g. StartRedis(t).URL())")
 	case len(cfg.Secrets) == 0:
 		t.Fatal("testenv: NodeAppConfig.Secrets needs at least one secret")
@@ -121,6 +122,9 @@ func StartNodeApp(t testing.TB, cfg NodeAppConfig) *NodeApp {
 	}
 	if a.cookieName == "" {
 		a.cookieName = "connect.sid"
+		if cfg.StoreFlavor == "cookie-session" {
+			a.cookieName = "session"
+		}
 	}
 	t.Cleanup(func() {
 		a.stop()
@@ -195,6 +199,9 @@ func nodeAppEnv(cfg NodeAppConfig, port int, secretsFile string) []string {
 	}
 	if cfg.AuthFlavor != "" {
 		set("AUTH_FLAVOR", cfg.AuthFlavor)
+	}
+	if cfg.KeygripAlgorithm != "" {
+		set("KEYGRIP_ALGORITHM", cfg.KeygripAlgorithm)
 	}
 	if cfg.DatabaseURL != "" {
 		set("DATABASE_URL", cfg.DatabaseURL)
@@ -296,16 +303,26 @@ func (a *NodeApp) Login(ctx context.Context, t testing.TB, username string) stri
 const PassportPassword = "let-me-in"
 
 // sessionCookie returns the session cookie's "NAME=VALUE" pair a response
-// sets, or "".
+// sets, or "". cookie-session's signature cookie beside it (NAME.sig)
+// follows it: "NAME=VALUE; NAME.sig=SIG", the Cookie header a browser sends.
 func (a *NodeApp) sessionCookie(resp *http.Response) string {
+	var session, sig string
 	for _, sc := range resp.Header.Values("Set-Cookie") {
 		pair, _, _ := strings.Cut(sc, ";")
 		pair = strings.TrimSpace(pair)
-		if name, value, ok := strings.Cut(pair, "="); ok && name == a.cookieName && value != "" {
-			return pair
+		name, value, ok := strings.Cut(pair, "=")
+		switch {
+		case !ok || value == "":
+		case name == a.cookieName:
+			session = pair
+		case name == a.cookieName+".sig":
+			sig = pair
 		}
 	}
-	return ""
+	if session != "" && sig != "" {
+		return session + "; " + sig
+	}
+	return session
 }
 
 // Logout posts /logout with the given Cookie header value and fails the test

@@ -138,6 +138,19 @@ async function revoked(socket, reason, name) {
   log(`ok ${name}: session-ended ${JSON.stringify({ reason })}, then disconnect "${why}"`)
 }
 
+// cookie-session's login: both cookies, as a browser sends them back.
+async function csLogin(username) {
+  const res = await appPost('/login', null, { username })
+  assert.equal(res.status, 200, `POST /login as ${username}`)
+  const set = res.headers.getSetCookie()
+  const pair = (name) => {
+    const c = set.find((x) => x.startsWith(name + '='))
+    assert.ok(c, `login sets ${name}`)
+    return c.split(';')[0]
+  }
+  return `${pair('session')}; ${pair('session.sig')}`
+}
+
 const scenarios = {
   async 'polling-upgrade'() {
     const name = 'polling-upgrade'
@@ -185,6 +198,83 @@ const scenarios = {
     assert.equal(res.status, 200)
     await ended
     socket.close()
+  },
+
+  // STORE_FLAVOR=cookie-session: the session is the cookie. Both
+  // transports accept the login; a missing or forged .sig is refused; a
+  // logout clears the browser's cookies but leaves open sockets (nothing on
+  // a server to revoke), and the next handshake sees it.
+  async 'cookie-session'() {
+    const cookie = await csLogin('Zoë')
+    for (const transports of [['polling', 'websocket'], ['polling'], ['websocket']]) {
+      const socket = connect(cookie, { transports })
+      const name = `cookie-session ${transports.join('+')}`
+      const [hello] = await once(socket, 'hello') // serve's chat: hello, whoami, say
+      assert.deepStrictEqual(hello, { user: 'Zoë' })
+      const fields = await within(socket.emitWithAck('whoami'), 'whoami ack')
+      assert.equal(fields.username, 'Zoë')
+      assert.equal(fields.loggedIn, true)
+      const said = once(socket, 'said')
+      socket.emit('say', 'hello from Zoë')
+      assert.deepStrictEqual((await said)[0], { user: 'Zoë', text: 'hello from Zoë' })
+      log(`ok ${name}: hello, whoami ${JSON.stringify(fields)}, said on ${socket.io.engine.transport.name}`)
+      socket.close()
+    }
+    const [session, sig] = cookie.split('; ')
+    const value = session.slice('session='.length)
+    const forgedValue = Buffer.from(JSON.stringify({ loggedIn: true, username: 'Mallory' })).toString('base64')
+    const cases = [
+      ['not-signed', 'signature', session],
+      ['bad-signature', 'signature', `session=${forgedValue}; ${sig}`],
+      ['bad-signature', 'signature', `${session}; session.sig=${sig.slice('session.sig='.length, -2)}AA`],
+      ['no-cookie', 'cookie', sig],
+    ]
+    for (const transports of [['polling', 'websocket'], ['websocket']]) {
+      for (const [code, step, c] of cases) {
+        const socket = connect(c, { transports })
+        const err = await connectError(socket)
+        assert.equal(err.message, code)
+        assert.equal(err.data.step, step)
+        socket.close()
+        log(`ok cookie-session refusals: ${transports.join('+')} ${code}: connect_error ${JSON.stringify({ message: err.message, data: err.data })}`)
+      }
+    }
+    // Logout: cookie-session sets empty cookies; the open socket stays.
+    const open = connect(cookie, { transports: ['websocket'] })
+    await once(open, 'hello')
+    const res = await appPost('/logout', cookie)
+    assert.equal(res.status, 200)
+    const cleared = res.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ')
+    assert.ok(/(^|; )session=(;|$)/.test(cleared), `logout clears the cookie: ${cleared}`)
+    await sleep(1000)
+    assert.ok(open.connected, 'nothing on a server revokes the open socket')
+    log(`ok cookie-session: after logout the open socket stays (nothing to revoke): ${open.connected}`)
+    open.close()
+    const after = connect(cleared, { transports: ['websocket'] })
+    const err = await connectError(after)
+    assert.equal(err.message, 'no-cookie')
+    after.close()
+    log(`ok cookie-session: the browser's cookie after logout is refused ${err.message} at the next handshake`)
+    void value
+  },
+
+  // serve --max-connection-age (short, the Go test sets it): each
+  // transport's socket is ended without session-ended, and socket.io-client
+  // reconnects and is judged again.
+  async 'max-connection-age'() {
+    const cookie = process.env.COOKIE || (await csLogin('Max'))
+    for (const transports of [['polling'], ['websocket']]) {
+      const socket = connect(cookie, { transports, reconnection: true, reconnectionDelay: 100, reconnectionDelayMax: 200 })
+      const events = []
+      socket.on('session-ended', (x) => events.push(x))
+      await once(socket, 'hello')
+      const [why] = await within(new Promise((resolve) => socket.once('disconnect', (...a) => resolve(a))), 'disconnect at max age', 20000)
+      assert.notEqual(why, 'io server disconnect', 'a max age is no end of the session: the client reconnects')
+      assert.deepStrictEqual(events, [])
+      await within(new Promise((resolve) => socket.once('hello', resolve)), 'hello again after reconnecting', 20000)
+      log(`ok max-connection-age ${transports.join('+')}: disconnect "${why}", no session-ended, reconnected and greeted again`)
+      socket.close()
+    }
   },
 
   async refusals() {
