@@ -250,6 +250,12 @@ func (c *client) remove(so *Socket, reason string) {
 		c.s.users.leave(so.User(), so.user)
 	}
 	ns := so.ns
+	ns.mu.RLock()
+	leaving := ns.onDisconnecting
+	ns.mu.RUnlock()
+	for _, f := range leaving {
+		f(so, reason)
+	}
 	ns.mu.Lock()
 	delete(ns.sockets, so.id)
 	handlers := ns.onDisconnect

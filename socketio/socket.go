@@ -101,11 +101,12 @@ type Namespace struct {
 	name    string
 	adapter Adapter
 
-	mu           sync.RWMutex
-	handlers     map[string]Handler
-	onConnect    []func(*Socket)
-	onDisconnect []func(*Socket, string)
-	sockets      map[SocketID]*Socket
+	mu              sync.RWMutex
+	handlers        map[string]Handler
+	onConnect       []func(*Socket)
+	onDisconnecting []func(*Socket, string)
+	onDisconnect    []func(*Socket, string)
+	sockets         map[SocketID]*Socket
 
 	cluster clusterState // server-side event handlers (cluster.go)
 
@@ -157,6 +158,16 @@ func (n *Namespace) OnConnection(f func(so *Socket)) {
 func (n *Namespace) OnDisconnect(f func(so *Socket, reason string)) {
 	n.mu.Lock()
 	n.onDisconnect = append(n.onDisconnect, f)
+	n.mu.Unlock()
+}
+
+// OnDisconnecting registers f to run once for each socket that is about
+// to disconnect, with the reason, before OnDisconnect's: the socket is
+// still in its rooms (Rooms), as socket.io's "disconnecting" event. It can
+// no longer emit.
+func (n *Namespace) OnDisconnecting(f func(so *Socket, reason string)) {
+	n.mu.Lock()
+	n.onDisconnecting = append(n.onDisconnecting, f)
 	n.mu.Unlock()
 }
 

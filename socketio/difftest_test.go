@@ -1,0 +1,171 @@
+package socketio_test
+
+import (
+	"encoding/json"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/expressbridge/expressbridge/internal/testenv"
+	"github.com/expressbridge/expressbridge/socketio"
+)
+
+// The proof by difference: node-app/difftest/client.js (the real
+// socket.io-client) runs each scenario against a Node socket.io 4.8
+// server (node-app/difftest/server.js) and against diffServer, the Go
+// server set up the same way, handler for handler; the two traces must be
+// equal. Each feature of the Node API that the Go server has adds a
+// scenario (and its handlers on both sides).
+var diffScenarios = []string{"basic", "lifecycle", "rooms"}
+
+// diffAuth is the auth the scenarios connect with.
+type diffAuth struct {
+	Name  *string `json:"name"`
+	Watch bool    `json:"watch"`
+	Token *string `json:"token"`
+}
+
+func diffAuthOf(so *socketio.Socket) diffAuth {
+	var a diffAuth
+	json.Unmarshal(so.Auth(), &a)
+	return a
+}
+
+// nameOf is server.js's nameOf: the auth's name, or null.
+func nameOf(so *socketio.Socket) any {
+	if a := diffAuthOf(so); a.Name != nil {
+		return *a.Name
+	}
+	return nil
+}
+
+// roomsOf is server.js's roomsOf: the rooms other than the socket's own, sorted.
+func roomsOf(so *socketio.Socket) []socketio.Room {
+	out := []socketio.Room{}
+	for _, r := range so.Rooms() {
+		if r != socketio.Room(so.ID()) {
+			out = append(out, r)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// diffServer is node-app/difftest/server.js in Go, line for line.
+func diffServer(t *testing.T) *socketio.Server {
+	t.Helper()
+	srv, err := socketio.New(socketio.Config{Insecure: true, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	io := srv.Of("/")
+	watchers := socketio.BroadcastOptions{Rooms: []socketio.Room{"watchers"}}
+	io.OnConnection(func(so *socketio.Socket) {
+		if diffAuthOf(so).Watch {
+			so.Join("watchers")
+		}
+		so.Emit("hello", nameOf(so))
+	})
+	io.On("echo", func(so *socketio.Socket, args socketio.Args, ack socketio.AckFunc) { ack(args.Values()...) })
+	io.On("kick", func(so *socketio.Socket, _ socketio.Args, _ socketio.AckFunc) { so.Disconnect() })
+	io.On("join", func(so *socketio.Socket, args socketio.Args, ack socketio.AckFunc) {
+		var rooms []socketio.Room
+		args.Decode(0, &rooms)
+		so.Join(rooms...)
+		ack(roomsOf(so))
+	})
+	io.On("leave", func(so *socketio.Socket, args socketio.Args, ack socketio.AckFunc) {
+		var room socketio.Room
+		args.Decode(0, &room)
+		so.Leave(room)
+		ack(roomsOf(so))
+	})
+	type news struct {
+		To, Except []socketio.Room
+		Text       string
+	}
+	io.On("news", func(so *socketio.Socket, args socketio.Args, ack socketio.AckFunc) {
+		var o news
+		args.Decode(0, &o)
+		io.Broadcast(socketio.BroadcastOptions{Rooms: o.To, Except: o.Except}, "news", o.Text)
+		ack()
+	})
+	io.On("news-others", func(so *socketio.Socket, args socketio.Args, ack socketio.AckFunc) {
+		var o news
+		args.Decode(0, &o)
+		so.Broadcast(socketio.BroadcastOptions{Rooms: o.To}, "news", o.Text)
+		ack()
+	})
+	io.OnDisconnecting(func(so *socketio.Socket, reason string) {
+		io.Broadcast(watchers, "leaving", nameOf(so), reason, roomsOf(so))
+	})
+	io.OnDisconnect(func(so *socketio.Socket, reason string) {
+		io.Broadcast(watchers, "left", nameOf(so), reason, roomsOf(so))
+	})
+	return srv
+}
+
+// TestDifference runs every scenario against the Node server and the Go
+// one, and compares the traces.
+func TestDifference(t *testing.T) {
+	nodeURL := testenv.StartNodeServer(t, "difftest/server.js", "PORT=0")
+	goURL := "http://" + testenv.ServeHTTP(t, diffServer(t))
+	for _, sc := range diffScenarios {
+		t.Run(sc, func(t *testing.T) {
+			want := diffTrace(t, nodeURL, sc)
+			got := diffTrace(t, goURL, sc)
+			if len(want) < 2 {
+				t.Fatalf("the Node trace of %s is empty", sc)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("traces differ (each line is the client's label, then what it saw):\n%s", diffLines(want, got))
+			} else if testing.Verbose() {
+				t.Logf("trace:\n%s", strings.Join(want, "\n"))
+			}
+		})
+	}
+}
+
+// diffTrace runs the client on one scenario against url. Lines are kept
+// in order per client (each connection is ordered) and the clients' lines
+// put one after another, in the order each first appears: what two sockets
+// see is not ordered between them.
+func diffTrace(t *testing.T, url, scenario string) []string {
+	out := testenv.NodeOutput(t, 2*time.Minute, []string{"SERVER_URL=" + url}, "difftest/client.js", scenario)
+	byLabel := map[string][]string{}
+	var labels []string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		label, _, _ := strings.Cut(line, " ")
+		if byLabel[label] == nil {
+			labels = append(labels, label)
+		}
+		byLabel[label] = append(byLabel[label], line)
+	}
+	var lines []string
+	for _, l := range labels {
+		lines = append(lines, byLabel[l]...)
+	}
+	return lines
+}
+
+// diffLines shows both traces side by side, marking the lines that differ.
+func diffLines(want, got []string) string {
+	var b strings.Builder
+	for i := 0; i < max(len(want), len(got)); i++ {
+		var w, g string
+		if i < len(want) {
+			w = want[i]
+		}
+		if i < len(got) {
+			g = got[i]
+		}
+		mark := "  "
+		if w != g {
+			mark = "≠ "
+		}
+		b.WriteString(mark + "node: " + w + "\n" + mark + "go:   " + g + "\n")
+	}
+	return b.String()
+}
