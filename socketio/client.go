@@ -150,8 +150,8 @@ func (c *client) dispatch(p parser.Packet, bins [][]byte) {
 }
 
 type connectError struct {
-	Message string            `json:"message"`
-	Data    *connectErrorData `json:"data,omitempty"`
+	Message string `json:"message"`
+	Data    any    `json:"data,omitempty"` // *connectErrorData, or a middleware's json.RawMessage
 }
 
 // connectErrorData says why, for a refusal of the door's (the gate's, or
@@ -185,8 +185,15 @@ func (c *client) connect(p parser.Packet) {
 	if authData == nil {
 		authData = json.RawMessage("{}")
 	}
-	// 4. The socket, in the room of its ID; then the namespace's handlers.
+	// 5. The socket, in the room of its ID; then the namespace's handlers.
 	so := &Socket{id: SocketID(randid.New()), ns: ns, c: c, auth: authData, done: make(chan struct{})}
+	// 4. The namespace's middleware, in order; a refusal leaves no trace
+	// of the socket (the rooms a middleware joined included).
+	if ce := ns.runMiddleware(so); ce != nil {
+		ns.adapter.DelAll(so.id)
+		c.connectError(p.Namespace, *ce)
+		return
+	}
 	c.mu.Lock()
 	if c.over || c.sockets[ns.name] != nil {
 		c.mu.Unlock()

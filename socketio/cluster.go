@@ -81,7 +81,9 @@ func (l Local) Socket(id SocketID) *Socket { return l.n.Socket(id) }
 
 // SocketInfo describes a socket, as fetchSockets returns it: ID and rooms,
 // and what socket.io calls its handshake and data. A Go socket's Data is
-// {"user": USER} and its Handshake holds its auth only, never a header
+// the JSON form of what Socket.SetData set, as generic values
+// (map[string]any, []any, float64, string, bool, nil), or {"user": USER}
+// when nothing was set. Its Handshake holds its auth only, never a header
 // (the cookie stays out of Redis).
 type SocketInfo struct {
 	ID        SocketID
@@ -322,7 +324,7 @@ func (l Local) FetchSockets(opts BroadcastOptions) []SocketInfo {
 				"headers": map[string]any{}, "auth": auth, "query": map[string]any{},
 				"xdomain": false, "secure": false, "address": "", "url": "",
 			},
-			Data: map[string]any{"user": so.User()},
+			Data: so.fleetData(),
 		})
 	}
 	return out

@@ -1,7 +1,9 @@
 package socketio_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"slices"
 	"strings"
@@ -18,7 +20,7 @@ import (
 // server set up the same way, handler for handler; the two traces must be
 // equal. Each feature of the Node API that the Go server has adds a
 // scenario (and its handlers on both sides).
-var diffScenarios = []string{"basic", "lifecycle", "rooms"}
+var diffScenarios = []string{"basic", "lifecycle", "rooms", "middleware"}
 
 // diffAuth is the auth the scenarios connect with.
 type diffAuth struct {
@@ -104,7 +106,57 @@ func diffServer(t *testing.T) *socketio.Server {
 	io.OnDisconnect(func(so *socketio.Socket, reason string) {
 		io.Broadcast(watchers, "left", nameOf(so), reason, roomsOf(so))
 	})
+	diffMiddleware(srv.Of("/mw"))
 	return srv
+}
+
+// mwData is what "/mw"'s middleware keeps in socket.data.
+type mwData struct {
+	Name  string   `json:"name"`
+	Order []string `json:"order"`
+}
+
+// diffMiddleware is server.js's "/mw".
+func diffMiddleware(mw *socketio.Namespace) {
+	mw.Use(func(so *socketio.Socket) error {
+		a := diffAuthOf(so)
+		if a.Token == nil || *a.Token != "ok" {
+			return &socketio.ConnectError{Message: "not authorized", Data: map[string]any{"code": 42, "token": a.Token}}
+		}
+		so.SetData(&mwData{Name: *a.Name, Order: []string{"first"}})
+		return nil
+	})
+	mw.Use(func(so *socketio.Socket) error {
+		d := so.Data().(*mwData)
+		if d.Name == "plain" {
+			return errors.New("plain refusal")
+		}
+		d.Order = append(d.Order, "second")
+		return nil
+	})
+	mw.OnConnection(func(so *socketio.Socket) {
+		so.Use(func(so *socketio.Socket, event string, _ socketio.Args) error {
+			if event == "forbidden" {
+				return errors.New("forbidden event")
+			}
+			return nil
+		})
+		so.OnError(func(err error) { so.Emit("mw-error", err.Error()) })
+	})
+	mw.On("allowed", func(so *socketio.Socket, _ socketio.Args, ack socketio.AckFunc) { ack("allowed") })
+	mw.On("forbidden", func(so *socketio.Socket, _ socketio.Args, ack socketio.AckFunc) { ack("should not run") })
+	mw.On("data", func(so *socketio.Socket, _ socketio.Args, ack socketio.AckFunc) { ack(so.Data()) })
+	mw.On("fetch", func(so *socketio.Socket, _ socketio.Args, ack socketio.AckFunc) {
+		sockets, _ := mw.FetchSockets(context.Background(), socketio.BroadcastOptions{})
+		data := make([]any, len(sockets))
+		for i, s := range sockets {
+			data[i] = s.Data
+		}
+		slices.SortFunc(data, func(x, y any) int {
+			return strings.Compare(x.(map[string]any)["name"].(string), y.(map[string]any)["name"].(string))
+		})
+		ack(data)
+	})
 }
 
 // TestDifference runs every scenario against the Node server and the Go

@@ -2,6 +2,7 @@ package socketio_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"net/http"
@@ -82,4 +83,39 @@ func ExampleMemoryAdapter() {
 		socketio.BroadcastOptions{Rooms: []socketio.Room{"red"}, Except: []socketio.Room{"s1"}})
 	// Output:
 	// s2 gets 2["news"]
+}
+
+// Namespace middleware, as io.use: after the gate (the Express session
+// is already checked), refuse a socket with connect_error and data, or
+// keep what later handlers need in its data.
+func ExampleNamespace_Use() {
+	var sio *socketio.Server // from socketio.New
+	admin := sio.Of("/admin")
+	admin.Use(func(so *socketio.Socket) error {
+		if so.User() != "root" {
+			// the client: err.message "not an admin", err.data {"need":"root"}
+			return &socketio.ConnectError{Message: "not an admin", Data: map[string]string{"need": "root"}}
+		}
+		so.SetData(map[string]any{"since": time.Now().Unix()}) // fetchSockets sees it, across the fleet
+		return nil
+	})
+}
+
+// Socket middleware, as socket.use: refuse an event before its handler;
+// the error goes to the socket's OnError listeners (socket.on("error")).
+func ExampleSocket_Use() {
+	var sio *socketio.Server // from socketio.New
+	sio.Of("/").OnConnection(func(so *socketio.Socket) {
+		so.Use(func(so *socketio.Socket, event string, args socketio.Args) error {
+			if event == "delete" && so.User() != "root" {
+				return errors.New("unauthorized event")
+			}
+			return nil
+		})
+		so.OnError(func(err error) {
+			if err.Error() == "unauthorized event" {
+				so.Disconnect()
+			}
+		})
+	})
 }

@@ -104,6 +104,7 @@ type Namespace struct {
 	mu              sync.RWMutex
 	handlers        map[string]Handler
 	onConnect       []func(*Socket)
+	middleware      []Middleware
 	onDisconnecting []func(*Socket, string)
 	onDisconnect    []func(*Socket, string)
 	sockets         map[SocketID]*Socket
@@ -221,6 +222,10 @@ type Socket struct {
 	acks map[uint64]func(Args) // the client's acks expected, by ack id
 	done chan struct{}         // closed on disconnect
 	gone bool
+	data any // SetData's
+
+	fns     []EventMiddleware // Use's
+	onError []func(error)
 
 	// The rate limits (ratelimit.go): limit and the drops are touched
 	// only on the session's Message goroutine; user is set before the
@@ -378,6 +383,10 @@ func (so *Socket) event(p parser.Packet, bins [][]byte) {
 	if json.Unmarshal(p.Args[0], &name) != nil {
 		return // a number as the event name: no handler can have it
 	}
+	args := Args{raw: p.Args[1:], bin: bins}
+	if !so.runEventMiddleware(name, args) {
+		return
+	}
 	so.ns.mu.RLock()
 	h := so.ns.handlers[name]
 	so.ns.mu.RUnlock()
@@ -399,7 +408,7 @@ func (so *Socket) event(p parser.Packet, bins [][]byte) {
 			return err
 		}
 	}
-	h(so, Args{raw: p.Args[1:], bin: bins}, ack)
+	h(so, args, ack)
 }
 
 // acked delivers the client's acknowledgement of an EmitWithAck or a

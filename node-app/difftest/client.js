@@ -122,6 +122,24 @@ const scenarios = {
     w.disconnect()
   },
 
+  // Namespace middleware (refusals with and without data, the order),
+  // socket.data, socket middleware and its error, fetchSockets.
+  async middleware() {
+    for (const [label, auth] of [['none', {}], ['wrong', { token: 'no' }], ['plain', { token: 'ok', name: 'plain' }]]) {
+      ;(await open(label, '/mw', { auth })).close()
+    }
+    const a = await open('a', '/mw', { auth: { token: 'ok', name: 'a' } })
+    await ack('a', a, 'allowed')
+    const refused = next('a', a, 'mw-error')
+    a.emit('forbidden', () => trace('a', 'forbidden ran'))
+    await refused
+    await ack('a', a, 'data')
+    const b = await open('b', '/mw', { auth: { token: 'ok', name: 'b' } })
+    await ack('a', a, 'fetch')
+    a.close()
+    b.close()
+  },
+
   // Rooms and broadcasts: to several rooms, except, socket.to.
   async rooms() {
     const socks = {}

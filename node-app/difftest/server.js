@@ -55,6 +55,37 @@ io.on('connection', (socket) => {
   })
 })
 
+// "/mw": namespace middleware (a refusal with data, one without, the
+// order), socket.data, socket middleware and its error, fetchSockets.
+const mw = io.of('/mw')
+mw.use((socket, next) => {
+  const a = socket.handshake.auth
+  if (a.token !== 'ok') {
+    const err = new Error('not authorized')
+    err.data = { code: 42, token: a.token === undefined ? null : a.token }
+    return next(err)
+  }
+  socket.data.name = a.name
+  socket.data.order = ['first']
+  next()
+})
+mw.use((socket, next) => {
+  if (socket.data.name === 'plain') return next(new Error('plain refusal'))
+  socket.data.order.push('second')
+  next()
+})
+mw.on('connection', (socket) => {
+  socket.use(([event], next) => (event === 'forbidden' ? next(new Error('forbidden event')) : next()))
+  socket.on('error', (err) => socket.emit('mw-error', err.message))
+  socket.on('allowed', (ack) => ack('allowed'))
+  socket.on('forbidden', (ack) => ack('should not run'))
+  socket.on('data', (ack) => ack(socket.data))
+  socket.on('fetch', async (ack) => {
+    const sockets = await mw.fetchSockets()
+    ack(sockets.map((s) => s.data).sort((x, y) => (x.name < y.name ? -1 : 1)))
+  })
+})
+
 server.listen(Number(process.env.PORT || 0), '127.0.0.1', () => {
   console.log(`listening on http://127.0.0.1:${server.address().port}`)
 })
