@@ -292,7 +292,7 @@ func (l Local) BroadcastWithAck(opts BroadcastOptions, timeout time.Duration,
 		if !so.expectAck(id, ack) {
 			continue
 		}
-		if !so.write(p) {
+		if !so.writeEvent(p) {
 			so.forgetAck(id)
 			continue
 		}

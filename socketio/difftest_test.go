@@ -20,7 +20,7 @@ import (
 // server set up the same way, handler for handler; the two traces must be
 // equal. Each feature of the Node API that the Go server has adds a
 // scenario (and its handlers on both sides).
-var diffScenarios = []string{"basic", "lifecycle", "rooms", "middleware"}
+var diffScenarios = []string{"basic", "lifecycle", "rooms", "middleware", "any"}
 
 // diffAuth is the auth the scenarios connect with.
 type diffAuth struct {
@@ -107,6 +107,7 @@ func diffServer(t *testing.T) *socketio.Server {
 		io.Broadcast(watchers, "left", nameOf(so), reason, roomsOf(so))
 	})
 	diffMiddleware(srv.Of("/mw"))
+	diffAny(srv.Of("/any"))
 	return srv
 }
 
@@ -156,6 +157,34 @@ func diffMiddleware(mw *socketio.Namespace) {
 			return strings.Compare(x.(map[string]any)["name"].(string), y.(map[string]any)["name"].(string))
 		})
 		ack(data)
+	})
+}
+
+// diffAny is server.js's "/any".
+func diffAny(anyNsp *socketio.Namespace) {
+	anyNsp.OnConnection(func(so *socketio.Socket) {
+		seen := func(dir string) socketio.AnyListener {
+			return func(ev string, args socketio.Args) {
+				if ev != "seen" {
+					so.Emit("seen", dir, ev, args.Values())
+				}
+			}
+		}
+		offIn := so.OnAny(seen("in"))
+		offOut := so.OnAnyOutgoing(seen("out"))
+		so.SetData(func() { offIn(); offOut() }) // for "off"
+	})
+	anyNsp.On("ping", func(so *socketio.Socket, args socketio.Args, ack socketio.AckFunc) {
+		so.Emit("pong", args.Raw(0))
+		ack(args.Raw(0))
+	})
+	anyNsp.On("shout", func(so *socketio.Socket, _ socketio.Args, ack socketio.AckFunc) {
+		anyNsp.Emit("shout", "all")
+		ack()
+	})
+	anyNsp.On("off", func(so *socketio.Socket, _ socketio.Args, ack socketio.AckFunc) {
+		so.Data().(func())()
+		ack()
 	})
 }
 

@@ -119,3 +119,27 @@ func ExampleSocket_Use() {
 		})
 	})
 }
+
+// Catch-all listeners and the lifecycle, as socket.onAny,
+// socket.onAnyOutgoing and the "disconnecting" event.
+func ExampleSocket_OnAny() {
+	var sio *socketio.Server // from socketio.New
+	ns := sio.Of("/")
+	ns.OnConnection(func(so *socketio.Socket) {
+		off := so.OnAny(func(event string, args socketio.Args) {
+			log.Printf("%s sent %s (%d args)", so.ID(), event, args.Len())
+		})
+		so.OnAnyOutgoing(func(event string, args socketio.Args) {
+			log.Printf("%s gets %s", so.ID(), event)
+		})
+		time.AfterFunc(time.Minute, off) // socket.offAny(listener)
+	})
+	ns.OnDisconnecting(func(so *socketio.Socket, reason string) {
+		for _, r := range so.Rooms() { // still in its rooms
+			ns.Broadcast(socketio.BroadcastOptions{Rooms: []socketio.Room{r}}, "user-left", so.User())
+		}
+	})
+	ns.OnDisconnect(func(so *socketio.Socket, reason string) {
+		log.Printf("%s left: %s", so.ID(), reason) // "client namespace disconnect", "transport close", …
+	})
+}

@@ -87,7 +87,7 @@ func (so *Socket) OnError(f func(err error)) {
 	so.mu.Unlock()
 }
 
-// allowEvent runs the socket's event middleware; on a refusal it tells
+// runEventMiddleware runs the socket's event middleware; on a refusal it tells
 // the OnError listeners and reports false.
 func (so *Socket) runEventMiddleware(event string, args Args) bool {
 	so.mu.Lock()

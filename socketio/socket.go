@@ -207,7 +207,7 @@ func (n *Namespace) deliver(id SocketID, p *Encoded) {
 	so := n.sockets[id]
 	n.mu.RUnlock()
 	if so != nil {
-		so.write(p)
+		so.writeEvent(p)
 	}
 }
 
@@ -226,6 +226,8 @@ type Socket struct {
 
 	fns     []EventMiddleware // Use's
 	onError []func(error)
+	anyIn   []*anyListener // OnAny's, replaced (not changed) on each change
+	anyOut  []*anyListener // OnAnyOutgoing's, likewise
 
 	// The rate limits (ratelimit.go): limit and the drops are touched
 	// only on the session's Message goroutine; user is set before the
@@ -279,7 +281,7 @@ func (so *Socket) Emit(event string, args ...any) error {
 	if err != nil {
 		return err
 	}
-	if !so.write(enc) {
+	if !so.writeEvent(enc) {
 		return ErrDisconnected
 	}
 	return nil
@@ -303,7 +305,7 @@ func (so *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (A
 	if err != nil {
 		return Args{}, err
 	}
-	if !so.write(enc) {
+	if !so.writeEvent(enc) {
 		return Args{}, ErrDisconnected
 	}
 	select {
@@ -384,6 +386,7 @@ func (so *Socket) event(p parser.Packet, bins [][]byte) {
 		return // a number as the event name: no handler can have it
 	}
 	args := Args{raw: p.Args[1:], bin: bins}
+	so.notifyAny(&so.anyIn, name, args)
 	if !so.runEventMiddleware(name, args) {
 		return
 	}

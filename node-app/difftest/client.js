@@ -140,6 +140,16 @@ const scenarios = {
     b.close()
   },
 
+  // onAny, onAnyOutgoing (an emit and a broadcast), then their removal.
+  async any() {
+    const a = await open('a', '/any', {}, ['seen', 'pong', 'shout'])
+    await ack('a', a, 'ping', { n: [1, 'two'] })
+    await ack('a', a, 'shout')
+    await ack('a', a, 'off')
+    await ack('a', a, 'ping', 3)
+    a.close()
+  },
+
   // Rooms and broadcasts: to several rooms, except, socket.to.
   async rooms() {
     const socks = {}

@@ -86,6 +86,31 @@ mw.on('connection', (socket) => {
   })
 })
 
+// "/any": onAny and onAnyOutgoing, then their removal.
+const anyNsp = io.of('/any')
+anyNsp.on('connection', (socket) => {
+  const seen = (dir) => (ev, ...args) => {
+    if (ev !== 'seen') socket.emit('seen', dir, ev, args.filter((a) => typeof a !== 'function'))
+  }
+  const incoming = seen('in')
+  const outgoing = seen('out')
+  socket.onAny(incoming)
+  socket.onAnyOutgoing(outgoing)
+  socket.on('ping', (n, ack) => {
+    socket.emit('pong', n)
+    ack(n)
+  })
+  socket.on('shout', (ack) => {
+    anyNsp.emit('shout', 'all')
+    ack()
+  })
+  socket.on('off', (ack) => {
+    socket.offAny(incoming)
+    socket.offAnyOutgoing(outgoing)
+    ack()
+  })
+})
+
 server.listen(Number(process.env.PORT || 0), '127.0.0.1', () => {
   console.log(`listening on http://127.0.0.1:${server.address().port}`)
 })
