@@ -186,7 +186,7 @@ func (c *client) connect(p parser.Packet) {
 		authData = json.RawMessage("{}")
 	}
 	// 5. The socket, in the room of its ID; then the namespace's handlers.
-	so := &Socket{id: SocketID(randid.New()), ns: ns, c: c, auth: authData, done: make(chan struct{})}
+	so := &Socket{id: SocketID(randid.New()), ns: ns, c: c, auth: authData, made: time.Now(), done: make(chan struct{})}
 	// 4. The namespace's middleware, in order; a refusal leaves no trace
 	// of the socket (the rooms a middleware joined included).
 	if ce := ns.runMiddleware(so); ce != nil {

@@ -2,7 +2,6 @@ package socketio
 
 import (
 	"context"
-	"encoding/json"
 	"sync"
 	"time"
 
@@ -83,8 +82,8 @@ func (l Local) Socket(id SocketID) *Socket { return l.n.Socket(id) }
 // and what socket.io calls its handshake and data. A Go socket's Data is
 // the JSON form of what Socket.SetData set, as generic values
 // (map[string]any, []any, float64, string, bool, nil), or {"user": USER}
-// when nothing was set. Its Handshake holds its auth only, never a header
-// (the cookie stays out of Redis).
+// when nothing was set. Its Handshake is socket.io's but for the headers,
+// left out (the cookie stays out of Redis).
 type SocketInfo struct {
 	ID        SocketID
 	Rooms     []Room
@@ -313,18 +312,11 @@ func (l Local) FetchSockets(opts BroadcastOptions) []SocketInfo {
 	sockets := l.n.localSockets(opts)
 	out := make([]SocketInfo, 0, len(sockets))
 	for _, so := range sockets {
-		var auth any = map[string]any{}
-		if len(so.auth) > 0 {
-			json.Unmarshal(so.auth, &auth)
-		}
 		out = append(out, SocketInfo{
-			ID:    so.id,
-			Rooms: so.Rooms(),
-			Handshake: map[string]any{
-				"headers": map[string]any{}, "auth": auth, "query": map[string]any{},
-				"xdomain": false, "secure": false, "address": "", "url": "",
-			},
-			Data: so.fleetData(),
+			ID:        so.id,
+			Rooms:     so.Rooms(),
+			Handshake: so.fleetHandshake(),
+			Data:      so.fleetData(),
 		})
 	}
 	return out

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -20,7 +21,7 @@ import (
 // server set up the same way, handler for handler; the two traces must be
 // equal. Each feature of the Node API that the Go server has adds a
 // scenario (and its handlers on both sides).
-var diffScenarios = []string{"basic", "lifecycle", "rooms", "middleware", "any"}
+var diffScenarios = []string{"basic", "lifecycle", "rooms", "middleware", "any", "handshake"}
 
 // diffAuth is the auth the scenarios connect with.
 type diffAuth struct {
@@ -56,9 +57,9 @@ func roomsOf(so *socketio.Socket) []socketio.Room {
 }
 
 // diffServer is node-app/difftest/server.js in Go, line for line.
-func diffServer(t *testing.T) *socketio.Server {
+func diffServer(t *testing.T, trusted ...netip.Prefix) *socketio.Server {
 	t.Helper()
-	srv, err := socketio.New(socketio.Config{Insecure: true, Logger: slog.New(slog.DiscardHandler)})
+	srv, err := socketio.New(socketio.Config{Insecure: true, TrustedProxies: trusted, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,6 +73,27 @@ func diffServer(t *testing.T) *socketio.Server {
 	})
 	io.On("echo", func(so *socketio.Socket, args socketio.Args, ack socketio.AckFunc) { ack(args.Values()...) })
 	io.On("kick", func(so *socketio.Socket, _ socketio.Args, _ socketio.AckFunc) { so.Disconnect() })
+	io.On("handshake", func(so *socketio.Socket, _ socketio.Args, ack socketio.AckFunc) {
+		h := so.Handshake()
+		out := map[string]any{
+			"query":       h.Query.Get("x"),
+			"auth":        h.Auth,
+			"secure":      h.Secure,
+			"address":     h.Address,
+			"xdomain":     h.XDomain,
+			"path":        strings.SplitN(h.URL, "?", 2)[0],
+			"urlHasQuery": strings.Contains(h.URL, "x=1"),
+			"time":        !h.Time.IsZero(),
+			"issued":      "number",
+		}
+		// A header missing is undefined in Node: no key in its JSON.
+		for key, name := range map[string]string{"foo": "X-Foo", "cookie": "Cookie"} {
+			if v := h.Headers.Get(name); v != "" {
+				out[key] = v
+			}
+		}
+		ack(out)
+	})
 	io.On("join", func(so *socketio.Socket, args socketio.Args, ack socketio.AckFunc) {
 		var rooms []socketio.Room
 		args.Decode(0, &rooms)
@@ -249,4 +271,17 @@ func diffLines(want, got []string) string {
 		b.WriteString(mark + "node: " + w + "\n" + mark + "go:   " + g + "\n")
 	}
 	return b.String()
+}
+
+// TestHandshake: beyond Node's, the Cookie header is left out of
+// Handshake, and the address is the one a trusted proxy names.
+func TestHandshake(t *testing.T) {
+	srv := diffServer(t, netip.MustParsePrefix("127.0.0.1/32"))
+	url := "http://" + testenv.ServeHTTP(t, srv)
+	got := diffTrace(t, url, "handshake-go")
+	want := []string{"scenario handshake-go", "h connect",
+		`h ack handshake {"address":"203.0.113.7","auth":{},"issued":"number","path":"/socket.io/","query":"","secure":false,"time":true,"urlHasQuery":false,"xdomain":false}`}
+	if !slices.Equal(got, want) {
+		t.Errorf("trace:\n%s", diffLines(want, got))
+	}
 }

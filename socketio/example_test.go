@@ -143,3 +143,15 @@ func ExampleSocket_OnAny() {
 		log.Printf("%s left: %s", so.ID(), reason) // "client namespace disconnect", "transport close", …
 	})
 }
+
+// socket.handshake: the handshake request's headers (Cookie left out),
+// query, the client's address (through Config.TrustedProxies), and the
+// CONNECT's auth.
+func ExampleSocket_Handshake() {
+	var sio *socketio.Server // from socketio.New
+	sio.Of("/").OnConnection(func(so *socketio.Socket) {
+		h := so.Handshake()
+		log.Printf("%s from %s, room %q, agent %q, since %s", so.User(), h.Address,
+			h.Query.Get("room"), h.Headers.Get("User-Agent"), h.Time.Format(time.RFC3339))
+	})
+}

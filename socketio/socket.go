@@ -217,6 +217,7 @@ type Socket struct {
 	ns   *Namespace
 	c    *client
 	auth json.RawMessage
+	made time.Time // Handshake's Time
 
 	mu   sync.Mutex
 	acks map[uint64]func(Args) // the client's acks expected, by ack id

@@ -16,8 +16,16 @@ const { io } = require('socket.io-client')
 const URL = process.env.SERVER_URL
 const STEP_MS = 10000
 
+// sorted is v with its objects' keys sorted: a trace does not depend on
+// the order a server built an object in (a Go map has none).
+function sorted(v) {
+  if (Array.isArray(v)) return v.map(sorted)
+  if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sorted(v[k])]))
+  return v === undefined ? null : v
+}
+
 function trace(...parts) {
-  console.log(parts.map((p) => (typeof p === 'string' ? p : JSON.stringify(p === undefined ? null : p))).join(' '))
+  console.log(parts.map((p) => (typeof p === 'string' ? p : JSON.stringify(sorted(p)))).join(' '))
 }
 
 function within(promise, what) {
@@ -120,6 +128,22 @@ const scenarios = {
     c.io.engine.close()
     await dropped
     w.disconnect()
+  },
+
+  // socket.handshake: query, auth, headers, address, url, secure.
+  async handshake() {
+    const h = await open('h', '/', { query: { x: '1' }, auth: { name: 'h' }, extraHeaders: { 'x-foo': 'bar' } })
+    await ack('h', h, 'handshake')
+    h.close()
+  },
+
+  // Go only (the Node server shows the cookie, and trusts no proxy): a
+  // Cookie header and X-Forwarded-For through a trusted proxy.
+  async 'handshake-go'() {
+    const extraHeaders = { cookie: 'a=b', 'x-forwarded-for': '203.0.113.7' }
+    const h = await open('h', '/', { extraHeaders, transports: ['polling'] })
+    await ack('h', h, 'handshake')
+    h.close()
   },
 
   // Namespace middleware (refusals with and without data, the order),

@@ -28,6 +28,23 @@ io.on('connection', (socket) => {
     ack(...args)
   })
   socket.on('kick', () => socket.disconnect())
+  // What a port reads of socket.handshake (no times: they differ).
+  socket.on('handshake', (ack) => {
+    const h = socket.handshake
+    ack({
+      query: h.query.x,
+      auth: h.auth,
+      secure: h.secure,
+      address: h.address,
+      xdomain: h.xdomain,
+      path: h.url.split('?')[0],
+      urlHasQuery: h.url.includes('x=1'),
+      time: typeof h.time === 'string' && !Number.isNaN(Date.parse(h.time)),
+      issued: typeof h.issued,
+      foo: h.headers['x-foo'],
+      cookie: h.headers.cookie,
+    })
+  })
   socket.on('join', (rooms, ack) => {
     socket.join(rooms)
     ack(roomsOf(socket))
