@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/netip"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -21,7 +22,7 @@ import (
 // server set up the same way, handler for handler; the two traces must be
 // equal. Each feature of the Node API that the Go server has adds a
 // scenario (and its handlers on both sides).
-var diffScenarios = []string{"basic", "lifecycle", "rooms", "middleware", "any", "handshake"}
+var diffScenarios = []string{"basic", "lifecycle", "rooms", "middleware", "any", "handshake", "dynamic"}
 
 // diffAuth is the auth the scenarios connect with.
 type diffAuth struct {
@@ -130,6 +131,7 @@ func diffServer(t *testing.T, trusted ...netip.Prefix) *socketio.Server {
 	})
 	diffMiddleware(srv.Of("/mw"))
 	diffAny(srv.Of("/any"))
+	diffDynamic(srv)
 	return srv
 }
 
@@ -208,6 +210,29 @@ func diffAny(anyNsp *socketio.Namespace) {
 		so.Data().(func())()
 		ack()
 	})
+}
+
+// diffDynamic is server.js's dynamic namespaces.
+func diffDynamic(srv *socketio.Server) {
+	orgs := srv.OfRegexp(regexp.MustCompile(`^/org-\d+$`))
+	orgs.Use(func(so *socketio.Socket) error {
+		if t := diffAuthOf(so).Token; t == nil || *t != "ok" {
+			return errors.New("org refused")
+		}
+		return nil
+	})
+	orgs.OnConnection(func(so *socketio.Socket) { so.Emit("welcome", so.Namespace().Name()) })
+	orgs.On("where", func(so *socketio.Socket, _ socketio.Args, ack socketio.AckFunc) { ack(so.Namespace().Name()) })
+	orgs.On("shout", func(so *socketio.Socket, _ socketio.Args, ack socketio.AckFunc) {
+		orgs.Emit("org-news", "to every org")
+		ack()
+	})
+	teams := srv.OfMatch(func(name string, auth json.RawMessage) bool {
+		var a struct{ Team string }
+		json.Unmarshal(auth, &a)
+		return strings.HasPrefix(name, "/team-") && a.Team == name[len("/team-"):]
+	})
+	teams.OnConnection(func(so *socketio.Socket) { so.Emit("welcome", so.Namespace().Name()) })
 }
 
 // TestDifference runs every scenario against the Node server and the Go

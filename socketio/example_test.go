@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log"
 	"net/http"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/expressbridge/expressbridge/auth"
@@ -154,4 +156,22 @@ func ExampleSocket_Handshake() {
 		log.Printf("%s from %s, room %q, agent %q, since %s", so.User(), h.Address,
 			h.Query.Get("room"), h.Headers.Get("User-Agent"), h.Time.Format(time.RFC3339))
 	})
+}
+
+// Dynamic namespaces, as io.of(/^\/org-\d+$/): the first CONNECT to a
+// matching name makes its namespace; the parent's middleware and handlers
+// apply to each.
+func ExampleServer_OfRegexp() {
+	var sio *socketio.Server // from socketio.New
+	orgs := sio.OfRegexp(regexp.MustCompile(`^/org-\d+$`))
+	orgs.Use(func(so *socketio.Socket) error {
+		if !strings.HasPrefix(so.User(), "member-of-"+so.Namespace().Name()[len("/org-"):]) {
+			return errors.New("not a member")
+		}
+		return nil
+	})
+	orgs.On("where", func(so *socketio.Socket, _ socketio.Args, ack socketio.AckFunc) {
+		ack(so.Namespace().Name()) // "/org-12"
+	})
+	orgs.Emit("maintenance", "in 5 minutes") // every org's sockets
 }

@@ -42,9 +42,7 @@ func (n *Namespace) Use(f Middleware) {
 // runMiddleware runs the namespace's middleware for so, and returns the
 // CONNECT_ERROR of the first refusal, or nil.
 func (n *Namespace) runMiddleware(so *Socket) *connectError {
-	n.mu.RLock()
-	fns := n.middleware
-	n.mu.RUnlock()
+	fns, _, _, _ := n.hooks()
 	for _, f := range fns {
 		err := f(so)
 		if err == nil {

@@ -111,6 +111,12 @@ type Namespace struct {
 
 	cluster clusterState // server-side event handlers (cluster.go)
 
+	// Dynamic namespaces (dynamic.go): a parent has match and children, a
+	// child its parent.
+	match    func(name string, auth json.RawMessage) bool
+	children []*Namespace
+	parent   *Namespace
+
 	// ackIDs gives out the ack ids of the namespace's packets, as
 	// socket.io's nsp._ids: unique across its sockets, so that one packet
 	// of a broadcast with acks carries the same id to each of them.
@@ -118,7 +124,8 @@ type Namespace struct {
 }
 
 // Of returns the namespace of that name ("/" or "/chat"), registering it
-// on first use: clients may connect only to registered namespaces.
+// on first use: clients may connect only to registered namespaces (and to
+// those a parent accepts, OfMatch).
 func (s *Server) Of(name string) *Namespace {
 	if name == "" || name[0] != '/' {
 		name = "/" + name
@@ -128,19 +135,26 @@ func (s *Server) Of(name string) *Namespace {
 	if n := s.nsps[name]; n != nil {
 		return n
 	}
+	n := s.newNamespaceLocked(name)
+	s.nsps[name] = n
+	return n
+}
+
+func (s *Server) newNamespace(name string) *Namespace {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.newNamespaceLocked(name)
+}
+
+// newNamespaceLocked makes a namespace with its adapter; s.mu is held (the
+// adapter's Bind must not call back into s).
+func (s *Server) newNamespaceLocked(name string) *Namespace {
 	n := &Namespace{s: s, name: name, handlers: make(map[string]Handler), sockets: make(map[SocketID]*Socket)}
 	n.adapter = s.cfg.NewAdapter(n.deliver)
 	if b, ok := n.adapter.(NamespaceBinder); ok {
 		b.Bind(Local{n})
 	}
-	s.nsps[name] = n
 	return n
-}
-
-func (s *Server) namespace(name string) *Namespace {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.nsps[name]
 }
 
 // Name returns the namespace's name.
@@ -187,6 +201,14 @@ func (n *Namespace) Emit(event string, args ...any) error {
 
 // Broadcast sends an event to the sockets opts chooses.
 func (n *Namespace) Broadcast(opts BroadcastOptions, event string, args ...any) error {
+	if n.match != nil { // a parent: to every child
+		for _, c := range n.childNamespaces() {
+			if err := c.Broadcast(opts, event, args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	enc, err := encodeEvent(n.name, event, args, nil)
 	if err != nil {
 		return err
@@ -391,9 +413,7 @@ func (so *Socket) event(p parser.Packet, bins [][]byte) {
 	if !so.runEventMiddleware(name, args) {
 		return
 	}
-	so.ns.mu.RLock()
-	h := so.ns.handlers[name]
-	so.ns.mu.RUnlock()
+	h := so.ns.handler(name)
 	if h == nil {
 		return
 	}

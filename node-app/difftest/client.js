@@ -174,6 +174,21 @@ const scenarios = {
     a.close()
   },
 
+  // Dynamic namespaces: by a regular expression and by a function.
+  async dynamic() {
+    const a = await open('a', '/org-1', { auth: { token: 'ok' } }, ['welcome', 'org-news'])
+    const b = await open('b', '/org-22', { auth: { token: 'ok' } }, ['welcome', 'org-news'])
+    ;(await open('bad', '/org-x', { auth: { token: 'ok' } })).close()
+    ;(await open('refused', '/org-3', { auth: {} })).close()
+    await ack('a', a, 'where')
+    const news = [a, b].map((s) => once(s, 'org-news'))
+    await ack('b', b, 'shout')
+    await Promise.all(news)
+    const t = await open('t', '/team-red', { auth: { team: 'red' } }, ['welcome'])
+    ;(await open('t2', '/team-blue', { auth: { team: 'red' } })).close()
+    for (const s of [a, b, t]) s.close()
+  },
+
   // Rooms and broadcasts: to several rooms, except, socket.to.
   async rooms() {
     const socks = {}

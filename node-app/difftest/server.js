@@ -128,6 +128,21 @@ anyNsp.on('connection', (socket) => {
   })
 })
 
+// Dynamic namespaces: a regular expression and a function, the parent's
+// middleware and handlers on each child, the parent's emit to all.
+const orgs = io.of(/^\/org-\d+$/)
+orgs.use((socket, next) => (socket.handshake.auth.token === 'ok' ? next() : next(new Error('org refused'))))
+orgs.on('connection', (socket) => {
+  socket.emit('welcome', socket.nsp.name)
+  socket.on('where', (ack) => ack(socket.nsp.name))
+  socket.on('shout', (ack) => {
+    orgs.emit('org-news', 'to every org')
+    ack()
+  })
+})
+const teams = io.of((name, auth, next) => next(null, name.startsWith('/team-') && auth.team === name.slice(6)))
+teams.on('connection', (socket) => socket.emit('welcome', socket.nsp.name))
+
 server.listen(Number(process.env.PORT || 0), '127.0.0.1', () => {
   console.log(`listening on http://127.0.0.1:${server.address().port}`)
 })
