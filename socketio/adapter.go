@@ -35,10 +35,13 @@ func (p *Encoded) engineMessage() []byte {
 
 // BroadcastOptions choose the sockets of a broadcast, as socket.io's
 // to(…) and except(…) do: the sockets in any of Rooms (every socket of the
-// namespace when empty), minus those in any of Except.
+// namespace when empty), minus those in any of Except; with Local, those
+// of this instance only (socket.io's local flag: a ClusterAdapter does not
+// publish it).
 type BroadcastOptions struct {
 	Rooms  []Room
 	Except []Room
+	Local  bool
 }
 
 // Adapter keeps a namespace's rooms and delivers its broadcasts, as

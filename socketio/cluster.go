@@ -143,11 +143,20 @@ func (n *Namespace) clusterAdapter() ClusterAdapter {
 	return ca
 }
 
+// clusterFor is the ClusterAdapter an operation with opts asks the other
+// instances through: none when opts is Local.
+func (n *Namespace) clusterFor(opts BroadcastOptions) ClusterAdapter {
+	if opts.Local {
+		return nil
+	}
+	return n.clusterAdapter()
+}
+
 // SocketsJoin puts the sockets opts chooses in rooms, here and, with a
 // ClusterAdapter, on every other instance (io.in(…).socketsJoin).
 func (n *Namespace) SocketsJoin(ctx context.Context, opts BroadcastOptions, rooms ...Room) error {
 	Local{n}.SocketsJoin(opts, rooms)
-	if ca := n.clusterAdapter(); ca != nil {
+	if ca := n.clusterFor(opts); ca != nil {
 		return ca.RemoteSocketsJoin(ctx, opts, rooms)
 	}
 	return nil
@@ -157,7 +166,7 @@ func (n *Namespace) SocketsJoin(ctx context.Context, opts BroadcastOptions, room
 // every other instance (io.in(…).socketsLeave).
 func (n *Namespace) SocketsLeave(ctx context.Context, opts BroadcastOptions, rooms ...Room) error {
 	Local{n}.SocketsLeave(opts, rooms)
-	if ca := n.clusterAdapter(); ca != nil {
+	if ca := n.clusterFor(opts); ca != nil {
 		return ca.RemoteSocketsLeave(ctx, opts, rooms)
 	}
 	return nil
@@ -168,7 +177,7 @@ func (n *Namespace) SocketsLeave(ctx context.Context, opts BroadcastOptions, roo
 // their whole connection is closed, otherwise only the namespace.
 func (n *Namespace) DisconnectSockets(ctx context.Context, opts BroadcastOptions, close bool) error {
 	Local{n}.DisconnectSockets(opts, close)
-	if ca := n.clusterAdapter(); ca != nil {
+	if ca := n.clusterFor(opts); ca != nil {
 		return ca.RemoteDisconnectSockets(ctx, opts, close)
 	}
 	return nil
@@ -180,7 +189,7 @@ func (n *Namespace) DisconnectSockets(ctx context.Context, opts BroadcastOptions
 // deadline), then returns what it has and the error.
 func (n *Namespace) FetchSockets(ctx context.Context, opts BroadcastOptions) ([]SocketInfo, error) {
 	out := Local{n}.FetchSockets(opts)
-	ca := n.clusterAdapter()
+	ca := n.clusterFor(opts)
 	if ca == nil {
 		return out, nil
 	}

@@ -22,7 +22,7 @@ import (
 // server set up the same way, handler for handler; the two traces must be
 // equal. Each feature of the Node API that the Go server has adds a
 // scenario (and its handlers on both sides).
-var diffScenarios = []string{"basic", "lifecycle", "rooms", "middleware", "any", "handshake", "dynamic"}
+var diffScenarios = []string{"basic", "lifecycle", "rooms", "middleware", "any", "handshake", "dynamic", "acks"}
 
 // diffAuth is the auth the scenarios connect with.
 type diffAuth struct {
@@ -115,6 +115,35 @@ func diffServer(t *testing.T, trusted ...netip.Prefix) *socketio.Server {
 		var o news
 		args.Decode(0, &o)
 		io.Broadcast(socketio.BroadcastOptions{Rooms: o.To, Except: o.Except}, "news", o.Text)
+		ack()
+	})
+	io.On("ask-all", func(so *socketio.Socket, args socketio.Args, ack socketio.AckFunc) {
+		var ms int
+		args.Decode(0, &ms)
+		go func() { // BroadcastWithAck waits: not on the socket's reader
+			ctx, cancel := context.WithTimeout(context.Background(), time.Duration(ms)*time.Millisecond)
+			defer cancel()
+			acks, err := io.BroadcastWithAck(ctx, socketio.BroadcastOptions{Rooms: []socketio.Room{"askers"}, Except: []socketio.Room{socketio.Room(so.ID())}}, "question")
+			responses := []string{}
+			for _, a := range acks {
+				var r string
+				a.Decode(0, &r)
+				responses = append(responses, r)
+			}
+			slices.Sort(responses)
+			var msg any
+			if errors.Is(err, socketio.ErrAckTimeout) {
+				msg = "operation has timed out" // socket.io's message
+			} else if err != nil {
+				msg = err.Error()
+			}
+			ack(msg, responses)
+		}()
+	})
+	io.On("news-local", func(so *socketio.Socket, args socketio.Args, ack socketio.AckFunc) {
+		var o news
+		args.Decode(0, &o)
+		io.Broadcast(socketio.BroadcastOptions{Rooms: o.To, Local: true}, "news", o.Text)
 		ack()
 	})
 	io.On("news-others", func(so *socketio.Socket, args socketio.Args, ack socketio.AckFunc) {

@@ -153,7 +153,7 @@ func (a *Adapter) Sockets(opts socketio.BroadcastOptions) []socketio.SocketID {
 // bounded by PublishTimeout; a failure is logged).
 func (a *Adapter) Broadcast(p *socketio.Encoded, opts socketio.BroadcastOptions) {
 	a.local.Broadcast(p, opts)
-	if a.bus.closed() || a.nsp == "" {
+	if opts.Local || a.bus.closed() || a.nsp == "" {
 		return
 	}
 	pkt, err := packetOf(p, a.nsp)

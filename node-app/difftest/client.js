@@ -189,6 +189,23 @@ const scenarios = {
     for (const s of [a, b, t]) s.close()
   },
 
+  // A broadcast with acks and a timeout: two answer, one does not.
+  async acks() {
+    const socks = {}
+    for (const name of ['asker', 'yes', 'no', 'silent']) {
+      socks[name] = await open(name, '/', { auth: { name } })
+      await ack(name, socks[name], 'join', ['askers'])
+    }
+    socks.yes.on('question', (cb) => cb('yes'))
+    socks.no.on('question', (cb) => cb('no'))
+    socks.silent.on('question', () => trace('silent', 'asked'))
+    await ack('asker', socks.asker, 'ask-all', 2000)
+    socks.silent.off('question')
+    socks.silent.on('question', (cb) => cb('now'))
+    await ack('asker', socks.asker, 'ask-all', 5000)
+    for (const s of Object.values(socks)) s.close()
+  },
+
   // Rooms and broadcasts: to several rooms, except, socket.to.
   async rooms() {
     const socks = {}
@@ -201,6 +218,7 @@ const scenarios = {
     await ack('a', socks.a, 'news', { to: ['red'], except: ['blue'], text: 'red not blue' })
     await ack('a', socks.a, 'news', { except: ['red'], text: 'all but red' })
     await ack('b', socks.b, 'news-others', { to: ['red'], text: 'red but b' })
+    await ack('c', socks.c, 'news-local', { to: ['blue'], text: 'blue here' })
     // The barrier: every socket gets "end" after what came before.
     const ends = Object.values(socks).map((s) =>
       within(new Promise((resolve) => s.on('news', (text) => text === 'end' && resolve())), 'news end'),

@@ -58,6 +58,17 @@ io.on('connection', (socket) => {
     io.to(o.to || []).except(o.except || []).emit('news', o.text)
     ack()
   })
+  // Broadcast with acks: every socket in "askers" but the asker is asked;
+  // the ack gets the answers (sorted) or the timeout's error.
+  socket.on('ask-all', (ms, ack) => {
+    socket.broadcast.to('askers').timeout(ms).emit('question', (err, responses) => {
+      ack(err ? err.message : null, responses.sort())
+    })
+  })
+  socket.on('news-local', (o, ack) => {
+    io.local.to(o.to || []).emit('news', o.text)
+    ack()
+  })
   socket.on('news-others', (o, ack) => {
     socket.to(o.to || []).emit('news', o.text)
     ack()
