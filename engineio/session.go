@@ -257,6 +257,23 @@ func (e *Session) SendMessage(msg []byte, bins [][]byte) error {
 	return err
 }
 
+// Writable reports whether a message sent now would go to the client at
+// once, as engine.io's transport.writable: on WebSocket, nothing waiting
+// to be written; on long-polling, a GET waiting and nothing buffered for
+// it. Socket.IO's volatile packets are dropped otherwise.
+func (e *Session) Writable() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch {
+	case e.closed || e.goodbye:
+		return false
+	case e.ws != nil:
+		return e.ws.Idle()
+	default:
+		return e.pollWake != nil && len(e.buf) == 0
+	}
+}
+
 // connErr is a WebSocket connection's refusal to send, as Send reports
 // it: the connection is closing, and its Close ends the session.
 func connErr(err error) error {

@@ -213,6 +213,7 @@ func (n *Namespace) Broadcast(opts BroadcastOptions, event string, args ...any) 
 	if err != nil {
 		return err
 	}
+	enc.Volatile = opts.Volatile
 	n.adapter.Broadcast(enc, opts)
 	return nil
 }
@@ -310,6 +311,22 @@ func (so *Socket) Emit(event string, args ...any) error {
 	return nil
 }
 
+// EmitVolatile is Emit for an event that may be lost
+// (socket.volatile.emit): when the socket's transport cannot take it at
+// once (a long-polling client without a GET waiting, a WebSocket with
+// messages still queued) it is dropped, without an error.
+func (so *Socket) EmitVolatile(event string, args ...any) error {
+	enc, err := encodeEvent(so.ns.name, event, args, nil)
+	if err != nil {
+		return err
+	}
+	enc.Volatile = true
+	if !so.writeEvent(enc) {
+		return ErrDisconnected
+	}
+	return nil
+}
+
 // EmitWithAck sends an event and waits for the client's acknowledgement,
 // until ctx ends (DefaultAckTimeout when ctx has no deadline).
 func (so *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (Args, error) {
@@ -395,11 +412,20 @@ func disconnectPacket(nsp string) *Encoded {
 	return &Encoded{Text: parser.Append(nil, parser.Packet{Type: parser.Disconnect, Namespace: nsp})}
 }
 
+// write sends p, and reports false when the socket is gone or its
+// session refused it; a volatile p the transport cannot take now is
+// dropped, and reported sent.
 func (so *Socket) write(p *Encoded) bool {
 	so.mu.Lock()
 	gone := so.gone
 	so.mu.Unlock()
-	return !gone && so.c.send(p)
+	if gone {
+		return false
+	}
+	if p.Volatile && !so.c.e.Writable() {
+		return true
+	}
+	return so.c.send(p)
 }
 
 // event runs the handler of an event from the client.
