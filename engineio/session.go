@@ -69,6 +69,7 @@ type Session struct {
 	hold    *liveness.Hold    // follows the Express session; nil without a Tracker
 	cookie  [sha256.Size]byte // of the session cookie at the handshake (Server.cookieSum)
 	release func()            // gives back its place in the session table (admit); idempotent
+	req     Request           // the handshake's (Request)
 
 	mu        sync.Mutex
 	ws        conn // the WebSocket transport, once there is one
@@ -106,8 +107,8 @@ type Session struct {
 // upgrade completes is refused like any later one.
 const upgradePollWait = 100 * time.Millisecond
 
-func (s *Server) newSession(sess *auth.Session, ref *auth.Refusal, release func()) *Session {
-	e := &Session{s: s, id: randid.New(), refusal: ref, release: release}
+func (s *Server) newSession(r *http.Request, sess *auth.Session, ref *auth.Refusal, release func()) *Session {
+	e := &Session{s: s, id: randid.New(), refusal: ref, release: release, req: s.newRequest(r)}
 	if ref == nil {
 		e.auth = sess
 	}
@@ -254,6 +255,23 @@ func (e *Session) SendMessage(msg []byte, bins [][]byte) error {
 		e.close("slow client", closeHard)
 	}
 	return err
+}
+
+// Writable reports whether a message sent now would go to the client at
+// once, as engine.io's transport.writable: on WebSocket, nothing waiting
+// to be written; on long-polling, a GET waiting and nothing buffered for
+// it. Socket.IO's volatile packets are dropped otherwise.
+func (e *Session) Writable() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch {
+	case e.closed || e.goodbye:
+		return false
+	case e.ws != nil:
+		return e.ws.Idle()
+	default:
+		return e.pollWake != nil && len(e.buf) == 0
+	}
 }
 
 // connErr is a WebSocket connection's refusal to send, as Send reports
@@ -511,7 +529,7 @@ func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request) {
 		auth.WriteRefusal(w, full)
 		return
 	}
-	e := s.newSession(sess, ref, release)
+	e := s.newSession(r, sess, ref, release)
 	e.cookie = s.cookieSum(r)
 	// 3. Follow the Express session, as a connection would be.
 	if e.auth != nil {

@@ -69,7 +69,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, sid stri
 			auth.WriteRefusal(w, full)
 			return
 		}
-		e = s.newSession(sess, ref, release)
+		e = s.newSession(r, sess, ref, release)
 		t.e, t.fresh = e, true
 		if ref != nil {
 			bsess = &auth.Session{SecretIndex: -1} // refused: nothing to follow

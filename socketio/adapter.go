@@ -19,6 +19,9 @@ type Room string
 type Encoded struct {
 	Text        []byte
 	Attachments [][]byte
+	// Volatile drops the packet for a socket whose transport cannot take
+	// it at once (engineio.Session.Writable), as socket.io's volatile flag.
+	Volatile bool
 
 	once    sync.Once
 	message []byte // the Engine.IO MESSAGE: '4' then Text, shared by every socket
@@ -35,10 +38,16 @@ func (p *Encoded) engineMessage() []byte {
 
 // BroadcastOptions choose the sockets of a broadcast, as socket.io's
 // to(…) and except(…) do: the sockets in any of Rooms (every socket of the
-// namespace when empty), minus those in any of Except.
+// namespace when empty), minus those in any of Except; with Local, those
+// of this instance only (socket.io's local flag: a ClusterAdapter does not
+// publish it). With Volatile a socket whose transport cannot take the
+// packet at once does not get it (socket.io's volatile flag, which a
+// ClusterAdapter carries).
 type BroadcastOptions struct {
-	Rooms  []Room
-	Except []Room
+	Rooms    []Room
+	Except   []Room
+	Local    bool
+	Volatile bool
 }
 
 // Adapter keeps a namespace's rooms and delivers its broadcasts, as

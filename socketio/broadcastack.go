@@ -52,7 +52,7 @@ func (n *Namespace) BroadcastWithAck(ctx context.Context, opts BroadcastOptions,
 		return nil, err
 	}
 	servers := 1
-	if ca := n.clusterAdapter(); ca != nil {
+	if ca := n.clusterFor(opts); ca != nil {
 		p, err := encodeEvent(n.name, event, args, nil)
 		if err == nil {
 			var others int

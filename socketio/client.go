@@ -150,8 +150,8 @@ func (c *client) dispatch(p parser.Packet, bins [][]byte) {
 }
 
 type connectError struct {
-	Message string            `json:"message"`
-	Data    *connectErrorData `json:"data,omitempty"`
+	Message string `json:"message"`
+	Data    any    `json:"data,omitempty"` // *connectErrorData, or a middleware's json.RawMessage
 }
 
 // connectErrorData says why, for a refusal of the door's (the gate's, or
@@ -163,9 +163,9 @@ type connectErrorData struct {
 
 // connect joins a namespace, or says why not.
 func (c *client) connect(p parser.Packet) {
-	// 1. A registered namespace.
-	ns := c.s.namespace(p.Namespace)
-	if ns == nil {
+	// 1. A registered namespace, or one a parent accepts (OfMatch).
+	ns, parent := c.s.lookup(p.Namespace, p.Data)
+	if ns == nil && parent == nil {
 		c.connectError(p.Namespace, connectError{Message: "Invalid namespace"})
 		return
 	}
@@ -185,8 +185,18 @@ func (c *client) connect(p parser.Packet) {
 	if authData == nil {
 		authData = json.RawMessage("{}")
 	}
-	// 4. The socket, in the room of its ID; then the namespace's handlers.
-	so := &Socket{id: SocketID(randid.New()), ns: ns, c: c, auth: authData, done: make(chan struct{})}
+	if ns == nil {
+		ns = c.s.child(parent, p.Namespace)
+	}
+	// 5. The socket, in the room of its ID; then the namespace's handlers.
+	so := &Socket{id: SocketID(randid.New()), ns: ns, c: c, auth: authData, made: time.Now(), done: make(chan struct{})}
+	// 4. The namespace's middleware, in order; a refusal leaves no trace
+	// of the socket (the rooms a middleware joined included).
+	if ce := ns.runMiddleware(so); ce != nil {
+		ns.adapter.DelAll(so.id)
+		c.connectError(p.Namespace, *ce)
+		return
+	}
 	c.mu.Lock()
 	if c.over || c.sockets[ns.name] != nil {
 		c.mu.Unlock()
@@ -199,9 +209,9 @@ func (c *client) connect(p parser.Packet) {
 		c.connectTo = nil
 	}
 	c.mu.Unlock()
+	_, handlers, _, _ := ns.hooks()
 	ns.mu.Lock()
 	ns.sockets[so.id] = so
-	handlers := ns.onConnect
 	ns.mu.Unlock()
 	ns.adapter.AddAll(so.id, []Room{Room(so.id)})
 	// The session may have closed meanwhile (a heartbeat timeout, the
@@ -250,9 +260,12 @@ func (c *client) remove(so *Socket, reason string) {
 		c.s.users.leave(so.User(), so.user)
 	}
 	ns := so.ns
+	_, _, leaving, handlers := ns.hooks()
+	for _, f := range leaving {
+		f(so, reason)
+	}
 	ns.mu.Lock()
 	delete(ns.sockets, so.id)
-	handlers := ns.onDisconnect
 	ns.mu.Unlock()
 	ns.adapter.DelAll(so.id)
 	for _, f := range handlers {

@@ -28,6 +28,14 @@ func chatServer(t *testing.T, e *env) *socketio.Server {
 	}
 	ns := srv.Of("/")
 	chat.SocketIO(ns)
+	// The gate comes first: a middleware never sees a socket it refused
+	// (the refusals scenario sends every kind).
+	ns.Use(func(so *socketio.Socket) error {
+		if so.User() == "" || so.Session() == nil {
+			t.Errorf("a namespace middleware ran for a socket without a session")
+		}
+		return nil
+	})
 	ns.On("echo", func(so *socketio.Socket, args socketio.Args, ack socketio.AckFunc) {
 		if ack != nil {
 			ack(args.Values()...)

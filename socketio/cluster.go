@@ -2,7 +2,6 @@ package socketio
 
 import (
 	"context"
-	"encoding/json"
 	"sync"
 	"time"
 
@@ -81,8 +80,10 @@ func (l Local) Socket(id SocketID) *Socket { return l.n.Socket(id) }
 
 // SocketInfo describes a socket, as fetchSockets returns it: ID and rooms,
 // and what socket.io calls its handshake and data. A Go socket's Data is
-// {"user": USER} and its Handshake holds its auth only, never a header
-// (the cookie stays out of Redis).
+// the JSON form of what Socket.SetData set, as generic values
+// (map[string]any, []any, float64, string, bool, nil), or {"user": USER}
+// when nothing was set. Its Handshake is socket.io's but for the headers,
+// left out (the cookie stays out of Redis).
 type SocketInfo struct {
 	ID        SocketID
 	Rooms     []Room
@@ -142,11 +143,20 @@ func (n *Namespace) clusterAdapter() ClusterAdapter {
 	return ca
 }
 
+// clusterFor is the ClusterAdapter an operation with opts asks the other
+// instances through: none when opts is Local.
+func (n *Namespace) clusterFor(opts BroadcastOptions) ClusterAdapter {
+	if opts.Local {
+		return nil
+	}
+	return n.clusterAdapter()
+}
+
 // SocketsJoin puts the sockets opts chooses in rooms, here and, with a
 // ClusterAdapter, on every other instance (io.in(…).socketsJoin).
 func (n *Namespace) SocketsJoin(ctx context.Context, opts BroadcastOptions, rooms ...Room) error {
 	Local{n}.SocketsJoin(opts, rooms)
-	if ca := n.clusterAdapter(); ca != nil {
+	if ca := n.clusterFor(opts); ca != nil {
 		return ca.RemoteSocketsJoin(ctx, opts, rooms)
 	}
 	return nil
@@ -156,7 +166,7 @@ func (n *Namespace) SocketsJoin(ctx context.Context, opts BroadcastOptions, room
 // every other instance (io.in(…).socketsLeave).
 func (n *Namespace) SocketsLeave(ctx context.Context, opts BroadcastOptions, rooms ...Room) error {
 	Local{n}.SocketsLeave(opts, rooms)
-	if ca := n.clusterAdapter(); ca != nil {
+	if ca := n.clusterFor(opts); ca != nil {
 		return ca.RemoteSocketsLeave(ctx, opts, rooms)
 	}
 	return nil
@@ -167,7 +177,7 @@ func (n *Namespace) SocketsLeave(ctx context.Context, opts BroadcastOptions, roo
 // their whole connection is closed, otherwise only the namespace.
 func (n *Namespace) DisconnectSockets(ctx context.Context, opts BroadcastOptions, close bool) error {
 	Local{n}.DisconnectSockets(opts, close)
-	if ca := n.clusterAdapter(); ca != nil {
+	if ca := n.clusterFor(opts); ca != nil {
 		return ca.RemoteDisconnectSockets(ctx, opts, close)
 	}
 	return nil
@@ -179,7 +189,7 @@ func (n *Namespace) DisconnectSockets(ctx context.Context, opts BroadcastOptions
 // deadline), then returns what it has and the error.
 func (n *Namespace) FetchSockets(ctx context.Context, opts BroadcastOptions) ([]SocketInfo, error) {
 	out := Local{n}.FetchSockets(opts)
-	ca := n.clusterAdapter()
+	ca := n.clusterFor(opts)
 	if ca == nil {
 		return out, nil
 	}
@@ -290,7 +300,7 @@ func (l Local) BroadcastWithAck(opts BroadcastOptions, timeout time.Duration,
 		if !so.expectAck(id, ack) {
 			continue
 		}
-		if !so.write(p) {
+		if !so.writeEvent(p) {
 			so.forgetAck(id)
 			continue
 		}
@@ -311,18 +321,11 @@ func (l Local) FetchSockets(opts BroadcastOptions) []SocketInfo {
 	sockets := l.n.localSockets(opts)
 	out := make([]SocketInfo, 0, len(sockets))
 	for _, so := range sockets {
-		var auth any = map[string]any{}
-		if len(so.auth) > 0 {
-			json.Unmarshal(so.auth, &auth)
-		}
 		out = append(out, SocketInfo{
-			ID:    so.id,
-			Rooms: so.Rooms(),
-			Handshake: map[string]any{
-				"headers": map[string]any{}, "auth": auth, "query": map[string]any{},
-				"xdomain": false, "secure": false, "address": "", "url": "",
-			},
-			Data: map[string]any{"user": so.User()},
+			ID:        so.id,
+			Rooms:     so.Rooms(),
+			Handshake: so.fleetHandshake(),
+			Data:      so.fleetData(),
 		})
 	}
 	return out

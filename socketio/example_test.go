@@ -2,9 +2,12 @@ package socketio_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"net/http"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/expressbridge/expressbridge/auth"
@@ -82,4 +85,93 @@ func ExampleMemoryAdapter() {
 		socketio.BroadcastOptions{Rooms: []socketio.Room{"red"}, Except: []socketio.Room{"s1"}})
 	// Output:
 	// s2 gets 2["news"]
+}
+
+// Namespace middleware, as io.use: after the gate (the Express session
+// is already checked), refuse a socket with connect_error and data, or
+// keep what later handlers need in its data.
+func ExampleNamespace_Use() {
+	var sio *socketio.Server // from socketio.New
+	admin := sio.Of("/admin")
+	admin.Use(func(so *socketio.Socket) error {
+		if so.User() != "root" {
+			// the client: err.message "not an admin", err.data {"need":"root"}
+			return &socketio.ConnectError{Message: "not an admin", Data: map[string]string{"need": "root"}}
+		}
+		so.SetData(map[string]any{"since": time.Now().Unix()}) // fetchSockets sees it, across the fleet
+		return nil
+	})
+}
+
+// Socket middleware, as socket.use: refuse an event before its handler;
+// the error goes to the socket's OnError listeners (socket.on("error")).
+func ExampleSocket_Use() {
+	var sio *socketio.Server // from socketio.New
+	sio.Of("/").OnConnection(func(so *socketio.Socket) {
+		so.Use(func(so *socketio.Socket, event string, args socketio.Args) error {
+			if event == "delete" && so.User() != "root" {
+				return errors.New("unauthorized event")
+			}
+			return nil
+		})
+		so.OnError(func(err error) {
+			if err.Error() == "unauthorized event" {
+				so.Disconnect()
+			}
+		})
+	})
+}
+
+// Catch-all listeners and the lifecycle, as socket.onAny,
+// socket.onAnyOutgoing and the "disconnecting" event.
+func ExampleSocket_OnAny() {
+	var sio *socketio.Server // from socketio.New
+	ns := sio.Of("/")
+	ns.OnConnection(func(so *socketio.Socket) {
+		off := so.OnAny(func(event string, args socketio.Args) {
+			log.Printf("%s sent %s (%d args)", so.ID(), event, args.Len())
+		})
+		so.OnAnyOutgoing(func(event string, args socketio.Args) {
+			log.Printf("%s gets %s", so.ID(), event)
+		})
+		time.AfterFunc(time.Minute, off) // socket.offAny(listener)
+	})
+	ns.OnDisconnecting(func(so *socketio.Socket, reason string) {
+		for _, r := range so.Rooms() { // still in its rooms
+			ns.Broadcast(socketio.BroadcastOptions{Rooms: []socketio.Room{r}}, "user-left", so.User())
+		}
+	})
+	ns.OnDisconnect(func(so *socketio.Socket, reason string) {
+		log.Printf("%s left: %s", so.ID(), reason) // "client namespace disconnect", "transport close", …
+	})
+}
+
+// socket.handshake: the handshake request's headers (Cookie left out),
+// query, the client's address (through Config.TrustedProxies), and the
+// CONNECT's auth.
+func ExampleSocket_Handshake() {
+	var sio *socketio.Server // from socketio.New
+	sio.Of("/").OnConnection(func(so *socketio.Socket) {
+		h := so.Handshake()
+		log.Printf("%s from %s, room %q, agent %q, since %s", so.User(), h.Address,
+			h.Query.Get("room"), h.Headers.Get("User-Agent"), h.Time.Format(time.RFC3339))
+	})
+}
+
+// Dynamic namespaces, as io.of(/^\/org-\d+$/): the first CONNECT to a
+// matching name makes its namespace; the parent's middleware and handlers
+// apply to each.
+func ExampleServer_OfRegexp() {
+	var sio *socketio.Server // from socketio.New
+	orgs := sio.OfRegexp(regexp.MustCompile(`^/org-\d+$`))
+	orgs.Use(func(so *socketio.Socket) error {
+		if !strings.HasPrefix(so.User(), "member-of-"+so.Namespace().Name()[len("/org-"):]) {
+			return errors.New("not a member")
+		}
+		return nil
+	})
+	orgs.On("where", func(so *socketio.Socket, _ socketio.Args, ack socketio.AckFunc) {
+		ack(so.Namespace().Name()) // "/org-12"
+	})
+	orgs.Emit("maintenance", "in 5 minutes") // every org's sockets
 }

@@ -171,8 +171,9 @@ type Server struct {
 	eio *engineio.Server
 	log *slog.Logger
 
-	mu   sync.Mutex
-	nsps map[string]*Namespace
+	mu      sync.Mutex
+	nsps    map[string]*Namespace
+	parents []*Namespace // OfMatch's, in order
 
 	users         userLimits    // the users' event buckets (ratelimit.go)
 	droppedEvents atomic.Uint64 // events dropped over a rate limit

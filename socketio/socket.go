@@ -101,13 +101,21 @@ type Namespace struct {
 	name    string
 	adapter Adapter
 
-	mu           sync.RWMutex
-	handlers     map[string]Handler
-	onConnect    []func(*Socket)
-	onDisconnect []func(*Socket, string)
-	sockets      map[SocketID]*Socket
+	mu              sync.RWMutex
+	handlers        map[string]Handler
+	onConnect       []func(*Socket)
+	middleware      []Middleware
+	onDisconnecting []func(*Socket, string)
+	onDisconnect    []func(*Socket, string)
+	sockets         map[SocketID]*Socket
 
 	cluster clusterState // server-side event handlers (cluster.go)
+
+	// Dynamic namespaces (dynamic.go): a parent has match and children, a
+	// child its parent.
+	match    func(name string, auth json.RawMessage) bool
+	children []*Namespace
+	parent   *Namespace
 
 	// ackIDs gives out the ack ids of the namespace's packets, as
 	// socket.io's nsp._ids: unique across its sockets, so that one packet
@@ -116,7 +124,8 @@ type Namespace struct {
 }
 
 // Of returns the namespace of that name ("/" or "/chat"), registering it
-// on first use: clients may connect only to registered namespaces.
+// on first use: clients may connect only to registered namespaces (and to
+// those a parent accepts, OfMatch).
 func (s *Server) Of(name string) *Namespace {
 	if name == "" || name[0] != '/' {
 		name = "/" + name
@@ -126,19 +135,26 @@ func (s *Server) Of(name string) *Namespace {
 	if n := s.nsps[name]; n != nil {
 		return n
 	}
+	n := s.newNamespaceLocked(name)
+	s.nsps[name] = n
+	return n
+}
+
+func (s *Server) newNamespace(name string) *Namespace {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.newNamespaceLocked(name)
+}
+
+// newNamespaceLocked makes a namespace with its adapter; s.mu is held (the
+// adapter's Bind must not call back into s).
+func (s *Server) newNamespaceLocked(name string) *Namespace {
 	n := &Namespace{s: s, name: name, handlers: make(map[string]Handler), sockets: make(map[SocketID]*Socket)}
 	n.adapter = s.cfg.NewAdapter(n.deliver)
 	if b, ok := n.adapter.(NamespaceBinder); ok {
 		b.Bind(Local{n})
 	}
-	s.nsps[name] = n
 	return n
-}
-
-func (s *Server) namespace(name string) *Namespace {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.nsps[name]
 }
 
 // Name returns the namespace's name.
@@ -160,6 +176,16 @@ func (n *Namespace) OnDisconnect(f func(so *Socket, reason string)) {
 	n.mu.Unlock()
 }
 
+// OnDisconnecting registers f to run once for each socket that is about
+// to disconnect, with the reason, before OnDisconnect's: the socket is
+// still in its rooms (Rooms), as socket.io's "disconnecting" event. It can
+// no longer emit.
+func (n *Namespace) OnDisconnecting(f func(so *Socket, reason string)) {
+	n.mu.Lock()
+	n.onDisconnecting = append(n.onDisconnecting, f)
+	n.mu.Unlock()
+}
+
 // On registers the handler of an event, replacing any earlier one.
 // Events without a handler are dropped.
 func (n *Namespace) On(event string, h Handler) {
@@ -175,10 +201,19 @@ func (n *Namespace) Emit(event string, args ...any) error {
 
 // Broadcast sends an event to the sockets opts chooses.
 func (n *Namespace) Broadcast(opts BroadcastOptions, event string, args ...any) error {
+	if n.match != nil { // a parent: to every child
+		for _, c := range n.childNamespaces() {
+			if err := c.Broadcast(opts, event, args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	enc, err := encodeEvent(n.name, event, args, nil)
 	if err != nil {
 		return err
 	}
+	enc.Volatile = opts.Volatile
 	n.adapter.Broadcast(enc, opts)
 	return nil
 }
@@ -195,7 +230,7 @@ func (n *Namespace) deliver(id SocketID, p *Encoded) {
 	so := n.sockets[id]
 	n.mu.RUnlock()
 	if so != nil {
-		so.write(p)
+		so.writeEvent(p)
 	}
 }
 
@@ -205,11 +240,18 @@ type Socket struct {
 	ns   *Namespace
 	c    *client
 	auth json.RawMessage
+	made time.Time // Handshake's Time
 
 	mu   sync.Mutex
 	acks map[uint64]func(Args) // the client's acks expected, by ack id
 	done chan struct{}         // closed on disconnect
 	gone bool
+	data any // SetData's
+
+	fns     []EventMiddleware // Use's
+	onError []func(error)
+	anyIn   []*anyListener // OnAny's, replaced (not changed) on each change
+	anyOut  []*anyListener // OnAnyOutgoing's, likewise
 
 	// The rate limits (ratelimit.go): limit and the drops are touched
 	// only on the session's Message goroutine; user is set before the
@@ -263,7 +305,23 @@ func (so *Socket) Emit(event string, args ...any) error {
 	if err != nil {
 		return err
 	}
-	if !so.write(enc) {
+	if !so.writeEvent(enc) {
+		return ErrDisconnected
+	}
+	return nil
+}
+
+// EmitVolatile is Emit for an event that may be lost
+// (socket.volatile.emit): when the socket's transport cannot take it at
+// once (a long-polling client without a GET waiting, a WebSocket with
+// messages still queued) it is dropped, without an error.
+func (so *Socket) EmitVolatile(event string, args ...any) error {
+	enc, err := encodeEvent(so.ns.name, event, args, nil)
+	if err != nil {
+		return err
+	}
+	enc.Volatile = true
+	if !so.writeEvent(enc) {
 		return ErrDisconnected
 	}
 	return nil
@@ -287,7 +345,7 @@ func (so *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (A
 	if err != nil {
 		return Args{}, err
 	}
-	if !so.write(enc) {
+	if !so.writeEvent(enc) {
 		return Args{}, ErrDisconnected
 	}
 	select {
@@ -354,11 +412,20 @@ func disconnectPacket(nsp string) *Encoded {
 	return &Encoded{Text: parser.Append(nil, parser.Packet{Type: parser.Disconnect, Namespace: nsp})}
 }
 
+// write sends p, and reports false when the socket is gone or its
+// session refused it; a volatile p the transport cannot take now is
+// dropped, and reported sent.
 func (so *Socket) write(p *Encoded) bool {
 	so.mu.Lock()
 	gone := so.gone
 	so.mu.Unlock()
-	return !gone && so.c.send(p)
+	if gone {
+		return false
+	}
+	if p.Volatile && !so.c.e.Writable() {
+		return true
+	}
+	return so.c.send(p)
 }
 
 // event runs the handler of an event from the client.
@@ -367,9 +434,12 @@ func (so *Socket) event(p parser.Packet, bins [][]byte) {
 	if json.Unmarshal(p.Args[0], &name) != nil {
 		return // a number as the event name: no handler can have it
 	}
-	so.ns.mu.RLock()
-	h := so.ns.handlers[name]
-	so.ns.mu.RUnlock()
+	args := Args{raw: p.Args[1:], bin: bins}
+	so.notifyAny(&so.anyIn, name, args)
+	if !so.runEventMiddleware(name, args) {
+		return
+	}
+	h := so.ns.handler(name)
 	if h == nil {
 		return
 	}
@@ -388,7 +458,7 @@ func (so *Socket) event(p parser.Packet, bins [][]byte) {
 			return err
 		}
 	}
-	h(so, Args{raw: p.Args[1:], bin: bins}, ack)
+	h(so, args, ack)
 }
 
 // acked delivers the client's acknowledgement of an EmitWithAck or a

@@ -258,6 +258,15 @@ func (c *Conn) enqueue(f outFrame) error {
 	return nil
 }
 
+// Idle reports whether the connection has nothing queued or being
+// written and is not closing: a message sent now goes straight to the
+// socket (socket.io's volatile packets go only then).
+func (c *Conn) Idle() bool {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return !c.closing && !c.writing && len(c.queue) == 0
+}
+
 // Close closes the connection with a close code and reason (code 0: no
 // close frame), dropping what is still queued. Only the first call counts
 // (a Close after CloseWhenSent stops the draining); it does not wait.

@@ -153,7 +153,7 @@ func (a *Adapter) Sockets(opts socketio.BroadcastOptions) []socketio.SocketID {
 // bounded by PublishTimeout; a failure is logged).
 func (a *Adapter) Broadcast(p *socketio.Encoded, opts socketio.BroadcastOptions) {
 	a.local.Broadcast(p, opts)
-	if a.bus.closed() || a.nsp == "" {
+	if opts.Local || a.bus.closed() || a.nsp == "" {
 		return
 	}
 	pkt, err := packetOf(p, a.nsp)
@@ -461,6 +461,7 @@ func (a *Adapter) deliver(p *wire.Packet, opts socketio.BroadcastOptions) {
 		a.bus.log.Debug("redis adapter: ignoring a broadcast Go cannot encode", "nsp", a.nsp, "err", err)
 		return
 	}
+	enc.Volatile = opts.Volatile
 	a.local.Broadcast(enc, opts)
 }
 

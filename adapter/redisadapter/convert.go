@@ -192,12 +192,14 @@ func bufferJSON(v any) any {
 	return v
 }
 
+// optionsOf is o as the adapter publishes it: volatile is a flag the
+// other servers honour (local never leaves this one).
 func optionsOf(o socketio.BroadcastOptions) wire.Options {
-	return wire.Options{Rooms: roomStrings(o.Rooms), Except: roomStrings(o.Except)}
+	return wire.Options{Rooms: roomStrings(o.Rooms), Except: roomStrings(o.Except), Flags: wire.Flags{Volatile: o.Volatile}}
 }
 
 func broadcastOptionsOf(o *wire.Options) socketio.BroadcastOptions {
-	return socketio.BroadcastOptions{Rooms: toRooms(o.Rooms), Except: toRooms(o.Except)}
+	return socketio.BroadcastOptions{Rooms: toRooms(o.Rooms), Except: toRooms(o.Except), Volatile: o.Flags.Volatile}
 }
 
 func roomStrings(rooms []socketio.Room) []string {

@@ -171,6 +171,14 @@ func testMixedFleet(t *testing.T, sharded bool) {
 	node := startNodePeer(t, f.sessions.URL(), sharded)
 	g0 := f.start("go0", f.sessions.URL(), redisadapter.BusConfig{Sharded: sharded})
 	g1 := f.start("go1", f.sessions.URL(), redisadapter.BusConfig{Sharded: sharded})
+	// socket.data, set by a middleware, crosses the fleet both ways.
+	for _, g := range []*instance{g0, g1} {
+		name := g.name
+		g.ns.Use(func(so *socketio.Socket) error {
+			so.SetData(map[string]any{"user": so.User(), "instance": name})
+			return nil
+		})
+	}
 	ann := f.login("ann")
 	c0, c1 := f.dialSIO(g0, ann, "ann"), f.dialSIO(g1, ann, "ann")
 
@@ -200,9 +208,21 @@ func testMixedFleet(t *testing.T, sharded bool) {
 	if !strings.HasPrefix(fetched, `{"fetched":3,`) {
 		t.Errorf("Node's fetchSockets: %s, want 3 sockets", fetched)
 	}
+	if want := `"data":["{\"instance\":\"go0\",\"user\":\"ann\"}","{\"instance\":\"go1\",\"user\":\"ann\"}","{\"user\":\"node\"}"]}`; !strings.HasSuffix(fetched, want) {
+		t.Errorf("Node's fetchSockets: %s, want data %s", fetched, want)
+	}
 	got, err := g0.ns.FetchSockets(f.ctx, socketio.BroadcastOptions{})
 	if err != nil || len(got) != 3 {
 		t.Errorf("Go's fetchSockets: %d sockets, %v; want 3", len(got), err)
+	}
+	var data []string
+	for _, s := range got {
+		b, _ := json.Marshal(s.Data)
+		data = append(data, string(b))
+	}
+	slices.Sort(data)
+	if want := []string{`{"instance":"go0","user":"ann"}`, `{"instance":"go1","user":"ann"}`, `{"user":"node"}`}; !slices.Equal(data, want) {
+		t.Errorf("Go's fetchSockets data: %q, want %q", data, want)
 	}
 	// Go's socketsJoin moves the Node client; Node's moves Go's.
 	g1.ns.SocketsJoin(f.ctx, socketio.BroadcastOptions{Rooms: []socketio.Room{"user:node"}}, "mixed")

@@ -363,6 +363,16 @@ func TestFleetBroadcasts(t *testing.T) {
 	for _, c := range bobs {
 		c.expect(`42["dm","for bob"]`)
 	}
+	// Local: go1's clients only, never published (io.local.emit).
+	if err := ins[1].ns.Broadcast(socketio.BroadcastOptions{Local: true}, "local", 1); err != nil {
+		t.Fatal(err)
+	}
+	all[2].expect(`42["local",1]`)
+	all[3].expect(`42["local",1]`)
+	n, err := ins[1].ns.FetchSockets(f.ctx, socketio.BroadcastOptions{Local: true})
+	if err != nil || len(n) != 2 {
+		t.Errorf("local fetchSockets: %d sockets, %v; want go1's 2", len(n), err)
+	}
 	// /ws: said on go0, heard on every /ws client.
 	if err := wss[0].c.WriteMessage(websocket.TextMessage, []byte(`{"type":"say","text":"plain hello"}`)); err != nil {
 		t.Fatal(err)
@@ -383,6 +393,9 @@ func TestFleetBroadcasts(t *testing.T) {
 	}
 	for _, w := range wss {
 		noMsg(t, w.name, w.msgs, `{"type":"said"`, 300*time.Millisecond)
+	}
+	for _, c := range all {
+		c.none(`42["local"`, 0)
 	}
 }
 

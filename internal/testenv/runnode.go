@@ -55,3 +55,24 @@ func RunNode(t testing.TB, timeout time.Duration, env []string, args ...string) 
 	}
 	return counts
 }
+
+// NodeOutput runs a node script in node-app with env added and returns
+// its standard output; it fails the test, with the script's standard
+// error, when node exits non-zero or runs past timeout.
+func NodeOutput(t testing.TB, timeout time.Duration, env []string, args ...string) string {
+	t.Helper()
+	node := Node(t)
+	EnsureNodeModules(t)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, args...)
+	cmd.Dir = filepath.Join(RepoRoot(t), "node-app")
+	cmd.Env = append(os.Environ(), env...)
+	cmd.WaitDelay = 2 * time.Second
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Errorf("node %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
+	}
+	return stdout.String()
+}

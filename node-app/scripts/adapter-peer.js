@@ -13,7 +13,9 @@
 //   {"server": EVENT, "args": [...], "ack": BOOL}
 //                                       the server got a serverSideEmit ("ping"
 //                                       is answered {"node": ARGS} when it has an ack)
-//   {"fetched": N, "rooms": [...]}      the answer to a "fetch" command
+//   {"fetched": N, "rooms": [...], "data": [...]}
+//                                       the answer to a "fetch" command (each
+//                                       socket's rooms and data, sorted)
 //   {"sse": EVENT, "err": MSG|null, "responses": [...]}
 //                                       the ack of a "sse" or "sseWithAck" command
 //   {"asked": EVENT, "err": MSG|null, "responses": [...]}
@@ -121,7 +123,8 @@ async function main() {
     }
     if (cmd.fetch) {
       const sockets = await io.fetchSockets()
-      log({ fetched: sockets.length, rooms: sockets.map((s) => [...s.rooms].filter((r) => r !== s.id)) })
+      const data = sockets.map((s) => JSON.stringify(s.data)).sort()
+      log({ fetched: sockets.length, rooms: sockets.map((s) => [...s.rooms].filter((r) => r !== s.id)), data })
     }
   })
   const stop = async () => {
