@@ -12,8 +12,8 @@ import (
 	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/examples/chat"
-	"github.com/expressbridge/expressbridge/socketio"
 	"github.com/expressbridge/expressbridge/internal/testenv"
+	"github.com/expressbridge/expressbridge/socketio"
 )
 
 const clientTimeout = 60 * time.Second
