@@ -103,7 +103,7 @@ func TestLoggedInFalseClosesConnection(t *testing.T) {
 	if status, body := h.app.PostJSON(h.ctx, t, "/test/set", cookie, map[string]any{"loggedIn": false}); status != 200 {
 		t.Fatalf("/test/set: %d %s", status, body)
 	}
-	expectEnded(t, c, revokeLimit, bridge.ReasonSessionChanged)
+	expectEnded(t, c, revokeLimit, bridge.ReasonLoggedOut)
 	t.Logf("loggedIn false through Express to close frame: %v", time.Since(start))
 }
 

@@ -23,7 +23,7 @@ import (
 
 // TestPostgresRevocation: on connect-pg-simple's table the bridge ends
 // connections with the same reasons as on Redis, with the notify trigger
-// and by polling: logged-out (row deleted), session-changed (the login
+// and by polling: logged-out (row deleted), logged-out (the login
 // field no longer truthy), session-expired (cookie.expires passed).
 func TestPostgresRevocation(t *testing.T) {
 	for _, mode := range []struct {
@@ -73,7 +73,7 @@ func TestPostgresRevocation(t *testing.T) {
 			}
 			set("pg-changed-0123456789abcdefghij", hour, false)
 			for c, want := range map[*websocket.Conn]string{
-				logout: bridge.ReasonLoggedOut, changed: bridge.ReasonSessionChanged, expires: bridge.ReasonSessionExpired,
+				logout: bridge.ReasonLoggedOut, changed: bridge.ReasonLoggedOut, expires: bridge.ReasonSessionExpired,
 			} {
 				c.SetReadDeadline(time.Now().Add(10 * time.Second)) // the reasons matter here, not how soon
 				_, _, err := c.ReadMessage()

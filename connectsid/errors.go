@@ -38,6 +38,11 @@ var (
 	ErrStoreUnavailable = errors.New("session store unavailable")
 )
 
+// ErrConflict means a store's read-modify-write of a record (Update) gave
+// up: the record changed under it on every attempt. Nothing was written;
+// the caller may try again.
+var ErrConflict = errors.New("session record kept changing during the update")
+
 // ErrEmptySecret is a usage error: a verifier needs at least one secret and
 // no secret may be empty.
 var ErrEmptySecret = errors.New("connectsid: empty secret")

@@ -151,6 +151,44 @@ func ceilSeconds(ms int64) int64 {
 	return ms / 1000 // truncation is the ceiling for negatives
 }
 
+// ResetMaxAge sets cookie.expires to now + originalMaxAge, as
+// express-session's req.session.touch() (resetMaxAge) does on every
+// request before it saves the session, and rewrites only the cookie's
+// expires member, in its place, as Date.toJSON writes it (milliseconds,
+// UTC). A browser-session cookie (no originalMaxAge) is left as it is.
+func (s *Session) ResetMaxAge(now time.Time) {
+	oma := s.cookie.OriginalMaxAge
+	i := s.index("cookie")
+	if oma == nil || i < 0 {
+		return
+	}
+	exp := time.UnixMilli(now.UnixMilli() + *oma).UTC()
+	members, err := splitObject(s.members[i].raw)
+	if err != nil {
+		return // decodeCookie split it already: cannot happen
+	}
+	val := `"` + exp.Format(jsDateLayout) + `"`
+	if j := indexOf(members, "expires"); j >= 0 {
+		members[j].raw = val
+	} else {
+		members = append(members, member{key: "expires", rawKey: `"expires"`, raw: val})
+	}
+	b := []byte{'{'}
+	for j, m := range members {
+		if j > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, m.rawKey...)
+		b = append(b, ':')
+		b = append(b, m.raw...)
+	}
+	s.members[i].raw = string(append(b, '}'))
+	s.cookie.Expires = &exp
+}
+
+// jsDateLayout is Date.prototype.toISOString's form.
+const jsDateLayout = "2006-01-02T15:04:05.000Z"
+
 // Keys returns the names of the app's fields, in stored order, without
 // "cookie".
 func (s *Session) Keys() []string {

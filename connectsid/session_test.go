@@ -173,3 +173,25 @@ func TestCheckExpiryAndDecodeBounded(t *testing.T) {
 		t.Errorf("DecodeBounded over the bound = %v", err)
 	}
 }
+
+// ResetMaxAge rewrites only cookie.expires, in express-session's form
+// (now + originalMaxAge, toISOString), and leaves a browser-session
+// cookie alone.
+func TestResetMaxAge(t *testing.T) {
+	now := time.Date(2026, 12, 3, 17, 0, 0, 123456789, time.UTC)
+	for _, tt := range []struct{ in, want string }{
+		{`{"cookie":{"originalMaxAge":3600000,"expires":"2020-01-01T00:00:00.000Z","httpOnly":true,"path":"/"},"a":{"x": 1}}`,
+			`{"cookie":{"originalMaxAge":3600000,"expires":"2026-12-03T18:00:00.123Z","httpOnly":true,"path":"/"},"a":{"x": 1}}`},
+		{`{"a":1,"cookie":{"originalMaxAge":null,"expires":null,"path":"/"}}`,
+			`{"a":1,"cookie":{"originalMaxAge":null,"expires":null,"path":"/"}}`},
+	} {
+		s, err := DecodeSession("sid", tt.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.ResetMaxAge(now)
+		if got := string(s.Encode()); got != tt.want {
+			t.Errorf("got  %s\nwant %s", got, tt.want)
+		}
+	}
+}

@@ -126,6 +126,23 @@ func (e *Session) ID() string { return e.id }
 // as read-only.
 func (e *Session) Auth() *auth.Session { return e.auth }
 
+// Hold returns the liveness.Hold that follows the session's Express
+// session: its own when it was opened on long-polling, else its WebSocket
+// connection's; nil without a Tracker or for a refused session.
+// liveness.Hold.Session is the Express session as it is now, and
+// liveness.Hold.Save changes it.
+func (e *Session) Hold() *liveness.Hold {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.hold != nil {
+		return e.hold
+	}
+	if e.ws != nil {
+		return e.ws.Hold()
+	}
+	return nil
+}
+
 // Refusal returns why the gate refused the handshake, or nil. A refused
 // session is still opened (socket.io-client cannot read an HTTP refusal):
 // the Handler tells the client in its own terms.

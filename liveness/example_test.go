@@ -2,9 +2,11 @@ package liveness_test
 
 import (
 	"context"
+	"errors"
 	"log"
 
 	"github.com/expressbridge/expressbridge/auth"
+	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/connectsid/redisstore"
 	"github.com/expressbridge/expressbridge/liveness"
 )
@@ -37,4 +39,24 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer hold.Release()
+}
+
+// ExampleHold_Save counts a client's messages in its Express session, as
+// an Express route would with req.session.count++: the record is loaded
+// again, changed, and written unless Express wrote it meanwhile; Express
+// sees count on its next request. A session destroyed meanwhile is not
+// recreated: the save fails with connectsid.ErrNoSession and the hold ends
+// logged-out.
+func ExampleHold_Save() {
+	var hold *liveness.Hold // from Tracker.Follow (a door's Conn.SaveSession and Socket.SaveSession call it)
+	err := hold.Save(context.Background(), func(sess *connectsid.Session) error {
+		var n int
+		if err := sess.Get("count", &n); err != nil && !errors.Is(err, connectsid.ErrNoField) {
+			return err
+		}
+		return sess.Set("count", n+1)
+	})
+	if errors.Is(err, connectsid.ErrNoSession) {
+		log.Print("logged out meanwhile; the connection is ending")
+	}
 }

@@ -34,12 +34,15 @@ type Reason string
 
 // The reasons a Tracker ends holds.
 const (
-	// LoggedOut: the record is gone from the store (destroy, logout).
+	// LoggedOut: the record is gone from the store (destroy, logout), or
+	// no longer passes the login check (passport's req.logout() saves the
+	// session without passport.user first; loggedIn set false).
 	LoggedOut Reason = "logged-out"
 	// SessionExpired: cookie.expires passed, or the store's TTL ran out.
 	SessionExpired Reason = "session-expired"
-	// SessionChanged: the record no longer passes the login check, or is
-	// malformed.
+	// SessionChanged: the session is logged in as another user than the
+	// one the hold was opened for (a login without regenerate in the same
+	// browser), or its record is malformed.
 	SessionChanged Reason = "session-changed"
 	// StoreUnavailable: the store stopped answering under
 	// Config.CloseOnStoreUnavailable.
@@ -205,8 +208,11 @@ func (t *Tracker) Gate() *auth.Gate { return t.gate }
 type Hold struct {
 	t    *Tracker
 	sid  string
-	sess *connectsid.Session
+	user string // the gate's user of the record Follow was given: whom the hold is for
 	fn   func(Reason)
+	// cur is the session as last loaded: Follow's record, then each
+	// revalidation's that is still the hold's user's. Nil without a sid.
+	cur atomic.Pointer[auth.Session]
 
 	looked atomic.Int64 // unix nanoseconds of Active's last look at the session's touch
 	aged   *time.Timer  // ends the hold at Config.MaxConnectionAge; nil without
@@ -223,8 +229,16 @@ type Hold struct {
 // since is the Mark the door took before its gate check: a session event
 // in between has the session revalidated now that it is followed. Follow
 // fails with ErrShuttingDown once Shutdown has begun.
+//
+// The hold is for the user the record names (the gate's Config.UserField):
+// when a later load of the session names another user, the hold ends with
+// SessionChanged.
 func (t *Tracker) Follow(sid string, sess *connectsid.Session, since Mark, end func(Reason)) (*Hold, error) {
-	h := &Hold{t: t, sid: sid, sess: sess, fn: end}
+	h := &Hold{t: t, sid: sid, fn: end}
+	if sid != "" && sess != nil {
+		h.user, _ = t.gate.User(sess)
+		h.cur.Store(&auth.Session{ID: sid, User: h.user, Record: sess, SecretIndex: -1})
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
@@ -278,8 +292,19 @@ func (h *Hold) Active() {
 		return
 	}
 	h.looked.Store(now)
-	h.t.touchIfDue(h.sid, h.sess)
+	if cur := h.cur.Load(); cur != nil {
+		h.t.touchIfDue(h.sid, cur.Record)
+	}
 }
+
+// Session returns the hold's session as it is now: the record Follow was
+// given, then the one each revalidation loaded (every change the store
+// reports is followed by one, and so is Save), as long as it is still the
+// hold's user's. Nil for a hold of no session. Treat it as read-only.
+func (h *Hold) Session() *auth.Session { return h.cur.Load() }
+
+// User returns the user the hold is for ("" when the record names none).
+func (h *Hold) User() string { return h.user }
 
 // end calls the holder's end once and reports whether it was still held.
 func (h *Hold) end(r Reason) bool {

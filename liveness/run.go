@@ -205,8 +205,9 @@ func (t *Tracker) sessionEvent(ctx context.Context, sid string, op connectsid.Op
 }
 
 // Revalidate reloads sid's session and ends its holds when the session is
-// gone, expired, or no longer passes the login check. A store that cannot
-// be reached leaves them held. It returns the reason, or "" when they stay.
+// gone, expired, no longer passes the login check, or is another user's
+// (those holds only). A store that cannot be reached leaves them held. It
+// returns the reason, or "" when they stay.
 func (t *Tracker) Revalidate(ctx context.Context, sid string) Reason {
 	ctx, cancel := context.WithTimeout(ctx, t.cfg.Timeout)
 	defer cancel()
@@ -214,36 +215,63 @@ func (t *Tracker) Revalidate(ctx context.Context, sid string) Reason {
 	return t.revalidated(sid, sess, err)
 }
 
-// revalidated acts on the gate's verdict on an open session: ends its
-// holds with the reason, or re-arms its expiry.
-func (t *Tracker) revalidated(sid string, sess *auth.Session, err error) Reason {
-	var reason Reason
+// ReasonFor is the reason a hold ends with when the gate judges its
+// session err (a *auth.Refusal from Recheck or Judge): "" when the hold
+// may stay (err nil, or the store could not be asked). The README's table
+// of reasons is this switch.
+func ReasonFor(err error) Reason {
 	switch {
-	case err == nil:
-	case errors.Is(err, connectsid.ErrNoSession):
-		reason = LoggedOut
+	case err == nil, errors.Is(err, connectsid.ErrStoreUnavailable):
+		return ""
+	case errors.Is(err, connectsid.ErrNoSession), errors.Is(err, auth.ErrNotLoggedIn):
+		return LoggedOut
+	case errors.Is(err, connectsid.ErrExpired):
+		return SessionExpired
+	}
+	return SessionChanged // malformed, or any refusal the gate adds later
+}
+
+// revalidated acts on the gate's verdict on an open session: ends its
+// holds with the reason (or, when the session is now another user's, the
+// holds of the user it no longer is), or keeps the record as the holds'
+// current one and re-arms its expiry.
+func (t *Tracker) revalidated(sid string, sess *auth.Session, err error) Reason {
+	reason := ReasonFor(err)
+	switch {
+	case err != nil && reason == "":
+		t.log.Debug("revalidation postponed", "sid", connectsid.Redact(sid), "err", auth.AsRefusal(err).LogReason())
+		return ""
+	case reason == LoggedOut && errors.Is(err, connectsid.ErrNoSession):
 		t.mu.Lock()
 		if l := t.live[sid]; l != nil && !l.expires.IsZero() && !time.Now().Before(l.expires) {
 			reason = SessionExpired // the store's TTL ran out just before we asked
 		}
 		t.mu.Unlock()
-	case errors.Is(err, connectsid.ErrExpired):
-		reason = SessionExpired
-	case errors.Is(err, connectsid.ErrStoreUnavailable):
-		t.log.Debug("revalidation postponed", "sid", connectsid.Redact(sid), "err", auth.AsRefusal(err).LogReason())
-		return ""
-	default: // malformed, or no longer logged in
-		reason = SessionChanged
 	}
 	if reason != "" {
 		t.endSession(sid, reason)
 		return reason
 	}
+	// The session passes: it stays the current one of the holds of its
+	// user, and ends the others.
+	var changed []*Hold
 	t.mu.Lock()
 	if l := t.live[sid]; l != nil {
 		t.armExpiry(l, sess.Record)
 	}
+	for _, h := range t.bySID[sid] {
+		if h.user == sess.User {
+			h.cur.Store(sess)
+		} else {
+			changed = append(changed, h)
+		}
+	}
 	t.mu.Unlock()
+	if n := endHolds(changed, SessionChanged); n > 0 {
+		t.log.LogAttrs(context.Background(), slog.LevelInfo, "session changed user; connections closed",
+			slog.String("sid", connectsid.Redact(sid)), slog.String("reason", string(SessionChanged)), slog.Int("connections", n))
+		return SessionChanged
+	}
 	return ""
 }
 

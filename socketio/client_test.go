@@ -3,15 +3,17 @@ package socketio_test
 import (
 	"context"
 	"encoding/json"
-	"github.com/expressbridge/expressbridge/examples/chat"
-	"github.com/expressbridge/expressbridge/socketio"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/connectsid"
+	"github.com/expressbridge/expressbridge/examples/chat"
 	"github.com/expressbridge/expressbridge/internal/testenv"
+	"github.com/expressbridge/expressbridge/socketio"
 )
 
 const clientTimeout = 60 * time.Second
@@ -57,8 +59,53 @@ func chatServer(t *testing.T, e *env) *socketio.Server {
 			so.Emit("answer", map[string]int{"answer": n})
 		}()
 	})
+	// "count" saves count+1 in the Express session and acknowledges it.
+	ns.On("count", func(so *socketio.Socket, _ socketio.Args, ack socketio.AckFunc) {
+		var n int
+		err := so.SaveSession(context.Background(), func(sess *connectsid.Session) error {
+			n = 0
+			if err := sess.Get("count", &n); err != nil && !errors.Is(err, connectsid.ErrNoField) {
+				return err
+			}
+			n++
+			return sess.Set("count", n)
+		})
+		if ack == nil {
+			return
+		}
+		if err != nil {
+			ack(map[string]string{"error": err.Error()})
+			return
+		}
+		ack(map[string]int{"count": n})
+	})
 	e.mux.Handle("/socket.io/", srv)
 	return srv
+}
+
+// TestSocketIOIdentity runs socket.io-client against the Express app's
+// sessions on WebSocket and on long-polling: a session that changes user
+// without a regenerate ends its sockets session-changed, the login field
+// removed logged-out; whoami is the session as it is now; a Go handler's
+// SaveSession is what Express reads next, and keeps what Express wrote.
+func TestSocketIOIdentity(t *testing.T) {
+	e := newEnv(t)
+	app := testenv.StartNodeApp(t, testenv.NodeAppConfig{RedisURL: e.redis.URL(), Secrets: []string{testSecret}})
+	chatServer(t, e)
+	e.serve(t)
+	testenv.RunNode(t, clientTimeout, []string{"APP_URL=" + app.URL(), "BRIDGE_URL=" + e.url}, "test/socketio-client.js", "identity", "save")
+}
+
+// TestSocketIOPassport: with passport (the gate on passport.user),
+// req.logout() ends a socket logged-out 10 times of 10, alternating
+// WebSocket and long-polling; another user's id in the session ends it
+// session-changed.
+func TestSocketIOPassport(t *testing.T) {
+	e := newEnvGate(t, auth.Config{LoginField: "passport.user", UserField: "passport.user"})
+	app := testenv.StartNodeApp(t, testenv.NodeAppConfig{RedisURL: e.redis.URL(), Secrets: []string{testSecret}, AuthFlavor: "passport"})
+	chatServer(t, e)
+	e.serve(t)
+	testenv.RunNode(t, clientTimeout, []string{"APP_URL=" + app.URL(), "BRIDGE_URL=" + e.url, "LOGOUTS=10"}, "test/socketio-client.js", "passport")
 }
 
 // TestSocketIOClient runs the real socket.io-client 4.8 from Node

@@ -34,7 +34,14 @@ type env struct {
 // nothing yet: add handlers to e.mux, then call e.serve.
 func newEnv(t *testing.T, origins ...string) *env {
 	t.Helper()
-	tr := testrig.Start(t, testrig.Config{NoApp: true, Secrets: []string{testSecret}, Gate: auth.Config{AllowedOrigins: origins}})
+	return newEnvGate(t, auth.Config{AllowedOrigins: origins})
+}
+
+// newEnvGate is newEnv with a gate configured by gc (its Verifier and
+// Store are the rig's).
+func newEnvGate(t *testing.T, gc auth.Config) *env {
+	t.Helper()
+	tr := testrig.Start(t, testrig.Config{NoApp: true, Secrets: []string{testSecret}, Gate: gc})
 	rds, store, gate := tr.Redis, tr.Store, tr.Gate
 	logs := &testenv.Buffer{}
 	live, err := liveness.New(liveness.Config{Gate: gate, Watch: store.Watch,

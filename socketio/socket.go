@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/expressbridge/expressbridge/auth"
+	"github.com/expressbridge/expressbridge/connectsid"
+	"github.com/expressbridge/expressbridge/liveness"
 	"github.com/expressbridge/expressbridge/socketio/parser"
 )
 
@@ -271,14 +273,36 @@ func (so *Socket) Namespace() *Namespace { return so.ns }
 // Auth returns the client's auth option as JSON ({} when it sent none).
 func (so *Socket) Auth() json.RawMessage { return so.auth }
 
-// Session returns what the gate accepted at the handshake: the Express
-// session's ID, its user and its record. Treat it as read-only. Nil on an
-// Insecure server.
+// Session returns the socket's Express session as it is now: its ID, its
+// user and its record, first as the gate accepted them at the handshake,
+// then as each revalidation loaded them (after every change the store
+// reports, and after SaveSession), as long as the session is still the
+// socket's user's (liveness.Hold.Session). Treat it as read-only. Nil on
+// an Insecure server.
 func (so *Socket) Session() *auth.Session {
+	if h := so.c.e.Hold(); h != nil {
+		if cur := h.Session(); cur != nil {
+			return cur
+		}
+	}
 	if a := so.c.e.Auth(); a != nil && a.Record != nil {
 		return a
 	}
 	return nil
+}
+
+// SaveSession changes the socket's Express session as an Express route
+// would and writes it to the store (liveness.Hold.Save: reloaded, judged,
+// changed, written unless someone wrote meanwhile, never recreated; a
+// session destroyed meanwhile fails with connectsid.ErrNoSession and the
+// socket ends logged-out). On an Insecure server it fails with
+// liveness.ErrNotHeld.
+func (so *Socket) SaveSession(ctx context.Context, change func(*connectsid.Session) error) error {
+	h := so.c.e.Hold()
+	if h == nil {
+		return liveness.ErrNotHeld
+	}
+	return h.Save(ctx, change)
 }
 
 // User returns the session's user, or "".

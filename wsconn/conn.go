@@ -186,9 +186,35 @@ func (hub *Hub) upgrade(w http.ResponseWriter, r *http.Request, sess *auth.Sessi
 	return c, nil
 }
 
-// Session returns the session the connection was accepted with. Treat it as
-// read-only: it is shared by every handler of the connection.
-func (c *Conn) Session() *connectsid.Session { return c.sess }
+// Session returns the connection's session record as it is now: the one
+// it was accepted with, then the one each revalidation loaded (after every
+// change the store reports, and after SaveSession), as long as it is still
+// the connection's user's (liveness.Hold.Session). Treat it as read-only:
+// it is shared by every handler of the connection.
+func (c *Conn) Session() *connectsid.Session {
+	if c.hold != nil {
+		if cur := c.hold.Session(); cur != nil {
+			return cur.Record
+		}
+	}
+	return c.sess
+}
+
+// SaveSession changes the connection's Express session as an Express
+// route would and writes it to the store (liveness.Hold.Save: reloaded,
+// changed, written unless someone wrote meanwhile, never recreated).
+// Without a Tracker, or for a connection already ended, it fails with
+// liveness.ErrNotHeld.
+func (c *Conn) SaveSession(ctx context.Context, change func(*connectsid.Session) error) error {
+	if c.hold == nil {
+		return liveness.ErrNotHeld
+	}
+	return c.hold.Save(ctx, change)
+}
+
+// Hold returns the liveness.Hold that follows the connection's session,
+// or nil without a Tracker (or before the connection is registered).
+func (c *Conn) Hold() *liveness.Hold { return c.hold }
 
 // SessionID returns the session ID. Log connectsid.Redact of it, never it.
 func (c *Conn) SessionID() string { return c.sid }

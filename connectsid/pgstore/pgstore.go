@@ -79,7 +79,7 @@ type Options struct {
 	// nil): connect-pg-simple uses the app server's clock, not the database's.
 	Now func() time.Time
 	// Timing, when set, is called after each round trip with the
-	// operation ("get", "get many", "set", "touch", "destroy", "ttl",
+	// operation ("get", "get many", "set", "update", "touch", "destroy", "ttl",
 	// "ids", "ping"), how long it took (a retry included) and its error;
 	// a missing row is an answer, not an error. For metrics: it runs on
 	// the caller's goroutine, so it must be quick.
@@ -97,7 +97,7 @@ type Store struct {
 
 // queries are the statements, built once for the table.
 type queries struct {
-	get, getMany, set, touch, destroy, ttl, ids string
+	get, getMany, set, update, touch, destroy, ttl, ids string
 }
 
 // New returns a store on pool with opts; zero fields take their defaults.
@@ -136,6 +136,9 @@ func New(pool *pgxpool.Pool, opts Options) (*Store, error) {
 		getMany: `SELECT sid, sess::text, expire >= to_timestamp($2) FROM ` + t + ` WHERE sid = ANY($1)`,
 		set: `INSERT INTO ` + t + ` (sess, expire, sid) SELECT $1, to_timestamp($2), $3` +
 			` ON CONFLICT (sid) DO UPDATE SET sess=$1, expire=to_timestamp($2) RETURNING sid`,
+		// Update's write: connect-pg-simple's set as an UPDATE only (never
+		// an insert), and only of the record Update read.
+		update:  `UPDATE ` + t + ` SET sess = $1, expire = to_timestamp($2) WHERE sid = $3 AND sess::text = $4`,
 		touch:   `UPDATE ` + t + ` SET expire = to_timestamp($1) WHERE sid = $2 RETURNING sid`,
 		destroy: `DELETE FROM ` + t + ` WHERE sid = $1`,
 		ttl:     `SELECT extract(epoch FROM expire::timestamptz)::float8 FROM ` + t + ` WHERE sid = $1`,
@@ -274,6 +277,63 @@ func (s *Store) Set(ctx context.Context, sess *connectsid.Session) error {
 		_, err := s.pool.Exec(ctx, s.q.set, rec, expire, sess.ID())
 		return err
 	})
+}
+
+// maxUpdateAttempts bounds Update's retries when the record keeps
+// changing under it: each retry means another writer won.
+const maxUpdateAttempts = 16
+
+// Update reads, changes and writes a session without losing a concurrent
+// write: it reads the row as Get does, calls fn on the record, and writes
+// it with Set's expire in an UPDATE that applies only while the row still
+// holds the text it read (a compare-and-set on sess::text; the json column
+// keeps the text as written). When another writer changed the row, it
+// reads it again. It never inserts: a row that is missing (or gone before
+// the write) is ErrNoSession, one past its expire ErrExpired, and nothing
+// is written. fn's error is returned as it is. It fails with ErrConflict
+// after 16 lost races. The UPDATE is not retried on a lost connection
+// (its effect would be unknown, and fn would run twice): that is
+// ErrStoreUnavailable. Fields fn does not change are written back byte
+// for byte.
+func (s *Store) Update(ctx context.Context, sid string, fn func(*connectsid.Session) error) (*connectsid.Session, error) {
+	if !storable(sid) {
+		return nil, noSession(sid, "not storable in PostgreSQL")
+	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	for range maxUpdateAttempts {
+		// 1. The row as Get reads it.
+		var (
+			rec  string
+			live bool
+		)
+		err := s.pool.QueryRow(ctx, s.q.get, sid, jsSeconds(s.opts.Now())).Scan(&rec, &live)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return nil, noSession(sid, "")
+		case err != nil:
+			return nil, s.failed(ctx, "update", err)
+		}
+		sess, err := s.judge(sid, rec, live)
+		if err != nil {
+			return nil, err
+		}
+		// 2. The change.
+		if err := fn(sess); err != nil {
+			return nil, err
+		}
+		// 3. Written only over the text read in 1.
+		start := time.Now()
+		tag, err := s.pool.Exec(ctx, s.q.update, string(sess.Encode()), s.SetExpire(sess), sid, rec)
+		s.timing("update", start, err)
+		if err != nil {
+			return nil, s.failed(ctx, "update", err)
+		}
+		if tag.RowsAffected() == 1 {
+			return sess, nil
+		}
+	}
+	return nil, fmt.Errorf("%w (sid %s): %d attempts", connectsid.ErrConflict, connectsid.Redact(sid), maxUpdateAttempts)
 }
 
 // Touch renews a session's expire as express-session + connect-pg-simple do

@@ -133,6 +133,77 @@ func (s *Store) Set(ctx context.Context, sess *connectsid.Session) error {
 	return nil
 }
 
+// maxUpdateAttempts bounds Update's retries when the record keeps
+// changing under it: each retry means another writer won, so a few are
+// plenty unless something writes the key in a loop.
+const maxUpdateAttempts = 16
+
+// Update reads, changes and writes a session as one optimistic
+// transaction: WATCH the key, GET it, call fn on the decoded record, then
+// MULTI with Set's command (SET with its TTL, or DEL when the TTL is ≤ 0,
+// as connect-redis) and EXEC, which Redis refuses when anything wrote the
+// key since the WATCH (a set, a touch, a destroy): then it starts again.
+// A key that is missing (or gone before EXEC) is ErrNoSession: Update
+// never creates one. fn's error is returned as it is, and nothing is
+// written. It fails with ErrConflict after 16 refused attempts. Fields fn
+// does not change are written back byte for byte.
+func (s *Store) Update(ctx context.Context, sid string, fn func(*connectsid.Session) error) (*connectsid.Session, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	key := s.Key(sid)
+	for range maxUpdateAttempts {
+		var (
+			out   *connectsid.Session
+			fnErr error // fn's, or the record's: returned as they are
+		)
+		err := s.client.Watch(ctx, func(tx *redis.Tx) error {
+			// 1. The record as it is now.
+			val, err := tx.Get(ctx, key).Result()
+			switch {
+			case errors.Is(err, redis.Nil), err == nil && val == "":
+				fnErr = fmt.Errorf("%w (sid %s)", connectsid.ErrNoSession, connectsid.Redact(sid))
+				return nil
+			case err != nil:
+				return err
+			}
+			sess, err := connectsid.DecodeBounded(sid, val, s.opts.MaxRecordSize)
+			if err != nil {
+				fnErr = err
+				return nil
+			}
+			// 2. The change.
+			if fnErr = fn(sess); fnErr != nil {
+				return nil
+			}
+			// 3. Written only if nothing else wrote the key meanwhile.
+			ttl := sess.StoreTTL(s.opts.Now(), s.defaultTTL())
+			_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				switch {
+				case ttl <= 0:
+					p.Del(ctx, key)
+				case s.opts.DisableTTL:
+					p.Set(ctx, key, sess.Encode(), 0)
+				default:
+					p.Set(ctx, key, sess.Encode(), time.Duration(ttl)*time.Second)
+				}
+				return nil
+			})
+			out = sess
+			return err
+		}, key)
+		switch {
+		case errors.Is(err, redis.TxFailedErr):
+			continue // another writer won: load it again
+		case err != nil:
+			return nil, s.unavailable("update", err)
+		case fnErr != nil:
+			return nil, fnErr
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("%w (sid %s): %d attempts", connectsid.ErrConflict, connectsid.Redact(sid), maxUpdateAttempts)
+}
+
 // Touch renews a session's TTL as express-session + connect-redis do on a
 // request that did not change the session: EXPIRE with ceil(originalMaxAge
 // /1s), or Options.TTL for a browser-session cookie. It does nothing with

@@ -9,7 +9,9 @@
 //   APP_URL=http://127.0.0.1:3000 BRIDGE_URL=http://127.0.0.1:8081 \
 //     node test/socketio-client.js SCENARIO...
 //
-// Scenarios: polling-upgrade, websocket, polling-only, refusals, expiry
+// Scenarios: polling-upgrade, websocket, polling-only, identity, save
+// (needs the Go handler "count"), passport (needs the passport flavor),
+// refusals, expiry
 // (needs an app whose sessions last a few seconds), store-unavailable
 // (needs COOKIE: a cookie whose session was valid), and one user cannot
 // push others off (the server's default limits): burst (one user sends
@@ -60,7 +62,8 @@ async function appPost(path, cookie, body) {
 }
 
 async function login(username) {
-  const res = await appPost('/login', null, { username })
+  // The password is the passport flavor's; the default flavor ignores it.
+  const res = await appPost('/login', null, { username, password: 'let-me-in' })
   assert.equal(res.status, 200, `POST /login as ${username}`)
   const set = res.headers.getSetCookie().find((c) => c.startsWith('connect.sid='))
   assert.ok(set, 'login sets connect.sid')
@@ -151,7 +154,105 @@ async function csLogin(username) {
   return `${pair('session')}; ${pair('session.sig')}`
 }
 
+// whoami until it says what want says (the revalidation that follows a
+// change in Express is asynchronous), within STEP_MS.
+async function whoamiUntil(socket, want, what) {
+  const deadline = Date.now() + STEP_MS
+  for (;;) {
+    const fields = await within(socket.emitWithAck('whoami'), 'whoami ack')
+    if (Object.entries(want).every(([k, v]) => JSON.stringify(fields[k]) === JSON.stringify(v))) return fields
+    if (Date.now() > deadline) throw new Error(`whoami never said ${JSON.stringify(want)} (${what}): ${JSON.stringify(fields)}`)
+    await sleep(50)
+  }
+}
+
+const TRANSPORTS = [['websocket'], ['polling']]
+
 const scenarios = {
+  // The session changes hands in Express without a regenerate (the same
+  // browser, the same cookie, another user): a socket opened for Zoë ends
+  // session-changed; before that, whoami is the session as it is now, not
+  // the handshake's. The login field removed ends a socket logged-out.
+  async identity() {
+    for (const transports of TRANSPORTS) {
+      const name = `identity ${transports[0]}`
+      const cookie = await login('Zoë')
+      const socket = connect(cookie, { transports })
+      const [hello] = await once(socket, 'hello')
+      assert.deepStrictEqual(hello, { user: 'Zoë' })
+      assert.equal(socket.io.engine.transport.name, transports[0])
+      assert.equal((await appPost('/test/set', cookie, { theme: 'dark' })).status, 200)
+      const fields = await whoamiUntil(socket, { username: 'Zoë', theme: 'dark' }, 'a field Express set')
+      log(`ok ${name}: whoami follows Express: ${JSON.stringify(fields)}`)
+      const ended = revoked(socket, 'session-changed', name)
+      assert.equal((await appPost('/test/set', cookie, { username: 'Mallory' })).status, 200)
+      await ended
+      socket.close()
+      const again = connect(cookie, { transports })
+      const [hello2] = await once(again, 'hello')
+      assert.deepStrictEqual(hello2, { user: 'Mallory' })
+      log(`ok ${name}: a socket opened with the same cookie now is ${JSON.stringify(hello2)}`)
+      const out = revoked(again, 'logged-out', name)
+      assert.equal((await appPost('/test/set', cookie, { loggedIn: null })).status, 200)
+      await out
+      again.close()
+    }
+  },
+
+  // The passport flavor (the Go gate reads passport.user): req.logout()
+  // ends the socket logged-out, every time; another user's id put in the
+  // session ends it session-changed.
+  async passport() {
+    const logouts = Number(process.env.LOGOUTS || 10)
+    for (let i = 0; i < logouts; i++) {
+      const transports = TRANSPORTS[i % 2]
+      const cookie = await login('alice')
+      const socket = connect(cookie, { transports })
+      const [hello] = await once(socket, 'hello')
+      assert.deepStrictEqual(hello, { user: '42' })
+      const ended = revoked(socket, 'logged-out', `passport logout ${i + 1}/${logouts} ${transports[0]}`)
+      assert.equal((await appPost('/logout', cookie)).status, 200)
+      await ended
+      socket.close()
+    }
+    for (const transports of TRANSPORTS) {
+      const name = `passport identity ${transports[0]}`
+      await login('mallory') // id 100
+      const cookie = await login('alice')
+      const socket = connect(cookie, { transports })
+      await once(socket, 'hello')
+      const ended = revoked(socket, 'session-changed', name)
+      assert.equal((await appPost('/test/set', cookie, { passport: { user: 100 } })).status, 200)
+      await ended
+      socket.close()
+    }
+  },
+
+  // The Go handler "count" saves count+1 in the Express session
+  // (Socket.SaveSession); Express reads it on its next request, and a
+  // field Express set meanwhile is kept.
+  async save() {
+    for (const transports of TRANSPORTS) {
+      const name = `save ${transports[0]}`
+      const cookie = await login('Cat')
+      const socket = connect(cookie, { transports })
+      await once(socket, 'hello')
+      for (let n = 1; n <= 3; n++) {
+        assert.deepStrictEqual(await within(socket.emitWithAck('count'), 'count ack'), { count: n })
+        assert.equal((await appPost('/test/set', cookie, { [`express${n}`]: n })).status, 200)
+      }
+      const res = await fetch(APP_URL + '/whoami', { headers: { cookie, accept: 'application/json' } })
+      const who = await res.json()
+      assert.equal(who.session.count, 3, JSON.stringify(who.session))
+      assert.deepStrictEqual([who.session.express1, who.session.express2, who.session.express3], [1, 2, 3])
+      assert.equal(who.username, 'Cat')
+      log(`ok ${name}: Express reads count ${who.session.count} and its own fields ${[who.session.express1, who.session.express2, who.session.express3]}`)
+      const fields = await whoamiUntil(socket, { count: 3, express3: 3 }, 'the saved session')
+      log(`ok ${name}: whoami is the saved session: ${JSON.stringify(fields)}`)
+      socket.close()
+    }
+  },
+
   async 'polling-upgrade'() {
     const name = 'polling-upgrade'
     const cookie = await login('Zoë')
@@ -180,7 +281,7 @@ const scenarios = {
     const socket = connect(cookie, { transports: ['websocket'] })
     await chat(socket, 'Bob', name)
     assert.equal(socket.io.engine.transport.name, 'websocket')
-    const ended = revoked(socket, 'session-changed', name)
+    const ended = revoked(socket, 'logged-out', name)
     const res = await appPost('/test/set', cookie, { loggedIn: false })
     assert.equal(res.status, 200)
     await ended
