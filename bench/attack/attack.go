@@ -60,6 +60,16 @@ type Sizes struct {
 	AuthBytes        int
 	Handshakes       int // handshakes without a cookie
 	SessionsPerLogin int // the server's --socketio-max-sessions-per-login (100)
+	// Workers is how many connections an attack opens, or requests it
+	// sends, at once (32 when zero; the concurrent POSTs go all at once).
+	Workers int
+}
+
+func (s Sizes) workers() int {
+	if s.Workers > 0 {
+		return s.Workers
+	}
+	return defaultWorkers
 }
 
 // Issue are the sizes of issue #25's probe.
@@ -150,13 +160,12 @@ const (
 	eioPath = "/socket.io/?EIO=4&transport="
 	// ioTimeout bounds every exchange an attack waits for.
 	ioTimeout = 30 * time.Second
-	// workers is how many connections an attack opens at once.
-	workers = 32
+	defaultWorkers = 32
 )
 
 // httpClient is the attackers' client: many connections, no cookie jar.
 func httpClient() *http.Client {
-	return &http.Client{Timeout: ioTimeout, Transport: &http.Transport{MaxIdleConnsPerHost: workers, MaxConnsPerHost: 4 * workers}}
+	return &http.Client{Timeout: ioTimeout, Transport: &http.Transport{MaxIdleConnsPerHost: defaultWorkers, MaxConnsPerHost: 4 * defaultWorkers}}
 }
 
 // request does one request and returns its status, body and the error
@@ -221,7 +230,7 @@ var logins atomic.Int64
 func user(what string) string { return fmt.Sprintf("%s-%d", what, logins.Add(1)) }
 
 // parallel runs f(i) for i < n, workers at once, until ctx ends.
-func parallel(ctx context.Context, n int, f func(i int)) {
+func parallel(ctx context.Context, workers, n int, f func(i int)) {
 	var wg sync.WaitGroup
 	next := make(chan int)
 	for range min(workers, n) {
@@ -317,7 +326,7 @@ func rawRequest(c net.Conn, method, url, header string) error {
 // stalledPost: sessions without a cookie, each sent a POST that announces
 // 1 MB, StalledBytes of it, then nothing.
 func stalledPost(ctx context.Context, tg Target, s Sizes) (*Run, error) {
-	return stalled(ctx, tg, s.StalledPosts, s.StalledBytes, func(int) string { return "" })
+	return stalled(ctx, tg, s, s.StalledPosts, s.StalledBytes, func(int) string { return "" })
 }
 
 // loginStalled: the same from one login's sessions.
@@ -326,15 +335,15 @@ func loginStalled(ctx context.Context, tg Target, s Sizes) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	return stalled(ctx, tg, s.LoginStalled, s.StalledBytes, func(int) string { return cookie })
+	return stalled(ctx, tg, s, s.LoginStalled, s.StalledBytes, func(int) string { return cookie })
 }
 
-func stalled(ctx context.Context, tg Target, n, size int, cookie func(i int) string) (*Run, error) {
+func stalled(ctx context.Context, tg Target, s Sizes, n, size int, cookie func(i int) string) (*Run, error) {
 	r, h, c := newRun(), &holder{}, httpClient()
 	body := "4" + strings.Repeat("x", size-1)
 	go func() {
 		defer close(r.Sent)
-		parallel(ctx, n, func(i int) {
+		parallel(ctx, s.workers(), n, func(i int) {
 			url, out, err := handshake(ctx, c, tg, cookie(i))
 			if err != nil || url == "" {
 				r.count("handshake " + out + errString(err))
@@ -376,7 +385,7 @@ func chunked(ctx context.Context, tg Target, s Sizes) (*Run, error) {
 	var writers sync.WaitGroup
 	go func() {
 		defer close(r.Sent)
-		parallel(ctx, s.ChunkedBodies, func(int) {
+		parallel(ctx, s.workers(), s.ChunkedBodies, func(int) {
 			url, out, err := handshake(ctx, c, tg, cookie)
 			if err != nil || url == "" {
 				r.count("handshake " + out + errString(err))
@@ -417,7 +426,7 @@ func idleKeepAlive(ctx context.Context, tg Target, s Sizes) (*Run, error) {
 	r, h := newRun(), &holder{}
 	go func() {
 		defer close(r.Sent)
-		parallel(ctx, s.IdleConns, func(int) {
+		parallel(ctx, s.workers(), s.IdleConns, func(int) {
 			conn, err := dial(ctx, tg, false)
 			if err != nil {
 				r.count("dial " + shortErr(err))
@@ -449,7 +458,7 @@ func unreadPolls(ctx context.Context, tg Target, s Sizes) (*Run, error) {
 	urls := make([]string, s.UnreadPolls)
 	go func() {
 		defer close(r.Sent)
-		parallel(ctx, s.UnreadPolls, func(i int) {
+		parallel(ctx, s.workers(), s.UnreadPolls, func(i int) {
 			url, out, err := handshake(ctx, c, tg, cookie)
 			if err != nil || url == "" {
 				r.count("handshake " + out + errString(err))
@@ -546,7 +555,7 @@ func manyPackets(ctx context.Context, tg Target, s Sizes) (*Run, error) {
 	r, c := newRun(), httpClient()
 	c.Transport.(*http.Transport).MaxConnsPerHost = 0
 	urls := make([]string, s.PacketPosts)
-	parallel(ctx, s.PacketPosts, func(i int) {
+	parallel(ctx, s.workers(), s.PacketPosts, func(i int) {
 		urls[i], _, _ = handshake(ctx, c, tg, cookies[i/s.SessionsPerLogin])
 	})
 	body := strings.Repeat("6\x1e", s.PacketBytes/2)
@@ -592,7 +601,7 @@ func connectAuth(ctx context.Context, tg Target, s Sizes) (*Run, error) {
 	var conns []*websocket.Conn
 	go func() {
 		defer close(r.Sent)
-		parallel(ctx, s.AuthSessions, func(int) {
+		parallel(ctx, s.workers(), s.AuthSessions, func(int) {
 			ws, _, err := dialWS(ctx, tg, cookie)
 			if err != nil {
 				r.count("dial " + shortErr(err))
@@ -642,7 +651,7 @@ func handshakeFlood(ctx context.Context, tg Target, s Sizes) (*Run, error) {
 	r, c := newRun(), httpClient()
 	go func() {
 		defer close(r.Sent)
-		parallel(ctx, s.Handshakes, func(int) {
+		parallel(ctx, s.workers(), s.Handshakes, func(int) {
 			_, out, err := handshake(ctx, c, tg, "")
 			if err != nil {
 				out = shortErr(err)
