@@ -160,6 +160,8 @@ const (
 	eioPath = "/socket.io/?EIO=4&transport="
 	// ioTimeout bounds every exchange an attack waits for.
 	ioTimeout = 30 * time.Second
+	// defaultWorkers is how many connections an attack opens at once
+	// unless Sizes.Workers says otherwise.
 	defaultWorkers = 32
 )
 
