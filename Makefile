@@ -8,7 +8,7 @@ FUZZTIME  ?= 30s
 BENCHTIME ?= 1s
 TESTFLAGS ?=
 
-.PHONY: all build test vet vectors vectors-check demo bench bench-scale bench-fanout fuzz soak clean deps
+.PHONY: all build test vet vectors vectors-check demo bench bench-scale bench-fanout fuzz soak soak-hostile clean deps
 
 all: build
 
@@ -90,6 +90,17 @@ bench-scale: deps
 ## messages and errors. Not in `test`; without -race, which caps goroutines.
 soak: deps
 	$(GO) test -tags soak -run '^TestSoak$$' -count=1 -timeout 10m -v ./bridge
+
+## soak-hostile: issue #25's hostile clients one after another against
+## `expressbridge serve` at its defaults (beside the Express app and a
+## Redis of its own), at the issue's sizes (SCALE divides them): serve's RSS
+## and goroutines before, at the peak and after each, and a legitimate
+## login's time during it, as a Markdown table. ATTACKS names some (ebload
+## attack -h lists them). Not in `test` (TestHostileSoak is, scaled down).
+SCALE   ?= 1
+ATTACKS ?=
+soak-hostile: deps build
+	$(GO) run ./cmd/ebload attack -scale $(SCALE) $(ATTACKS)
 
 ## fuzz: each fuzz target for FUZZTIME (default 30s); crashers land in
 ## testdata/fuzz/ beside the package, where go test replays them.

@@ -188,12 +188,13 @@ func StartNode(node, appDir, script string, port int, sh Shared) (*Proc, error) 
 // StartBridge runs `expressbridge serve` on 127.0.0.1:port with the shared
 // secrets file, Redis and prefix (no --allow-origin: the load generator
 // sends no Origin header, like every non-browser client), logging only
-// warnings, and returns once GET /healthz answers 200.
-func StartBridge(bin string, port int, sh Shared) (*Proc, error) {
+// warnings, and returns once GET /healthz answers 200. extra are more
+// flags of serve.
+func StartBridge(bin string, port int, sh Shared, extra ...string) (*Proc, error) {
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	cmd := exec.Command(bin, "serve",
+	cmd := exec.Command(bin, append([]string{"serve",
 		"--listen", addr, "--redis-url", sh.RedisURL, "--secret-file", sh.SecretsFile,
-		"--prefix", sh.Prefix, "--cookie-name", CookieName, "--log-level", "warn")
+		"--prefix", sh.Prefix, "--cookie-name", CookieName, "--log-level", "warn"}, extra...)...)
 	cmd.Env = os.Environ()
 	p, err := sh.start("expressbridge", "expressbridge serve", cmd, nil, 0)
 	if err != nil {

@@ -18,6 +18,13 @@
 //	               upgrade, as socket.io-client connects by default; the
 //	               same phases as bench, no fan-out; writes
 //	               bench/results-socketio.json (make bench runs it after bench)
+//	ebload attack [NAME …]
+//	               issue #25's hostile clients, one after another (all, or
+//	               those named), against expressbridge serve at its defaults
+//	               beside the Express app and Redis, at the issue's sizes
+//	               (-scale divides them): serve's RSS and goroutines before,
+//	               at the peak and after, and a legitimate login's time
+//	               during each; prints a Markdown table (make soak-hostile)
 //	ebload floor   the fan-out floor server (started by ebload bench)
 //
 // It needs bin/expressbridge (go build -o bin/expressbridge ./cmd/expressbridge),
@@ -40,12 +47,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"time"
 
 	"github.com/expressbridge/expressbridge/bench"
+	"github.com/expressbridge/expressbridge/bench/attack"
 )
 
 func main() {
@@ -56,6 +65,7 @@ func usage() {
 	fmt.Fprintln(os.Stderr, `usage: ebload bench [flags]   # (a) Go bridge, (b) Socket.IO, (c) ws, side by side
        ebload socketio [flags] # (d) Go Socket.IO vs (b) Node's over WebSocket, (e) Go vs (f) Node polling then upgrade
        ebload scale [flags]   # the Go bridge alone holding 100,000 idle connections, then a reconnect storm
+       ebload attack [-scale N] [NAME ...] # issue #25's hostile clients against serve, one after another
        ebload CMD -h          # the flags`)
 }
 
@@ -70,6 +80,8 @@ func run(args []string) int {
 	case "bench":
 	case "floor":
 		return floor(args[1:])
+	case "attack":
+		return attacks(args[1:])
 	case "socketio":
 		o.Servers = bench.SocketIOServers()
 		o.FanoutConns = 0
@@ -206,6 +218,96 @@ func run(args []string) int {
 	for _, t := range res.Targets {
 		if t.Validity && !t.Met {
 			fmt.Fprintf(os.Stderr, "ebload: %s: %v (want %s)\n", t.Name, float64(t.Got), t.Want)
+			return 1
+		}
+	}
+	return 0
+}
+
+// attacks runs the hostile clients of issue #25 against serve.
+func attacks(args []string) int {
+	repo, err := bench.RepoRoot()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ebload:", err)
+		return 2
+	}
+	fs := flag.NewFlagSet("ebload attack", flag.ContinueOnError)
+	bin := fs.String("bridge", filepath.Join(repo, "bin", "expressbridge"), "expressbridge binary")
+	node := fs.String("node", "node", "node binary")
+	scale := fs.Int("scale", 1, "divide the issue's counts by this (1: the issue's sizes)")
+	idle := fs.Int("idle-conns", 0, "idle keep-alive connections (0: the issue's 20,000, less what the file limit leaves)")
+	handshakes := fs.Int("handshakes", 0, "handshakes without a cookie (0: the issue's 500,000)")
+	fs.Usage = func() {
+		fmt.Fprintln(os.Stderr, "usage: ebload attack [flags] [NAME ...]\nattacks:")
+		for _, a := range attack.All {
+			fmt.Fprintf(os.Stderr, "  %-20s %s\n", a.Name, a.What)
+		}
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	list := attack.All
+	if fs.NArg() > 0 {
+		list = nil
+		for _, name := range fs.Args() {
+			a, ok := attack.Find(name)
+			if !ok {
+				fmt.Fprintf(os.Stderr, "ebload: no attack %q\n", name)
+				fs.Usage()
+				return 2
+			}
+			list = append(list, a)
+		}
+	}
+	if _, err := os.Stat(*bin); err != nil {
+		fmt.Fprintf(os.Stderr, "ebload: %v: build it with make build\n", err)
+		return 2
+	}
+	nodePath, err := exec.LookPath(*node)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "ebload: node not found (%v): scripts/ensure.sh node\n", err)
+		return 2
+	}
+	s := attack.Issue
+	if *scale > 1 {
+		for _, n := range []*int{&s.StalledPosts, &s.LoginStalled, &s.ChunkedBodies, &s.IdleConns, &s.UnreadPolls,
+			&s.UnreadSays, &s.BurstSays, &s.PacketPosts, &s.AuthSessions, &s.Handshakes} {
+			*n = max(1, *n / *scale)
+		}
+	}
+	// Both ends need a descriptor per idle connection, each process
+	// under its own limit; the rest is for everything else.
+	limit, lerr := bench.RaiseFileLimit(uint64(s.IdleConns) + 1000)
+	if *idle > 0 {
+		s.IdleConns = *idle
+	}
+	if spare := 500; uint64(s.IdleConns+spare) > limit {
+		fmt.Fprintf(os.Stderr, "ebload: RLIMIT_NOFILE is %d (%v): holding %d idle connections, not %d\n",
+			limit, lerr, int(limit)-spare, s.IdleConns)
+		s.IdleConns = int(limit) - spare
+	}
+	if *handshakes > 0 {
+		s.Handshakes = *handshakes
+	}
+	logf := func(format string, args ...any) {
+		fmt.Fprintf(os.Stderr, "%s ebload: %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+	}
+	start := time.Now()
+	res, err := attack.RunServe(context.Background(), attack.ServeOptions{Bridge: *bin, Node: nodePath, Repo: repo,
+		Attacks: list, Sizes: s, Logf: logf})
+	fmt.Printf("expressbridge serve at its defaults, %s, %d cores; %.0f s\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"),
+		runtime.NumCPU(), time.Since(start).Seconds())
+	attack.WriteTable(os.Stdout, "RSS", res)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ebload:", err)
+		return 1
+	}
+	for _, r := range res {
+		if r.Err != nil {
 			return 1
 		}
 	}
