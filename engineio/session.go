@@ -219,7 +219,7 @@ func (e *Session) Send(ps ...parser.Packet) error {
 	}
 	e.mu.Unlock()
 	if errors.Is(err, ErrSlowClient) {
-		e.close("slow client", closeHard)
+		e.slow()
 	}
 	return err
 }
@@ -251,7 +251,7 @@ func (e *Session) SendMessage(msg []byte, bins [][]byte) error {
 	}
 	e.mu.Unlock()
 	if errors.Is(err, ErrSlowClient) {
-		e.close("slow client", closeHard)
+		e.slow()
 	}
 	return err
 }
@@ -326,7 +326,7 @@ func (e *Session) Goodbye(msgs [][]byte) error {
 	e.goodbye = true
 	e.mu.Unlock()
 	if errors.Is(err, ErrSlowClient) { // a SendQueue smaller than the goodbye
-		e.close("slow client", closeHard)
+		e.slow()
 	}
 	return err
 }
@@ -378,6 +378,12 @@ func (e *Session) CloseWith(code int, reason string) {
 	e.wsCode, e.wsReason = code, reason
 	e.mu.Unlock()
 	e.close(reason, closeGraceful)
+}
+
+// slow closes the session of a client whose send queue is full.
+func (e *Session) slow() {
+	e.s.LimitHit(LimitSlowClient, "")
+	e.close("slow client", closeHard)
 }
 
 // Close closes the session at once, as on an error: a pending poll gets
@@ -520,7 +526,7 @@ func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request) {
 	hs := s.handshake([]string{"websocket"})
 	hs.SID = e.id
 	e.beginHeartbeat()
-	if !s.writePayload(w, []parser.Packet{parser.OpenPacket(hs)}) {
+	if !s.writePayload(w, r, []parser.Packet{parser.OpenPacket(hs)}) {
 		e.close("transport error", closeHard)
 		return
 	}
@@ -647,7 +653,7 @@ func (e *Session) poll(w http.ResponseWriter, r *http.Request) {
 	if hold != nil {
 		hold.Active()
 	}
-	if !e.s.writePayload(w, ps) {
+	if !e.s.writePayload(w, r, ps) {
 		e.close("transport error", closeHard) // its packets are lost
 	}
 	if draining {
@@ -714,6 +720,9 @@ func (e *Session) post(w http.ResponseWriter, r *http.Request) {
 	// 2. Its packets; a malformed payload ends the session.
 	ps, err := parser.DecodePayload(body, 0)
 	if err != nil {
+		if errors.Is(err, parser.ErrTooManyPackets) {
+			e.s.LimitHit(LimitTooManyPackets, auth.RemoteAddr(r, e.s.cfg.TrustedProxies))
+		}
 		badRequest(w, "malformed payload: "+err.Error())
 		e.close("parse error", closeHard)
 		return

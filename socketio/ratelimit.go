@@ -114,11 +114,13 @@ func (so *Socket) allowEvent(now time.Time) bool {
 // dropWindow. It runs on the session's Message goroutine.
 func (c *client) dropped(so *Socket, now time.Time) {
 	c.s.droppedEvents.Add(1)
+	c.s.eio.LimitHit(LimitEventDropped, "")
 	if now.Sub(so.dropsSince) > dropWindow {
 		so.dropsSince, so.drops = now, 0
 	}
 	so.drops++
 	if max := c.s.cfg.MaxDroppedEvents; max >= 0 && so.drops > max {
+		c.s.eio.LimitHit(LimitRateLimited, "")
 		c.s.log.Info("socket.io client disconnected: over its event rate limit",
 			slog.String("user", so.User()), slog.Int("dropped", so.drops), slog.Duration("within", now.Sub(so.dropsSince)))
 		c.rateLimited()

@@ -246,6 +246,7 @@ func (c *Conn) enqueue(f outFrame) error {
 	// byte bound still goes alone.
 	if len(c.queue) >= c.h.cfg.SendQueue || (len(c.queue) > 0 && c.queued+len(f.data) > c.h.cfg.SendQueueBytes) {
 		c.wmu.Unlock()
+		c.h.limitHit(c, LimitSlowClient)
 		c.Close(websocket.ClosePolicyViolation, "slow consumer")
 		return ErrSlowConsumer
 	}
@@ -408,6 +409,7 @@ func (c *Conn) readReady() {
 			}
 		}
 		if err != nil {
+			c.readFailed(err)
 			c.finish(true) // marks the connection closing; no writer needed for that
 			return
 		}
@@ -421,6 +423,18 @@ func (c *Conn) readReady() {
 			c.poll.rearm(c)
 			return
 		}
+	}
+}
+
+// readFailed notes a read that failed on a limit: a message over the
+// read limit (gorilla has written 1009), a frame not finished in time.
+func (c *Conn) readFailed(err error) {
+	var ne net.Error
+	switch {
+	case errors.Is(err, websocket.ErrReadLimit):
+		c.h.limitHit(c, LimitMessageTooLarge)
+	case errors.As(err, &ne) && ne.Timeout() && !c.lingering.Load():
+		c.h.limitHit(c, LimitFrameTimeout)
 	}
 }
 
