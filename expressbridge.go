@@ -57,6 +57,11 @@ const (
 	// 5 s; docs/deploy/nginx.conf keeps its own upstream connections 20 s,
 	// below this, so that nginx never sends on one the bridge is closing).
 	DefaultIdleTimeout = 30 * time.Second
+	// DefaultWriteTimeout bounds writing a response (Config.WriteTimeout):
+	// an answer of a few KiB takes milliseconds to a client that reads,
+	// and a client that does not read must not hold the connection and
+	// its goroutine longer than a slow network would excuse.
+	DefaultWriteTimeout = 10 * time.Second
 	// fanoutStartTimeout bounds how long New waits for Redis to confirm the
 	// fan-out's subscriptions; past it, serving begins and they are made
 	// as soon as Redis answers.
@@ -174,6 +179,13 @@ type Config struct {
 	// IdleTimeout closes HTTPServer's kept-alive connections idle for
 	// this long (DefaultIdleTimeout).
 	IdleTimeout time.Duration
+	// WriteTimeout bounds writing the response to every request Handler
+	// serves, from the request's start (DefaultWriteTimeout): /healthz,
+	// /readyz, refusals, handshake answers, the Handle'd routes. A client
+	// that does not read loses its connection within it. Long-polling
+	// responses have their own (SocketIOWriteTimeout, from when they
+	// write); WebSocket connections theirs once upgraded.
+	WriteTimeout time.Duration
 
 	// Metrics, when set, counts handshakes, connections, store requests
 	// and the fan-out; serve it with Metrics.Handler on a listener of its own.
@@ -184,16 +196,17 @@ type Config struct {
 
 // Server is a running bridge: its doors, the session watch and the fan-out.
 type Server struct {
-	cfg    Config
-	log    *slog.Logger
-	store  *storeurl.Store
-	gate   *auth.Gate
-	br     *bridge.Server
-	live   *liveness.Tracker
-	sio    *socketio.Server // nil when off
-	bus    *redisadapter.Bus
-	fanout string
-	mux    *http.ServeMux
+	cfg     Config
+	log     *slog.Logger
+	store   *storeurl.Store
+	gate    *auth.Gate
+	br      *bridge.Server
+	live    *liveness.Tracker
+	sio     *socketio.Server // nil when off
+	bus     *redisadapter.Bus
+	fanout  string
+	mux     *http.ServeMux
+	handler http.Handler // mux, under the write deadline
 
 	secrets     int
 	closeFanout func()
@@ -236,6 +249,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("%w: StoreURL: %w", ErrConfig, err)
 	}
 	s := &Server{cfg: cfg, log: log, store: store, mux: http.NewServeMux(), ran: make(chan struct{})}
+	s.handler = withWriteDeadline(s.mux, cfg.WriteTimeout)
 	ok := false
 	defer func() {
 		if !ok {
@@ -417,9 +431,10 @@ func (c *Config) check() error {
 	defaults.Set(&c.SocketIOMaxBuffer, socketio.DefaultMaxHTTPBufferSize)
 	defaults.Set(&c.ShutdownTimeout, DefaultShutdownTimeout)
 	defaults.Set(&c.IdleTimeout, DefaultIdleTimeout)
+	defaults.Set(&c.WriteTimeout, DefaultWriteTimeout)
 	defaults.Set(&c.PubSubKey, redisadapter.DefaultKey)
-	if c.IdleTimeout < 0 {
-		return fmt.Errorf("%w: IdleTimeout must be positive", ErrConfig)
+	if c.IdleTimeout < 0 || c.WriteTimeout < 0 {
+		return fmt.Errorf("%w: IdleTimeout and WriteTimeout must be positive", ErrConfig)
 	}
 	if c.MaxConnectionAge < 0 {
 		return fmt.Errorf("%w: MaxConnectionAge must not be negative", ErrConfig)
@@ -487,7 +502,7 @@ func storeKindName(k storeurl.Kind) string {
 
 // Handler serves the doors (Socket.IO, the WebSocket door when asked
 // for), /healthz and /readyz.
-func (s *Server) Handler() http.Handler { return s.mux }
+func (s *Server) Handler() http.Handler { return s.handler }
 
 // Gate is the auth gate every door walks; its Require puts Go routes
 // behind the Express login.
@@ -541,17 +556,17 @@ func (s *Server) Len() (connections, socketIOSessions int) {
 // HTTPServer returns an http.Server for Handler with the limits a bridge
 // needs (header size and read time of a handshake, Config.IdleTimeout on
 // kept-alive connections) and Socket.IO's pending polls released at its
-// Shutdown. It sets no ReadTimeout or WriteTimeout: those would cut
-// long-polling's pending GETs and stay on the connections WebSocket
-// upgrades hijack; the Socket.IO door bounds each body and response
-// itself (Config.SocketIOReadTimeout, SocketIOWriteTimeout).
+// Shutdown. It sets no ReadTimeout: that would cut long-polling's
+// pending GETs; the Socket.IO door bounds each body itself
+// (Config.SocketIOReadTimeout). Responses are bounded by Handler itself
+// (Config.WriteTimeout), so that they are under any http.Server.
 func (s *Server) HTTPServer() *http.Server {
 	hto := s.cfg.HandshakeTimeout
 	if hto <= 0 {
 		hto = bridge.DefaultHandshakeTimeout
 	}
 	hs := &http.Server{
-		Handler:           s.mux,
+		Handler:           s.handler,
 		ReadHeaderTimeout: hto, // a handshake that trickles in is cut
 		IdleTimeout:       s.cfg.IdleTimeout,
 		MaxHeaderBytes:    bridge.MaxHeaderBytes,

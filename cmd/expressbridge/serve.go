@@ -42,7 +42,8 @@ type serveOptions struct {
 	sioReadTimeout   time.Duration // a long-polling POST's body
 	sioWriteTimeout  time.Duration // a long-polling response
 	idleTimeout      time.Duration
-	sioLimits        sioLimits // what one user may make the Socket.IO door do
+	writeTimeout     time.Duration // every response but long-polling's
+	sioLimits        sioLimits     // what one user may make the Socket.IO door do
 	origins          []string
 	readLimit        int64
 	pingInterval     time.Duration
@@ -188,6 +189,9 @@ SIGTERM stop accepting, close every connection with 1001 and exit within
 	fs.DurationVar(&so.idleTimeout, "idle-timeout", expressbridge.DefaultIdleTimeout,
 		"close a kept-alive HTTP connection idle for this long (above Socket.IO's ping interval, so that polling clients keep theirs)")
 	bindEnv(fs, "idle-timeout", "EXPRESSBRIDGE_IDLE_TIMEOUT")
+	fs.DurationVar(&so.writeTimeout, "write-timeout", expressbridge.DefaultWriteTimeout,
+		"cut a client that has not read its response (/healthz, a refusal, a handshake answer) within this long of its request")
+	bindEnv(fs, "write-timeout", "EXPRESSBRIDGE_WRITE_TIMEOUT")
 	fs.IntVar(&so.gcPercent, "gc-percent", 50,
 		"Go's GC target (GOGC): the bridge mostly holds idle connections, and a lower target keeps memory near what they "+
 			"hold at a small CPU cost during handshake bursts; 100 is Go's default. A GOGC variable wins")
@@ -328,8 +332,8 @@ func (so *serveOptions) config(o *sessionOptions, g *gateOptions, ver *connectsi
 			return cfg, err
 		}
 	}
-	if so.idleTimeout <= 0 {
-		return cfg, usageErrorf("--idle-timeout must be positive")
+	if so.idleTimeout <= 0 || so.writeTimeout <= 0 {
+		return cfg, usageErrorf("--idle-timeout and --write-timeout must be positive")
 	}
 	proxies, err := parseProxies(so.trustProxy)
 	if err != nil {
@@ -368,6 +372,7 @@ func (so *serveOptions) config(o *sessionOptions, g *gateOptions, ver *connectsi
 		SocketIOReadTimeout:          so.sioReadTimeout,
 		SocketIOWriteTimeout:         so.sioWriteTimeout,
 		IdleTimeout:                  so.idleTimeout,
+		WriteTimeout:                 so.writeTimeout,
 	}
 	so.sioLimits.apply(&cfg)
 	if so.revalidateSet {
