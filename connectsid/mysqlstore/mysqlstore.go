@@ -101,7 +101,7 @@ type Options struct {
 	Now func() time.Time
 	// Timing, when set, is called after each round trip with the
 	// operation ("get", "get many", "set", "touch", "destroy", "ttl",
-	// "ping"), how long it took and its error; a missing row is an
+	// "ids", "ping"), how long it took and its error; a missing row is an
 	// answer, not an error. It runs on the caller's goroutine.
 	Timing func(op string, d time.Duration, err error)
 }
@@ -116,7 +116,7 @@ type Store struct {
 }
 
 type queries struct {
-	get, getMany, set, touch, exists, destroy, ttl, ping string
+	get, getMany, set, touch, exists, destroy, ttl, ids, ping string
 }
 
 // New returns a store on db with opts; zero fields take their defaults.
@@ -165,6 +165,7 @@ func New(db *sql.DB, opts Options) (*Store, error) {
 		exists:  `SELECT 1 FROM ` + t + ` WHERE ` + id + ` = ?`,
 		destroy: `DELETE FROM ` + t + ` WHERE ` + id + ` = ?`,
 		ttl:     `SELECT ` + exp + ` FROM ` + t + ` WHERE ` + id + ` = ?`,
+		ids:     `SELECT ` + id + ` FROM ` + t + ` WHERE ` + exp + ` >= ? LIMIT ?`,
 		ping:    `SELECT ` + id + `, ` + exp + `, ` + data + ` FROM ` + t + ` LIMIT 0`,
 	}
 	return s, nil
@@ -410,6 +411,35 @@ func (s *Store) TTL(ctx context.Context, sid string) (time.Duration, error) {
 		return 0, noSession(sid, "")
 	}
 	return time.Unix(expires, 0).Sub(s.opts.Now()), nil
+}
+
+// IDs returns up to limit session IDs whose row's expires has not passed
+// (all when limit ≤ 0), in no particular order, as express-mysql-session's
+// all() selects them.
+func (s *Store) IDs(ctx context.Context, limit int) ([]string, error) {
+	lim := int64(1<<63 - 1)
+	if limit > 0 {
+		lim = int64(limit)
+	}
+	now := jsSeconds(s.opts.Now())
+	var ids []string
+	err := s.do(ctx, "ids", func(ctx context.Context) error {
+		ids = ids[:0]
+		rows, err := s.db.QueryContext(ctx, s.q.ids, now, lim)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			ids = append(ids, id)
+		}
+		return rows.Err()
+	})
+	return ids, err
 }
 
 // Ping checks that the database answers and that the table exists with
