@@ -39,8 +39,8 @@ const (
 	// watch cannot work (Redis without CONFIG).
 	DefaultRevalidateInterval = bridge.DefaultRevalidateInterval
 	// DefaultPostgresRevalidateInterval is the revalidation on PostgreSQL
-	// without the notify trigger: one query for every open session each
-	// second is then how a logout is seen.
+	// without the notify trigger, and on MariaDB/MySQL always: one query
+	// for every open session each second is then how a logout is seen.
 	DefaultPostgresRevalidateInterval = time.Second
 	// DefaultTouchInterval renews an active session's TTL at most this
 	// often, as Express does on each request.
@@ -136,8 +136,8 @@ type Config struct {
 	// SingleInstance turns the fan-out between instances off. By default
 	// broadcasts, rooms and the emitter's pushes cross instances through
 	// Redis Pub/Sub in @socket.io/redis-adapter's protocol, on PubSubURL or
-	// else the store's Redis; a PostgreSQL store without PubSubURL is
-	// refused unless SingleInstance is set.
+	// else the store's Redis; a PostgreSQL or MySQL store without
+	// PubSubURL is refused unless SingleInstance is set.
 	SingleInstance bool
 	PubSubURL      string
 	PubSubSharded  bool   // Redis 7 sharded Pub/Sub (createShardedAdapter)
@@ -148,8 +148,8 @@ type Config struct {
 	PingInterval     time.Duration
 	SendQueue        int
 	HandshakeTimeout time.Duration
-	// RevalidateInterval (DefaultRevalidateInterval; on PostgreSQL
-	// DefaultPostgresRevalidateInterval).
+	// RevalidateInterval (DefaultRevalidateInterval; on PostgreSQL and
+	// MySQL DefaultPostgresRevalidateInterval).
 	RevalidateInterval time.Duration
 	// TouchInterval (DefaultTouchInterval); negative: never touch.
 	TouchInterval time.Duration
@@ -244,12 +244,20 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	var sessions auth.Store
 	var watch liveness.WatchFunc
 	revalidate := cfg.RevalidateInterval
-	if store.PG != nil {
+	switch {
+	case store.PG != nil:
 		sessions, watch = store.PG, store.PG.Watch
 		if revalidate == 0 {
 			revalidate = DefaultPostgresRevalidateInterval
 		}
-	} else {
+	case store.MySQL != nil:
+		// MariaDB reports no changes: poll from the start, one GetMany a
+		// round, as PostgreSQL does without its trigger.
+		sessions = store.MySQL
+		if revalidate == 0 {
+			revalidate = DefaultPostgresRevalidateInterval
+		}
+	default:
 		sessions, watch = store.Redis, store.Redis.Watch
 	}
 	s.gate, err = auth.New(auth.Config{
@@ -433,8 +441,12 @@ func (s *Server) openFanout() error {
 		bus := s.bus
 		s.closeFanout = func() { _ = bus.Close() }
 	default:
-		return fmt.Errorf("%w: the store is PostgreSQL and PubSubURL is not set: name the Redis that carries "+
-			"the fan-out between instances, or set SingleInstance", ErrConfig)
+		db := "PostgreSQL"
+		if s.store.MySQL != nil {
+			db = "MySQL"
+		}
+		return fmt.Errorf("%w: the store is %s and PubSubURL is not set: name the Redis that carries "+
+			"the fan-out between instances, or set SingleInstance", ErrConfig, db)
 	}
 	if cfg.PubSubSharded {
 		s.fanout += " (sharded)"
