@@ -60,3 +60,35 @@ func BenchmarkBareQueryDecode(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkGetOverBare alternates one Get and one bare query + decode on
+// the same pool, so that a shared machine's drift hits both alike, and
+// reports each one's mean and Get's cost over the bare floor in percent.
+func BenchmarkGetOverBare(b *testing.B) {
+	s := benchStore(b)
+	db := s.DB()
+	ctx := context.Background()
+	var get, bare time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		if _, err := s.Get(ctx, benchSID); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		var (
+			rec     string
+			expires int64
+		)
+		if err := db.QueryRowContext(ctx, "SELECT data AS data, expires as expires FROM sessions WHERE session_id = ?",
+			benchSID).Scan(&rec, &expires); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := connectsid.DecodeSession(benchSID, rec); err != nil {
+			b.Fatal(err)
+		}
+		get, bare = get+t1.Sub(t0), bare+time.Since(t1)
+	}
+	b.ReportMetric(float64(get.Nanoseconds())/float64(b.N), "ns/get")
+	b.ReportMetric(float64(bare.Nanoseconds())/float64(b.N), "ns/bare")
+	b.ReportMetric(100*(float64(get)/float64(bare)-1), "%over")
+}
