@@ -14,8 +14,8 @@
 //
 // A store's test gives Run a Harness: how to start its backend, point the
 // Node app at it, and reach into it (read a record, move its TTL, kill and
-// restart it). redisstore's and pgstore's conformance_test.go are the two
-// there are, and mysqlstore's (Polled: MariaDB reports no changes).
+// restart it). redisstore's, pgstore's and mysqlstore's conformance_test.go
+// are the ones there are (mysqlstore's is Polled: MariaDB reports no changes).
 package storetest
 
 import (
