@@ -169,7 +169,7 @@ SIGTERM stop accepting, close every connection with 1001 and exit within
 	bindEnv(fs, "handshake-timeout", "EXPRESSBRIDGE_HANDSHAKE_TIMEOUT")
 	fs.DurationVar(&so.revalidate, "revalidate-interval", bridge.DefaultRevalidateInterval,
 		"how often open sessions are reloaded when Redis keyspace notifications are unavailable; "+
-			"on PostgreSQL without the notify trigger and on MySQL, 1s unless set")
+			"on PostgreSQL without the notify trigger, 1s unless set (on MySQL always)")
 	bindEnv(fs, "revalidate-interval", "EXPRESSBRIDGE_REVALIDATE_INTERVAL")
 	fs.DurationVar(&so.touch, "touch-interval", expressbridge.DefaultTouchInterval,
 		"renew an active session's TTL at most this often, as Express does on each request (0: never)")
