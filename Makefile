@@ -91,7 +91,8 @@ fuzz:
 	          FuzzChatMessage:./examples/chat FuzzTruthyText:./auth FuzzDecodePayload:./engineio/parser FuzzDecode:./socketio/parser FuzzArrayLen:./socketio/parser \
 	          FuzzDecodeBroadcast:./adapter/redisadapter/wire FuzzDecodeRequest:./adapter/redisadapter/wire \
 	          FuzzDecodeResponse:./adapter/redisadapter/wire FuzzDecodeClusterMessage:./adapter/redisadapter/wire \
-	          FuzzDecodeJSONValue:./adapter/redisadapter/wire FuzzQuoteIdent:./connectsid/pgstore FuzzParsePayload:./connectsid/pgstore; do \
+	          FuzzDecodeJSONValue:./adapter/redisadapter/wire FuzzQuoteIdent:./connectsid/pgstore FuzzParsePayload:./connectsid/pgstore \
+	          FuzzParseURL:./connectsid/mysqlstore; do \
 	  name=$${t%%:*}; pkg=$${t#*:}; echo "== $$name ($(FUZZTIME))"; \
 	  $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	done
