@@ -40,8 +40,8 @@ const (
 	// watch cannot work (Redis without CONFIG).
 	DefaultRevalidateInterval = bridge.DefaultRevalidateInterval
 	// DefaultPostgresRevalidateInterval is the revalidation on PostgreSQL
-	// without the notify trigger: one query for every open session each
-	// second is then how a logout is seen.
+	// without the notify trigger, and on MariaDB/MySQL always: one query
+	// for every open session each second is then how a logout is seen.
 	DefaultPostgresRevalidateInterval = time.Second
 	// DefaultTouchInterval renews an active session's TTL at most this
 	// often, as Express does on each request.
@@ -146,8 +146,8 @@ type Config struct {
 	// SingleInstance turns the fan-out between instances off. By default
 	// broadcasts, rooms and the emitter's pushes cross instances through
 	// Redis Pub/Sub in @socket.io/redis-adapter's protocol, on PubSubURL or
-	// else the store's Redis; a PostgreSQL store without PubSubURL is
-	// refused unless SingleInstance is set.
+	// else the store's Redis; a PostgreSQL or MySQL store without
+	// PubSubURL is refused unless SingleInstance is set.
 	SingleInstance bool
 	PubSubURL      string
 	PubSubSharded  bool   // Redis 7 sharded Pub/Sub (createShardedAdapter)
@@ -158,8 +158,8 @@ type Config struct {
 	PingInterval     time.Duration
 	SendQueue        int
 	HandshakeTimeout time.Duration
-	// RevalidateInterval (DefaultRevalidateInterval; on PostgreSQL
-	// DefaultPostgresRevalidateInterval).
+	// RevalidateInterval (DefaultRevalidateInterval; on PostgreSQL and
+	// MySQL DefaultPostgresRevalidateInterval).
 	RevalidateInterval time.Duration
 	// TouchInterval (DefaultTouchInterval); negative: never touch.
 	TouchInterval time.Duration
@@ -287,6 +287,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.secrets = codec.Keys()
 	case store.PG != nil:
 		sessions, watch = store.PG, store.PG.Watch
+		if revalidate == 0 {
+			revalidate = DefaultPostgresRevalidateInterval
+		}
+	case store.MySQL != nil:
+		// MariaDB reports no changes: poll from the start, one GetMany a
+		// round, as PostgreSQL does without its trigger.
+		sessions = store.MySQL
 		if revalidate == 0 {
 			revalidate = DefaultPostgresRevalidateInterval
 		}
@@ -485,19 +492,12 @@ func (s *Server) openFanout() error {
 		s.closeFanout = func() { _ = bus.Close() }
 	default:
 		return fmt.Errorf("%w: the store is %s and PubSubURL is not set: name the Redis that carries "+
-			"the fan-out between instances, or set SingleInstance", ErrConfig, storeKindName(s.store.Kind))
+			"the fan-out between instances, or set SingleInstance", ErrConfig, s.store.Kind.Name())
 	}
 	if cfg.PubSubSharded {
 		s.fanout += " (sharded)"
 	}
 	return nil
-}
-
-func storeKindName(k storeurl.Kind) string {
-	if k == storeurl.Postgres {
-		return "PostgreSQL"
-	}
-	return string(k)
 }
 
 // Handler serves the doors (Socket.IO, the WebSocket door when asked

@@ -171,7 +171,7 @@ SIGTERM stop accepting, close every connection with 1001 and exit within
 	bindEnv(fs, "handshake-timeout", "EXPRESSBRIDGE_HANDSHAKE_TIMEOUT")
 	fs.DurationVar(&so.revalidate, "revalidate-interval", bridge.DefaultRevalidateInterval,
 		"how often open sessions are reloaded when Redis keyspace notifications are unavailable; "+
-			"on PostgreSQL without the notify trigger, 1s unless set")
+			"on PostgreSQL without the notify trigger, 1s unless set (on MySQL always)")
 	bindEnv(fs, "revalidate-interval", "EXPRESSBRIDGE_REVALIDATE_INTERVAL")
 	fs.DurationVar(&so.touch, "touch-interval", expressbridge.DefaultTouchInterval,
 		"renew an active session's TTL at most this often, as Express does on each request (0: never)")
@@ -389,8 +389,8 @@ func (so *serveOptions) config(o *sessionOptions, g *gateOptions, ver *connectsi
 	switch {
 	case !so.pubsub.on || so.pubsub.off:
 		cfg.SingleInstance = true
-	case so.pubsub.url == "" && (kind == storeurl.Postgres || kind == storeurl.CookieSession):
-		log.Info("no fan-out between instances: the store is " + storeName(kind) + " and --pubsub-url is not set; " +
+	case so.pubsub.url == "" && (kind == storeurl.Postgres || kind == storeurl.MySQL || kind == storeurl.CookieSession):
+		log.Info("no fan-out between instances: the store is " + kind.Name() + " and --pubsub-url is not set; " +
 			"run one instance, or give every instance the same --pubsub-url")
 		cfg.SingleInstance = true
 	}

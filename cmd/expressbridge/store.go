@@ -24,10 +24,13 @@ type sessionStore interface {
 	IDs(ctx context.Context, limit int) ([]string, error)
 }
 
-// sessions is the opened store's one store, PostgreSQL's or Redis's.
+// sessions is the opened store's one store, PostgreSQL's, MySQL's or Redis's.
 func sessions(st *storeurl.Store) sessionStore {
 	if st.PG != nil {
 		return st.PG
+	}
+	if st.MySQL != nil {
+		return st.MySQL
 	}
 	return st.Redis
 }
@@ -83,7 +86,7 @@ func (o *sessionOptions) checkStoreFlags() (storeurl.Kind, error) {
 	kind, err := storeKind(o.storeURL())
 	if err != nil {
 		e := usageErrorf("bad %s %s: %v", o.storeFlag(), o.redact(), err)
-		e.hint = "the forms are redis://[user:pass@]host:port[/db], postgres://user:pass@host:port/db and cookie-session:[?algorithm=sha256]"
+		e.hint = "the forms are redis://[user:pass@]host:port[/db], postgres://user:pass@host:port/db, mysql://user:pass@host:port/db[?table=…] and cookie-session:[?algorithm=sha256]"
 		return "", e
 	}
 	if o.ttl <= 0 {
@@ -98,6 +101,15 @@ func (o *sessionOptions) checkStoreFlags() (storeurl.Kind, error) {
 	if kind == storeurl.Postgres {
 		if o.disableTTL {
 			return "", usageErrorf("--disable-ttl is connect-redis's: connect-pg-simple always writes expire")
+		}
+		return kind, nil
+	}
+	if kind == storeurl.MySQL {
+		if o.disableTTL {
+			return "", usageErrorf("--disable-ttl is connect-redis's: express-mysql-session always writes expires")
+		}
+		if o.schema != "" {
+			return "", usageErrorf("--schema is connect-pg-simple's: on MySQL the database is the --store-url's path")
 		}
 		return kind, nil
 	}
@@ -138,6 +150,11 @@ func (o *sessionOptions) badStore(kind storeurl.Kind, err error) error {
 	if kind == storeurl.Postgres {
 		e := usageErrorf("bad --store-url: %s", o.scrubURL(badCause(err)))
 		e.hint = "the form is postgres://user:pass@host:port/db[?sslmode=…]"
+		return e
+	}
+	if kind == storeurl.MySQL {
+		e := usageErrorf("bad --store-url: %s", o.scrubURL(badCause(err)))
+		e.hint = "the form is mysql://user:pass@host:port/db[?table=sessions]"
 		return e
 	}
 	cause := strings.TrimPrefix(badCause(err), o.redact()+": ")
@@ -227,15 +244,4 @@ or refused.`,
 		return nil
 	}
 	return cmd
-}
-
-// storeName is a store kind in the words of a log line.
-func storeName(k storeurl.Kind) string {
-	switch k {
-	case storeurl.Postgres:
-		return "PostgreSQL"
-	case storeurl.CookieSession:
-		return "cookie-session (no store)"
-	}
-	return string(k)
 }

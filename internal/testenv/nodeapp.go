@@ -50,7 +50,7 @@ type NodeApp struct {
 // NodeAppConfig configures StartNodeApp. Each field maps to one environment
 // variable of node-app/server.js; zero values leave the app's default.
 type NodeAppConfig struct {
-	RedisURL             string   // REDIS_URL; required unless StoreFlavor is "connect-pg-simple"
+	RedisURL             string   // REDIS_URL; required unless StoreFlavor is "connect-pg-simple" or "express-mysql-session"
 	Secrets              []string // required; one per line in a temp file passed as SESSION_SECRETS_FILE (first signs)
 	CookieName           string   // SESSION_COOKIE_NAME when non-empty (app default "connect.sid")
 	Prefix               string   // SESSION_PREFIX when non-empty (app default "sess:")
@@ -60,10 +60,11 @@ type NodeAppConfig struct {
 	MaxAgeMS             int64    // SESSION_MAX_AGE_MS when > 0
 	BrowserSessionCookie bool     // SESSION_MAX_AGE_MS=session (cookie without expiry); excludes MaxAgeMS
 	ExpressFlavor        string   // EXPRESS_FLAVOR when non-empty: "4" (app default) or "5"
-	StoreFlavor          string   // STORE_FLAVOR when non-empty: "connect-redis9" (app default), "connect-redis8-ioredis", "connect-redis9-cluster" (RedisURL a RedisCluster's URL), "connect-redis9-sentinel" (RedisURL a Sentinel's URL) or "connect-pg-simple", or "cookie-session" (no store; RedisURL not needed; the cookie is "session" and Login returns it with "session.sig")
-	DatabaseURL          string   // DATABASE_URL; required with StoreFlavor "connect-pg-simple"
+	StoreFlavor          string   // STORE_FLAVOR when non-empty: "connect-redis9" (app default), "connect-redis8-ioredis", "connect-redis9-cluster" (RedisURL a RedisCluster's URL), "connect-redis9-sentinel" (RedisURL a Sentinel's URL), "connect-pg-simple", "express-mysql-session", or "cookie-session" (no store; RedisURL not needed; the cookie is "session" and Login returns it with "session.sig")
+	DatabaseURL          string   // DATABASE_URL; required with StoreFlavor "connect-pg-simple" (postgres://) or "express-mysql-session" (mysql://)
 	PGTable              string   // SESSION_PG_TABLE when non-empty (connect-pg-simple's tableName, default "session")
 	PGSchema             string   // SESSION_PG_SCHEMA when non-empty (connect-pg-simple's schemaName)
+	MySQLTable           string   // SESSION_MYSQL_TABLE when non-empty (express-mysql-session's schema.tableName, default "sessions")
 	BridgeURL            string   // BRIDGE_URL when non-empty
 	AuthFlavor           string   // AUTH_FLAVOR when non-empty: "flag" (app default: loggedIn, username) or "passport" (passport-local; alice is id 42)
 	KeygripAlgorithm     string   // KEYGRIP_ALGORITHM with StoreFlavor "cookie-session": the app passes new Keygrip(keys, alg); Secrets are its keys
@@ -76,7 +77,7 @@ var nodeAppEnvKeys = []string{
 	"PORT", "HOST", "REDIS_URL", "SESSION_SECRET", "SESSION_SECRETS_FILE", "BRIDGE_URL",
 	"SESSION_COOKIE_NAME", "SESSION_PREFIX", "SESSION_DISABLE_TTL", "SESSION_DISABLE_TOUCH",
 	"SESSION_TTL", "SESSION_MAX_AGE_MS", "EXPRESS_FLAVOR", "STORE_FLAVOR", "EXPRESSBRIDGE_TEST_ROUTES", "AUTH_FLAVOR",
-	"DATABASE_URL", "SESSION_PG_TABLE", "SESSION_PG_SCHEMA", "KEYGRIP_ALGORITHM",
+	"DATABASE_URL", "SESSION_PG_TABLE", "SESSION_PG_SCHEMA", "SESSION_MYSQL_TABLE", "KEYGRIP_ALGORITHM",
 }
 
 // StartNodeApp runs `node server.js` in node-app (after EnsureNodeModules)
@@ -89,7 +90,9 @@ func StartNodeApp(t testing.TB, cfg NodeAppConfig) *NodeApp {
 	switch {
 	case cfg.StoreFlavor == "connect-pg-simple" && cfg.DatabaseURL == "":
 		t.Fatal("testenv: NodeAppConfig.DatabaseURL is required with StoreFlavor connect-pg-simple (e.g. StartPostgres(t).URL())")
-	case cfg.RedisURL == "" && cfg.StoreFlavor != "connect-pg-simple" && cfg.StoreFlavor != "cookie-session":
+	case cfg.StoreFlavor == "express-mysql-session" && cfg.DatabaseURL == "":
+		t.Fatal("testenv: NodeAppConfig.DatabaseURL is required with StoreFlavor express-mysql-session (e.g. StartMariaDB(t).URL())")
+	case cfg.RedisURL == "" && cfg.StoreFlavor != "connect-pg-simple" && cfg.StoreFlavor != "express-mysql-session" && cfg.StoreFlavor != "cookie-session":
 		t.Fatal("testenv: NodeAppConfig.RedisURL is required (e.g. StartRedis(t).URL())")
 	case len(cfg.Secrets) == 0:
 		t.Fatal("testenv: NodeAppConfig.Secrets needs at least one secret")
@@ -211,6 +214,9 @@ func nodeAppEnv(cfg NodeAppConfig, port int, secretsFile string) []string {
 	}
 	if cfg.PGSchema != "" {
 		set("SESSION_PG_SCHEMA", cfg.PGSchema)
+	}
+	if cfg.MySQLTable != "" {
+		set("SESSION_MYSQL_TABLE", cfg.MySQLTable)
 	}
 	return append(env, cfg.Env...) // os/exec keeps the last value of a duplicated key
 }
