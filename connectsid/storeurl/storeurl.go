@@ -1,6 +1,8 @@
 // Package storeurl opens the session store a URL names: Redis (redis://,
 // rediss://, redis+cluster://, a Sentinel URL with ?master_name=) through
-// redisstore, PostgreSQL (postgres://, postgresql://) through pgstore. It
+// redisstore, PostgreSQL (postgres://, postgresql://) through pgstore,
+// connect-session-knex's table (knex+postgres://, knex+mysql://,
+// knex+sqlite:///path) through knexstore. It
 // holds the one set of rules for store URLs that the library and every
 // command share; it does no I/O until the store is first used.
 package storeurl
@@ -13,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/expressbridge/expressbridge/connectsid/knexstore"
 	"github.com/expressbridge/expressbridge/connectsid/pgstore"
 	"github.com/expressbridge/expressbridge/connectsid/redisstore"
 )
@@ -24,6 +27,7 @@ type Kind string
 const (
 	Redis    Kind = "redis"
 	Postgres Kind = "postgres"
+	Knex     Kind = "knex" // connect-session-knex on PostgreSQL, MySQL or SQLite
 )
 
 // ErrBadURL means the URL cannot name a store: it does not parse, its
@@ -50,13 +54,14 @@ type Options struct {
 	Timing func(op string, d time.Duration, err error)
 }
 
-// Store is an opened store: exactly one of Redis and PG is set.
+// Store is an opened store: exactly one of Redis, PG and Knex is set.
 type Store struct {
 	Kind Kind
 	// URL is the store's URL without its password, for logs.
 	URL   string
 	Redis *redisstore.Store
 	PG    *pgstore.Store
+	Knex  *knexstore.Store
 	close func()
 }
 
@@ -68,6 +73,9 @@ func (s *Store) Close() { s.close() }
 func (s *Store) Where() string {
 	if s.PG != nil {
 		return "in table " + s.PG.Table()
+	}
+	if s.Knex != nil {
+		return "in table " + s.Knex.Table()
 	}
 	return fmt.Sprintf("under prefix %q", s.Redis.Prefix())
 }
@@ -83,15 +91,21 @@ func KindOf(rawURL string) (Kind, error) {
 		return Redis, nil
 	case "postgres", "postgresql":
 		return Postgres, nil
+	case "knex+postgres", "knex+postgresql", "knex+mysql", "knex+sqlite":
+		return Knex, nil
 	}
-	return "", fmt.Errorf("%w: the scheme %q is not a store's: use redis://, rediss://, redis+cluster:// or postgres://",
+	return "", fmt.Errorf("%w: the scheme %q is not a store's: use redis://, rediss://, redis+cluster://, postgres://, "+
+		"knex+postgres://, knex+mysql:// or knex+sqlite:///path",
 		ErrBadURL, u.Scheme)
 }
 
 // Redact returns rawURL without its password.
 func Redact(rawURL string) string {
-	if k, _ := KindOf(rawURL); k == Postgres {
+	switch k, _ := KindOf(rawURL); k {
+	case Postgres:
 		return pgstore.Redact(rawURL)
+	case Knex:
+		return knexstore.Redact(rawURL)
 	}
 	return redisstore.Redact(rawURL)
 }
@@ -109,8 +123,11 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	if opts.TTL == 0 {
 		opts.TTL = redisstore.DefaultTTL
 	}
-	if kind == Postgres {
+	switch kind {
+	case Postgres:
 		return openPostgres(ctx, rawURL, opts)
+	case Knex:
+		return openKnex(ctx, rawURL, opts)
 	}
 	if opts.Table != "" || opts.Schema != "" {
 		return nil, fmt.Errorf("%w: a table and a schema are connect-pg-simple's: they need a postgres:// URL", ErrBadURL)
@@ -153,6 +170,22 @@ func openPostgres(ctx context.Context, rawURL string, opts Options) (*Store, err
 	return &Store{Kind: Postgres, URL: pgstore.Redact(rawURL), PG: st, close: pool.Close}, nil
 }
 
+func openKnex(ctx context.Context, rawURL string, opts Options) (*Store, error) {
+	switch {
+	case opts.DisableTTL || opts.DisableTouch:
+		return nil, fmt.Errorf("%w: DisableTTL and DisableTouch are not connect-session-knex's: it always writes expired and touches", ErrBadURL)
+	case opts.Schema != "":
+		return nil, fmt.Errorf("%w: a schema is connect-pg-simple's: connect-session-knex takes a table (?table=)", ErrBadURL)
+	case opts.TTL != redisstore.DefaultTTL:
+		return nil, fmt.Errorf("%w: connect-session-knex has no ttl: a cookie without maxAge lives one day", ErrBadURL)
+	}
+	st, err := knexstore.Open(ctx, rawURL, knexstore.Options{TableName: opts.Table, Timing: opts.Timing})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrBadURL, Scrub(err.Error(), rawURL))
+	}
+	return &Store{Kind: Knex, URL: knexstore.Redact(rawURL), Knex: st, close: func() { _ = st.Close() }}, nil
+}
+
 // Scrub removes rawURL and its password from msg (url.Parse's errors
 // quote the whole URL), leaving Redact's form of it.
 func Scrub(msg, rawURL string) string {
@@ -169,6 +202,9 @@ func Scrub(msg, rawURL string) string {
 func (s *Store) Ping(ctx context.Context) error {
 	if s.PG != nil {
 		return s.PG.Ping(ctx)
+	}
+	if s.Knex != nil {
+		return s.Knex.Ping(ctx)
 	}
 	return s.Redis.Ping(ctx)
 }

@@ -24,6 +24,13 @@ func TestOpen(t *testing.T) {
 		{"redis://127.0.0.1:26379?master_name=mymaster", storeurl.Options{}, storeurl.Redis, ""},
 		{"postgres://u:hunter2@127.0.0.1:5432/app", storeurl.Options{Table: "sessions"}, storeurl.Postgres, ""},
 		{"postgresql://127.0.0.1/app", storeurl.Options{}, storeurl.Postgres, ""},
+		{"knex+postgres://u:hunter2@127.0.0.1:5432/app?table=s", storeurl.Options{}, storeurl.Knex, ""},
+		{"knex+mysql://u:hunter2@127.0.0.1:3306/app", storeurl.Options{Table: "s"}, storeurl.Knex, ""},
+		{"knex+sqlite:///var/lib/app/sessions.sqlite", storeurl.Options{}, storeurl.Knex, ""},
+		{"knex+sqlite://relative/sessions.sqlite", storeurl.Options{}, "", "three slashes"},
+		{"knex+mysql://u:hunter2@127.0.0.1:3306/", storeurl.Options{}, "", "name the database"},
+		{"knex+mysql://u:hunter2@127.0.0.1/app", storeurl.Options{DisableTouch: true}, "", "not connect-session-knex's"},
+		{"knex+oracle://u:hunter2@db/app", storeurl.Options{}, "", `knex+sqlite:///path`},
 		{"mysql://u:hunter2@db/app", storeurl.Options{}, "", `the scheme "mysql" is not a store's`},
 		{"redis://127.0.0.1:6379", storeurl.Options{Table: "t"}, "", "need a postgres:// URL"},
 		{"postgres://u:hunter2@127.0.0.1/app", storeurl.Options{DisableTTL: true}, "", "DisableTTL is connect-redis's"},
@@ -37,7 +44,7 @@ func TestOpen(t *testing.T) {
 				t.Errorf("Open(%s): %v", storeurl.Redact(tc.url), err)
 				continue
 			}
-			if st.Kind != tc.kind || strings.Contains(st.URL, "hunter2") || (st.Redis == nil) == (st.PG == nil) {
+			if st.Kind != tc.kind || strings.Contains(st.URL, "hunter2") || opened(st) != 1 {
 				t.Errorf("Open(%s) = kind %s, URL %s", storeurl.Redact(tc.url), st.Kind, st.URL)
 			}
 			st.Close()
@@ -52,4 +59,15 @@ func TestOpen(t *testing.T) {
 			t.Errorf("Open(%s): %v; want ErrBadURL with %q and no password", storeurl.Redact(tc.url), err, tc.err)
 		}
 	}
+}
+
+// opened counts the stores st holds.
+func opened(st *storeurl.Store) int {
+	n := 0
+	for _, set := range []bool{st.Redis != nil, st.PG != nil, st.Knex != nil} {
+		if set {
+			n++
+		}
+	}
+	return n
 }
