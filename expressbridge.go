@@ -75,7 +75,8 @@ var (
 // required; every other zero field takes the default named beside it.
 type Config struct {
 	// StoreURL names the app's session store (storeurl.Open's forms:
-	// redis://, rediss://, redis+cluster://, Sentinel, postgres://).
+	// redis://, rediss://, redis+cluster://, Sentinel, postgres://, and
+	// connect-session-knex's knex+postgres://, knex+mysql://, knex+sqlite:///path).
 	StoreURL string
 	// StoreOptions are connect-redis's or connect-pg-simple's options.
 	// Timing is set by New. Expiry by cookie.expires is the gate's
@@ -244,12 +245,20 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	var sessions auth.Store
 	var watch liveness.WatchFunc
 	revalidate := cfg.RevalidateInterval
-	if store.PG != nil {
+	switch {
+	case store.PG != nil:
 		sessions, watch = store.PG, store.PG.Watch
 		if revalidate == 0 {
 			revalidate = DefaultPostgresRevalidateInterval
 		}
-	} else {
+	case store.Knex != nil:
+		// Watch polls the table; GetMany serves the revalidation when
+		// the table is too large for it.
+		sessions, watch = store.Knex, store.Knex.Watch
+		if revalidate == 0 {
+			revalidate = DefaultPostgresRevalidateInterval
+		}
+	default:
 		sessions, watch = store.Redis, store.Redis.Watch
 	}
 	s.gate, err = auth.New(auth.Config{
@@ -433,7 +442,7 @@ func (s *Server) openFanout() error {
 		bus := s.bus
 		s.closeFanout = func() { _ = bus.Close() }
 	default:
-		return fmt.Errorf("%w: the store is PostgreSQL and PubSubURL is not set: name the Redis that carries "+
+		return fmt.Errorf("%w: the store is SQL and PubSubURL is not set: name the Redis that carries "+
 			"the fan-out between instances, or set SingleInstance", ErrConfig)
 	}
 	if cfg.PubSubSharded {

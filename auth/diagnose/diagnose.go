@@ -152,14 +152,19 @@ type run struct {
 }
 
 func diagnose(ctx context.Context, cfg Config, input string, header bool) (*Report, error) {
-	if cfg.Gate == nil || cfg.Store == nil || (cfg.Store.Redis == nil) == (cfg.Store.PG == nil) {
+	if cfg.Gate == nil || cfg.Store == nil {
 		return nil, ErrConfig
 	}
 	d := &run{cfg: cfg, gate: cfg.Gate.Config(), loc: WhereOf(cfg.Store)}
-	if cfg.Store.PG != nil {
+	switch {
+	case cfg.Store.PG != nil && cfg.Store.Redis == nil && cfg.Store.Knex == nil:
 		d.store = cfg.Store.PG
-	} else {
+	case cfg.Store.Knex != nil && cfg.Store.Redis == nil:
+		d.store = cfg.Store.Knex
+	case cfg.Store.Redis != nil && cfg.Store.PG == nil:
 		d.store = cfg.Store.Redis
+	default:
+		return nil, ErrConfig
 	}
 	now := cfg.Now
 	if now == nil {

@@ -179,7 +179,7 @@ func (n flagNames) Name(s diagnose.Setting) string {
 		}
 		return "--secret-file"
 	case diagnose.SettingStoreURL:
-		if k, _ := storeKind(n.o.storeURL()); k == storeurl.Postgres {
+		if k, _ := storeKind(n.o.storeURL()); k == storeurl.Postgres || k == storeurl.Knex {
 			return "--store-url / " + envStoreURL
 		}
 		return "--redis-url / " + envRedisURL

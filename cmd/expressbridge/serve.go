@@ -368,8 +368,8 @@ func (so *serveOptions) config(o *sessionOptions, g *gateOptions, ver *connectsi
 	switch {
 	case !so.pubsub.on || so.pubsub.off:
 		cfg.SingleInstance = true
-	case so.pubsub.url == "" && kind == storeurl.Postgres:
-		log.Info("no fan-out between instances: the store is PostgreSQL and --pubsub-url is not set; " +
+	case so.pubsub.url == "" && (kind == storeurl.Postgres || kind == storeurl.Knex):
+		log.Info("no fan-out between instances: the store is SQL and --pubsub-url is not set; " +
 			"run one instance, or give every instance the same --pubsub-url")
 		cfg.SingleInstance = true
 	}

@@ -29,6 +29,9 @@ func sessions(st *storeurl.Store) sessionStore {
 	if st.PG != nil {
 		return st.PG
 	}
+	if st.Knex != nil {
+		return st.Knex
+	}
 	return st.Redis
 }
 
@@ -83,11 +86,23 @@ func (o *sessionOptions) checkStoreFlags() (storeurl.Kind, error) {
 	kind, err := storeKind(o.storeURL())
 	if err != nil {
 		e := usageErrorf("bad %s %s: %v", o.storeFlag(), o.redact(), err)
-		e.hint = "the forms are redis://[user:pass@]host:port[/db] and postgres://user:pass@host:port/db"
+		e.hint = "the forms are redis://[user:pass@]host:port[/db], postgres://user:pass@host:port/db, " +
+			"knex+postgres://…, knex+mysql://user:pass@host:3306/db and knex+sqlite:///absolute/path"
 		return "", e
 	}
 	if o.ttl <= 0 {
 		return "", usageErrorf("--ttl must be positive, not %v", o.ttl)
+	}
+	if kind == storeurl.Knex {
+		switch {
+		case o.disableTTL || o.disableTouch:
+			return "", usageErrorf("--disable-ttl and --disable-touch are not connect-session-knex's: it always writes expired and touches")
+		case o.schema != "" || o.table != "":
+			return "", usageErrorf("connect-session-knex's table is ?table= in the knex+ --store-url (--table and --schema are connect-pg-simple's)")
+		case o.ttl != redisstore.DefaultTTL:
+			return "", usageErrorf("--ttl is not connect-session-knex's: a cookie without maxAge lives one day")
+		}
+		return kind, nil
 	}
 	if kind == storeurl.Postgres {
 		if o.disableTTL {
@@ -128,6 +143,12 @@ func (o *sessionOptions) badStore(kind storeurl.Kind, err error) error {
 	if kind == storeurl.Postgres {
 		e := usageErrorf("bad --store-url: %s", o.scrubURL(badCause(err)))
 		e.hint = "the form is postgres://user:pass@host:port/db[?sslmode=…]"
+		return e
+	}
+	if kind == storeurl.Knex {
+		e := usageErrorf("bad --store-url: %s", o.scrubURL(badCause(err)))
+		e.hint = "the forms are knex+postgres://user:pass@host:port/db, knex+mysql://user:pass@host:3306/db " +
+			"and knex+sqlite:///absolute/path, each with an optional ?table="
 		return e
 	}
 	cause := strings.TrimPrefix(badCause(err), o.redact()+": ")
