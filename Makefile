@@ -1,6 +1,6 @@
 # expressbridge: `make demo` runs the demo, `make test` runs every test.
-# Both install what they need (npm ci, redis-server via apt-get as root,
-# Go modules) or say in one line what is missing.
+# Both install what they need (npm ci, redis-server and mariadb-server via
+# apt-get as root, Go modules) or say in one line what is missing.
 
 GO        ?= go
 BIN       := bin/expressbridge
@@ -13,7 +13,7 @@ TESTFLAGS ?=
 all: build
 
 deps:
-	@scripts/ensure.sh go node redis node-modules
+	@scripts/ensure.sh go node redis mariadb node-modules
 	@$(GO) mod download
 
 build:
