@@ -19,7 +19,8 @@ const benchSID = "d-L9xbwSXrMcxjPo6X_sFHJSTgb3vlOR"
 // benchStores are a store per dialect holding benchSID, and the bare
 // query with its decode that Get is held to: connect-session-knex's get
 // through the driver alone (pgx's own pool on PostgreSQL; database/sql,
-// the only interface modernc.org/sqlite has, on SQLite).
+// the only interface modernc.org/sqlite and go-sql-driver/mysql have, on
+// SQLite and MariaDB).
 func benchStores(b *testing.B) []struct {
 	name string
 	st   *Store
@@ -29,7 +30,8 @@ func benchStores(b *testing.B) []struct {
 	pg := testenv.StartPostgres(b)
 	pgst := openStore(b, "knex+"+pg.URL())
 	lite := openStore(b, "knex+sqlite://"+sqliteFile(b))
-	for _, st := range []*Store{pgst, lite} {
+	my := openStore(b, "knex+"+testenv.StartMariaDB(b).URL())
+	for _, st := range []*Store{pgst, lite, my} {
 		sess, err := connectsid.DecodeSession(benchSID, benchRecord)
 		if err != nil {
 			b.Fatal(err)
@@ -53,6 +55,16 @@ func benchStores(b *testing.B) []struct {
 			var rec string
 			now := isoDate(time.Now().UnixMilli())
 			if err := lite.db.QueryRowContext(ctx, `SELECT sess FROM sessions WHERE sid = ? AND datetime(?) <= datetime(expired)`,
+				benchSID, now).Scan(&rec); err != nil {
+				return err
+			}
+			_, err := connectsid.DecodeSession(benchSID, rec)
+			return err
+		}},
+		{"mysql", my, func(ctx context.Context) error {
+			var rec string
+			now := mysqlDialect.date(time.Now().UnixMilli())
+			if err := my.db.QueryRowContext(ctx, "SELECT sess FROM `sessions` WHERE sid = ? AND CAST(? AS DATETIME) <= expired",
 				benchSID, now).Scan(&rec); err != nil {
 				return err
 			}

@@ -44,6 +44,36 @@ func TestConformanceSQLite(t *testing.T) {
 	})
 }
 
+// TestConformanceMySQL runs it against MariaDB (the machine's 10.11) and
+// connect-session-knex on knex's mysql2 client.
+func TestConformanceMySQL(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, storetest.Harness{
+		Flavors:  knexFlavors("mysql2"),
+		Start:    startMySQLBackend,
+		Timeout:  DefaultTimeout,
+		FixedTTL: DefaultTTL,
+		// A DATETIME holds whole seconds: knex cuts the milliseconds.
+		Resolution: time.Second,
+	})
+}
+
+func startMySQLBackend(t *testing.T, opts storetest.Options) *storetest.Backend {
+	var mopts []testenv.MariaDBOption
+	if opts.Own {
+		mopts = append(mopts, testenv.WithPrivateMariaDB())
+	}
+	my := testenv.StartMariaDB(t, mopts...)
+	st := openStore(t, "knex+"+my.URL())
+	b := backend(t, st)
+	b.App = func(cfg testenv.NodeAppConfig) testenv.NodeAppConfig {
+		cfg.DatabaseURL = my.URL()
+		return cfg
+	}
+	b.Kill, b.Restart = my.Kill, my.Start
+	return b
+}
+
 func startPostgresBackend(t *testing.T, opts storetest.Options) *storetest.Backend {
 	var popts []testenv.PostgresOption
 	if opts.Own {
