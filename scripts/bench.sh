@@ -20,6 +20,9 @@ echo "== PostgreSQL (connect-pg-simple's table): Get against a bare pgx query + 
 go test -run '^$' -bench 'GetOverBare|GetMany' -benchmem -benchtime "$benchtime" ./connectsid/pgstore | tee "$out/pg.txt" >&2
 echo "== Revocation latency on PostgreSQL: LISTEN/NOTIFY (trigger) and polling (no schema change)" >&2
 go test -run '^$' -bench RevocationPostgres -benchtime 1x ./bridge | tee "$out/revocation-pg.txt" >&2
+echo "== connect-session-knex's table (PostgreSQL, SQLite, MariaDB): Get against the bare driver's query + decode; revocation latency of the polling Watch" >&2
+go test -run '^$' -bench 'BenchmarkGet$' -benchmem -benchtime "$benchtime" ./connectsid/knexstore | tee "$out/knex.txt" >&2
+go test -run '^$' -bench 'BenchmarkRevocation$' -benchtime 1x ./connectsid/knexstore | tee "$out/revocation-knex.txt" >&2
 echo "== Node: cookie-signature unsign and cookie.parse, as express-session loads them" >&2
 (cd node-app && node scripts/bench-unsign.js) | tee "$out/node.txt" >&2
 
