@@ -81,9 +81,11 @@ var (
 // required; every other zero field takes the default named beside it.
 type Config struct {
 	// StoreURL names the app's session store (storeurl.Open's forms:
-	// redis://, rediss://, redis+cluster://, Sentinel, postgres://), or
-	// cookie-session: for an app whose sessions are its cookies
-	// (cookie-session; ?algorithm= for new Keygrip(keys, algorithm)).
+	// redis://, rediss://, redis+cluster://, Sentinel, postgres://, mysql://
+	// for express-mysql-session, connect-session-knex's knex+postgres://,
+	// knex+mysql://, knex+sqlite:///path), or cookie-session: for an app whose
+	// sessions are its cookies (cookie-session; ?algorithm= for new
+	// Keygrip(keys, algorithm)).
 	StoreURL string
 	// StoreOptions are connect-redis's or connect-pg-simple's options.
 	// Timing is set by New. Expiry by cookie.expires is the gate's
@@ -294,6 +296,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		// MariaDB reports no changes: poll from the start, one GetMany a
 		// round, as PostgreSQL does without its trigger.
 		sessions = store.MySQL
+		if revalidate == 0 {
+			revalidate = DefaultPostgresRevalidateInterval
+		}
+	case store.Knex != nil:
+		// Watch polls the table; GetMany serves the revalidation when
+		// the table is too large for it.
+		sessions, watch = store.Knex, store.Knex.Watch
 		if revalidate == 0 {
 			revalidate = DefaultPostgresRevalidateInterval
 		}

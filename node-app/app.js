@@ -96,6 +96,7 @@ function createApp(config) {
   if (!store) {
     if (config.storeFlavor === 'connect-pg-simple') redis = require('./pgstore').createPgStore(config)
     else if (config.storeFlavor === 'express-mysql-session') redis = require('./mysqlstore').createMySQLStore(config)
+    else if (config.storeFlavor === 'connect-session-knex') redis = require('./knexstore').createKnexStore(config)
     else redis = createRedisStore(config)
     store = redis.store
   }

@@ -60,7 +60,7 @@ function fromEnv(env = process.env) {
     throw new ConfigError(`EXPRESS_FLAVOR must be 4 or 5, got ${JSON.stringify(expressFlavor)}`)
   }
   const storeFlavor = env.STORE_FLAVOR || 'connect-redis9'
-  const storeFlavors = ['connect-redis9', 'connect-redis8-ioredis', 'connect-redis9-cluster', 'connect-redis9-sentinel', 'connect-pg-simple', 'express-mysql-session', 'cookie-session']
+  const storeFlavors = ['connect-redis9', 'connect-redis8-ioredis', 'connect-redis9-cluster', 'connect-redis9-sentinel', 'connect-pg-simple', 'express-mysql-session', 'connect-session-knex', 'cookie-session']
   if (!storeFlavors.includes(storeFlavor)) {
     throw new ConfigError(`STORE_FLAVOR must be one of ${storeFlavors.join(', ')}, got ${JSON.stringify(storeFlavor)}`)
   }
@@ -69,6 +69,10 @@ function fromEnv(env = process.env) {
   }
   if (storeFlavor === 'express-mysql-session' && !env.DATABASE_URL) {
     throw new ConfigError('STORE_FLAVOR=express-mysql-session needs DATABASE_URL (mysql://user:pass@host:port/db)')
+  }
+
+  if (storeFlavor === 'connect-session-knex' && !env.DATABASE_URL) {
+    throw new ConfigError('STORE_FLAVOR=connect-session-knex needs DATABASE_URL (postgres://…, mysql://… or sqlite:///path)')
   }
 
   const keygripAlgorithm = env.KEYGRIP_ALGORITHM || null
@@ -105,6 +109,7 @@ function fromEnv(env = process.env) {
     pgTable: env.SESSION_PG_TABLE || null,
     pgSchema: env.SESSION_PG_SCHEMA || null,
     mysqlTable: env.SESSION_MYSQL_TABLE || null,
+    knexTable: env.SESSION_KNEX_TABLE || null,
   }
 }
 

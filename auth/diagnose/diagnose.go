@@ -155,18 +155,11 @@ func diagnose(ctx context.Context, cfg Config, input string, header bool) (*Repo
 	if cfg.Gate != nil && cfg.Gate.CookieSessions() {
 		return diagnoseCookieSession(ctx, cfg, input, header)
 	}
-	if cfg.Gate == nil || cfg.Store == nil || cfg.Store.Redis == nil && cfg.Store.PG == nil && cfg.Store.MySQL == nil {
+	if cfg.Gate == nil || cfg.Store == nil || cfg.Store.Sessions() == nil {
 		return nil, ErrConfig
 	}
 	d := &run{cfg: cfg, gate: cfg.Gate.Config(), loc: WhereOf(cfg.Store)}
-	switch {
-	case cfg.Store.PG != nil:
-		d.store = cfg.Store.PG
-	case cfg.Store.MySQL != nil:
-		d.store = cfg.Store.MySQL
-	default:
-		d.store = cfg.Store.Redis
-	}
+	d.store = cfg.Store.Sessions()
 	now := cfg.Now
 	if now == nil {
 		now = d.gate.Now

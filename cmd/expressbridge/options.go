@@ -212,7 +212,7 @@ func (n flagNames) Name(s diagnose.Setting) string {
 		}
 		return "--secret-file"
 	case diagnose.SettingStoreURL:
-		if k, _ := storeKind(n.o.storeURL()); k == storeurl.Postgres || k == storeurl.MySQL {
+		if k, _ := storeKind(n.o.storeURL()); k == storeurl.Postgres || k == storeurl.MySQL || k == storeurl.Knex {
 			return "--store-url / " + envStoreURL
 		}
 		return "--redis-url / " + envRedisURL

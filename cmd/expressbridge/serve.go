@@ -389,7 +389,7 @@ func (so *serveOptions) config(o *sessionOptions, g *gateOptions, ver *connectsi
 	switch {
 	case !so.pubsub.on || so.pubsub.off:
 		cfg.SingleInstance = true
-	case so.pubsub.url == "" && (kind == storeurl.Postgres || kind == storeurl.MySQL || kind == storeurl.CookieSession):
+	case so.pubsub.url == "" && (kind == storeurl.Postgres || kind == storeurl.MySQL || kind == storeurl.Knex || kind == storeurl.CookieSession):
 		log.Info("no fan-out between instances: the store is " + kind.Name() + " and --pubsub-url is not set; " +
 			"run one instance, or give every instance the same --pubsub-url")
 		cfg.SingleInstance = true

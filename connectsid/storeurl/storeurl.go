@@ -1,9 +1,11 @@
 // Package storeurl opens the session store a URL names: Redis (redis://,
 // rediss://, redis+cluster://, a Sentinel URL with ?master_name=) through
 // redisstore, PostgreSQL (postgres://, postgresql://) through pgstore,
-// MariaDB and MySQL (mysql://) through mysqlstore, and cookie-session
-// (cookie-session:, with ?algorithm=sha1|sha256|sha512), whose sessions are
-// kept in the cookie and so have no store at all. It
+// MariaDB and MySQL (mysql://) through mysqlstore, connect-session-knex's
+// table (knex+postgres://, knex+mysql://, knex+sqlite:///path) through
+// knexstore, and cookie-session (cookie-session:, with
+// ?algorithm=sha1|sha256|sha512), whose sessions are kept in the cookie and
+// so have no store at all. It
 // holds the one set of rules for store URLs that the library and every
 // command share; it does no I/O until the store is first used.
 package storeurl
@@ -16,6 +18,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/expressbridge/expressbridge/connectsid"
+	"github.com/expressbridge/expressbridge/connectsid/knexstore"
 	"github.com/expressbridge/expressbridge/connectsid/mysqlstore"
 	"github.com/expressbridge/expressbridge/connectsid/pgstore"
 	"github.com/expressbridge/expressbridge/connectsid/redisstore"
@@ -29,6 +33,7 @@ const (
 	Redis    Kind = "redis"
 	Postgres Kind = "postgres"
 	MySQL    Kind = "mysql" // MariaDB or MySQL, express-mysql-session's table
+	Knex     Kind = "knex"  // connect-session-knex on PostgreSQL, MySQL or SQLite
 	// CookieSession is cookie-session's: no store, the session is the
 	// cookie (connectsid/cookiesession reads it with the app's keys).
 	CookieSession Kind = "cookie-session"
@@ -73,8 +78,8 @@ type Options struct {
 	Timing func(op string, d time.Duration, err error)
 }
 
-// Store is an opened store: exactly one of Redis, PG and MySQL is set, or
-// none for CookieSession.
+// Store is an opened store: exactly one of Redis, PG, MySQL and Knex is
+// set, or none for CookieSession.
 type Store struct {
 	Kind Kind
 	// URL is the store's URL without its password, for logs.
@@ -82,6 +87,7 @@ type Store struct {
 	Redis *redisstore.Store
 	PG    *pgstore.Store
 	MySQL *mysqlstore.Store
+	Knex  *knexstore.Store
 	// CookieAlgorithm is keygrip's algorithm of a CookieSession URL
 	// (?algorithm=, cookiesession.SHA1 by default).
 	CookieAlgorithm string
@@ -99,6 +105,9 @@ func (s *Store) Where() string {
 	}
 	if s.MySQL != nil {
 		return "in table " + s.MySQL.Table()
+	}
+	if s.Knex != nil {
+		return "in table " + s.Knex.Table()
 	}
 	if s.Kind == CookieSession {
 		return "in the cookie (cookie-session: nothing on a server)"
@@ -119,10 +128,13 @@ func KindOf(rawURL string) (Kind, error) {
 		return Postgres, nil
 	case "mysql":
 		return MySQL, nil
+	case "knex+postgres", "knex+postgresql", "knex+mysql", "knex+sqlite":
+		return Knex, nil
 	case "cookie-session":
 		return CookieSession, nil
 	}
-	return "", fmt.Errorf("%w: the scheme %q is not a store's: use redis://, rediss://, redis+cluster://, postgres://, mysql:// or cookie-session:",
+	return "", fmt.Errorf("%w: the scheme %q is not a store's: use redis://, rediss://, redis+cluster://, postgres://, mysql://, "+
+		"knex+postgres://, knex+mysql://, knex+sqlite:///path or cookie-session:",
 		ErrBadURL, u.Scheme)
 }
 
@@ -133,6 +145,8 @@ func Redact(rawURL string) string {
 		return pgstore.Redact(rawURL)
 	case MySQL:
 		return mysqlstore.Redact(rawURL)
+	case Knex:
+		return knexstore.Redact(rawURL)
 	}
 	return redisstore.Redact(rawURL)
 }
@@ -155,6 +169,8 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		return openPostgres(ctx, rawURL, opts)
 	case MySQL:
 		return openMySQL(rawURL, opts)
+	case Knex:
+		return openKnex(ctx, rawURL, opts)
 	case CookieSession:
 		return openCookieSession(rawURL, opts)
 	}
@@ -257,6 +273,22 @@ func openMySQL(rawURL string, opts Options) (*Store, error) {
 	return &Store{Kind: MySQL, URL: mysqlstore.Redact(rawURL), MySQL: st, close: func() { _ = db.Close() }}, nil
 }
 
+func openKnex(ctx context.Context, rawURL string, opts Options) (*Store, error) {
+	switch {
+	case opts.DisableTTL || opts.DisableTouch:
+		return nil, fmt.Errorf("%w: DisableTTL and DisableTouch are not connect-session-knex's: it always writes expired and touches", ErrBadURL)
+	case opts.Schema != "":
+		return nil, fmt.Errorf("%w: a schema is connect-pg-simple's: connect-session-knex takes a table (?table=)", ErrBadURL)
+	case opts.TTL != redisstore.DefaultTTL:
+		return nil, fmt.Errorf("%w: connect-session-knex has no ttl: a cookie without maxAge lives one day", ErrBadURL)
+	}
+	st, err := knexstore.Open(ctx, rawURL, knexstore.Options{TableName: opts.Table, Timing: opts.Timing})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrBadURL, Scrub(err.Error(), rawURL))
+	}
+	return &Store{Kind: Knex, URL: knexstore.Redact(rawURL), Knex: st, close: func() { _ = st.Close() }}, nil
+}
+
 // Scrub removes rawURL and its password from msg (url.Parse's errors
 // quote the whole URL), leaving Redact's form of it.
 func Scrub(msg, rawURL string) string {
@@ -274,11 +306,32 @@ func (s *Store) Ping(ctx context.Context) error {
 	if s.Kind == CookieSession {
 		return nil
 	}
-	if s.PG != nil {
-		return s.PG.Ping(ctx)
+	return s.Sessions().Ping(ctx)
+}
+
+// Sessions is what every store Open opens does.
+type Sessions interface {
+	Get(ctx context.Context, sid string) (*connectsid.Session, error)
+	Set(ctx context.Context, sess *connectsid.Session) error
+	Touch(ctx context.Context, sess *connectsid.Session) error
+	Destroy(ctx context.Context, sid string) error
+	TTL(ctx context.Context, sid string) (time.Duration, error)
+	IDs(ctx context.Context, limit int) ([]string, error)
+	Ping(ctx context.Context) error
+}
+
+// Sessions is the one store s opened, whichever it is; nil for
+// CookieSession, which has none.
+func (s *Store) Sessions() Sessions {
+	switch {
+	case s.PG != nil:
+		return s.PG
+	case s.MySQL != nil:
+		return s.MySQL
+	case s.Knex != nil:
+		return s.Knex
+	case s.Redis != nil:
+		return s.Redis
 	}
-	if s.MySQL != nil {
-		return s.MySQL.Ping(ctx)
-	}
-	return s.Redis.Ping(ctx)
+	return nil
 }

@@ -30,7 +30,14 @@ func TestOpen(t *testing.T) {
 		{"mysql://u:hunter2@127.0.0.1:3306/app?pool=9", storeurl.Options{}, "", `unknown parameter "pool"`},
 		{"mysql://u:hunter2@127.0.0.1:3306/", storeurl.Options{}, "", "mysql://u:xxxxx@"},
 		{"mysql://u:hunter2@127.0.0.1/app", storeurl.Options{DisableTTL: true}, "", "DisableTTL is connect-redis's"},
-		{"mongodb://u:hunter2@db/app", storeurl.Options{}, "", `the scheme "mongodb" is not a store's: use redis://, rediss://, redis+cluster://, postgres:// or mysql://`},
+		{"mongodb://u:hunter2@db/app", storeurl.Options{}, "", `the scheme "mongodb" is not a store's: use redis://, rediss://, redis+cluster://, postgres://, mysql://`},
+		{"knex+postgres://u:hunter2@127.0.0.1:5432/app?table=s", storeurl.Options{}, storeurl.Knex, ""},
+		{"knex+mysql://u:hunter2@127.0.0.1:3306/app", storeurl.Options{Table: "s"}, storeurl.Knex, ""},
+		{"knex+sqlite:///var/lib/app/sessions.sqlite", storeurl.Options{}, storeurl.Knex, ""},
+		{"knex+sqlite://relative/sessions.sqlite", storeurl.Options{}, "", "three slashes"},
+		{"knex+mysql://u:hunter2@127.0.0.1:3306/", storeurl.Options{}, "", "name the database"},
+		{"knex+mysql://u:hunter2@127.0.0.1/app", storeurl.Options{DisableTouch: true}, "", "not connect-session-knex's"},
+		{"knex+oracle://u:hunter2@db/app", storeurl.Options{}, "", `knex+sqlite:///path`},
 		{"redis://127.0.0.1:6379", storeurl.Options{Table: "t"}, "", "need a postgres:// or mysql:// URL"},
 		{"postgres://u:hunter2@127.0.0.1/app", storeurl.Options{DisableTTL: true}, "", "DisableTTL is connect-redis's"},
 		{"redis://127.0.0.1:6379", storeurl.Options{TTL: -1}, "", "TTL must not be negative"},
@@ -53,7 +60,8 @@ func TestOpen(t *testing.T) {
 			if st.Kind == storeurl.CookieSession {
 				want = 0
 			}
-			if st.Kind != tc.kind || strings.Contains(st.URL, "hunter2") || countSet(st.Redis != nil, st.PG != nil, st.MySQL != nil) != want {
+			if st.Kind != tc.kind || strings.Contains(st.URL, "hunter2") ||
+				countSet(st.Redis != nil, st.PG != nil, st.MySQL != nil, st.Knex != nil) != want || (st.Sessions() == nil) != (want == 0) {
 				t.Errorf("Open(%s) = kind %s, URL %s", storeurl.Redact(tc.url), st.Kind, st.URL)
 			}
 			st.Close()
