@@ -26,6 +26,9 @@ func TestConformance(t *testing.T) {
 		Start:   startMyBackend,
 		Timeout: mysqlstore.DefaultTimeout,
 		Polled:  true,
+		// express-mysql-session keeps expires in seconds, Math.round'ed:
+		// a TTL may be up to half a second short.
+		Resolution: time.Second / 2,
 	})
 }
 

@@ -847,7 +847,7 @@ func revocationPolled(t *testing.T, h Harness) {
 		if err := g.Store.Set(ctx, sess); err != nil {
 			t.Fatal(err)
 		}
-	}, liveness.SessionChanged)
+	}, liveness.LoggedOut) // no longer logged in: logged-out (the identity rule, liveness.ReasonFor)
 
 	cookie, sid = g.login(t, "Di")
 	ends(t, "the backend's expiry", follow(t, cookie), func() { g.Keep(t, sid, -time.Second) }, liveness.SessionExpired)
