@@ -758,8 +758,9 @@ func goSession(t *testing.T, sid string) *connectsid.Session {
 // revocationPolled: on a Polled store, Watch says it reports nothing, and
 // a Tracker polling with GetMany ends a followed session when Express logs
 // out (logged-out), Go destroys it (logged-out), Go writes a record that no
-// longer passes the login check (session-changed), and the backend's
-// expires passes (session-expired), each within a few poll intervals.
+// longer passes the login check (logged-out: passport's logout), and the
+// backend's expires passes (session-expired), each within a few poll
+// intervals.
 func revocationPolled(t *testing.T, h Harness) {
 	g := start(t, h, h.Flavors[0], Options{}, testenv.NodeAppConfig{})
 	ctx := context.Background()
@@ -849,7 +850,7 @@ func revocationPolled(t *testing.T, h Harness) {
 		if err := g.Store.Set(ctx, sess); err != nil {
 			t.Fatal(err)
 		}
-	}, liveness.SessionChanged)
+	}, liveness.LoggedOut)
 
 	cookie, sid = g.login(t, "Di")
 	ends(t, "the backend's expiry", follow(t, cookie), func() { g.Keep(t, sid, -time.Second) }, liveness.SessionExpired)
