@@ -26,6 +26,8 @@ func TestConformance(t *testing.T) {
 		Start:   startMyBackend,
 		Timeout: mysqlstore.DefaultTimeout,
 		Polled:  true,
+		// express-mysql-session rounds expires to the nearest second.
+		Resolution: 500 * time.Millisecond,
 	})
 }
 
