@@ -11,7 +11,7 @@ import (
 )
 
 // Updater is a store that can read-modify-write one session record
-// (redisstore.Store and pgstore.Store are): Update loads sid's record,
+// (redisstore, pgstore, mysqlstore and knexstore's Store are): Update loads sid's record,
 // calls fn on it and writes the result with the store's Set rules (its
 // TTL from cookie.expires), only if the record has not changed since it
 // was loaded; when it has, Update loads it again and calls fn again, so fn
@@ -29,7 +29,9 @@ type Updater interface {
 
 // Errors of Hold.Save.
 var (
-	// ErrCannotSave means the store has no Update (it is not an Updater).
+	// ErrCannotSave means the store has no Update (it is not an Updater),
+	// or there is no store: cookie-session keeps the session in the
+	// browser's cookie, which a socket cannot set.
 	ErrCannotSave = errors.New("liveness: the session store cannot save sessions from Go")
 	// ErrNotHeld means the hold follows no session (an Insecure door) or
 	// has ended: nothing is saved for a connection that is over.
@@ -82,8 +84,11 @@ func (h *Hold) Save(ctx context.Context, change func(*connectsid.Session) error)
 		return ErrNotHeld
 	}
 	up, ok := t.store.(Updater)
-	if !ok {
-		return ErrCannotSave
+	switch {
+	case t.gate.CookieSessions():
+		return fmt.Errorf("%w: the session is kept in the browser's cookie (cookie-session), which only the app's response to a request can change", ErrCannotSave)
+	case !ok:
+		return fmt.Errorf("%w: %T has no Update", ErrCannotSave, t.store)
 	}
 	ctx, cancel := context.WithTimeout(ctx, t.cfg.Timeout)
 	defer cancel()

@@ -86,8 +86,8 @@ type Options struct {
 	// when nil): connect-session-knex uses the app server's clock.
 	Now func() time.Time
 	// Timing, when set, is called after each round trip with the
-	// operation ("get", "get many", "set", "touch", "destroy", "ttl",
-	// "ids", "ping", "watch"), how long it took (a retry included) and its
+	// operation ("get", "get many", "set", "update", "touch", "destroy",
+	// "ttl", "ids", "ping", "watch"), how long it took (a retry included) and its
 	// error; a missing row is an answer, not an error.
 	Timing func(op string, d time.Duration, err error)
 }
@@ -108,8 +108,8 @@ type Store struct {
 
 // queries are the statements, built once for the table.
 type queries struct {
-	get, set, touch, destroy, ttl, exists, watch string
-	getMany, ids                                 string // prefixes, completed per call
+	get, set, update, touch, destroy, ttl, exists, watch string
+	getMany, ids                                         string // prefixes, completed per call
 }
 
 // New returns a store on db, a handle on a database of dialect d (the
@@ -163,6 +163,19 @@ func New(db *sql.DB, d Dialect, opts Options) (*Store, error) {
 		ttl:     `SELECT ` + dl.expiryMS + ` FROM ` + t + ` WHERE ` + sid + ` = ` + p(1),
 		ids:     `SELECT ` + sid + ` FROM ` + t + ` WHERE ` + dl.live(1),
 		watch:   `SELECT ` + sid + `, ` + sess + `, ` + dl.expiryMS + ` FROM ` + t + ` LIMIT ` + strconv.Itoa(opts.WatchMaxRows+1),
+	}
+	// Update's write: set's columns as an UPDATE only (never an insert),
+	// and only of the text Update read, compared as the text Get reads
+	// and byte for byte (MariaDB's json is utf8mb4_bin, which pads
+	// spaces; SQLite compares text as bytes).
+	s.q.update = `UPDATE ` + t + ` SET expired = ` + p(1) + `, sess = ` + p(2) + ` WHERE ` + sid + ` = ` + p(3) + ` AND `
+	switch d {
+	case Postgres:
+		s.q.update = `UPDATE ` + t + ` SET expired = $1::timestamp with time zone, sess = $2::json WHERE ` + sid + ` = $3 AND sess::text = $4`
+	case MySQL:
+		s.q.update += `CAST(sess AS BINARY) = CAST(? AS BINARY)`
+	case SQLite:
+		s.q.update += `sess = ?`
 	}
 	switch d {
 	case Postgres:
@@ -324,11 +337,86 @@ func (s *Store) Set(ctx context.Context, sess *connectsid.Session) error {
 	if !storable(sess.ID()) {
 		return fmt.Errorf("knexstore: sid %s cannot be stored in SQL (NUL byte or invalid UTF-8)", connectsid.Redact(sess.ID()))
 	}
-	rec, expired := string(sess.Encode()), s.d.date(s.SetExpired(sess).UnixMilli())
+	rec, expired := s.setArgs(sess)
 	return s.do(ctx, "set", func(ctx context.Context) error {
 		_, err := s.db.ExecContext(ctx, s.q.set, sess.ID(), expired, rec)
 		return err
 	})
+}
+
+// setArgs are the record and expired that Set writes for sess, as the
+// dialect's date.
+func (s *Store) setArgs(sess *connectsid.Session) (rec, expired string) {
+	return string(sess.Encode()), s.d.date(s.SetExpired(sess).UnixMilli())
+}
+
+// maxUpdateAttempts bounds Update's retries when the record keeps
+// changing under it: each retry means another writer won.
+const maxUpdateAttempts = 16
+
+// Update reads, changes and writes a session without losing a concurrent
+// write: it reads the row as Get does, calls fn on the record, and writes
+// it with Set's expired in an UPDATE that applies only while the row still
+// holds the text it read (a compare-and-set on sess, byte for byte). When
+// another writer changed the row it reads it again, so fn may run more
+// than once. It never inserts: a row that is missing (or gone before the
+// write) is ErrNoSession, one past its expired ErrExpired, and nothing is
+// written. fn's error is returned as it is. It fails with ErrConflict
+// after 16 lost races. The UPDATE is not retried on a lost connection
+// (its effect would be unknown, and fn would run twice): that is
+// ErrStoreUnavailable. Fields fn does not change are written back byte
+// for byte (on MySQL's own JSON type, which normalises the text, as
+// MySQL normalised them). The whole call is bounded by Options.Timeout.
+// On MySQL the handle must count found rows (clientFoundRows, as Open's).
+func (s *Store) Update(ctx context.Context, sid string, fn func(*connectsid.Session) error) (*connectsid.Session, error) {
+	if !storable(sid) {
+		return nil, noSession(sid, "not storable in SQL")
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	for range maxUpdateAttempts {
+		// 1. The row as Get reads it, and judges it.
+		var (
+			rec  sql.NullString
+			live sql.NullBool
+		)
+		now := s.d.date(s.opts.Now().UnixMilli())
+		err := s.do(ctx, "update", func(ctx context.Context) error {
+			return s.db.QueryRowContext(ctx, s.q.get, now, sid).Scan(&rec, &live)
+		})
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return nil, noSession(sid, "")
+		case err != nil:
+			return nil, err
+		}
+		sess, err := s.judge(sid, rec, live)
+		if err != nil {
+			return nil, err
+		}
+		// 2. The change.
+		if err := fn(sess); err != nil {
+			return nil, err
+		}
+		// 3. Written only over the text read in 1; no row is another
+		// writer's win or a gone row, which 1 tells apart.
+		text, expired := s.setArgs(sess)
+		var n int64
+		err = s.once(ctx, "update", func(ctx context.Context) error {
+			res, err := s.db.ExecContext(ctx, s.q.update, expired, text, sid, rec.String)
+			if err == nil {
+				n, err = res.RowsAffected()
+			}
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			return sess, nil
+		}
+	}
+	return nil, fmt.Errorf("%w (sid %s): %d attempts", connectsid.ErrConflict, connectsid.Redact(sid), maxUpdateAttempts)
 }
 
 // Touch renews a session's expired as express-session + connect-session-knex
@@ -494,14 +582,24 @@ func (s *Store) CreateTable(ctx context.Context) error {
 }
 
 // do runs one statement under the call's timeout and turns its failure
-// into ErrStoreUnavailable (sql.ErrNoRows passes through). Every statement
-// here is idempotent, so a lost connection is retried once on another.
+// into ErrStoreUnavailable (sql.ErrNoRows passes through). Its statements
+// are idempotent, so a lost connection is retried once on another.
 func (s *Store) do(ctx context.Context, op string, fn func(ctx context.Context) error) error {
+	return s.run(ctx, op, true, fn)
+}
+
+// once is do without the retry, for a write whose effect a lost
+// connection leaves unknown (Update's compare-and-set).
+func (s *Store) once(ctx context.Context, op string, fn func(ctx context.Context) error) error {
+	return s.run(ctx, op, false, fn)
+}
+
+func (s *Store) run(ctx context.Context, op string, retry bool, fn func(ctx context.Context) error) error {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
 	start := time.Now()
 	err := fn(ctx)
-	if err != nil && ctx.Err() == nil && !errors.Is(err, sql.ErrNoRows) && s.d.lost(err) {
+	if err != nil && retry && ctx.Err() == nil && !errors.Is(err, sql.ErrNoRows) && s.d.lost(err) {
 		err = fn(ctx)
 	}
 	if s.opts.Timing != nil {

@@ -100,9 +100,9 @@ type Options struct {
 	// nil): express-mysql-session uses the app server's clock.
 	Now func() time.Time
 	// Timing, when set, is called after each round trip with the
-	// operation ("get", "get many", "set", "touch", "destroy", "ttl",
-	// "ids", "ping"), how long it took and its error; a missing row is an
-	// answer, not an error. It runs on the caller's goroutine.
+	// operation ("get", "get many", "set", "update", "touch", "destroy",
+	// "ttl", "ids", "ping"), how long it took and its error; a missing row
+	// is an answer, not an error. It runs on the caller's goroutine.
 	Timing func(op string, d time.Duration, err error)
 }
 
@@ -116,7 +116,7 @@ type Store struct {
 }
 
 type queries struct {
-	get, getMany, set, touch, exists, destroy, ttl, ids, ping string
+	get, getMany, set, update, touch, exists, destroy, ttl, ids, ping string
 }
 
 // New returns a store on db with opts; zero fields take their defaults.
@@ -161,6 +161,11 @@ func New(db *sql.DB, opts Options) (*Store, error) {
 		getMany: `SELECT ` + id + `, ` + data + `, ` + exp + ` FROM ` + t + ` WHERE ` + id + ` IN (`,
 		set: `INSERT INTO ` + t + ` (` + id + `, ` + exp + `, ` + data + `) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE ` +
 			exp + ` = VALUES(` + exp + `), ` + data + ` = VALUES(` + data + `)`,
+		// Update's write: set's columns as an UPDATE only (never an
+		// insert), and only of the text Update read, compared as bytes
+		// whatever the column's collation (a _ci one would take a change
+		// of case, or of trailing spaces, for no change).
+		update: `UPDATE ` + t + ` SET ` + exp + ` = ?, ` + data + ` = ? WHERE ` + id + ` = ? AND CAST(` + data + ` AS BINARY) = CAST(? AS BINARY)`,
 		touch:   `UPDATE ` + t + ` SET ` + exp + ` = ? WHERE ` + id + ` = ?`,
 		exists:  `SELECT 1 FROM ` + t + ` WHERE ` + id + ` = ?`,
 		destroy: `DELETE FROM ` + t + ` WHERE ` + id + ` = ?`,
@@ -324,11 +329,98 @@ func (s *Store) Set(ctx context.Context, sess *connectsid.Session) error {
 	if !utf8.ValidString(sess.ID()) {
 		return fmt.Errorf("mysqlstore: sid %s cannot be stored in utf8mb4 (invalid UTF-8)", connectsid.Redact(sess.ID()))
 	}
-	rec, expires := sess.Encode(), s.SetExpires(sess)
+	rec, expires := s.setArgs(sess)
 	return s.do(ctx, "set", func(ctx context.Context) error {
 		_, err := s.db.ExecContext(ctx, s.q.set, sess.ID(), expires, rec)
 		return err
 	})
+}
+
+// setArgs are the record and expires that Set writes for sess.
+func (s *Store) setArgs(sess *connectsid.Session) (rec string, expires int64) {
+	return string(sess.Encode()), s.SetExpires(sess)
+}
+
+// maxUpdateAttempts bounds Update's retries when the record keeps
+// changing under it: each retry means another writer won.
+const maxUpdateAttempts = 16
+
+// Update reads, changes and writes a session without losing a concurrent
+// write: it reads the row as Get does, calls fn on the record, and writes
+// it with Set's expires in an UPDATE that applies only while the row
+// still holds the bytes it read (a compare-and-set on data, compared as
+// binary whatever the table's collation). When another writer changed the
+// row it reads it again, so fn may run more than once. It never inserts:
+// a row that is missing (or gone before the write) is ErrNoSession, one
+// past its expires ErrExpired, and nothing is written. fn's error is
+// returned as it is. It fails with ErrConflict after 16 lost races. The
+// UPDATE is not retried on a lost connection (its effect would be
+// unknown, and fn would run twice): that is ErrStoreUnavailable. Fields
+// fn does not change are written back byte for byte. The whole call is
+// bounded by Options.Timeout.
+func (s *Store) Update(ctx context.Context, sid string, fn func(*connectsid.Session) error) (*connectsid.Session, error) {
+	if !utf8.ValidString(sid) {
+		return nil, noSession(sid, "not valid UTF-8")
+	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	for range maxUpdateAttempts {
+		// 1. The row as Get reads it, and judges it.
+		var (
+			data    sql.NullString
+			expires []byte
+			found   = true
+		)
+		err := s.do(ctx, "update", func(ctx context.Context) error {
+			err := s.db.QueryRowContext(ctx, s.q.get, sid).Scan(&data, &expires)
+			if errors.Is(err, sql.ErrNoRows) {
+				found, err = false, nil
+			}
+			return err
+		})
+		switch {
+		case err != nil:
+			return nil, err
+		case !found:
+			return nil, noSession(sid, "")
+		}
+		var raw sql.RawBytes
+		if data.Valid {
+			raw = sql.RawBytes(data.String)
+		}
+		sess, err := s.judge(sid, raw, expires, jsSeconds(s.opts.Now()))
+		if err != nil {
+			return nil, err
+		}
+		// 2. The change.
+		if err := fn(sess); err != nil {
+			return nil, err
+		}
+		// 3. A row that already holds what Set would write needs no
+		// write: MySQL counts changed rows, so that UPDATE would count
+		// none, as a lost race does.
+		rec, exp := s.setArgs(sess)
+		if rec == data.String && strconv.FormatInt(exp, 10) == string(expires) {
+			return sess, nil
+		}
+		// 4. Written only over the bytes read in 1; no row changed is
+		// another writer's win or a gone row, which 1 tells apart.
+		var n int64
+		err = s.once(ctx, "update", func(ctx context.Context) error {
+			res, err := s.db.ExecContext(ctx, s.q.update, exp, rec, sid, data.String)
+			if err == nil {
+				n, err = res.RowsAffected()
+			}
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			return sess, nil
+		}
+	}
+	return nil, fmt.Errorf("%w (sid %s): %d attempts", connectsid.ErrConflict, connectsid.Redact(sid), maxUpdateAttempts)
 }
 
 // Touch renews a session's expires as express-session +
@@ -494,11 +586,21 @@ func (s *Store) TouchExpires(sess *connectsid.Session) int64 {
 // itself; this covers a connection that died mid-query), and maps its
 // failure to ErrStoreUnavailable.
 func (s *Store) do(ctx context.Context, op string, f func(ctx context.Context) error) error {
+	return s.run(ctx, op, true, f)
+}
+
+// once is do without the retry, for a write whose effect a lost
+// connection leaves unknown (Update's).
+func (s *Store) once(ctx context.Context, op string, f func(ctx context.Context) error) error {
+	return s.run(ctx, op, false, f)
+}
+
+func (s *Store) run(ctx context.Context, op string, retry bool, f func(ctx context.Context) error) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	start := time.Now()
 	err := f(ctx)
-	if err != nil && ctx.Err() == nil && connectionLost(err) {
+	if err != nil && retry && ctx.Err() == nil && connectionLost(err) {
 		err = f(ctx)
 	}
 	s.timing(op, start, err)

@@ -101,3 +101,32 @@ func TestRounding(t *testing.T) {
 		}
 	}
 }
+
+// TestUpdateComparesBytes: on a table whose data column compares without
+// case (an operator's utf8mb4_general_ci), a write between Update's read
+// and its write that changes only the case is still another writer's:
+// Update reads again and keeps it.
+func TestUpdateComparesBytes(t *testing.T) {
+	t.Parallel()
+	m, db := startTable(t)
+	m.Exec(t, "CREATE TABLE ci (session_id varchar(128) COLLATE utf8mb4_bin NOT NULL PRIMARY KEY, "+
+		"expires int(11) unsigned NOT NULL, data mediumtext COLLATE utf8mb4_general_ci)")
+	m.Exec(t, "INSERT INTO ci VALUES ('sid', ?, ?)", time.Now().Add(time.Hour).Unix(), `{"cookie":{},"name":"ada"}`)
+	s, err := mysqlstore.New(db, mysqlstore.Options{TableName: "ci"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	got, err := s.Update(context.Background(), "sid", func(sess *connectsid.Session) error {
+		if calls++; calls == 1 {
+			m.Exec(t, `UPDATE ci SET data = '{"cookie":{},"name":"ADA"}' WHERE session_id = 'sid'`)
+		}
+		return sess.Set("visits", 1)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"cookie":{},"name":"ADA","visits":1}`; string(got.Encode()) != want || calls != 2 {
+		t.Errorf("Update over a change of case only: %s after %d calls, want %s after 2", got.Encode(), calls, want)
+	}
+}

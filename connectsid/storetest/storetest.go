@@ -4,9 +4,9 @@
 // real Express app (node-app) on the matching connect-* store, and checks
 // what the bridge relies on: records cross between Node and Go both ways
 // byte for byte, TTLs and expiry as the connect-* store keeps them, touch,
-// destroy, the change events of Watch that revoke connections, and a
-// backend that goes down (ErrStoreUnavailable, the gate's 503) and comes
-// back.
+// destroy, the change events of Watch that revoke connections, a backend
+// that goes down (ErrStoreUnavailable, the gate's 503) and comes back, and,
+// for a store that is a liveness.Updater, Update's read-modify-write.
 //
 // Whether a record past cookie.expires is accepted is not the store's: it
 // returns such a record while its backend holds it, and the gate decides
@@ -14,8 +14,9 @@
 //
 // A store's test gives Run a Harness: how to start its backend, point the
 // Node app at it, and reach into it (read a record, move its TTL, kill and
-// restart it). redisstore's, pgstore's and mysqlstore's conformance_test.go
-// are the ones there are (mysqlstore's is Polled: MariaDB reports no changes).
+// restart it). redisstore's, pgstore's, mysqlstore's and knexstore's
+// conformance_test.go are the ones there are (mysqlstore's is Polled:
+// MariaDB reports no changes).
 package storetest
 
 import (
@@ -26,6 +27,7 @@ import (
 	"net/http"
 	"reflect"
 	"regexp"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -147,6 +149,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("expiry", func(t *testing.T) { t.Parallel(); expiry(t, h) })
 	t.Run("revocation", func(t *testing.T) { t.Parallel(); revocation(t, h) })
 	t.Run("store-down-and-back", func(t *testing.T) { t.Parallel(); downAndBack(t, h) })
+	t.Run("update", func(t *testing.T) { t.Parallel(); update(t, h) })
 }
 
 // rig is a backend, the Express app on it, and a verifier of its cookies.
@@ -756,8 +759,9 @@ func goSession(t *testing.T, sid string) *connectsid.Session {
 // revocationPolled: on a Polled store, Watch says it reports nothing, and
 // a Tracker polling with GetMany ends a followed session when Express logs
 // out (logged-out), Go destroys it (logged-out), Go writes a record that no
-// longer passes the login check (session-changed), and the backend's
-// expires passes (session-expired), each within a few poll intervals.
+// longer passes the login check (logged-out: passport's logout), and the
+// backend's expires passes (session-expired), each within a few poll
+// intervals.
 func revocationPolled(t *testing.T, h Harness) {
 	g := start(t, h, h.Flavors[0], Options{}, testenv.NodeAppConfig{})
 	ctx := context.Background()
@@ -851,4 +855,168 @@ func revocationPolled(t *testing.T, h Harness) {
 
 	cookie, sid = g.login(t, "Di")
 	ends(t, "the backend's expiry", follow(t, cookie), func() { g.Keep(t, sid, -time.Second) }, liveness.SessionExpired)
+}
+
+// Update's load: updaters goroutines each count updatesEach times.
+const (
+	updaters    = 8
+	updatesEach = 5
+)
+
+// update, on a store that is a liveness.Updater: Go's Update is what
+// Express reads on its next request, with every field it did not change
+// written back byte for byte; a write by Express between Update's read
+// and its write is kept (Update reads again); Update of a destroyed
+// session, or of one destroyed during fn, is ErrNoSession and creates
+// nothing; fn's error comes back as it is with nothing written; and
+// concurrent Updates of one counter lose no increment.
+func update(t *testing.T, h Harness) {
+	g := start(t, h, h.Flavors[0], Options{}, testenv.NodeAppConfig{})
+	up, ok := g.Store.(liveness.Updater)
+	if !ok {
+		t.Skip("the store is not a liveness.Updater: it cannot save sessions from Go")
+	}
+	ctx := context.Background()
+	cookie, sid := g.login(t, user)
+	if status, body := g.app.PostJSON(ctx, t, "/test/fixture", cookie, map[string]any{}); status != http.StatusOK {
+		t.Fatalf("/test/fixture: %d %s", status, body)
+	}
+
+	// 1. Go's Update, read by Express; the rest byte for byte.
+	before, _ := g.Record(t, sid)
+	want, err := connectsid.DecodeSession(sid, before)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := want.Set("visits", 7); err != nil {
+		t.Fatal(err)
+	}
+	got, err := up.Update(ctx, sid, func(sess *connectsid.Session) error { return sess.Set("visits", 7) })
+	if err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	stored, _ := g.Record(t, sid)
+	if stored != string(want.Encode()) {
+		t.Errorf("Update changed more than its field:\nstored %.300s\nwant   %.300s", stored, want.Encode())
+	}
+	if stored != string(got.Encode()) {
+		t.Error("Update's session is not the record it wrote")
+	}
+	who := g.app.WhoAmI(ctx, t, cookie)
+	var seen map[string]any
+	if err := json.Unmarshal(who.Session, &seen); err != nil {
+		t.Fatal(err)
+	}
+	if big, _ := seen["big"].(string); !who.LoggedIn || seen["visits"] != float64(7) || seen["profile"] == nil || len(big) != 100000 {
+		t.Errorf("Express after Go's Update: loggedIn=%v visits=%v, or a field lost", who.LoggedIn, seen["visits"])
+	}
+
+	// 2. Express writes between Update's read and its write: Update reads
+	// again, and both changes are kept.
+	calls := 0
+	if _, err := up.Update(ctx, sid, func(sess *connectsid.Session) error {
+		calls++
+		if calls == 1 {
+			if status, body := g.app.PostJSON(ctx, t, "/test/set", cookie, map[string]any{"theme": "dark"}); status != http.StatusOK {
+				t.Fatalf("/test/set: %d %s", status, body)
+			}
+		}
+		return sess.Set("fromGo", true)
+	}); err != nil {
+		t.Fatalf("Update racing Express: %v", err)
+	}
+	if calls < 2 {
+		t.Errorf("fn ran %d time(s): Update wrote over Express's write without reading it", calls)
+	}
+	sess := g.get(t, sid)
+	if theme, _ := sess.String("theme"); theme != "dark" {
+		t.Errorf("Express's write during Update was lost: theme = %q", theme)
+	}
+	if raw, _ := sess.Raw("fromGo"); string(raw) != "true" {
+		t.Errorf("Go's change after the retry = %s, want true", raw)
+	}
+
+	// 3. fn's error, as it is, and nothing written.
+	errChange := errors.New("storetest: the change refuses")
+	before, _ = g.Record(t, sid)
+	if _, err := up.Update(ctx, sid, func(sess *connectsid.Session) error {
+		_ = sess.Set("visits", 8)
+		return errChange
+	}); err != errChange {
+		t.Errorf("Update with fn failing = %v, want fn's error as it is", err)
+	}
+	if after, _ := g.Record(t, sid); after != before {
+		t.Error("Update wrote although fn failed")
+	}
+
+	// 4. Concurrent Updates of one counter, on a session of its own
+	// (without the fixture's 100 kB): every increment counted.
+	_, counted := g.login(t, "Counter")
+	var (
+		wg        sync.WaitGroup
+		mu        sync.Mutex
+		ran, lost int
+	)
+	for range updaters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for done := 0; done < updatesEach; {
+				_, err := up.Update(ctx, counted, func(sess *connectsid.Session) error {
+					mu.Lock()
+					ran++
+					mu.Unlock()
+					n := 0
+					if raw, ok := sess.Raw("counter"); ok {
+						n, _ = strconv.Atoi(string(raw))
+					}
+					return sess.Set("counter", n+1)
+				})
+				switch {
+				case err == nil:
+					done++
+				case errors.Is(err, connectsid.ErrConflict):
+					mu.Lock()
+					lost++ // nothing written: this goroutine tries again
+					mu.Unlock()
+				default:
+					t.Errorf("concurrent Update: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	raw, _ := g.get(t, counted).Raw("counter")
+	if string(raw) != strconv.Itoa(updaters*updatesEach) {
+		t.Errorf("counter after %d×%d concurrent Updates = %s, want %d", updaters, updatesEach, raw, updaters*updatesEach)
+	}
+	t.Logf("%d×%d concurrent Updates: fn ran %d times, %d gave up with ErrConflict", updaters, updatesEach, ran, lost)
+
+	// 5. A destroyed session: ErrNoSession, fn not called, nothing created.
+	if err := g.Store.Destroy(ctx, sid); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := up.Update(ctx, sid, func(*connectsid.Session) error {
+		t.Error("Update called fn for a destroyed session")
+		return nil
+	}); !errors.Is(err, connectsid.ErrNoSession) {
+		t.Errorf("Update of a destroyed session = %v, want ErrNoSession", err)
+	}
+	if _, ok := g.Record(t, sid); ok {
+		t.Error("Update of a destroyed session created a record")
+	}
+
+	// 6. Destroyed by Express between Update's read and its write: not
+	// resurrected.
+	cookie, sid = g.login(t, "Bob")
+	if _, err := up.Update(ctx, sid, func(sess *connectsid.Session) error {
+		g.app.Logout(ctx, t, cookie)
+		return sess.Set("visits", 1)
+	}); !errors.Is(err, connectsid.ErrNoSession) {
+		t.Errorf("Update of a session destroyed during fn = %v, want ErrNoSession", err)
+	}
+	if _, ok := g.Record(t, sid); ok {
+		t.Error("Update resurrected a session Express destroyed during fn")
+	}
 }
