@@ -165,7 +165,7 @@ func New(db *sql.DB, opts Options) (*Store, error) {
 		// insert), and only of the text Update read, compared as bytes
 		// whatever the column's collation (a _ci one would take a change
 		// of case, or of trailing spaces, for no change).
-		update: `UPDATE ` + t + ` SET ` + exp + ` = ?, ` + data + ` = ? WHERE ` + id + ` = ? AND CAST(` + data + ` AS BINARY) = CAST(? AS BINARY)`,
+		update:  `UPDATE ` + t + ` SET ` + exp + ` = ?, ` + data + ` = ? WHERE ` + id + ` = ? AND CAST(` + data + ` AS BINARY) = CAST(? AS BINARY)`,
 		touch:   `UPDATE ` + t + ` SET ` + exp + ` = ? WHERE ` + id + ` = ?`,
 		exists:  `SELECT 1 FROM ` + t + ` WHERE ` + id + ` = ?`,
 		destroy: `DELETE FROM ` + t + ` WHERE ` + id + ` = ?`,
