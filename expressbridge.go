@@ -169,6 +169,12 @@ type Config struct {
 	CloseOnStoreUnavailable bool
 	// TrustedProxies are reverse proxies whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
+	// MaxHTTPConnections caps the connections HTTPServer keeps open
+	// that are not upgraded WebSockets (DefaultMaxHTTPConnections). A new
+	// connection past it closes the one idle longest between requests, or
+	// itself when every one is busy; a long-polling GET waiting is busy,
+	// never shed. Negative: no cap.
+	MaxHTTPConnections int
 	// ShutdownTimeout bounds Serve's shutdown (DefaultShutdownTimeout).
 	ShutdownTimeout time.Duration
 	// IdleTimeout closes HTTPServer's kept-alive connections idle for
@@ -417,6 +423,7 @@ func (c *Config) check() error {
 	defaults.Set(&c.SocketIOMaxBuffer, socketio.DefaultMaxHTTPBufferSize)
 	defaults.Set(&c.ShutdownTimeout, DefaultShutdownTimeout)
 	defaults.Set(&c.IdleTimeout, DefaultIdleTimeout)
+	defaults.Set(&c.MaxHTTPConnections, DefaultMaxHTTPConnections)
 	defaults.Set(&c.PubSubKey, redisadapter.DefaultKey)
 	if c.IdleTimeout < 0 {
 		return fmt.Errorf("%w: IdleTimeout must be positive", ErrConfig)
@@ -556,6 +563,13 @@ func (s *Server) HTTPServer() *http.Server {
 		IdleTimeout:       s.cfg.IdleTimeout,
 		MaxHeaderBytes:    bridge.MaxHeaderBytes,
 		ErrorLog:          newHTTPErrorLog(s.log),
+	}
+	if s.cfg.MaxHTTPConnections > 0 { // idle connections shed first (connCap)
+		var obs limitObserver
+		if s.cfg.Metrics != nil {
+			obs, _ = any(s.cfg.Metrics).(limitObserver)
+		}
+		hs.ConnState = newConnCap(s.cfg.MaxHTTPConnections, s.log, obs).connState
 	}
 	if s.sio != nil { // pending polls would hold http.Server.Shutdown
 		hs.RegisterOnShutdown(func() {
