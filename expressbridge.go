@@ -137,6 +137,11 @@ type Config struct {
 	SocketIOEventBurst, SocketIOUserEventBurst                 int
 	SocketIOMaxDroppedEvents                                   int
 	SocketIOMaxSessionsPerLogin                                int
+	// SocketIOMaxPostBytesPerLogin bounds the long-polling POST bytes one
+	// Express session may be sending at once (socketio.Config's
+	// MaxPostBytesPerLogin: 4 × SocketIOMaxBuffer when zero; negative:
+	// no budget).
+	SocketIOMaxPostBytesPerLogin int64
 
 	// SingleInstance turns the fan-out between instances off. By default
 	// broadcasts, rooms and the emitter's pushes cross instances through
@@ -335,7 +340,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			MaxEventsPerSecond: cfg.SocketIOMaxEventsPerSecond, EventBurst: cfg.SocketIOEventBurst,
 			MaxUserEventsPerSecond: cfg.SocketIOMaxUserEventsPerSecond, UserEventBurst: cfg.SocketIOUserEventBurst,
 			MaxDroppedEvents: cfg.SocketIOMaxDroppedEvents, MaxSessionsPerLogin: cfg.SocketIOMaxSessionsPerLogin,
-			Observer: brObs}
+			MaxPostBytesPerLogin: cfg.SocketIOMaxPostBytesPerLogin, Observer: brObs}
 		if s.bus != nil {
 			sioCfg.NewAdapter = s.bus.NewAdapter
 		}
