@@ -1,6 +1,6 @@
 # expressbridge: `make demo` runs the demo, `make test` runs every test.
-# Both install what they need (npm ci, redis-server via apt-get as root,
-# Go modules) or say in one line what is missing.
+# Both install what they need (npm ci, redis-server and mariadb-server via
+# apt-get as root, Go modules) or say in one line what is missing.
 
 GO        ?= go
 BIN       := bin/expressbridge
@@ -13,7 +13,7 @@ TESTFLAGS ?=
 all: build
 
 deps:
-	@scripts/ensure.sh go node redis node-modules
+	@scripts/ensure.sh go node redis mariadb node-modules
 	@$(GO) mod download
 
 build:
@@ -110,7 +110,8 @@ fuzz:
 	          FuzzDecodeBroadcast:./adapter/redisadapter/wire FuzzDecodeRequest:./adapter/redisadapter/wire \
 	          FuzzDecodeResponse:./adapter/redisadapter/wire FuzzDecodeClusterMessage:./adapter/redisadapter/wire \
 	          FuzzDecodeJSONValue:./adapter/redisadapter/wire FuzzQuoteIdent:./connectsid/pgstore FuzzParsePayload:./connectsid/pgstore \
-	          FuzzFromHeader:./connectsid/cookiesession FuzzDecode:./connectsid/cookiesession; do \
+	          FuzzFromHeader:./connectsid/cookiesession FuzzDecode:./connectsid/cookiesession \
+	          FuzzParseURL:./connectsid/mysqlstore; do \
 	  name=$${t%%:*}; pkg=$${t#*:}; echo "== $$name ($(FUZZTIME))"; \
 	  $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	done

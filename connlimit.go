@@ -2,7 +2,6 @@ package expressbridge
 
 import (
 	"container/list"
-	"context"
 	"log/slog"
 	"net"
 	"net/http"
@@ -49,8 +48,9 @@ type connCap struct {
 	max int
 	log *slog.Logger
 	obs limitObserver // nil: not counted
-	// limits logs both limits once per interval with their counts.
-	limits ratelog.Counter
+	// limits logs both limits once per interval with their counts, as
+	// every door logs its limits.
+	limits ratelog.Limits
 
 	mu    sync.Mutex
 	conns map[net.Conn]*list.Element // counted connections; an idle one's element is in idle
@@ -59,8 +59,7 @@ type connCap struct {
 }
 
 func newConnCap(max int, log *slog.Logger, obs limitObserver) *connCap {
-	return &connCap{max: max, log: log, obs: obs, conns: make(map[net.Conn]*list.Element),
-		limits: ratelog.Counter{Interval: acceptLogInterval}}
+	return &connCap{max: max, log: log, obs: obs, conns: make(map[net.Conn]*list.Element)}
 }
 
 // connState is the http.Server's ConnState hook. StateNew is called on
@@ -126,10 +125,5 @@ func (c *connCap) hit(limit string, conn net.Conn) {
 	if c.obs != nil {
 		c.obs.LimitHit(doorHTTP, limit)
 	}
-	if n, due := c.limits.Note(limit); due {
-		c.log.LogAttrs(context.Background(), slog.LevelWarn, "a client hit a limit",
-			slog.String("door", doorHTTP), slog.String("limit", limit), slog.Int("count", n),
-			slog.Int("max_http_connections", c.max), slog.String("last_remote", conn.RemoteAddr().String()),
-			slog.Duration("since_last_report", acceptLogInterval))
-	}
+	c.limits.Hit(c.log, doorHTTP, limit, conn.RemoteAddr().String())
 }

@@ -40,8 +40,8 @@ const (
 	// watch cannot work (Redis without CONFIG).
 	DefaultRevalidateInterval = bridge.DefaultRevalidateInterval
 	// DefaultPostgresRevalidateInterval is the revalidation on PostgreSQL
-	// without the notify trigger: one query for every open session each
-	// second is then how a logout is seen.
+	// without the notify trigger, and on MariaDB/MySQL always: one query
+	// for every open session each second is then how a logout is seen.
 	DefaultPostgresRevalidateInterval = time.Second
 	// DefaultTouchInterval renews an active session's TTL at most this
 	// often, as Express does on each request.
@@ -57,6 +57,11 @@ const (
 	// 5 s; docs/deploy/nginx.conf keeps its own upstream connections 20 s,
 	// below this, so that nginx never sends on one the bridge is closing).
 	DefaultIdleTimeout = 30 * time.Second
+	// DefaultWriteTimeout bounds writing a response (Config.WriteTimeout):
+	// an answer of a few KiB takes milliseconds to a client that reads,
+	// and a client that does not read must not hold the connection and
+	// its goroutine longer than a slow network would excuse.
+	DefaultWriteTimeout = 10 * time.Second
 	// fanoutStartTimeout bounds how long New waits for Redis to confirm the
 	// fan-out's subscriptions; past it, serving begins and they are made
 	// as soon as Redis answers.
@@ -76,9 +81,11 @@ var (
 // required; every other zero field takes the default named beside it.
 type Config struct {
 	// StoreURL names the app's session store (storeurl.Open's forms:
-	// redis://, rediss://, redis+cluster://, Sentinel, postgres://), or
-	// cookie-session: for an app whose sessions are its cookies
-	// (cookie-session; ?algorithm= for new Keygrip(keys, algorithm)).
+	// redis://, rediss://, redis+cluster://, Sentinel, postgres://, mysql://
+	// for express-mysql-session, connect-session-knex's knex+postgres://,
+	// knex+mysql://, knex+sqlite:///path), or cookie-session: for an app whose
+	// sessions are its cookies (cookie-session; ?algorithm= for new
+	// Keygrip(keys, algorithm)).
 	StoreURL string
 	// StoreOptions are connect-redis's or connect-pg-simple's options.
 	// Timing is set by New. Expiry by cookie.expires is the gate's
@@ -146,8 +153,8 @@ type Config struct {
 	// SingleInstance turns the fan-out between instances off. By default
 	// broadcasts, rooms and the emitter's pushes cross instances through
 	// Redis Pub/Sub in @socket.io/redis-adapter's protocol, on PubSubURL or
-	// else the store's Redis; a PostgreSQL store without PubSubURL is
-	// refused unless SingleInstance is set.
+	// else the store's Redis; a PostgreSQL or MySQL store without
+	// PubSubURL is refused unless SingleInstance is set.
 	SingleInstance bool
 	PubSubURL      string
 	PubSubSharded  bool   // Redis 7 sharded Pub/Sub (createShardedAdapter)
@@ -158,8 +165,8 @@ type Config struct {
 	PingInterval     time.Duration
 	SendQueue        int
 	HandshakeTimeout time.Duration
-	// RevalidateInterval (DefaultRevalidateInterval; on PostgreSQL
-	// DefaultPostgresRevalidateInterval).
+	// RevalidateInterval (DefaultRevalidateInterval; on PostgreSQL and
+	// MySQL DefaultPostgresRevalidateInterval).
 	RevalidateInterval time.Duration
 	// TouchInterval (DefaultTouchInterval); negative: never touch.
 	TouchInterval time.Duration
@@ -185,6 +192,13 @@ type Config struct {
 	// IdleTimeout closes HTTPServer's kept-alive connections idle for
 	// this long (DefaultIdleTimeout).
 	IdleTimeout time.Duration
+	// WriteTimeout bounds writing the response to every request Handler
+	// serves, from the request's start (DefaultWriteTimeout): /healthz,
+	// /readyz, refusals, handshake answers, the Handle'd routes. A client
+	// that does not read loses its connection within it. Long-polling
+	// responses have their own (SocketIOWriteTimeout, from when they
+	// write); WebSocket connections theirs once upgraded.
+	WriteTimeout time.Duration
 
 	// Metrics, when set, counts handshakes, connections, store requests
 	// and the fan-out; serve it with Metrics.Handler on a listener of its own.
@@ -195,16 +209,17 @@ type Config struct {
 
 // Server is a running bridge: its doors, the session watch and the fan-out.
 type Server struct {
-	cfg    Config
-	log    *slog.Logger
-	store  *storeurl.Store
-	gate   *auth.Gate
-	br     *bridge.Server
-	live   *liveness.Tracker
-	sio    *socketio.Server // nil when off
-	bus    *redisadapter.Bus
-	fanout string
-	mux    *http.ServeMux
+	cfg     Config
+	log     *slog.Logger
+	store   *storeurl.Store
+	gate    *auth.Gate
+	br      *bridge.Server
+	live    *liveness.Tracker
+	sio     *socketio.Server // nil when off
+	bus     *redisadapter.Bus
+	fanout  string
+	mux     *http.ServeMux
+	handler http.Handler // mux, under the write deadline
 
 	secrets     int
 	closeFanout func()
@@ -247,6 +262,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("%w: StoreURL: %w", ErrConfig, err)
 	}
 	s := &Server{cfg: cfg, log: log, store: store, mux: http.NewServeMux(), ran: make(chan struct{})}
+	s.handler = withWriteDeadline(s.mux, cfg.WriteTimeout)
 	ok := false
 	defer func() {
 		if !ok {
@@ -284,6 +300,20 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.secrets = codec.Keys()
 	case store.PG != nil:
 		sessions, watch = store.PG, store.PG.Watch
+		if revalidate == 0 {
+			revalidate = DefaultPostgresRevalidateInterval
+		}
+	case store.MySQL != nil:
+		// MariaDB reports no changes: poll from the start, one GetMany a
+		// round, as PostgreSQL does without its trigger.
+		sessions = store.MySQL
+		if revalidate == 0 {
+			revalidate = DefaultPostgresRevalidateInterval
+		}
+	case store.Knex != nil:
+		// Watch polls the table; GetMany serves the revalidation when
+		// the table is too large for it.
+		sessions, watch = store.Knex, store.Knex.Watch
 		if revalidate == 0 {
 			revalidate = DefaultPostgresRevalidateInterval
 		}
@@ -428,10 +458,11 @@ func (c *Config) check() error {
 	defaults.Set(&c.SocketIOMaxBuffer, socketio.DefaultMaxHTTPBufferSize)
 	defaults.Set(&c.ShutdownTimeout, DefaultShutdownTimeout)
 	defaults.Set(&c.IdleTimeout, DefaultIdleTimeout)
+	defaults.Set(&c.WriteTimeout, DefaultWriteTimeout)
 	defaults.Set(&c.MaxHTTPConnections, DefaultMaxHTTPConnections)
 	defaults.Set(&c.PubSubKey, redisadapter.DefaultKey)
-	if c.IdleTimeout < 0 {
-		return fmt.Errorf("%w: IdleTimeout must be positive", ErrConfig)
+	if c.IdleTimeout < 0 || c.WriteTimeout < 0 {
+		return fmt.Errorf("%w: IdleTimeout and WriteTimeout must be positive", ErrConfig)
 	}
 	if c.MaxConnectionAge < 0 {
 		return fmt.Errorf("%w: MaxConnectionAge must not be negative", ErrConfig)
@@ -482,7 +513,7 @@ func (s *Server) openFanout() error {
 		s.closeFanout = func() { _ = bus.Close() }
 	default:
 		return fmt.Errorf("%w: the store is %s and PubSubURL is not set: name the Redis that carries "+
-			"the fan-out between instances, or set SingleInstance", ErrConfig, storeKindName(s.store.Kind))
+			"the fan-out between instances, or set SingleInstance", ErrConfig, s.store.Kind.Name())
 	}
 	if cfg.PubSubSharded {
 		s.fanout += " (sharded)"
@@ -490,16 +521,9 @@ func (s *Server) openFanout() error {
 	return nil
 }
 
-func storeKindName(k storeurl.Kind) string {
-	if k == storeurl.Postgres {
-		return "PostgreSQL"
-	}
-	return string(k)
-}
-
 // Handler serves the doors (Socket.IO, the WebSocket door when asked
 // for), /healthz and /readyz.
-func (s *Server) Handler() http.Handler { return s.mux }
+func (s *Server) Handler() http.Handler { return s.handler }
 
 // Gate is the auth gate every door walks; its Require puts Go routes
 // behind the Express login.
@@ -553,17 +577,17 @@ func (s *Server) Len() (connections, socketIOSessions int) {
 // HTTPServer returns an http.Server for Handler with the limits a bridge
 // needs (header size and read time of a handshake, Config.IdleTimeout on
 // kept-alive connections) and Socket.IO's pending polls released at its
-// Shutdown. It sets no ReadTimeout or WriteTimeout: those would cut
-// long-polling's pending GETs and stay on the connections WebSocket
-// upgrades hijack; the Socket.IO door bounds each body and response
-// itself (Config.SocketIOReadTimeout, SocketIOWriteTimeout).
+// Shutdown. It sets no ReadTimeout: that would cut long-polling's
+// pending GETs; the Socket.IO door bounds each body itself
+// (Config.SocketIOReadTimeout). Responses are bounded by Handler itself
+// (Config.WriteTimeout), so that they are under any http.Server.
 func (s *Server) HTTPServer() *http.Server {
 	hto := s.cfg.HandshakeTimeout
 	if hto <= 0 {
 		hto = bridge.DefaultHandshakeTimeout
 	}
 	hs := &http.Server{
-		Handler:           s.mux,
+		Handler:           s.handler,
 		ReadHeaderTimeout: hto, // a handshake that trickles in is cut
 		IdleTimeout:       s.cfg.IdleTimeout,
 		MaxHeaderBytes:    bridge.MaxHeaderBytes,
@@ -572,7 +596,7 @@ func (s *Server) HTTPServer() *http.Server {
 	if s.cfg.MaxHTTPConnections > 0 { // idle connections shed first (connCap)
 		var obs limitObserver
 		if s.cfg.Metrics != nil {
-			obs, _ = any(s.cfg.Metrics).(limitObserver)
+			obs = s.cfg.Metrics
 		}
 		hs.ConnState = newConnCap(s.cfg.MaxHTTPConnections, s.log, obs).connState
 	}

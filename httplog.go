@@ -4,6 +4,7 @@ import (
 	"context"
 	"log"
 	"log/slog"
+	"net/http"
 	"strings"
 	"time"
 
@@ -40,4 +41,21 @@ func (h *httpErrorLog) Write(p []byte) (int, error) {
 			slog.Duration("since_last_report", acceptLogInterval))
 	}
 	return len(p), nil
+}
+
+// withWriteDeadline bounds writing the response to every request h
+// serves: the connection's write deadline is set d from the request's
+// start, so that a client that never reads (its socket's buffers full)
+// fails the write, and loses the connection and the goroutine serving it,
+// within d. It is the one rule for every response but two: a long-polling
+// response sets its own deadline when it writes (engineio), and a
+// WebSocket upgrade clears it on the connection it hijacks
+// (gorilla/websocket), whose frames wsconn bounds.
+func withWriteDeadline(h http.Handler, d time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A ResponseWriter that cannot (a wrapper without Unwrap) is
+		// served without: the http.Server's own timeouts then apply.
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(d))
+		h.ServeHTTP(w, r)
+	})
 }

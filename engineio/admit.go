@@ -1,8 +1,6 @@
 package engineio
 
 import (
-	"context"
-	"log/slog"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -10,7 +8,6 @@ import (
 	"time"
 
 	"github.com/expressbridge/expressbridge/auth"
-	"github.com/expressbridge/expressbridge/internal/ratelog"
 )
 
 // The session table's bounds: a handshake is answered before any session
@@ -63,6 +60,7 @@ func (s *Server) admit(r *http.Request, sess *auth.Session, ref *auth.Refusal) (
 				Message: "this login has as many sessions open on this server as one login may (" +
 					strconv.Itoa(s.cfg.MaxSessionsPerLogin) + "): close a tab"}
 			defer s.refused(r, ref)
+			defer s.LimitHit(CodeTooManySessions, auth.RemoteAddr(r, s.cfg.TrustedProxies))
 		} else {
 			login = sess.ID
 			s.perLogin[login]++
@@ -107,24 +105,11 @@ func clientIP(remote string) string {
 	return remote
 }
 
-// refusedLimit counts a handshake refused by a bound of the table and logs
-// it, at most once per 10 s per code with the count since (a flood would
-// log a line a request otherwise).
+// refusedLimit counts a handshake refused by a bound of the table, as a
+// handshake result and as a limit hit (LimitHit).
 func (s *Server) refusedLimit(r *http.Request, ref *auth.Refusal) {
 	s.report(r, ref.Code)
-	s.limitLog.note(s.log, ref.Code, auth.RemoteAddr(r, s.cfg.TrustedProxies))
-}
-
-// limitLog logs the requests a bound refused: the first at once, then at
-// most once per 10 s per code with how many there were (a flood must not
-// become a flood of log lines). It never logs a cookie.
-type limitLog struct{ ratelog.Counter }
-
-func (l *limitLog) note(log *slog.Logger, code, remote string) {
-	if n, due := l.Note(code); due {
-		log.LogAttrs(context.Background(), slog.LevelWarn, "requests refused by a limit",
-			slog.String("code", code), slog.Int("refused", n), slog.String("last_remote", remote))
-	}
+	s.LimitHit(ref.Code, auth.RemoteAddr(r, s.cfg.TrustedProxies))
 }
 
 // limitLife closes a refused session after refusedLife.

@@ -100,7 +100,7 @@ func TestSessionTableBounds(t *testing.T) {
 			st, _ := pollingHandshake(t, url)
 			return st == 200
 		})
-		if !strings.Contains(logs.String(), "requests refused by a limit") {
+		if !strings.Contains(logs.String(), "a client hit a limit") {
 			t.Errorf("no warning for the refused handshakes:\n%s", logs.String())
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -180,7 +180,7 @@ func TestRefusedSessionBounds(t *testing.T) {
 	if post.StatusCode != http.StatusRequestEntityTooLarge {
 		t.Errorf("a 9 KB POST from a refused session: %d, want 413", post.StatusCode)
 	}
-	if !strings.Contains(logs.String(), "code=body-too-large") {
+	if !strings.Contains(logs.String(), "limit=body-too-large") {
 		t.Errorf("no warning for the refused body:\n%s", logs.String())
 	}
 

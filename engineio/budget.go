@@ -3,6 +3,7 @@ package engineio
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/expressbridge/expressbridge/auth"
 )
@@ -42,7 +43,12 @@ func (e *Session) readPost(w http.ResponseWriter, r *http.Request) ([]byte, erro
 		n = min(r.ContentLength, limit)
 	}
 	if !e.s.reservePost(login, n) {
-		w.Header().Set("Connection", "close") // its body is left unread
+		// Its body is left unread, and the connection closed after the
+		// answer: a deadline passed already makes net/http's draining of
+		// the body (up to 256 KiB, which a trickle would take hours to
+		// send) fail at once.
+		w.Header().Set("Connection", "close")
+		e.s.deadline(http.NewResponseController(w).SetReadDeadline, time.Now())
 		return nil, errPostBudget
 	}
 	defer e.s.reservePost(login, -n)
@@ -71,8 +77,9 @@ func (s *Server) reservePost(login string, n int64) bool {
 	return true
 }
 
-// refusePost answers a POST over its login's budget (429), counts and
-// logs it once per interval, and names it as the session's end reason.
+// refusePost answers a POST over its login's budget (429), notes the
+// limit (LimitHit: counted, logged once per interval), and names it as
+// the session's end reason.
 func (s *Server) refusePost(e *Session, w http.ResponseWriter, r *http.Request) {
 	auth.WriteRefusal(w, &auth.Refusal{Status: http.StatusTooManyRequests, Code: CodeTooManyPostBytes, Step: auth.StepRequest,
 		Message: "this login is sending as many bytes at once as one login may; send again later"})
@@ -81,8 +88,5 @@ func (s *Server) refusePost(e *Session, w http.ResponseWriter, r *http.Request) 
 		e.endReason = CodeTooManyPostBytes
 	}
 	e.mu.Unlock()
-	if o, ok := s.cfg.Observer.(interface{ LimitHit(door, limit string) }); ok {
-		o.LimitHit(s.cfg.Door, CodeTooManyPostBytes)
-	}
-	s.limitLog.note(s.log, CodeTooManyPostBytes, auth.RemoteAddr(r, s.cfg.TrustedProxies))
+	s.LimitHit(CodeTooManyPostBytes, auth.RemoteAddr(r, s.cfg.TrustedProxies))
 }

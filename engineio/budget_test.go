@@ -101,6 +101,26 @@ func TestPostBudgetPerLogin(t *testing.T) {
 		t.Fatalf("a POST within the budget was answered %d while its body stalls", resp.StatusCode)
 	default:
 	}
+	// A chunked POST past the budget, trickling: refused, and its
+	// connection closed, not drained for as long as it trickles.
+	trickling := rawPost(t, open(), "Cookie: "+cookie+"\r\nTransfer-Encoding: chunked\r\n", func(c net.Conn) {
+		for {
+			if _, err := io.WriteString(c, "1\r\nx\r\n"); err != nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	trickling.SetReadDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(trickling)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("a trickling chunked POST past the budget: %v %v, want 429", resp, err)
+	}
+	if _, err := io.Copy(io.Discard, br); err != nil {
+		t.Fatalf("the connection of a refused trickling POST is still open: %v", err)
+	}
+	<-reasons
 	for _, c := range conns {
 		c.Close()
 	}
@@ -111,7 +131,7 @@ func TestPostBudgetPerLogin(t *testing.T) {
 	}
 	req, _ := http.NewRequest(http.MethodPost, open(), strings.NewReader("4hello"))
 	req.Header.Set("Cookie", cookie)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err = http.DefaultClient.Do(req)
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("a POST of the login once its bytes are back: %v %v, want 200", resp, err)
 	}

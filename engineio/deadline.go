@@ -59,7 +59,7 @@ func refuseBody(w http.ResponseWriter, err error) {
 // Config.WriteTimeout: its length is announced and it is flushed before
 // the deadline is cleared, so that nothing of it is left for net/http to
 // write after. It reports whether the client got it all.
-func (s *Server) writePayload(w http.ResponseWriter, ps []parser.Packet) bool {
+func (s *Server) writePayload(w http.ResponseWriter, r *http.Request, ps []parser.Packet) bool {
 	rc := http.NewResponseController(w)
 	b := parser.AppendPayload(nil, ps)
 	h := w.Header()
@@ -67,10 +67,16 @@ func (s *Server) writePayload(w http.ResponseWriter, ps []parser.Packet) bool {
 	h.Set("Cache-Control", "no-store")
 	h.Set("Content-Length", strconv.Itoa(len(b)))
 	s.deadline(rc.SetWriteDeadline, time.Now().Add(s.cfg.WriteTimeout))
-	if _, err := w.Write(b); err != nil {
-		return false
+	_, err := w.Write(b)
+	if err == nil {
+		if err = rc.Flush(); errors.Is(err, http.ErrNotSupported) {
+			err = nil
+		}
 	}
-	if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			s.LimitHit(LimitWriteTimeout, auth.RemoteAddr(r, s.cfg.TrustedProxies))
+		}
 		return false
 	}
 	s.deadline(rc.SetWriteDeadline, time.Time{})
@@ -94,10 +100,10 @@ func (s *Server) deadline(set func(time.Time) error, t time.Time) {
 }
 
 // The Observer's reasons of a session closed for its POST body, and the
-// codes their warnings are logged under.
+// limits they are logged and counted under (LimitHit).
 const (
-	reasonReadTimeout  = "read-timeout"
-	reasonBodyTooLarge = "body-too-large"
+	reasonReadTimeout  = LimitReadTimeout
+	reasonBodyTooLarge = LimitBodyTooLarge
 )
 
 // bodyRefused notes a POST body readBody refused, before e closes: the
@@ -120,5 +126,5 @@ func (s *Server) bodyRefused(e *Session, r *http.Request, err error) {
 		e.endReason = reason
 	}
 	e.mu.Unlock()
-	s.limitLog.note(s.log, reason, auth.RemoteAddr(r, s.cfg.TrustedProxies))
+	s.LimitHit(reason, auth.RemoteAddr(r, s.cfg.TrustedProxies))
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/engineio/parser"
 	"github.com/expressbridge/expressbridge/internal/defaults"
+	"github.com/expressbridge/expressbridge/internal/ratelog"
 	"github.com/expressbridge/expressbridge/liveness"
 	"github.com/expressbridge/expressbridge/wsconn"
 )
@@ -199,7 +200,7 @@ type Server struct {
 	// of refused sessions by client address.
 	admitted  int
 	refusedBy map[string]int
-	limitLog  limitLog // the handshakes those bounds refused
+	limitLog  ratelog.Limits // LimitHit's
 	// refusedLife is refusedLife but in tests.
 	refusedLife time.Duration
 	perLogin    map[string]int   // sessions admitted and not yet forgotten, by Express session ID (admit)
@@ -237,8 +238,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	// The hub's connections are uncounted (a session counts once): the
+	// Observer hears only the limits they hit.
 	hub, err := wsconn.NewHub(wsconn.Config{Live: cfg.Live, SendQueue: cfg.SendQueue, SendQueueBytes: cfg.SendQueueBytes,
-		HandshakeTimeout: cfg.HandshakeTimeout, Logger: cfg.Logger})
+		HandshakeTimeout: cfg.HandshakeTimeout, Logger: cfg.Logger, Observer: cfg.Observer})
 	if err != nil {
 		return nil, err
 	}

@@ -237,7 +237,7 @@ func (e *Session) Send(ps ...parser.Packet) error {
 	}
 	e.mu.Unlock()
 	if errors.Is(err, ErrSlowClient) {
-		e.close("slow client", closeHard)
+		e.slow()
 	}
 	return err
 }
@@ -269,7 +269,7 @@ func (e *Session) SendMessage(msg []byte, bins [][]byte) error {
 	}
 	e.mu.Unlock()
 	if errors.Is(err, ErrSlowClient) {
-		e.close("slow client", closeHard)
+		e.slow()
 	}
 	return err
 }
@@ -361,7 +361,7 @@ func (e *Session) Goodbye(msgs [][]byte) error {
 	e.goodbye = true
 	e.mu.Unlock()
 	if errors.Is(err, ErrSlowClient) { // a SendQueue smaller than the goodbye
-		e.close("slow client", closeHard)
+		e.slow()
 	}
 	return err
 }
@@ -415,23 +415,10 @@ func (e *Session) CloseWith(code int, reason string) {
 	e.close(reason, closeGraceful)
 }
 
-// CloseSoon closes the session with a WebSocket close code and reason
-// after grace, as CloseWith does, or sooner when the client closes it
-// first: either way the Observer hears reason. For a client the server
-// has told to stop (socket.io's DISCONNECT) while it may still be
-// sending: the session goes on reading, and dropping, what the client
-// already sent, since closing a TCP connection with unread input resets
-// it, and the client would lose the last words.
-func (e *Session) CloseSoon(grace time.Duration, code int, reason string) {
-	e.mu.Lock()
-	closed := e.closed
-	if !closed && e.endReason == "" {
-		e.endReason = reason
-	}
-	e.mu.Unlock()
-	if !closed {
-		time.AfterFunc(grace, func() { e.CloseWith(code, reason) })
-	}
+// slow closes the session of a client whose send queue is full.
+func (e *Session) slow() {
+	e.s.LimitHit(LimitSlowClient, "")
+	e.close("slow client", closeHard)
 }
 
 // Close closes the session at once, as on an error: a pending poll gets
@@ -574,7 +561,7 @@ func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request) {
 	hs := s.handshake([]string{"websocket"})
 	hs.SID = e.id
 	e.beginHeartbeat()
-	if !s.writePayload(w, []parser.Packet{parser.OpenPacket(hs)}) {
+	if !s.writePayload(w, r, []parser.Packet{parser.OpenPacket(hs)}) {
 		e.close("transport error", closeHard)
 		return
 	}
@@ -701,7 +688,7 @@ func (e *Session) poll(w http.ResponseWriter, r *http.Request) {
 	if hold != nil {
 		hold.Active()
 	}
-	if !e.s.writePayload(w, ps) {
+	if !e.s.writePayload(w, r, ps) {
 		e.close("transport error", closeHard) // its packets are lost
 	}
 	if draining {
@@ -777,6 +764,9 @@ func (e *Session) post(w http.ResponseWriter, r *http.Request) {
 	// 2. Its packets; a malformed payload ends the session.
 	ps, err := parser.DecodePayload(body, 0)
 	if err != nil {
+		if errors.Is(err, parser.ErrTooManyPackets) {
+			e.s.LimitHit(LimitTooManyPackets, auth.RemoteAddr(r, e.s.cfg.TrustedProxies))
+		}
 		badRequest(w, "malformed payload: "+err.Error())
 		e.close("parse error", closeHard)
 		return

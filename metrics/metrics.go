@@ -33,6 +33,7 @@ type Metrics struct {
 	handshakes   *prometheus.CounterVec
 	open         *prometheus.GaugeVec
 	ended        *prometheus.CounterVec
+	limits       *prometheus.CounterVec
 	storeLatency *prometheus.HistogramVec
 	broadcasts   prometheus.Counter
 	delivered    prometheus.Counter
@@ -58,6 +59,13 @@ func New() *Metrics {
 			Help: "Connections ended, by door and reason (logged-out, session-expired, session-changed, store-unavailable, " +
 				"slow-client, ping-timeout, client-closed, shutting-down, server-disconnect, rate-limited, max-connection-age).",
 		}, []string{"door", "reason"}),
+		limits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "limits_hit_total",
+			Help: "Limits clients hit, by door and limit (server-full, too-many-refused, too-many-sessions, read-timeout, " +
+				"body-too-large, write-timeout, slow-client, too-many-packets, message-too-large, frame-timeout, too-many-args, " +
+				"auth-too-large, event-dropped, rate-limited, too-many-post-bytes; door http: idle-connection-shed, " +
+				"too-many-http-connections).",
+		}, []string{"door", "limit"}),
 		storeLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: Namespace, Name: "store_request_duration_seconds",
 			Help: "Session store round trips, by operation (the Redis command, or the PostgreSQL store's operation) and result (ok, error).",
@@ -78,7 +86,7 @@ func New() *Metrics {
 		}),
 	}
 	m.adapterSubs = newAdapterResubscriptions()
-	m.reg.MustRegister(m.handshakes, m.open, m.ended, m.storeLatency, m.broadcasts, m.delivered, m.resubscribed, m.adapterSubs,
+	m.reg.MustRegister(m.handshakes, m.open, m.ended, m.limits, m.storeLatency, m.broadcasts, m.delivered, m.resubscribed, m.adapterSubs,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -109,6 +117,9 @@ func (m *Metrics) Broadcast(delivered int) {
 	m.broadcasts.Inc()
 	m.delivered.Add(float64(delivered))
 }
+
+// LimitHit counts a limit a client hit (wsconn.LimitObserver).
+func (m *Metrics) LimitHit(door, limit string) { m.limits.WithLabelValues(door, limit).Inc() }
 
 // Resubscribed counts a resubscription of the store's watch
 // (bridge.Observer).

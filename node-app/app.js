@@ -94,7 +94,10 @@ function createApp(config) {
   let redis = null
   let store = config.store
   if (!store) {
-    redis = config.storeFlavor === 'connect-pg-simple' ? require('./pgstore').createPgStore(config) : createRedisStore(config)
+    if (config.storeFlavor === 'connect-pg-simple') redis = require('./pgstore').createPgStore(config)
+    else if (config.storeFlavor === 'express-mysql-session') redis = require('./mysqlstore').createMySQLStore(config)
+    else if (config.storeFlavor === 'connect-session-knex') redis = require('./knexstore').createKnexStore(config)
+    else redis = createRedisStore(config)
     store = redis.store
   }
 

@@ -60,12 +60,19 @@ function fromEnv(env = process.env) {
     throw new ConfigError(`EXPRESS_FLAVOR must be 4 or 5, got ${JSON.stringify(expressFlavor)}`)
   }
   const storeFlavor = env.STORE_FLAVOR || 'connect-redis9'
-  const storeFlavors = ['connect-redis9', 'connect-redis8-ioredis', 'connect-redis9-cluster', 'connect-redis9-sentinel', 'connect-pg-simple', 'cookie-session']
+  const storeFlavors = ['connect-redis9', 'connect-redis8-ioredis', 'connect-redis9-cluster', 'connect-redis9-sentinel', 'connect-pg-simple', 'express-mysql-session', 'connect-session-knex', 'cookie-session']
   if (!storeFlavors.includes(storeFlavor)) {
     throw new ConfigError(`STORE_FLAVOR must be one of ${storeFlavors.join(', ')}, got ${JSON.stringify(storeFlavor)}`)
   }
   if (storeFlavor === 'connect-pg-simple' && !env.DATABASE_URL) {
     throw new ConfigError('STORE_FLAVOR=connect-pg-simple needs DATABASE_URL (postgres://user@host:port/db)')
+  }
+  if (storeFlavor === 'express-mysql-session' && !env.DATABASE_URL) {
+    throw new ConfigError('STORE_FLAVOR=express-mysql-session needs DATABASE_URL (mysql://user:pass@host:port/db)')
+  }
+
+  if (storeFlavor === 'connect-session-knex' && !env.DATABASE_URL) {
+    throw new ConfigError('STORE_FLAVOR=connect-session-knex needs DATABASE_URL (postgres://…, mysql://… or sqlite:///path)')
   }
 
   const keygripAlgorithm = env.KEYGRIP_ALGORITHM || null
@@ -101,6 +108,8 @@ function fromEnv(env = process.env) {
     databaseUrl: env.DATABASE_URL || null,
     pgTable: env.SESSION_PG_TABLE || null,
     pgSchema: env.SESSION_PG_SCHEMA || null,
+    mysqlTable: env.SESSION_MYSQL_TABLE || null,
+    knexTable: env.SESSION_KNEX_TABLE || null,
   }
 }
 

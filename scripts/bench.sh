@@ -20,6 +20,12 @@ echo "== PostgreSQL (connect-pg-simple's table): Get against a bare pgx query + 
 go test -run '^$' -bench 'GetOverBare|GetMany' -benchmem -benchtime "$benchtime" ./connectsid/pgstore | tee "$out/pg.txt" >&2
 echo "== Revocation latency on PostgreSQL: LISTEN/NOTIFY (trigger) and polling (no schema change)" >&2
 go test -run '^$' -bench RevocationPostgres -benchtime 1x ./bridge | tee "$out/revocation-pg.txt" >&2
+echo "== MySQL store: Get over the bare query, revocation latency by polling (loopback MariaDB)" >&2
+go test -run '^$' -bench 'GetOverBare' -benchtime "$benchtime" ./connectsid/mysqlstore | tee "$out/mysql.txt" >&2
+go test -count=1 -v -run '^TestRevocationLatency$' ./connectsid/mysqlstore | tee "$out/revocation-mysql.txt" >&2
+echo "== connect-session-knex's table (PostgreSQL, SQLite, MariaDB): Get against the bare driver's query + decode; revocation latency of the polling Watch" >&2
+go test -run '^$' -bench 'BenchmarkGet$' -benchmem -benchtime "$benchtime" ./connectsid/knexstore | tee "$out/knex.txt" >&2
+go test -run '^$' -bench 'BenchmarkRevocation$' -benchtime 1x ./connectsid/knexstore | tee "$out/revocation-knex.txt" >&2
 echo "== Node: cookie-signature unsign and cookie.parse, as express-session loads them" >&2
 (cd node-app && node scripts/bench-unsign.js) | tee "$out/node.txt" >&2
 
@@ -57,6 +63,9 @@ awk '/^BenchmarkGetOverBare/ { for (i = 2; i <= NF; i++) { if ($(i+1) == "%over"
 awk '/^BenchmarkRevocationPostgres/ { mode = $1; sub(/^.*\//, "", mode); sub(/-[0-9]+$/, "", mode)
   for (i = 2; i <= NF; i++) { if ($(i+1) == "p50-ms") p50 = $i; if ($(i+1) == "p99-ms") p99 = $i }
   printf "%-52s p50 %.2f ms, p99 %.2f ms\n", "Go   revocation latency, PostgreSQL " mode, p50, p99 }' "$out/revocation-pg.txt" | tee -a "$out/table.txt"
+awk '/^BenchmarkGetOverBare/ { for (i = 2; i <= NF; i++) { if ($(i+1) == "%over") o = $i; if ($(i+1) == "ns/get") g = $i; if ($(i+1) == "ns/bare") b = $i }
+  printf "%-52s %12.0f ns/op against %.0f bare: %+.1f%% (target: within 10%%)\n", "Go   mysqlstore Get (loopback MariaDB)", g, b, o }' "$out/mysql.txt" | tee -a "$out/table.txt"
+sed -n 's/^.*revocation latency over \([0-9]*\) sessions, polling every 1 s with one GetMany: /Go   revocation latency, MySQL polled 1 s, \1 sessions: /p' "$out/revocation-mysql.txt" | tee -a "$out/table.txt"
 grep '^BenchmarkHandshake' "$out/handshake.txt" | awk '{for (i = 2; i <= NF; i++) { if ($(i+1) == "ns/op") ns = $i; if ($(i+1) == "allocs/op") al = $i } print ns, al}' |
   sort -n | awk '{ v[NR] = $0 } END { split(v[int((NR + 1) / 2)], m, " ")
   printf "%-52s %12.0f %10s   %s\n", "Go   bridge handshake (dial, 101+hello, close; client in-process)", m[1], m[2], "median of 5" }' | tee -a "$out/table.txt"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ensure.sh WHAT... — install what `make` needs, or say in one line what is
-# missing. WHAT: go, node, redis, node-modules.
+# missing. WHAT: go, node, redis, mariadb, node-modules.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +28,23 @@ for what in "$@"; do
     command -v npm >/dev/null || apt_install npm npm
     ;;
   redis) command -v redis-server >/dev/null || apt_install redis-server redis-server ;;
+  mariadb)
+    # The tests use the machine's server at 127.0.0.1:3306 (root, no
+    # password) when it answers, else start a private mariadbd: both need
+    # mariadb-server. As root, a server installed but not running is started.
+    PATH="$PATH:/usr/sbin:/sbin"
+    command -v mariadbd >/dev/null || apt_install mariadbd mariadb-server
+    if [ "$(id -u)" = 0 ] && command -v mariadb-admin >/dev/null &&
+      ! mariadb-admin --protocol=tcp -h 127.0.0.1 -P 3306 -u root ping >/dev/null 2>&1; then
+      say "starting the machine's MariaDB…"
+      start-stop-daemon --start --oknodo --background --exec "$(command -v mariadbd)" >/dev/null 2>&1 ||
+        say "could not start mariadbd; the tests will start a private one"
+      for _ in $(seq 1 50); do
+        mariadb-admin --protocol=tcp -h 127.0.0.1 -P 3306 -u root ping >/dev/null 2>&1 && break
+        sleep 0.2
+      done
+    fi
+    ;;
   node-modules)
     # npm writes node_modules/.package-lock.json last: older than the lock
     # file (or missing) means the install is stale.

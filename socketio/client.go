@@ -3,6 +3,7 @@ package socketio
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"sync"
 	"time"
@@ -100,6 +101,9 @@ func (c *client) Message(m eioparser.Packet) {
 	p, err := parser.Decode(m.Data)
 	if err != nil {
 		c.mu.Unlock()
+		if errors.Is(err, parser.ErrTooManyArgs) {
+			c.s.eio.LimitHit(LimitTooManyArgs, "")
+		}
 		e.Close("parse error")
 		return
 	}
@@ -177,6 +181,7 @@ func (c *client) connect(p parser.Packet) {
 	// 3. An auth within its bound, kept as a copy of its own: p.Data
 	// aliases the whole payload it came in.
 	if len(p.Data) > c.s.cfg.MaxAuthBytes {
+		c.s.eio.LimitHit(LimitAuthTooLarge, "")
 		c.connectError(p.Namespace, connectError{Message: auth.CodeBadRequest, Data: &connectErrorData{auth.StepRequest,
 			"the CONNECT's auth is over " + strconv.Itoa(c.s.cfg.MaxAuthBytes) + " bytes"}})
 		return

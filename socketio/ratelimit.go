@@ -20,12 +20,6 @@ import (
 // limit.
 const ReasonRateLimited = "rate-limited"
 
-// rateLimitGrace is how long the session of a client disconnected for
-// its rate stays open after the DISCONNECT (engineio.Session.CloseSoon):
-// what it had sent already is read and dropped meanwhile, and
-// socket.io-client closes first.
-const rateLimitGrace = time.Second
-
 // dropWindow is the window MaxDroppedEvents counts drops in: long enough
 // that a client sending at twice its rate is disconnected within seconds,
 // short enough that the odd overflow of a real page never adds up.
@@ -120,11 +114,13 @@ func (so *Socket) allowEvent(now time.Time) bool {
 // dropWindow. It runs on the session's Message goroutine.
 func (c *client) dropped(so *Socket, now time.Time) {
 	c.s.droppedEvents.Add(1)
+	c.s.eio.LimitHit(LimitEventDropped, "")
 	if now.Sub(so.dropsSince) > dropWindow {
 		so.dropsSince, so.drops = now, 0
 	}
 	so.drops++
 	if max := c.s.cfg.MaxDroppedEvents; max >= 0 && so.drops > max {
+		c.s.eio.LimitHit(LimitRateLimited, "")
 		c.s.log.Info("socket.io client disconnected: over its event rate limit",
 			slog.String("user", so.User()), slog.Int("dropped", so.drops), slog.Duration("within", now.Sub(so.dropsSince)))
 		c.rateLimited()
@@ -134,8 +130,10 @@ func (c *client) dropped(so *Socket, now time.Time) {
 // rateLimited ends the session of a client that kept sending over its
 // limit: each socket gets DISCONNECT (socket.io-client does not reconnect
 // after "io server disconnect") and its handlers ReasonRateLimited; the
-// session takes nothing more from the client and closes within
-// rateLimitGrace, a WebSocket with 1008 "rate-limited".
+// session takes nothing more from the client and closes, a WebSocket
+// with 1008 "rate-limited" once the DISCONNECT is written (wsconn then
+// reads and drops what the client still sends until it closes too, so
+// that it reads both).
 func (c *client) rateLimited() {
 	c.mu.Lock()
 	c.over = true // no CONNECT again, nothing more dispatched
@@ -152,7 +150,7 @@ func (c *client) rateLimited() {
 	for _, so := range sockets {
 		c.remove(so, ReasonRateLimited)
 	}
-	c.e.CloseSoon(rateLimitGrace, websocket.ClosePolicyViolation, ReasonRateLimited)
+	c.e.CloseWith(websocket.ClosePolicyViolation, ReasonRateLimited)
 }
 
 // limit gives a new socket its bucket, and its user's.

@@ -352,3 +352,51 @@ func TestSessionsPerLoginFailedUpgrade(t *testing.T) {
 		t.Errorf("its second: %s, want too-many-sessions", got)
 	}
 }
+
+// TestRateLimitedCloseIsRead: a client that goes on sending after the
+// server disconnected it for its rate reads the DISCONNECT and the close
+// frame after it every time (wsconn's lingering close; a reset would lose
+// both), 200 rounds each with a Go client and with the real
+// socket.io-client.
+func TestRateLimitedCloseIsRead(t *testing.T) {
+	e := newEnv(t)
+	srv, err := socketio.New(socketio.Config{Live: e.live, Logger: e.logger(),
+		MaxEventsPerSecond: 0.001, EventBurst: 5, MaxUserEventsPerSecond: 0.001, UserEventBurst: 5, MaxDroppedEvents: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Of("/").On("say", func(*socketio.Socket, socketio.Args, socketio.AckFunc) {})
+	e.mux.Handle("/socket.io/", srv)
+	e.serve(t)
+	wsURL := strings.Replace(e.url, "http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
+	cookie := loginCookie(t, e, "Mallory")
+	for i := range 200 {
+		c, _ := dialAs(t, wsURL, cookie)
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() { // sends until the server has shut it out
+			defer close(done)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if c.WriteMessage(websocket.TextMessage, []byte(`42["say","x"]`)) != nil {
+					return
+				}
+			}
+		}()
+		first := nextPacket(c)
+		_, _, err := c.ReadMessage()
+		close(stop)
+		<-done
+		c.Close()
+		var ce *websocket.CloseError
+		if first != "41" || !errors.As(err, &ce) || ce.Code != websocket.ClosePolicyViolation || ce.Text != socketio.ReasonRateLimited {
+			t.Fatalf("round %d: got %q then %v, want DISCONNECT then close 1008 rate-limited", i, first, err)
+		}
+	}
+	testenv.RunNode(t, 2*clientTimeout, []string{"BRIDGE_URL=" + e.url, "APP_URL=unused", "COOKIE=" + cookie, "ROUNDS=200"},
+		"test/socketio-client.js", "rate-limited-rounds")
+}

@@ -237,6 +237,15 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// The limits of Socket.IO's own, as engineio.Server.LimitHit logs them
+// and the Observer (an engineio.LimitObserver) hears them.
+const (
+	LimitTooManyArgs  = "too-many-args"  // an EVENT or ACK of more than parser.MaxArgs arguments
+	LimitAuthTooLarge = "auth-too-large" // a CONNECT's auth over Config.MaxAuthBytes
+	LimitEventDropped = "event-dropped"  // an event over a rate limit, dropped
+	LimitRateLimited  = ReasonRateLimited
+)
+
 // ServeHTTP serves one Engine.IO request: a polling handshake, poll or
 // post, or a WebSocket handshake or upgrade.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.eio.ServeHTTP(w, r) }

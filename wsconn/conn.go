@@ -69,8 +69,10 @@ type Conn struct {
 	poll     poller       // the hub's, set at registration
 	blocking atomic.Bool  // c could not be polled: its reader waits in reads
 
-	readMu   sync.Mutex // held by the one reader
-	finished atomic.Bool
+	readMu    sync.Mutex  // held by the one reader
+	finished  atomic.Bool // finish has begun
+	lingering atomic.Bool // the close frame is out: finish leaves the socket to linger
+	lg        lingerState // guarded by readMu
 
 	wmu     sync.Mutex      // guards what follows
 	ctx     context.Context // made on first use: most protocols never ask
@@ -270,6 +272,7 @@ func (c *Conn) enqueue(f outFrame) error {
 	// byte bound still goes alone.
 	if len(c.queue) >= c.h.cfg.SendQueue || (len(c.queue) > 0 && c.queued+len(f.data) > c.h.cfg.SendQueueBytes) {
 		c.wmu.Unlock()
+		c.h.limitHit(c, LimitSlowClient)
 		c.Close(websocket.ClosePolicyViolation, "slow consumer")
 		return ErrSlowConsumer
 	}
@@ -339,8 +342,9 @@ func (c *Conn) writeLoop() {
 		if c.closing && (!c.drain || len(c.queue) == 0) {
 			code, reason := c.code, c.reason
 			c.wmu.Unlock()
-			if code != 0 {
-				c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(closeGrace))
+			if code != 0 && c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason),
+				time.Now().Add(closeGrace)) == nil {
+				c.beginLinger()
 			}
 			c.finish(false)
 			return
@@ -418,6 +422,10 @@ func (c *Conn) abort() {
 func (c *Conn) readReady() {
 	c.readMu.Lock()
 	defer c.readMu.Unlock()
+	if c.lg.on {
+		c.lingerRead()
+		return
+	}
 	for !c.finished.Load() {
 		c.fc.Conn.SetReadDeadline(time.Now().Add(frameTimeout))
 		forGorilla, err := c.fc.next()
@@ -436,14 +444,15 @@ func (c *Conn) readReady() {
 			}
 		}
 		if err != nil {
+			c.readFailed(err)
 			c.finish(true) // marks the connection closing; no writer needed for that
 			return
 		}
 		c.wmu.Lock()
 		closing := c.closing && !c.drain
 		c.wmu.Unlock()
-		if closing {
-			return // the writer finishes the connection
+		if closing || c.finished.Load() {
+			return // the writer finishes the connection, or is waiting to
 		}
 		if !c.blocking.Load() && !c.poll.pending(c) {
 			c.poll.rearm(c)
@@ -452,9 +461,22 @@ func (c *Conn) readReady() {
 	}
 }
 
+// readFailed notes a read that failed on a limit: a message over the
+// read limit (gorilla has written 1009), a frame not finished in time.
+func (c *Conn) readFailed(err error) {
+	var ne net.Error
+	switch {
+	case errors.Is(err, websocket.ErrReadLimit):
+		c.h.limitHit(c, LimitMessageTooLarge)
+	case errors.As(err, &ne) && ne.Timeout() && !c.lingering.Load():
+		c.h.limitHit(c, LimitFrameTimeout)
+	}
+}
+
 // finish releases the connection once: after its reader is done, it leaves
 // the poller and the server and tells the protocol. readerHeld says the
-// caller is the reader.
+// caller is the reader. A connection whose close frame is out stays in
+// the poller and lingers (linger.go) once it has left the server.
 func (c *Conn) finish(readerHeld bool) {
 	if !c.finished.CompareAndSwap(false, true) {
 		return
@@ -466,8 +488,11 @@ func (c *Conn) finish(readerHeld bool) {
 	}
 	c.signalSentLocked()
 	c.wmu.Unlock()
-	c.poll.remove(c) // before the close, so the descriptor cannot be reused while armed
-	c.ws.Close()     // also ends a reader waiting in a read
+	lingering := c.lingering.Load()
+	if !lingering {
+		c.poll.remove(c) // before the close, so the descriptor cannot be reused while armed
+		c.ws.Close()     // also ends a reader waiting in a read
+	}
 	if !readerHeld {
 		c.readMu.Lock()
 		defer c.readMu.Unlock()
@@ -480,7 +505,13 @@ func (c *Conn) finish(readerHeld bool) {
 		c.h.log.LogAttrs(ctx, slog.LevelDebug, "connection closed",
 			slog.String("sid", connectsid.Redact(c.sid)), slog.Int("code", c.code), slog.String("reason", c.reason))
 	}
+	if lingering {
+		c.h.wg.Add(1) // the socket's, until hangUp; taken before unregister lets go of the connection's
+	}
 	c.h.unregister(c)
+	if lingering {
+		c.linger()
+	}
 }
 
 // EndReason names why the connection ended, as the Observer hears it: a

@@ -21,6 +21,7 @@ import (
 
 	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/internal/defaults"
+	"github.com/expressbridge/expressbridge/internal/ratelog"
 	"github.com/expressbridge/expressbridge/liveness"
 )
 
@@ -111,6 +112,21 @@ type Observer interface {
 	ConnectionClosed(door, reason string)
 }
 
+// The limits a WebSocket client can hit, as a LimitObserver hears them
+// and the hub logs them (once per 10 s per limit, with the count).
+const (
+	LimitSlowClient      = "slow-client"       // its send queue was full (1008)
+	LimitMessageTooLarge = "message-too-large" // a message over Options.ReadLimit (1009)
+	LimitFrameTimeout    = "frame-timeout"     // a frame begun and not finished within 10 s
+)
+
+// LimitObserver is an Observer that also hears each limit a client hits,
+// by door and limit (metrics.Metrics is one). Its method must be cheap and
+// safe for concurrent use.
+type LimitObserver interface {
+	LimitHit(door, limit string)
+}
+
 // Config configures a Hub. Zero fields take the default named beside
 // them.
 type Config struct {
@@ -131,7 +147,9 @@ type Config struct {
 	SendQueueBytes int
 	// HandshakeTimeout bounds the upgrade (DefaultHandshakeTimeout).
 	HandshakeTimeout time.Duration
-	// Observer, when set, hears connections open and close.
+	// Observer, when set, hears connections open and close (those not
+	// Options.Uncounted), and the limits they hit when it is a
+	// LimitObserver.
 	Observer Observer
 	// Logger receives the hub's logs (slog.Default when nil).
 	Logger *slog.Logger
@@ -164,6 +182,8 @@ type Hub struct {
 	log      *slog.Logger
 	live     *liveness.Tracker
 	upgrader websocket.Upgrader
+
+	limits ratelog.Limits // limitHit's
 
 	mu     sync.Mutex
 	conns  map[*Conn]struct{}
@@ -234,6 +254,15 @@ func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, sess *auth.Session,
 	}
 	c.start()
 	return c, nil
+}
+
+// limitHit notes a limit c's client hit: the Observer hears it, and it is
+// logged once per interval with the count.
+func (h *Hub) limitHit(c *Conn, limit string) {
+	if o, ok := h.cfg.Observer.(LimitObserver); ok {
+		o.LimitHit(c.door, limit)
+	}
+	h.limits.Hit(h.log, c.door, limit, "")
 }
 
 // Len returns the number of open connections.

@@ -104,7 +104,7 @@ type Config struct {
 
 // ErrConfig means a Config lacks its Gate, or a Store with exactly one of
 // Redis and PG: the caller's mistake.
-var ErrConfig = errors.New("diagnose: Config.Gate and Config.Store (its Redis or PG) are required")
+var ErrConfig = errors.New("diagnose: Config.Gate and Config.Store (its Redis, PG or MySQL) are required")
 
 // Limits of the search for a session under other prefixes.
 const (
@@ -155,15 +155,11 @@ func diagnose(ctx context.Context, cfg Config, input string, header bool) (*Repo
 	if cfg.Gate != nil && cfg.Gate.CookieSessions() {
 		return diagnoseCookieSession(ctx, cfg, input, header)
 	}
-	if cfg.Gate == nil || cfg.Store == nil || (cfg.Store.Redis == nil) == (cfg.Store.PG == nil) {
+	if cfg.Gate == nil || cfg.Store == nil || cfg.Store.Sessions() == nil {
 		return nil, ErrConfig
 	}
 	d := &run{cfg: cfg, gate: cfg.Gate.Config(), loc: WhereOf(cfg.Store)}
-	if cfg.Store.PG != nil {
-		d.store = cfg.Store.PG
-	} else {
-		d.store = cfg.Store.Redis
-	}
+	d.store = cfg.Store.Sessions()
 	now := cfg.Now
 	if now == nil {
 		now = d.gate.Now

@@ -29,10 +29,24 @@ func WhereOf(st *storeurl.Store) Where {
 	if st.PG != nil {
 		w.Table = st.PG.Table()
 	}
+	if st.MySQL != nil {
+		w.Table = st.MySQL.Table()
+	}
+	if st.Knex != nil {
+		w.Table = st.Knex.Table()
+	}
 	return w
 }
 
 func (w Where) postgres() bool { return w.Kind == storeurl.Postgres }
+
+func (w Where) mysql() bool { return w.Kind == storeurl.MySQL }
+
+// knex says the store is connect-session-knex's table.
+func (w Where) knex() bool { return w.Kind == storeurl.Knex }
+
+// sql says the store is a table.
+func (w Where) sql() bool { return w.postgres() || w.mysql() || w.knex() }
 
 // table names the session table for a message.
 func (w Where) table() string {
@@ -63,6 +77,15 @@ func HintFor(err error, w Where) Text {
 	case connectsid.CodeMalformed:
 		return text("a signed cookie looks like s%3A<session ID>.<signature>; was it copied whole?")
 	case connectsid.CodeNoSession:
+		if w.mysql() {
+			return text("the user logged out, or the row's expires passed and express-mysql-session's clearExpired deleted it: "+
+				"log in to the app again; if the app sees the session, check that ", name(SettingStoreURL), " (database and ?table=) is the app's")
+		}
+		if w.knex() {
+			return text("the user logged out, or the row's expired passed and connect-session-knex's cleanup deleted it: "+
+				"log in to the app again; if the app sees the session, check that ", name(SettingStoreURL),
+				" (database or file, ?table=) is the app's")
+		}
 		if w.postgres() {
 			return text("the user logged out, or the row's expire passed and connect-pg-simple's pruning deleted it: "+
 				"log in to the app again; if the app sees the session, check that ", name(SettingStoreURL), " (database), ",
@@ -75,7 +98,10 @@ func HintFor(err error, w Where) Text {
 		return text("the user must log in again in the Express app")
 	case connectsid.CodeMalformedSession:
 		switch {
-		case w.postgres():
+		case w.knex():
+			return text("express-session always stores a cookie object and connect-session-knex a date in expired: "+
+				"something else writes rows into "+w.table()+"; check ?table= in ", name(SettingStoreURL))
+		case w.postgres(), w.mysql():
 			return text("express-session always stores a cookie object: something else writes rows into "+w.table()+
 				"; check ", name(SettingTable))
 		case strings.Contains(malformedWhy(err), "JSON"):
@@ -85,6 +111,13 @@ func HintFor(err error, w Where) Text {
 		return text("express-session always stores a cookie object: something else writes keys under "+
 			strconv.Quote(w.Prefix)+"; check ", name(SettingPrefix))
 	case connectsid.CodeStoreUnavailable:
+		if w.mysql() {
+			return text("is MariaDB/MySQL running, and does the table exist (the app creates it at start)? check ", name(SettingStoreURL), " and ", name(SettingTable))
+		}
+		if w.knex() {
+			return text("is the database running (for SQLite: the file there, not locked), and does the table exist "+
+				"(the app creates it at start)? check ", name(SettingStoreURL))
+		}
 		if w.postgres() {
 			return text("is PostgreSQL running, and does the table exist? check ", name(SettingStoreURL), " and ", name(SettingTable))
 		}
@@ -103,8 +136,14 @@ func HintFor(err error, w Where) Text {
 func Unreachable(err error, w Where) string {
 	cause := strings.TrimPrefix(err.Error(), connectsid.ErrStoreUnavailable.Error()+": ")
 	kind := "redis"
-	if w.postgres() {
+	switch {
+	case w.postgres():
 		kind = "postgres"
+	case w.knex():
+		kind = "knex"
+	}
+	if w.mysql() {
+		kind = "mysql"
 	}
 	return "cannot reach " + kind + " at " + w.URL + ": " + cause
 }

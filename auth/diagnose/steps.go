@@ -169,14 +169,14 @@ func (d *run) unavailable(err error) {
 // where says where the store keeps sessions: under prefix "sess:", in
 // table session; whereShort as the store step says it: under "sess:".
 func (d *run) where() string {
-	if d.loc.postgres() {
+	if d.loc.sql() {
 		return "in table " + d.loc.table()
 	}
 	return "under prefix " + strconv.Quote(d.loc.Prefix)
 }
 
 func (d *run) whereShort() string {
-	if d.loc.postgres() {
+	if d.loc.sql() {
 		return "in table " + d.loc.table()
 	}
 	return "under " + strconv.Quote(d.loc.Prefix)
@@ -302,6 +302,12 @@ func (d *run) record(st auth.StepInfo) bool {
 // holds says that the store still holds an expired session, and for how
 // long.
 func (d *run) holds() string {
+	if d.loc.mysql() {
+		return fmt.Sprintf("the row's expires is %s away (express-mysql-session still serves it)", shortDuration(d.ttl))
+	}
+	if d.loc.knex() {
+		return fmt.Sprintf("the row's expired is %s away (connect-session-knex still serves it)", shortDuration(d.ttl))
+	}
 	if d.loc.postgres() {
 		return fmt.Sprintf("the row's expire is %s away (connect-pg-simple still serves it)", shortDuration(d.ttl))
 	}

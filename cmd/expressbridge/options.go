@@ -125,13 +125,14 @@ func (o *sessionOptions) addStoreFlags(cmd *cobra.Command) {
 	fs := cmd.Flags()
 	fs.StringVar(&o.storeURLFlag, "store-url", "",
 		"the session store: redis://…, rediss://…, redis+cluster://…, a Sentinel URL (?master_name=), or "+
-			"postgres://user:pass@host:port/db for connect-pg-simple; default: --redis-url")
+			"postgres://user:pass@host:port/db for connect-pg-simple, mysql://user:pass@host:port/db[?table=sessions] for "+
+			"express-mysql-session; default: --redis-url")
 	bindEnv(fs, "store-url", envStoreURL)
 	fs.StringVar(&o.redisURL, "redis-url", defaultRedisURL,
 		"Redis holding the sessions when --store-url is not set: redis://[user:pass@]host:port[/db], rediss:// for TLS, "+
 			"?master_name=NAME for Sentinel, redis+cluster:// for Cluster")
 	bindEnv(fs, "redis-url", envRedisURL)
-	fs.StringVar(&o.table, "table", "", "PostgreSQL: the session table (connect-pg-simple's tableName; default session)")
+	fs.StringVar(&o.table, "table", "", "PostgreSQL: the session table (connect-pg-simple's tableName; default session); MySQL: express-mysql-session's schema.tableName (default sessions)")
 	bindEnv(fs, "table", envTable)
 	fs.StringVar(&o.schema, "schema", "", "PostgreSQL: the table's schema (connect-pg-simple's schemaName; default: the search_path's)")
 	bindEnv(fs, "schema", envSchema)
@@ -211,7 +212,7 @@ func (n flagNames) Name(s diagnose.Setting) string {
 		}
 		return "--secret-file"
 	case diagnose.SettingStoreURL:
-		if k, _ := storeKind(n.o.storeURL()); k == storeurl.Postgres {
+		if k, _ := storeKind(n.o.storeURL()); k == storeurl.Postgres || k == storeurl.MySQL || k == storeurl.Knex {
 			return "--store-url / " + envStoreURL
 		}
 		return "--redis-url / " + envRedisURL

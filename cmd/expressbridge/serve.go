@@ -42,7 +42,8 @@ type serveOptions struct {
 	sioReadTimeout   time.Duration // a long-polling POST's body
 	sioWriteTimeout  time.Duration // a long-polling response
 	idleTimeout      time.Duration
-	sioLimits        sioLimits // what one user may make the Socket.IO door do
+	writeTimeout     time.Duration // every response but long-polling's
+	sioLimits        sioLimits     // what one user may make the Socket.IO door do
 	origins          []string
 	readLimit        int64
 	pingInterval     time.Duration
@@ -171,7 +172,7 @@ SIGTERM stop accepting, close every connection with 1001 and exit within
 	bindEnv(fs, "handshake-timeout", "EXPRESSBRIDGE_HANDSHAKE_TIMEOUT")
 	fs.DurationVar(&so.revalidate, "revalidate-interval", bridge.DefaultRevalidateInterval,
 		"how often open sessions are reloaded when Redis keyspace notifications are unavailable; "+
-			"on PostgreSQL without the notify trigger, 1s unless set")
+			"on PostgreSQL without the notify trigger, 1s unless set (on MySQL always)")
 	bindEnv(fs, "revalidate-interval", "EXPRESSBRIDGE_REVALIDATE_INTERVAL")
 	fs.DurationVar(&so.touch, "touch-interval", expressbridge.DefaultTouchInterval,
 		"renew an active session's TTL at most this often, as Express does on each request (0: never)")
@@ -193,6 +194,9 @@ SIGTERM stop accepting, close every connection with 1001 and exit within
 	fs.DurationVar(&so.idleTimeout, "idle-timeout", expressbridge.DefaultIdleTimeout,
 		"close a kept-alive HTTP connection idle for this long (above Socket.IO's ping interval, so that polling clients keep theirs)")
 	bindEnv(fs, "idle-timeout", "EXPRESSBRIDGE_IDLE_TIMEOUT")
+	fs.DurationVar(&so.writeTimeout, "write-timeout", expressbridge.DefaultWriteTimeout,
+		"cut a client that has not read its response (/healthz, a refusal, a handshake answer) within this long of its request")
+	bindEnv(fs, "write-timeout", "EXPRESSBRIDGE_WRITE_TIMEOUT")
 	fs.IntVar(&so.gcPercent, "gc-percent", 50,
 		"Go's GC target (GOGC): the bridge mostly holds idle connections, and a lower target keeps memory near what they "+
 			"hold at a small CPU cost during handshake bursts; 100 is Go's default. A GOGC variable wins")
@@ -333,8 +337,8 @@ func (so *serveOptions) config(o *sessionOptions, g *gateOptions, ver *connectsi
 			return cfg, err
 		}
 	}
-	if so.idleTimeout <= 0 {
-		return cfg, usageErrorf("--idle-timeout must be positive")
+	if so.idleTimeout <= 0 || so.writeTimeout <= 0 {
+		return cfg, usageErrorf("--idle-timeout and --write-timeout must be positive")
 	}
 	proxies, err := parseProxies(so.trustProxy)
 	if err != nil {
@@ -373,6 +377,7 @@ func (so *serveOptions) config(o *sessionOptions, g *gateOptions, ver *connectsi
 		SocketIOReadTimeout:          so.sioReadTimeout,
 		SocketIOWriteTimeout:         so.sioWriteTimeout,
 		IdleTimeout:                  so.idleTimeout,
+		WriteTimeout:                 so.writeTimeout,
 	}
 	so.sioLimits.apply(&cfg)
 	if so.revalidateSet {
@@ -393,8 +398,8 @@ func (so *serveOptions) config(o *sessionOptions, g *gateOptions, ver *connectsi
 	switch {
 	case !so.pubsub.on || so.pubsub.off:
 		cfg.SingleInstance = true
-	case so.pubsub.url == "" && (kind == storeurl.Postgres || kind == storeurl.CookieSession):
-		log.Info("no fan-out between instances: the store is " + storeName(kind) + " and --pubsub-url is not set; " +
+	case so.pubsub.url == "" && (kind == storeurl.Postgres || kind == storeurl.MySQL || kind == storeurl.Knex || kind == storeurl.CookieSession):
+		log.Info("no fan-out between instances: the store is " + kind.Name() + " and --pubsub-url is not set; " +
 			"run one instance, or give every instance the same --pubsub-url")
 		cfg.SingleInstance = true
 	}

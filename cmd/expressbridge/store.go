@@ -24,13 +24,8 @@ type sessionStore interface {
 	IDs(ctx context.Context, limit int) ([]string, error)
 }
 
-// sessions is the opened store's one store, PostgreSQL's or Redis's.
-func sessions(st *storeurl.Store) sessionStore {
-	if st.PG != nil {
-		return st.PG
-	}
-	return st.Redis
-}
+// sessions is the opened store's one store, whichever it is.
+func sessions(st *storeurl.Store) sessionStore { return st.Sessions() }
 
 // storeKind tells the store a URL names.
 func storeKind(rawURL string) (storeurl.Kind, error) {
@@ -83,7 +78,8 @@ func (o *sessionOptions) checkStoreFlags() (storeurl.Kind, error) {
 	kind, err := storeKind(o.storeURL())
 	if err != nil {
 		e := usageErrorf("bad %s %s: %v", o.storeFlag(), o.redact(), err)
-		e.hint = "the forms are redis://[user:pass@]host:port[/db], postgres://user:pass@host:port/db and cookie-session:[?algorithm=sha256]"
+		e.hint = "the forms are redis://[user:pass@]host:port[/db], postgres://user:pass@host:port/db, mysql://user:pass@host:port/db[?table=…], " +
+			"knex+postgres://…, knex+mysql://user:pass@host:3306/db, knex+sqlite:///absolute/path and cookie-session:[?algorithm=sha256]"
 		return "", e
 	}
 	if o.ttl <= 0 {
@@ -95,9 +91,29 @@ func (o *sessionOptions) checkStoreFlags() (storeurl.Kind, error) {
 		}
 		return kind, nil
 	}
+	if kind == storeurl.Knex {
+		switch {
+		case o.disableTTL || o.disableTouch:
+			return "", usageErrorf("--disable-ttl and --disable-touch are not connect-session-knex's: it always writes expired and touches")
+		case o.schema != "" || o.table != "":
+			return "", usageErrorf("connect-session-knex's table is ?table= in the knex+ --store-url (--table and --schema are connect-pg-simple's)")
+		case o.ttl != redisstore.DefaultTTL:
+			return "", usageErrorf("--ttl is not connect-session-knex's: a cookie without maxAge lives one day")
+		}
+		return kind, nil
+	}
 	if kind == storeurl.Postgres {
 		if o.disableTTL {
 			return "", usageErrorf("--disable-ttl is connect-redis's: connect-pg-simple always writes expire")
+		}
+		return kind, nil
+	}
+	if kind == storeurl.MySQL {
+		if o.disableTTL {
+			return "", usageErrorf("--disable-ttl is connect-redis's: express-mysql-session always writes expires")
+		}
+		if o.schema != "" {
+			return "", usageErrorf("--schema is connect-pg-simple's: on MySQL the database is the --store-url's path")
 		}
 		return kind, nil
 	}
@@ -138,6 +154,17 @@ func (o *sessionOptions) badStore(kind storeurl.Kind, err error) error {
 	if kind == storeurl.Postgres {
 		e := usageErrorf("bad --store-url: %s", o.scrubURL(badCause(err)))
 		e.hint = "the form is postgres://user:pass@host:port/db[?sslmode=…]"
+		return e
+	}
+	if kind == storeurl.MySQL {
+		e := usageErrorf("bad --store-url: %s", o.scrubURL(badCause(err)))
+		e.hint = "the form is mysql://user:pass@host:port/db[?table=sessions]"
+		return e
+	}
+	if kind == storeurl.Knex {
+		e := usageErrorf("bad --store-url: %s", o.scrubURL(badCause(err)))
+		e.hint = "the forms are knex+postgres://user:pass@host:port/db, knex+mysql://user:pass@host:3306/db " +
+			"and knex+sqlite:///absolute/path, each with an optional ?table="
 		return e
 	}
 	cause := strings.TrimPrefix(badCause(err), o.redact()+": ")
@@ -227,15 +254,4 @@ or refused.`,
 		return nil
 	}
 	return cmd
-}
-
-// storeName is a store kind in the words of a log line.
-func storeName(k storeurl.Kind) string {
-	switch k {
-	case storeurl.Postgres:
-		return "PostgreSQL"
-	case storeurl.CookieSession:
-		return "cookie-session (no store)"
-	}
-	return string(k)
 }

@@ -14,8 +14,8 @@
 //
 // A store's test gives Run a Harness: how to start its backend, point the
 // Node app at it, and reach into it (read a record, move its TTL, kill and
-// restart it). redisstore's and pgstore's conformance_test.go are the two
-// there are.
+// restart it). redisstore's, pgstore's and mysqlstore's conformance_test.go
+// are the ones there are (mysqlstore's is Polled: MariaDB reports no changes).
 package storetest
 
 import (
@@ -33,6 +33,7 @@ import (
 	"github.com/expressbridge/expressbridge/auth"
 	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/internal/testenv"
+	"github.com/expressbridge/expressbridge/liveness"
 )
 
 // Store is what the suite drives: the methods redisstore.Store and
@@ -59,7 +60,25 @@ type Harness struct {
 	// Timeout is the store's bound on one call (its DefaultTimeout): with
 	// the backend down every call must fail within it, give or take 500 ms.
 	Timeout time.Duration
+	// Polled says the backend reports no changes (MariaDB, MySQL): the
+	// store's Watch calls onSync once with an error and waits, and the
+	// store is a liveness.BatchGetter. The suite then checks revocation
+	// as the bridge does it there: a liveness.Tracker revalidating every
+	// open session each PollInterval with one GetMany.
+	Polled bool
+	// FixedTTL, when set, is the TTL of records without cookie.expires for
+	// a connect-* store that has no ttl option (connect-session-knex's one
+	// day): the suite expects it instead of the Options.TTL it asks for.
+	FixedTTL time.Duration
+	// Resolution is how much of an expiry the store's backend cuts off
+	// (connect-session-knex on MySQL keeps whole seconds, the rest cut):
+	// a TTL may be up to that much short.
+	Resolution time.Duration
 }
+
+// PollInterval is the revalidation interval of the suite's Tracker on a
+// Polled store.
+const PollInterval = 250 * time.Millisecond
 
 // Flavor is one Express configuration of the matching connect-* store.
 type Flavor struct {
@@ -312,8 +331,10 @@ func crossFlavor(t *testing.T, h Harness, fl Flavor) (form string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// express-mysql-session rounds to the nearest second: up to half a
+	// second less.
 	expires := *sess.Cookie().Expires
-	within(t, "TTL after Go's Set", ttl, expires.Sub(after)-slack, expires.Sub(before)+time.Second+slack)
+	within(t, "TTL after Go's Set", ttl, expires.Sub(after)-h.Resolution-slack, expires.Sub(before)+time.Second+slack)
 	if stored, _ := g.Record(t, sid); stored != string(sess.Encode()) {
 		t.Error("the backend does not hold the record Go set as Go encoded it")
 	}
@@ -414,8 +435,11 @@ func destroy(t *testing.T, h Harness) {
 // browserSessionTTL: a cookie without expiry lives for the store's TTL, on
 // Node's side and on Go's.
 func browserSessionTTL(t *testing.T, h Harness) {
-	const ttl = 600 * time.Second
+	ttl := 600 * time.Second
 	g := start(t, h, h.Flavors[0], Options{TTL: ttl}, testenv.NodeAppConfig{BrowserSessionCookie: true})
+	if h.FixedTTL > 0 {
+		ttl = h.FixedTTL
+	}
 	ctx := context.Background()
 	cookie, sid := g.login(t, user)
 	sess := g.get(t, sid)
@@ -588,6 +612,10 @@ func (g *rig) watch(t *testing.T) *recorder {
 // Express's login and Go's Set (set), Express's logout and Go's Destroy
 // (del), the backend's expiry (expired).
 func revocation(t *testing.T, h Harness) {
+	if h.Polled {
+		revocationPolled(t, h)
+		return
+	}
 	g := start(t, h, h.Flavors[0], Options{}, testenv.NodeAppConfig{})
 	ctx := context.Background()
 	rec := g.watch(t)
@@ -637,7 +665,10 @@ func downAndBack(t *testing.T, h Harness) {
 	g := &rig{Backend: b, ver: ver}
 	ctx := context.Background()
 	gate := g.gate(t, false)
-	rec := g.watch(t)
+	var rec *recorder
+	if !h.Polled {
+		rec = g.watch(t)
+	}
 	sess := goSession(t, "down-and-back-sid-0123456789abcdef")
 	cookie := auth.DefaultCookieName + "=" + ver.Sign(sess.ID())
 	if err := g.Store.Set(ctx, sess); err != nil {
@@ -672,6 +703,24 @@ func downAndBack(t *testing.T, h Harness) {
 		t.Errorf("gate with the backend down: %d %s, want 503 %s", status, code, connectsid.CodeStoreUnavailable)
 	}
 
+	if h.Polled {
+		bg := g.Store.(liveness.BatchGetter)
+		if err := bg.GetMany(ctx, []string{sess.ID()}, func(string, *connectsid.Session, error) {}); !errors.Is(err, connectsid.ErrStoreUnavailable) {
+			t.Errorf("GetMany with the backend down = %v, want ErrStoreUnavailable", err)
+		}
+		g.Restart(t)
+		if err := g.Store.Set(ctx, sess); err != nil {
+			t.Fatal(err)
+		}
+		if status, code := check(gate, cookie); status != http.StatusOK {
+			t.Errorf("gate once the backend is back: %d %s, want the session accepted", status, code)
+		}
+		var got error = errors.New("not called")
+		if err := bg.GetMany(ctx, []string{sess.ID()}, func(_ string, _ *connectsid.Session, err error) { got = err }); err != nil || got != nil {
+			t.Errorf("GetMany once the backend is back = %v, session %v; want the session", err, got)
+		}
+		return
+	}
 	synced := rec.okSyncs()
 	g.Restart(t)
 	if _, err := g.Store.Get(ctx, sess.ID()); err != nil && !errors.Is(err, connectsid.ErrNoSession) {
@@ -702,4 +751,104 @@ func goSession(t *testing.T, sid string) *connectsid.Session {
 		t.Fatal(err)
 	}
 	return sess
+}
+
+// revocationPolled: on a Polled store, Watch says it reports nothing, and
+// a Tracker polling with GetMany ends a followed session when Express logs
+// out (logged-out), Go destroys it (logged-out), Go writes a record that no
+// longer passes the login check (session-changed), and the backend's
+// expires passes (session-expired), each within a few poll intervals.
+func revocationPolled(t *testing.T, h Harness) {
+	g := start(t, h, h.Flavors[0], Options{}, testenv.NodeAppConfig{})
+	ctx := context.Background()
+	if _, ok := g.Store.(liveness.BatchGetter); !ok {
+		t.Fatal("a Polled store must be a liveness.BatchGetter (GetMany)")
+	}
+	// 1. Watch reports that it cannot watch, and returns at its end.
+	wctx, wcancel := context.WithCancel(ctx)
+	synced := make(chan error, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- g.Store.Watch(wctx, func(string, connectsid.Op) { t.Error("a Polled store's Watch reported an event") },
+			func(err error) { synced <- err })
+	}()
+	select {
+	case err := <-synced:
+		if err == nil {
+			t.Error("a Polled store's Watch called onSync(nil): it claims to report changes")
+		}
+	case <-time.After(eventMax):
+		t.Fatal("Watch did not call onSync")
+	}
+	wcancel()
+	select {
+	case <-done:
+	case <-time.After(eventMax):
+		t.Error("Watch did not return within 5 s of its context's end")
+	}
+
+	// 2. A Tracker polling the store.
+	gate := g.gate(t, false)
+	tr, err := liveness.New(liveness.Config{Gate: gate, RevalidateInterval: PollInterval})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, rcancel := context.WithCancel(ctx)
+	ran := make(chan struct{})
+	go func() { defer close(ran); _ = tr.Run(rctx) }()
+	t.Cleanup(func() { rcancel(); <-ran })
+	follow := func(t *testing.T, cookie string) <-chan liveness.Reason {
+		t.Helper()
+		mark := tr.Mark()
+		sess, err := gate.CheckCookie(ctx, cookie)
+		if err != nil {
+			t.Fatalf("gate on Express's session: %v", err)
+		}
+		ended := make(chan liveness.Reason, 1)
+		hold, err := tr.Follow(sess.ID, sess.Record, mark, func(r liveness.Reason) { ended <- r })
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(hold.Release)
+		return ended
+	}
+	ends := func(t *testing.T, what string, ended <-chan liveness.Reason, change func(), want liveness.Reason) {
+		t.Helper()
+		begin := time.Now()
+		change()
+		select {
+		case r := <-ended:
+			if r != want {
+				t.Errorf("%s ended the session with %s, want %s", what, r, want)
+			}
+			t.Logf("%s seen in %v (polling every %v)", what, time.Since(begin).Round(time.Millisecond), PollInterval)
+		case <-time.After(eventMax + 4*PollInterval):
+			t.Errorf("%s: the session was not ended by polling", what)
+		}
+	}
+
+	cookie, _ := g.login(t, user)
+	ends(t, "Express's logout", follow(t, cookie), func() { g.app.Logout(ctx, t, cookie) }, liveness.LoggedOut)
+
+	cookie, sid := g.login(t, "Bob")
+	ends(t, "Go's Destroy", follow(t, cookie), func() {
+		if err := g.Store.Destroy(ctx, sid); err != nil {
+			t.Fatal(err)
+		}
+	}, liveness.LoggedOut)
+
+	cookie, sid = g.login(t, "Cy")
+	ended := follow(t, cookie)
+	ends(t, "Go's Set of a logged-out record", ended, func() {
+		sess := g.get(t, sid)
+		if err := sess.Set(auth.DefaultLoginField, false); err != nil {
+			t.Fatal(err)
+		}
+		if err := g.Store.Set(ctx, sess); err != nil {
+			t.Fatal(err)
+		}
+	}, liveness.SessionChanged)
+
+	cookie, sid = g.login(t, "Di")
+	ends(t, "the backend's expiry", follow(t, cookie), func() { g.Keep(t, sid, -time.Second) }, liveness.SessionExpired)
 }

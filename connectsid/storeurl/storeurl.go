@@ -1,8 +1,11 @@
 // Package storeurl opens the session store a URL names: Redis (redis://,
 // rediss://, redis+cluster://, a Sentinel URL with ?master_name=) through
-// redisstore, PostgreSQL (postgres://, postgresql://) through pgstore, and
-// cookie-session (cookie-session:, with ?algorithm=sha1|sha256|sha512),
-// whose sessions are kept in the cookie and so have no store at all. It
+// redisstore, PostgreSQL (postgres://, postgresql://) through pgstore,
+// MariaDB and MySQL (mysql://) through mysqlstore, connect-session-knex's
+// table (knex+postgres://, knex+mysql://, knex+sqlite:///path) through
+// knexstore, and cookie-session (cookie-session:, with
+// ?algorithm=sha1|sha256|sha512), whose sessions are kept in the cookie and
+// so have no store at all. It
 // holds the one set of rules for store URLs that the library and every
 // command share; it does no I/O until the store is first used.
 package storeurl
@@ -15,6 +18,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/expressbridge/expressbridge/connectsid"
+	"github.com/expressbridge/expressbridge/connectsid/knexstore"
+	"github.com/expressbridge/expressbridge/connectsid/mysqlstore"
 	"github.com/expressbridge/expressbridge/connectsid/pgstore"
 	"github.com/expressbridge/expressbridge/connectsid/redisstore"
 )
@@ -26,10 +32,24 @@ type Kind string
 const (
 	Redis    Kind = "redis"
 	Postgres Kind = "postgres"
+	MySQL    Kind = "mysql" // MariaDB or MySQL, express-mysql-session's table
+	Knex     Kind = "knex"  // connect-session-knex on PostgreSQL, MySQL or SQLite
 	// CookieSession is cookie-session's: no store, the session is the
 	// cookie (connectsid/cookiesession reads it with the app's keys).
 	CookieSession Kind = "cookie-session"
 )
+
+// Name names the kind as a log line or an error should: "PostgreSQL",
+// "MySQL", "redis", "cookie-session".
+func (k Kind) Name() string {
+	switch k {
+	case Postgres:
+		return "PostgreSQL"
+	case MySQL:
+		return "MySQL"
+	}
+	return string(k)
+}
 
 // ErrBadURL means the URL cannot name a store: it does not parse, its
 // scheme is no store's, or an option does not fit its kind. It is the
@@ -37,11 +57,14 @@ const (
 var ErrBadURL = errors.New("storeurl: bad store URL")
 
 // Options are the stores' own options. Redis's fields are connect-redis's,
-// PostgreSQL's connect-pg-simple's; TTL and DisableTouch are both's.
+// PostgreSQL's connect-pg-simple's, MySQL's express-mysql-session's; TTL
+// and DisableTouch are every store's.
 type Options struct {
 	// Prefix is connect-redis's prefix (redisstore.DefaultPrefix when empty).
 	Prefix string
-	// Table and Schema are connect-pg-simple's tableName and schemaName.
+	// Table and Schema are connect-pg-simple's tableName and schemaName;
+	// Table is also express-mysql-session's schema.tableName (a mysql://
+	// URL may name it as ?table= instead).
 	Table, Schema string
 	// TTL is the TTL of records whose cookie has no expiry
 	// (redisstore.DefaultTTL when zero).
@@ -55,14 +78,16 @@ type Options struct {
 	Timing func(op string, d time.Duration, err error)
 }
 
-// Store is an opened store: exactly one of Redis and PG is set, or
-// neither for CookieSession.
+// Store is an opened store: exactly one of Redis, PG, MySQL and Knex is
+// set, or none for CookieSession.
 type Store struct {
 	Kind Kind
 	// URL is the store's URL without its password, for logs.
 	URL   string
 	Redis *redisstore.Store
 	PG    *pgstore.Store
+	MySQL *mysqlstore.Store
+	Knex  *knexstore.Store
 	// CookieAlgorithm is keygrip's algorithm of a CookieSession URL
 	// (?algorithm=, cookiesession.SHA1 by default).
 	CookieAlgorithm string
@@ -77,6 +102,12 @@ func (s *Store) Close() { s.close() }
 func (s *Store) Where() string {
 	if s.PG != nil {
 		return "in table " + s.PG.Table()
+	}
+	if s.MySQL != nil {
+		return "in table " + s.MySQL.Table()
+	}
+	if s.Knex != nil {
+		return "in table " + s.Knex.Table()
 	}
 	if s.Kind == CookieSession {
 		return "in the cookie (cookie-session: nothing on a server)"
@@ -95,17 +126,27 @@ func KindOf(rawURL string) (Kind, error) {
 		return Redis, nil
 	case "postgres", "postgresql":
 		return Postgres, nil
+	case "mysql":
+		return MySQL, nil
+	case "knex+postgres", "knex+postgresql", "knex+mysql", "knex+sqlite":
+		return Knex, nil
 	case "cookie-session":
 		return CookieSession, nil
 	}
-	return "", fmt.Errorf("%w: the scheme %q is not a store's: use redis://, rediss://, redis+cluster://, postgres:// or cookie-session:",
+	return "", fmt.Errorf("%w: the scheme %q is not a store's: use redis://, rediss://, redis+cluster://, postgres://, mysql://, "+
+		"knex+postgres://, knex+mysql://, knex+sqlite:///path or cookie-session:",
 		ErrBadURL, u.Scheme)
 }
 
 // Redact returns rawURL without its password.
 func Redact(rawURL string) string {
-	if k, _ := KindOf(rawURL); k == Postgres {
+	switch k, _ := KindOf(rawURL); k {
+	case Postgres:
 		return pgstore.Redact(rawURL)
+	case MySQL:
+		return mysqlstore.Redact(rawURL)
+	case Knex:
+		return knexstore.Redact(rawURL)
 	}
 	return redisstore.Redact(rawURL)
 }
@@ -126,11 +167,15 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	switch kind {
 	case Postgres:
 		return openPostgres(ctx, rawURL, opts)
+	case MySQL:
+		return openMySQL(rawURL, opts)
+	case Knex:
+		return openKnex(ctx, rawURL, opts)
 	case CookieSession:
 		return openCookieSession(rawURL, opts)
 	}
 	if opts.Table != "" || opts.Schema != "" {
-		return nil, fmt.Errorf("%w: a table and a schema are connect-pg-simple's: they need a postgres:// URL", ErrBadURL)
+		return nil, fmt.Errorf("%w: a table and a schema are connect-pg-simple's and express-mysql-session's: they need a postgres:// or mysql:// URL", ErrBadURL)
 	}
 	if opts.Prefix == "" {
 		opts.Prefix = redisstore.DefaultPrefix
@@ -197,6 +242,53 @@ func openCookieSession(rawURL string, opts Options) (*Store, error) {
 	return &Store{Kind: CookieSession, URL: rawURL, CookieAlgorithm: alg, close: func() {}}, nil
 }
 
+func openMySQL(rawURL string, opts Options) (*Store, error) {
+	if opts.DisableTTL {
+		return nil, fmt.Errorf("%w: DisableTTL is connect-redis's: express-mysql-session always writes expires", ErrBadURL)
+	}
+	if opts.Schema != "" {
+		return nil, fmt.Errorf("%w: a schema is connect-pg-simple's: name the database in the mysql:// URL's path", ErrBadURL)
+	}
+	db, table, err := mysqlstore.OpenURL(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrBadURL, Scrub(err.Error(), rawURL))
+	}
+	if opts.Table != "" && table != "" && opts.Table != table {
+		_ = db.Close()
+		return nil, fmt.Errorf("%w: the URL's ?table=%s and the table option %s differ", ErrBadURL, table, opts.Table)
+	}
+	if table == "" {
+		table = opts.Table
+	}
+	st, err := mysqlstore.New(db, mysqlstore.Options{
+		TableName:    table,
+		Expiration:   opts.TTL,
+		DisableTouch: opts.DisableTouch,
+		Timing:       opts.Timing,
+	})
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("%w: %v", ErrBadURL, err)
+	}
+	return &Store{Kind: MySQL, URL: mysqlstore.Redact(rawURL), MySQL: st, close: func() { _ = db.Close() }}, nil
+}
+
+func openKnex(ctx context.Context, rawURL string, opts Options) (*Store, error) {
+	switch {
+	case opts.DisableTTL || opts.DisableTouch:
+		return nil, fmt.Errorf("%w: DisableTTL and DisableTouch are not connect-session-knex's: it always writes expired and touches", ErrBadURL)
+	case opts.Schema != "":
+		return nil, fmt.Errorf("%w: a schema is connect-pg-simple's: connect-session-knex takes a table (?table=)", ErrBadURL)
+	case opts.TTL != redisstore.DefaultTTL:
+		return nil, fmt.Errorf("%w: connect-session-knex has no ttl: a cookie without maxAge lives one day", ErrBadURL)
+	}
+	st, err := knexstore.Open(ctx, rawURL, knexstore.Options{TableName: opts.Table, Timing: opts.Timing})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrBadURL, Scrub(err.Error(), rawURL))
+	}
+	return &Store{Kind: Knex, URL: knexstore.Redact(rawURL), Knex: st, close: func() { _ = st.Close() }}, nil
+}
+
 // Scrub removes rawURL and its password from msg (url.Parse's errors
 // quote the whole URL), leaving Redact's form of it.
 func Scrub(msg, rawURL string) string {
@@ -214,8 +306,32 @@ func (s *Store) Ping(ctx context.Context) error {
 	if s.Kind == CookieSession {
 		return nil
 	}
-	if s.PG != nil {
-		return s.PG.Ping(ctx)
+	return s.Sessions().Ping(ctx)
+}
+
+// Sessions is what every store Open opens does.
+type Sessions interface {
+	Get(ctx context.Context, sid string) (*connectsid.Session, error)
+	Set(ctx context.Context, sess *connectsid.Session) error
+	Touch(ctx context.Context, sess *connectsid.Session) error
+	Destroy(ctx context.Context, sid string) error
+	TTL(ctx context.Context, sid string) (time.Duration, error)
+	IDs(ctx context.Context, limit int) ([]string, error)
+	Ping(ctx context.Context) error
+}
+
+// Sessions is the one store s opened, whichever it is; nil for
+// CookieSession, which has none.
+func (s *Store) Sessions() Sessions {
+	switch {
+	case s.PG != nil:
+		return s.PG
+	case s.MySQL != nil:
+		return s.MySQL
+	case s.Knex != nil:
+		return s.Knex
+	case s.Redis != nil:
+		return s.Redis
 	}
-	return s.Redis.Ping(ctx)
+	return nil
 }

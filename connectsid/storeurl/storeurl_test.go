@@ -24,8 +24,21 @@ func TestOpen(t *testing.T) {
 		{"redis://127.0.0.1:26379?master_name=mymaster", storeurl.Options{}, storeurl.Redis, ""},
 		{"postgres://u:hunter2@127.0.0.1:5432/app", storeurl.Options{Table: "sessions"}, storeurl.Postgres, ""},
 		{"postgresql://127.0.0.1/app", storeurl.Options{}, storeurl.Postgres, ""},
-		{"mysql://u:hunter2@db/app", storeurl.Options{}, "", `the scheme "mysql" is not a store's`},
-		{"redis://127.0.0.1:6379", storeurl.Options{Table: "t"}, "", "need a postgres:// URL"},
+		{"mysql://u:hunter2@db/app", storeurl.Options{}, storeurl.MySQL, ""},
+		{"mysql://u:hunter2@127.0.0.1:3306/app?table=sess", storeurl.Options{Table: "sess"}, storeurl.MySQL, ""},
+		{"mysql://u:hunter2@127.0.0.1:3306/app?table=a", storeurl.Options{Table: "b"}, "", "differ"},
+		{"mysql://u:hunter2@127.0.0.1:3306/app?pool=9", storeurl.Options{}, "", `unknown parameter "pool"`},
+		{"mysql://u:hunter2@127.0.0.1:3306/", storeurl.Options{}, "", "mysql://u:xxxxx@"},
+		{"mysql://u:hunter2@127.0.0.1/app", storeurl.Options{DisableTTL: true}, "", "DisableTTL is connect-redis's"},
+		{"mongodb://u:hunter2@db/app", storeurl.Options{}, "", `the scheme "mongodb" is not a store's: use redis://, rediss://, redis+cluster://, postgres://, mysql://`},
+		{"knex+postgres://u:hunter2@127.0.0.1:5432/app?table=s", storeurl.Options{}, storeurl.Knex, ""},
+		{"knex+mysql://u:hunter2@127.0.0.1:3306/app", storeurl.Options{Table: "s"}, storeurl.Knex, ""},
+		{"knex+sqlite:///var/lib/app/sessions.sqlite", storeurl.Options{}, storeurl.Knex, ""},
+		{"knex+sqlite://relative/sessions.sqlite", storeurl.Options{}, "", "three slashes"},
+		{"knex+mysql://u:hunter2@127.0.0.1:3306/", storeurl.Options{}, "", "name the database"},
+		{"knex+mysql://u:hunter2@127.0.0.1/app", storeurl.Options{DisableTouch: true}, "", "not connect-session-knex's"},
+		{"knex+oracle://u:hunter2@db/app", storeurl.Options{}, "", `knex+sqlite:///path`},
+		{"redis://127.0.0.1:6379", storeurl.Options{Table: "t"}, "", "need a postgres:// or mysql:// URL"},
 		{"postgres://u:hunter2@127.0.0.1/app", storeurl.Options{DisableTTL: true}, "", "DisableTTL is connect-redis's"},
 		{"redis://127.0.0.1:6379", storeurl.Options{TTL: -1}, "", "TTL must not be negative"},
 		{"redis://u:hunter2@127.0.0.1:notaport", storeurl.Options{}, "", "not a URL"},
@@ -43,8 +56,12 @@ func TestOpen(t *testing.T) {
 				t.Errorf("Open(%s): %v", storeurl.Redact(tc.url), err)
 				continue
 			}
+			want := 1
+			if st.Kind == storeurl.CookieSession {
+				want = 0
+			}
 			if st.Kind != tc.kind || strings.Contains(st.URL, "hunter2") ||
-				(st.Kind == storeurl.CookieSession) != (st.Redis == nil && st.PG == nil) || (st.Redis != nil && st.PG != nil) {
+				countSet(st.Redis != nil, st.PG != nil, st.MySQL != nil, st.Knex != nil) != want || (st.Sessions() == nil) != (want == 0) {
 				t.Errorf("Open(%s) = kind %s, URL %s", storeurl.Redact(tc.url), st.Kind, st.URL)
 			}
 			st.Close()
@@ -59,4 +76,14 @@ func TestOpen(t *testing.T) {
 			t.Errorf("Open(%s): %v; want ErrBadURL with %q and no password", storeurl.Redact(tc.url), err, tc.err)
 		}
 	}
+}
+
+func countSet(bs ...bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
 }

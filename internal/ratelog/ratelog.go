@@ -4,6 +4,8 @@
 package ratelog
 
 import (
+	"context"
+	"log/slog"
 	"sync"
 	"time"
 )
@@ -48,4 +50,23 @@ func (c *Counter) Note(key string) (n int, due bool) {
 	n = c.n[key]
 	c.last[key], c.n[key] = t, 0
 	return n, true
+}
+
+// Limits logs the limits clients hit: one warning the first time, then at
+// most one per Interval per door and limit, with how many there were
+// since. It is the one line every door logs a hit limit with.
+type Limits struct{ Counter }
+
+// Hit counts one hit of limit on door and logs it when a line is due.
+// remote is the client's address or ""; never a cookie or a session ID.
+func (l *Limits) Hit(log *slog.Logger, door, limit, remote string) {
+	n, due := l.Note(door + " " + limit)
+	if !due {
+		return
+	}
+	attrs := []slog.Attr{slog.String("door", door), slog.String("limit", limit), slog.Int("count", n)}
+	if remote != "" {
+		attrs = append(attrs, slog.String("last_remote", remote))
+	}
+	log.LogAttrs(context.Background(), slog.LevelWarn, "a client hit a limit", attrs...)
 }

@@ -50,7 +50,7 @@ type NodeApp struct {
 // NodeAppConfig configures StartNodeApp. Each field maps to one environment
 // variable of node-app/server.js; zero values leave the app's default.
 type NodeAppConfig struct {
-	RedisURL             string   // REDIS_URL; required unless StoreFlavor is "connect-pg-simple"
+	RedisURL             string   // REDIS_URL; required unless StoreFlavor is a SQL store's (it needs DatabaseURL) or cookie-session
 	Secrets              []string // required; one per line in a temp file passed as SESSION_SECRETS_FILE (first signs)
 	CookieName           string   // SESSION_COOKIE_NAME when non-empty (app default "connect.sid")
 	Prefix               string   // SESSION_PREFIX when non-empty (app default "sess:")
@@ -60,10 +60,12 @@ type NodeAppConfig struct {
 	MaxAgeMS             int64    // SESSION_MAX_AGE_MS when > 0
 	BrowserSessionCookie bool     // SESSION_MAX_AGE_MS=session (cookie without expiry); excludes MaxAgeMS
 	ExpressFlavor        string   // EXPRESS_FLAVOR when non-empty: "4" (app default) or "5"
-	StoreFlavor          string   // STORE_FLAVOR when non-empty: "connect-redis9" (app default), "connect-redis8-ioredis", "connect-redis9-cluster" (RedisURL a RedisCluster's URL), "connect-redis9-sentinel" (RedisURL a Sentinel's URL) or "connect-pg-simple", or "cookie-session" (no store; RedisURL not needed; the cookie is "session" and Login returns it with "session.sig")
-	DatabaseURL          string   // DATABASE_URL; required with StoreFlavor "connect-pg-simple"
+	StoreFlavor          string   // STORE_FLAVOR when non-empty: "connect-redis9" (app default), "connect-redis8-ioredis", "connect-redis9-cluster" (RedisURL a RedisCluster's URL), "connect-redis9-sentinel" (RedisURL a Sentinel's URL), "connect-pg-simple", "express-mysql-session", "connect-session-knex", or "cookie-session" (no store; RedisURL not needed; the cookie is "session" and Login returns it with "session.sig")
+	DatabaseURL          string   // DATABASE_URL; required with StoreFlavor "connect-pg-simple" (postgres://), "express-mysql-session" (mysql://) or "connect-session-knex" (postgres://, mysql:// or sqlite:///path)
 	PGTable              string   // SESSION_PG_TABLE when non-empty (connect-pg-simple's tableName, default "session")
 	PGSchema             string   // SESSION_PG_SCHEMA when non-empty (connect-pg-simple's schemaName)
+	MySQLTable           string   // SESSION_MYSQL_TABLE when non-empty (express-mysql-session's schema.tableName, default "sessions")
+	KnexTable            string   // SESSION_KNEX_TABLE when non-empty (connect-session-knex's tableName, default "sessions")
 	BridgeURL            string   // BRIDGE_URL when non-empty
 	AuthFlavor           string   // AUTH_FLAVOR when non-empty: "flag" (app default: loggedIn, username) or "passport" (passport-local; alice is id 42)
 	KeygripAlgorithm     string   // KEYGRIP_ALGORITHM with StoreFlavor "cookie-session": the app passes new Keygrip(keys, alg); Secrets are its keys
@@ -76,7 +78,7 @@ var nodeAppEnvKeys = []string{
 	"PORT", "HOST", "REDIS_URL", "SESSION_SECRET", "SESSION_SECRETS_FILE", "BRIDGE_URL",
 	"SESSION_COOKIE_NAME", "SESSION_PREFIX", "SESSION_DISABLE_TTL", "SESSION_DISABLE_TOUCH",
 	"SESSION_TTL", "SESSION_MAX_AGE_MS", "EXPRESS_FLAVOR", "STORE_FLAVOR", "EXPRESSBRIDGE_TEST_ROUTES", "AUTH_FLAVOR",
-	"DATABASE_URL", "SESSION_PG_TABLE", "SESSION_PG_SCHEMA", "KEYGRIP_ALGORITHM",
+	"DATABASE_URL", "SESSION_PG_TABLE", "SESSION_PG_SCHEMA", "SESSION_MYSQL_TABLE", "SESSION_KNEX_TABLE", "KEYGRIP_ALGORITHM",
 }
 
 // StartNodeApp runs `node server.js` in node-app (after EnsureNodeModules)
@@ -87,9 +89,9 @@ var nodeAppEnvKeys = []string{
 func StartNodeApp(t testing.TB, cfg NodeAppConfig) *NodeApp {
 	t.Helper()
 	switch {
-	case cfg.StoreFlavor == "connect-pg-simple" && cfg.DatabaseURL == "":
-		t.Fatal("testenv: NodeAppConfig.DatabaseURL is required with StoreFlavor connect-pg-simple (e.g. StartPostgres(t).URL())")
-	case cfg.RedisURL == "" && cfg.StoreFlavor != "connect-pg-simple" && cfg.StoreFlavor != "cookie-session":
+	case sqlFlavor(cfg.StoreFlavor) && cfg.DatabaseURL == "":
+		t.Fatalf("testenv: NodeAppConfig.DatabaseURL is required with StoreFlavor %s (e.g. StartPostgres(t).URL() or StartMariaDB(t).URL())", cfg.StoreFlavor)
+	case cfg.RedisURL == "" && !sqlFlavor(cfg.StoreFlavor) && cfg.StoreFlavor != "cookie-session":
 		t.Fatal("testenv: NodeAppConfig.RedisURL is required (e.g. StartRedis(t).URL())")
 	case len(cfg.Secrets) == 0:
 		t.Fatal("testenv: NodeAppConfig.Secrets needs at least one secret")
@@ -152,6 +154,11 @@ func StartNodeApp(t testing.TB, cfg NodeAppConfig) *NodeApp {
 	return nil
 }
 
+// sqlFlavor reports a store flavor on DATABASE_URL rather than Redis.
+func sqlFlavor(flavor string) bool {
+	return flavor == "connect-pg-simple" || flavor == "express-mysql-session" || flavor == "connect-session-knex"
+}
+
 // nodeAppEnv builds the child environment for cfg.
 func nodeAppEnv(cfg NodeAppConfig, port int, secretsFile string) []string {
 	var env []string
@@ -211,6 +218,12 @@ func nodeAppEnv(cfg NodeAppConfig, port int, secretsFile string) []string {
 	}
 	if cfg.PGSchema != "" {
 		set("SESSION_PG_SCHEMA", cfg.PGSchema)
+	}
+	if cfg.MySQLTable != "" {
+		set("SESSION_MYSQL_TABLE", cfg.MySQLTable)
+	}
+	if cfg.KnexTable != "" {
+		set("SESSION_KNEX_TABLE", cfg.KnexTable)
 	}
 	return append(env, cfg.Env...) // os/exec keeps the last value of a duplicated key
 }

@@ -483,6 +483,31 @@ const scenarios = {
     c.close()
   },
 
+  // A client that keeps sending after the server closed it (rate-limited)
+  // still reads the DISCONNECT and the close frame after it, ROUNDS times
+  // (200 unless set): "io server disconnect", never "transport error" or
+  // "transport close" (a reset connection loses both).
+  async 'rate-limited-rounds'() {
+    const name = 'rate-limited-rounds'
+    const rounds = Number(process.env.ROUNDS || 200)
+    const cookie = process.env.COOKIE || (await login('Mallory'))
+    for (let i = 0; i < rounds; i++) {
+      const m = connect(cookie, { transports: ['websocket'] })
+      await once(m, 'connect')
+      const gone = once(m, 'disconnect')
+      let sending = true
+      const pump = () => {
+        for (let n = 0; n < 50 && sending; n++) m.emit('say', 'x')
+        if (sending) setImmediate(pump)
+      }
+      pump()
+      const [why] = await gone
+      sending = false
+      assert.equal(why, 'io server disconnect', `round ${i}: the server's DISCONNECT is read`)
+    }
+    log(`ok ${name}: ${rounds} rounds of a client sending through its rate-limited close: "io server disconnect" every time`)
+  },
+
   async 'too-many-sessions'() {
     const name = 'too-many-sessions'
     const cookie = await login('Tabby')
