@@ -17,6 +17,7 @@ import (
 
 	"github.com/expressbridge/expressbridge"
 	"github.com/expressbridge/expressbridge/internal/testenv"
+	"github.com/expressbridge/expressbridge/metrics"
 )
 
 // lockedBuffer is a log sink for a server's goroutines.
@@ -45,9 +46,30 @@ func (l *lockedBuffer) String() string {
 func TestMaxHTTPConnections(t *testing.T) {
 	const max = 8
 	rds := testenv.StartRedis(t)
-	logs := &lockedBuffer{}
+	logs, m := &lockedBuffer{}, metrics.New()
+	hits := func(limit string) float64 { // expressbridge_limits_hit_total{door="http",limit}
+		mfs, err := m.Registry().Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			for _, mt := range mf.GetMetric() {
+				if mf.GetName() != "expressbridge_limits_hit_total" {
+					continue
+				}
+				labels := map[string]string{}
+				for _, l := range mt.GetLabel() {
+					labels[l.GetName()] = l.GetValue()
+				}
+				if labels["door"] == "http" && labels["limit"] == limit {
+					return mt.GetCounter().GetValue()
+				}
+			}
+		}
+		return 0
+	}
 	srv, err := expressbridge.New(context.Background(), expressbridge.Config{StoreURL: rds.URL(), Secrets: []string{"s"},
-		SingleInstance: true, MaxHTTPConnections: max, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+		SingleInstance: true, MaxHTTPConnections: max, Logger: slog.New(slog.NewTextHandler(logs, nil)), Metrics: m})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,4 +169,7 @@ func TestMaxHTTPConnections(t *testing.T) {
 	testenv.WaitFor(t, 10*time.Second, "the refusal logged", func() bool {
 		return strings.Contains(logs.String(), "limit="+expressbridge.LimitHTTPConnections)
 	})
+	if shed, refused := hits(expressbridge.LimitIdleShed), hits(expressbridge.LimitHTTPConnections); shed != 1+max || refused != 1 {
+		t.Errorf("limits_hit_total: %v idle connections shed, %v refused; want %d and 1", shed, refused, 1+max)
+	}
 }
