@@ -144,6 +144,11 @@ type Config struct {
 	SocketIOEventBurst, SocketIOUserEventBurst                 int
 	SocketIOMaxDroppedEvents                                   int
 	SocketIOMaxSessionsPerLogin                                int
+	// SocketIOMaxPostBytesPerLogin bounds the long-polling POST bytes one
+	// Express session may be sending at once (socketio.Config's
+	// MaxPostBytesPerLogin: 4 × SocketIOMaxBuffer when zero; negative:
+	// no budget).
+	SocketIOMaxPostBytesPerLogin int64
 
 	// SingleInstance turns the fan-out between instances off. By default
 	// broadcasts, rooms and the emitter's pushes cross instances through
@@ -176,6 +181,12 @@ type Config struct {
 	CloseOnStoreUnavailable bool
 	// TrustedProxies are reverse proxies whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
+	// MaxHTTPConnections caps the connections HTTPServer keeps open
+	// that are not upgraded WebSockets (DefaultMaxHTTPConnections). A new
+	// connection past it closes the one idle longest between requests, or
+	// itself when every one is busy; a long-polling GET waiting is busy,
+	// never shed. Negative: no cap.
+	MaxHTTPConnections int
 	// ShutdownTimeout bounds Serve's shutdown (DefaultShutdownTimeout).
 	ShutdownTimeout time.Duration
 	// IdleTimeout closes HTTPServer's kept-alive connections idle for
@@ -359,7 +370,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			MaxEventsPerSecond: cfg.SocketIOMaxEventsPerSecond, EventBurst: cfg.SocketIOEventBurst,
 			MaxUserEventsPerSecond: cfg.SocketIOMaxUserEventsPerSecond, UserEventBurst: cfg.SocketIOUserEventBurst,
 			MaxDroppedEvents: cfg.SocketIOMaxDroppedEvents, MaxSessionsPerLogin: cfg.SocketIOMaxSessionsPerLogin,
-			Observer: brObs}
+			MaxPostBytesPerLogin: cfg.SocketIOMaxPostBytesPerLogin, Observer: brObs}
 		if s.bus != nil {
 			sioCfg.NewAdapter = s.bus.NewAdapter
 		}
@@ -448,6 +459,7 @@ func (c *Config) check() error {
 	defaults.Set(&c.ShutdownTimeout, DefaultShutdownTimeout)
 	defaults.Set(&c.IdleTimeout, DefaultIdleTimeout)
 	defaults.Set(&c.WriteTimeout, DefaultWriteTimeout)
+	defaults.Set(&c.MaxHTTPConnections, DefaultMaxHTTPConnections)
 	defaults.Set(&c.PubSubKey, redisadapter.DefaultKey)
 	if c.IdleTimeout < 0 || c.WriteTimeout < 0 {
 		return fmt.Errorf("%w: IdleTimeout and WriteTimeout must be positive", ErrConfig)
@@ -580,6 +592,13 @@ func (s *Server) HTTPServer() *http.Server {
 		IdleTimeout:       s.cfg.IdleTimeout,
 		MaxHeaderBytes:    bridge.MaxHeaderBytes,
 		ErrorLog:          newHTTPErrorLog(s.log),
+	}
+	if s.cfg.MaxHTTPConnections > 0 { // idle connections shed first (connCap)
+		var obs limitObserver
+		if s.cfg.Metrics != nil {
+			obs = s.cfg.Metrics
+		}
+		hs.ConnState = newConnCap(s.cfg.MaxHTTPConnections, s.log, obs).connState
 	}
 	if s.sio != nil { // pending polls would hold http.Server.Shutdown
 		hs.RegisterOnShutdown(func() {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -189,11 +190,17 @@ func TestStoreUnavailable(t *testing.T) {
 	expectHealth(t, b, http.StatusOK)
 }
 
-// expectHealth checks /healthz's status and JSON body.
+// expectHealth waits for /healthz's status (its store answer may be
+// liveness.PingReuse old) and checks its JSON body.
 func expectHealth(t *testing.T, b *bridgeServer, status int) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, b.http+"/healthz", nil)
-	resp, body := httpDo(t, req)
+	var resp *http.Response
+	var body []byte
+	testenv.WaitFor(t, 5*time.Second, "/healthz "+strconv.Itoa(status), func() bool {
+		req, _ := http.NewRequest(http.MethodGet, b.http+"/healthz", nil)
+		resp, body = httpDo(t, req)
+		return resp.StatusCode == status
+	})
 	var v struct {
 		Status string `json:"status"`
 		Error  string `json:"error"`

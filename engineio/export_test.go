@@ -21,3 +21,10 @@ func (s *Server) KeepingPollState() int {
 
 // SetRefusedLife shortens how long a refused session lives, for a test.
 func (s *Server) SetRefusedLife(d time.Duration) { s.refusedLife = d }
+
+// PostBytes returns the POST body bytes login has reserved (budget.go).
+func (s *Server) PostBytes(login string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.postBytes[login]
+}

@@ -4,7 +4,8 @@ import "github.com/expressbridge/expressbridge/wsconn"
 
 // The limits a client can hit, as LimitHit logs them and a LimitObserver
 // hears them. Beside them, the table's bounds under their refusal codes:
-// CodeServerFull, CodeTooManyRefused, CodeTooManySessions.
+// CodeServerFull, CodeTooManyRefused, CodeTooManySessions, and a login's
+// POST budget's, CodeTooManyPostBytes.
 const (
 	LimitReadTimeout    = "read-timeout"     // a POST body not read within Config.ReadTimeout (408)
 	LimitBodyTooLarge   = "body-too-large"   // a POST body or WebSocket message over its limit (413, 1009)

@@ -162,6 +162,14 @@ type Config struct {
 	// beyond is refused with CodeTooManySessions, as the gate's refusals
 	// are (Session.Refusal). Negative: no cap.
 	MaxSessionsPerLogin int
+	// MaxPostBytesPerLogin bounds the bytes of POST bodies one Express
+	// session's sessions may be receiving at once here
+	// (PostBudgetPayloads × MaxHTTPBufferSize): each POST reserves its
+	// Content-Length (MaxHTTPBufferSize at most; that much when chunked)
+	// until its body is read or cut, and one that would pass the budget
+	// is refused with CodeTooManyPostBytes and its session closed.
+	// Negative: no budget.
+	MaxPostBytesPerLogin int64
 	// LogName names the sessions in the logs ("engine.io" when empty).
 	LogName string
 	// Logger receives the server's logs (slog.Default when nil). Logs
@@ -195,7 +203,8 @@ type Server struct {
 	limitLog  ratelog.Limits // LimitHit's
 	// refusedLife is refusedLife but in tests.
 	refusedLife time.Duration
-	perLogin    map[string]int // sessions admitted and not yet forgotten, by Express session ID (admit)
+	perLogin    map[string]int   // sessions admitted and not yet forgotten, by Express session ID (admit)
+	postBytes   map[string]int64 // POST body bytes reserved, by Express session ID (budget.go)
 	closed      bool
 }
 
@@ -221,6 +230,7 @@ func New(cfg Config) (*Server, error) {
 	defaults.Set(&cfg.ReadTimeout, DefaultReadTimeout)
 	defaults.Set(&cfg.WriteTimeout, DefaultWriteTimeout)
 	defaults.Set(&cfg.MaxSessionsPerLogin, DefaultMaxSessionsPerLogin)
+	defaults.Set(&cfg.MaxPostBytesPerLogin, PostBudgetPayloads*min(cfg.MaxHTTPBufferSize, math.MaxInt64/PostBudgetPayloads))
 	defaults.Set(&cfg.LogName, "engine.io")
 	defaults.Set(&cfg.Door, auth.DoorSocketIO)
 	defaults.Set(&cfg.MaxSessions, DefaultMaxSessions)
@@ -247,6 +257,7 @@ func New(cfg Config) (*Server, error) {
 		refusedBy:   make(map[string]int),
 		refusedLife: refusedLife,
 		perLogin:    make(map[string]int),
+		postBytes:   make(map[string]int64),
 	}
 	if cfg.Insecure {
 		cfg.Logger.Warn(cfg.LogName + " door without authentication (Config.Insecure): every client is accepted; for tests only")

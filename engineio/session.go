@@ -711,7 +711,11 @@ func (e *Session) post(w http.ResponseWriter, r *http.Request) {
 	e.mu.Lock()
 	if e.draining { // closed by the server: the client's last words are moot
 		e.mu.Unlock()
-		if _, err := e.s.readBody(w, r, e.readLimit()); err != nil {
+		if _, err := e.readPost(w, r); err != nil {
+			if errors.Is(err, errPostBudget) {
+				e.s.refusePost(e, w, r)
+				return
+			}
 			refuseBody(w, err)
 			return
 		}
@@ -745,7 +749,12 @@ func (e *Session) post(w http.ResponseWriter, r *http.Request) {
 	}()
 	// 1. The payload, within the limit and the read timeout; a body that
 	// does not arrive whole ends the session, as in engine.io.
-	body, err := e.s.readBody(w, r, e.readLimit())
+	body, err := e.readPost(w, r)
+	if errors.Is(err, errPostBudget) {
+		e.s.refusePost(e, w, r)
+		e.close("transport error", closeHard)
+		return
+	}
 	if err != nil {
 		refuseBody(w, err)
 		e.s.bodyRefused(e, r, err)

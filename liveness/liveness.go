@@ -173,6 +173,7 @@ type Tracker struct {
 
 	watchState atomic.Int32 // watch…: what Run does, for Watching
 	watchSyncs atomic.Int32 // subscriptions made, to count resubscriptions
+	pings      pings        // the probes' store pings, coalesced (ping.go)
 }
 
 // New returns a Tracker for cfg. It fails when Gate is missing or an

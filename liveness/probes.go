@@ -11,7 +11,8 @@ import (
 // Healthz returns the liveness probe: 200 {"status":"ok","connections":N}
 // when the store answers (a store that cannot be pinged always does), 503
 // {"status":"unavailable","error":"store-unavailable"} with Retry-After
-// otherwise. conns counts the open connections for the body.
+// otherwise. conns counts the open connections for the body. The store's
+// answer is shared by the probes of PingReuse (at most one ping in flight).
 func (t *Tracker) Healthz(conns func() int) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -29,7 +30,8 @@ func (t *Tracker) Healthz(conns func() int) http.Handler {
 // {"status":"ready","watch":…,"connections":N} when Ready is nil, 503
 // {"status":"unavailable","reason":"not-watching"|"store-unavailable"}
 // with Retry-After otherwise. A load balancer sends traffic by it; a
-// process supervisor restarts by Healthz.
+// process supervisor restarts by Healthz. Its store answer is Healthz's
+// (PingReuse).
 func (t *Tracker) Readyz(conns func() int) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

@@ -40,28 +40,14 @@ func (t *Tracker) Watching() string {
 }
 
 // Ready is nil when Run watches session changes and the store answers
-// (when it can be pinged). Otherwise its error is ErrNotWatching or wraps
+// (when it can be pinged; an answer up to PingReuse old, shared with the
+// other probes). Otherwise its error is ErrNotWatching or wraps
 // connectsid.ErrStoreUnavailable.
 func (t *Tracker) Ready(ctx context.Context) error {
 	if t.watchState.Load() == watchStopped {
 		return ErrNotWatching
 	}
 	return t.ping(ctx)
-}
-
-// ping is nil when the store answers within the Tracker's timeout, or
-// cannot be pinged; otherwise it wraps connectsid.ErrStoreUnavailable.
-func (t *Tracker) ping(ctx context.Context) error {
-	p, ok := t.store.(Pinger)
-	if !ok {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, t.cfg.Timeout)
-	defer cancel()
-	if err := p.Ping(ctx); err != nil {
-		return errors.Join(connectsid.ErrStoreUnavailable, err)
-	}
-	return nil
 }
 
 // setWatch records what Run does and counts resubscriptions.

@@ -63,7 +63,8 @@ func New() *Metrics {
 			Namespace: Namespace, Name: "limits_hit_total",
 			Help: "Limits clients hit, by door and limit (server-full, too-many-refused, too-many-sessions, read-timeout, " +
 				"body-too-large, write-timeout, slow-client, too-many-packets, message-too-large, frame-timeout, too-many-args, " +
-				"auth-too-large, event-dropped, rate-limited).",
+				"auth-too-large, event-dropped, rate-limited, too-many-post-bytes; door http: idle-connection-shed, " +
+				"too-many-http-connections).",
 		}, []string{"door", "limit"}),
 		storeLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: Namespace, Name: "store_request_duration_seconds",

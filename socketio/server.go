@@ -139,6 +139,12 @@ type Config struct {
 	// handshake's CONNECT gets connect_error too-many-sessions
 	// (engineio.CodeTooManySessions). Negative: no cap.
 	MaxSessionsPerLogin int
+	// MaxPostBytesPerLogin bounds the bytes of long-polling POST bodies
+	// one Express session may be sending at once here (4 ×
+	// MaxHTTPBufferSize); a POST past it gets 429
+	// engineio.CodeTooManyPostBytes and its session is closed (the client
+	// reconnects). Negative: no budget (engineio.Config).
+	MaxPostBytesPerLogin int64
 	// MaxEventsPerSecond and EventBurst are the token bucket of each
 	// socket's events (DefaultMaxEventsPerSecond, DefaultEventBurst): an
 	// event without a token is dropped before any handler runs, and
@@ -221,6 +227,7 @@ func New(cfg Config) (*Server, error) {
 		ReadTimeout:          cfg.ReadTimeout,
 		WriteTimeout:         cfg.WriteTimeout,
 		MaxSessionsPerLogin:  cfg.MaxSessionsPerLogin,
+		MaxPostBytesPerLogin: cfg.MaxPostBytesPerLogin,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("socketio: %w", err)

@@ -54,6 +54,7 @@ type serveOptions struct {
 	revalidateSet    bool // given on the command line or in the environment
 	touch            time.Duration
 	maxAge           time.Duration
+	maxHTTPConns     int // open HTTP connections but upgraded WebSockets
 	closeOnStoreFail bool
 	gcPercent        int
 	cpuProfile       string
@@ -180,6 +181,10 @@ SIGTERM stop accepting, close every connection with 1001 and exit within
 		"end every connection (/ws and Socket.IO) after at most this long, reason max-connection-age, so that clients "+
 			"reconnect and are judged again; with cookie-session it bounds how long a socket outlives a logout (0: never)")
 	bindEnv(fs, "max-connection-age", "EXPRESSBRIDGE_MAX_CONNECTION_AGE")
+	fs.IntVar(&so.maxHTTPConns, "max-http-connections", expressbridge.DefaultMaxHTTPConnections,
+		"HTTP connections kept open, upgraded WebSockets apart (each costs ~22 KB): past it the one idle longest is closed, "+
+			"or the new one when none is idle; negative: no cap")
+	bindEnv(fs, "max-http-connections", "EXPRESSBRIDGE_MAX_HTTP_CONNECTIONS")
 	fs.BoolVar(&so.closeOnStoreFail, "close-on-store-failure", false,
 		"ping Redis every second and close every connection (4503 store-unavailable) when it does not answer; "+
 			"by default connections stay open through an outage")
@@ -382,6 +387,10 @@ func (so *serveOptions) config(o *sessionOptions, g *gateOptions, ver *connectsi
 		return cfg, usageErrorf("--max-connection-age must not be negative (0: never)")
 	}
 	cfg.MaxConnectionAge = so.maxAge
+	if so.maxHTTPConns == 0 {
+		return cfg, usageErrorf("--max-http-connections must not be 0 (negative: no cap)")
+	}
+	cfg.MaxHTTPConnections = so.maxHTTPConns
 	cfg.TouchInterval = so.touch
 	if so.touch == 0 {
 		cfg.TouchInterval = -1 // --touch-interval 0: never

@@ -13,6 +13,7 @@ type sioLimits struct {
 	eventRate, userRate   float64
 	eventBurst, userBurst int
 	maxDropped, perLogin  int
+	postBytes             int64 // POST bytes in flight per login; 0: 4 × maxHttpBufferSize
 }
 
 func (l *sioLimits) addFlags(fs *pflag.FlagSet) {
@@ -34,6 +35,10 @@ func (l *sioLimits) addFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&l.perLogin, "socketio-max-sessions-per-login", socketio.DefaultMaxSessionsPerLogin,
 		"Socket.IO sessions (tabs) one login may have open on this instance; more get connect_error too-many-sessions; negative: no cap")
 	bindEnv(fs, "socketio-max-sessions-per-login", "EXPRESSBRIDGE_SOCKETIO_MAX_SESSIONS_PER_LOGIN")
+	fs.Int64Var(&l.postBytes, "socketio-max-post-bytes-per-login", 0,
+		"bytes of long-polling POST bodies one login may be sending at once on this instance (0: 4 × --socketio-max-buffer); "+
+			"a POST past it gets 429 too-many-post-bytes and its session closes (the client reconnects); negative: no budget")
+	bindEnv(fs, "socketio-max-post-bytes-per-login", "EXPRESSBRIDGE_SOCKETIO_MAX_POST_BYTES_PER_LOGIN")
 }
 
 // check refuses zeros (the library would read them as its defaults) and
@@ -54,4 +59,5 @@ func (l *sioLimits) apply(cfg *expressbridge.Config) {
 	cfg.SocketIOMaxEventsPerSecond, cfg.SocketIOEventBurst = l.eventRate, l.eventBurst
 	cfg.SocketIOMaxUserEventsPerSecond, cfg.SocketIOUserEventBurst = l.userRate, l.userBurst
 	cfg.SocketIOMaxDroppedEvents, cfg.SocketIOMaxSessionsPerLogin = l.maxDropped, l.perLogin
+	cfg.SocketIOMaxPostBytesPerLogin = l.postBytes
 }

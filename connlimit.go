@@ -1,0 +1,129 @@
+package expressbridge
+
+import (
+	"container/list"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+
+	"github.com/expressbridge/expressbridge/internal/ratelog"
+)
+
+// DefaultMaxHTTPConnections bounds the HTTP connections HTTPServer keeps
+// open (Config.MaxHTTPConnections). net/http holds about 22 KB for each
+// (its goroutine and buffers), kept alive or not: 4,096 of them are under
+// 100 MB, where 20,000 idle ones (a file limit's worth) held 460 MB. It
+// is far above what a bridge's own clients need, since WebSocket
+// connections, most of its clients', are not counted once upgraded, and
+// a long-polling client holds one or two.
+const DefaultMaxHTTPConnections = 4096
+
+// The limits of the HTTP connection cap, as logged and counted (under the
+// door "http").
+const (
+	// LimitIdleShed: a kept-alive connection idle between requests was
+	// closed to make room for a new one. A client retries a request that
+	// fails on a kept-alive connection the server closed (browsers and
+	// Go's http.Transport alike), so this costs it a new connection.
+	LimitIdleShed = "idle-connection-shed"
+	// LimitHTTPConnections: a new connection was closed at once, every
+	// open one being busy with a request.
+	LimitHTTPConnections = "too-many-http-connections"
+	// doorHTTP names the HTTP server's own limits in logs and metrics.
+	doorHTTP = "http"
+)
+
+// limitObserver hears each limit a client hits (metrics.Metrics is one).
+type limitObserver interface{ LimitHit(door, limit string) }
+
+// connCap caps the connections of an http.Server through its ConnState
+// hook: connections New, Active or Idle count; a hijacked one (a WebSocket
+// upgrade: wsconn's poller holds it for a few hundred bytes) or a closed
+// one is released. When a new connection would pass max, the one idle
+// longest is closed to make room; when none is idle, the new one is
+// closed at once. A long-polling GET waiting for packets is Active: it is
+// never shed.
+type connCap struct {
+	max int
+	log *slog.Logger
+	obs limitObserver // nil: not counted
+	// limits logs both limits once per interval with their counts, as
+	// every door logs its limits.
+	limits ratelog.Limits
+
+	mu    sync.Mutex
+	conns map[net.Conn]*list.Element // counted connections; an idle one's element is in idle
+	idle  list.List                  // of net.Conn, longest idle first
+	open  int
+}
+
+func newConnCap(max int, log *slog.Logger, obs limitObserver) *connCap {
+	return &connCap{max: max, log: log, obs: obs, conns: make(map[net.Conn]*list.Element)}
+}
+
+// connState is the http.Server's ConnState hook. StateNew is called on
+// the accept loop, before the connection is served; the others on the
+// connection's own goroutine.
+func (c *connCap) connState(conn net.Conn, state http.ConnState) {
+	var shed net.Conn
+	limit := ""
+	c.mu.Lock()
+	switch state {
+	case http.StateNew:
+		if c.open >= c.max {
+			if front := c.idle.Front(); front != nil {
+				shed = c.idle.Remove(front).(net.Conn)
+				delete(c.conns, shed)
+				c.open--
+				limit = LimitIdleShed
+			} else {
+				c.mu.Unlock()
+				conn.Close() // net/http's read then fails: the connection ends at once
+				c.hit(LimitHTTPConnections, conn)
+				return
+			}
+		}
+		c.conns[conn] = nil
+		c.open++
+	case http.StateActive:
+		if e, ok := c.conns[conn]; ok && e != nil {
+			c.idle.Remove(e)
+			c.conns[conn] = nil
+		}
+	case http.StateIdle:
+		if e, ok := c.conns[conn]; ok && e == nil {
+			c.conns[conn] = c.idle.PushBack(conn)
+		}
+	case http.StateHijacked, http.StateClosed:
+		if e, ok := c.conns[conn]; ok {
+			if e != nil {
+				c.idle.Remove(e)
+			}
+			delete(c.conns, conn)
+			c.open--
+		}
+	}
+	c.mu.Unlock()
+	if shed != nil {
+		// A request arriving on it just now fails like any on a
+		// connection the server closed when idle: the client retries.
+		shed.Close()
+		c.hit(limit, shed)
+	}
+}
+
+// Len returns the connections counted now.
+func (c *connCap) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.open
+}
+
+// hit counts a limit and logs it once per interval with the count.
+func (c *connCap) hit(limit string, conn net.Conn) {
+	if c.obs != nil {
+		c.obs.LimitHit(doorHTTP, limit)
+	}
+	c.limits.Hit(c.log, doorHTTP, limit, conn.RemoteAddr().String())
+}
