@@ -41,9 +41,16 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, limit int64) (
 	return body, nil
 }
 
+// refusalWriteTimeout bounds the writing of a refused POST's answer.
+const refusalWriteTimeout = 2 * time.Second
+
 // refuseBody answers a POST whose body readBody refused: 413 over the
 // limit, 408 too slow (nothing when the client has gone).
 func refuseBody(w http.ResponseWriter, err error) {
+	// The request's write deadline may pass with the read timeout (both
+	// count from its start): the refusal, a few hundred bytes, gets a
+	// bound of its own.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(refusalWriteTimeout))
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
