@@ -148,7 +148,7 @@ func TestRedis(t *testing.T) {
 		{name: "two cookies of the name", input: alice + "; connect.sid=x", want: want{steps: toAccepted}},
 		{name: "not signed", value: true, input: sid, want: want{steps: "cookie signature", code: connectsid.CodeNotSigned,
 			hint: "not the bare session ID"}},
-		{name: "cut short", input: alice[:len(alice)-5], want: want{steps: "cookie signature", code: connectsid.CodeBadSignature,
+		{name: "cut short", input: cutChars(alice, 5), want: want{steps: "cookie signature", code: connectsid.CodeBadSignature,
 			message: "the signature is 38 characters long, not 43"}},
 		{name: "wrong secret", secrets: []string{"not the app's"}, input: alice, want: want{steps: "cookie signature",
 			code: connectsid.CodeBadSignature, message: "(1 secret tried, from the test's secrets)",
@@ -295,6 +295,19 @@ func mustVerifier(t *testing.T, secrets ...string) *connectsid.Verifier {
 	v, err := connectsid.NewVerifier(secrets...)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return v
+}
+
+// cutChars cuts n characters off the end of a percent-encoded cookie value,
+// a %XX counting as one: a random mac may hold + or / (%2B, %2F).
+func cutChars(v string, n int) string {
+	for range n {
+		if len(v) >= 3 && v[len(v)-3] == '%' {
+			v = v[:len(v)-3]
+		} else {
+			v = v[:len(v)-1]
+		}
 	}
 	return v
 }
