@@ -75,9 +75,9 @@ func TestMaxHTTPConnections(t *testing.T) {
 	}
 	t.Cleanup(srv.Close)
 	release := make(chan struct{})
-	var waiting sync.WaitGroup
+	arrived := make(chan struct{}, 64)
 	srv.Handle("/wait", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		waiting.Done()
+		arrived <- struct{}{}
 		<-release
 		io.WriteString(w, "done")
 	}))
@@ -143,8 +143,7 @@ func TestMaxHTTPConnections(t *testing.T) {
 	// busy ones are served to the end.
 	busy := make([]client, 0, max)
 	errs := make(chan error, max)
-	waiting.Add(max)
-	for range max {
+	for i := range max {
 		cl := dial()
 		busy = append(busy, cl)
 		go func() {
@@ -154,8 +153,17 @@ func TestMaxHTTPConnections(t *testing.T) {
 			}
 			errs <- err
 		}()
+		// One at a time: a connection dialed before the last one's
+		// request arrived finds no idle one to shed and is refused.
+		select {
+		case <-arrived:
+		case err := <-errs:
+			t.Fatalf("busy connection %d: %v", i, err)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("busy connection %d never reached the handler", i)
+		}
 	}
-	waiting.Wait() // all max are Active: the idle ones were shed for them
+	// all max are Active: the idle ones were shed for them
 	refused := dial()
 	if !closedByServer(refused) {
 		t.Fatal("a connection past the cap while every one is busy was not closed")
