@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -72,13 +71,9 @@ type MariaDB struct {
 
 // myServer is a private mariadbd: its own data directory, socket and port.
 type myServer struct {
-	bin    string // mariadbd
-	dir    string // data directory
-	port   int
-	output lineLog
-
-	mu sync.Mutex
-	p  *proc // nil while stopped
+	dbServer
+	bin string // mariadbd
+	dir string // data directory
 }
 
 type mariadbConfig struct {
@@ -211,9 +206,7 @@ func (m *MariaDB) Exec(t testing.TB, query string, args ...any) {
 func (m *MariaDB) Kill(t testing.TB) {
 	t.Helper()
 	if s := m.privateServer(t, "Kill"); s != nil {
-		if p := s.take(); p != nil {
-			p.stop(syscall.SIGKILL, 0)
-		}
+		s.kill()
 	}
 }
 
@@ -223,9 +216,7 @@ func (m *MariaDB) Kill(t testing.TB) {
 func (m *MariaDB) Stop(t testing.TB) {
 	t.Helper()
 	if s := m.privateServer(t, "Stop"); s != nil {
-		if p := s.take(); p != nil && !p.stop(syscall.SIGTERM, myStopTimeout) {
-			t.Fatalf("testenv: mariadbd on port %d ignored SIGTERM for %v and was killed\n%s", s.port, myStopTimeout, s.output.tail(30))
-		}
+		s.stop(t)
 	}
 }
 
@@ -234,15 +225,8 @@ func (m *MariaDB) Stop(t testing.TB) {
 // once it accepts connections.
 func (m *MariaDB) Start(t testing.TB) {
 	t.Helper()
-	s := m.privateServer(t, "Start")
-	if s == nil {
-		return
-	}
-	if s.running() {
-		t.Fatalf("testenv: mariadbd on port %d is already running: call Stop or Kill before Start", s.port)
-	}
-	if _, err := s.launch(); err != nil {
-		t.Fatalf("testenv: mariadbd restart on port %d failed: %v\n%s", s.port, err, s.output.tail(30))
+	if s := m.privateServer(t, "Start"); s != nil {
+		s.restart(t)
 	}
 }
 
@@ -314,11 +298,6 @@ func startMyServer(t testing.TB) *myServer {
 		t.Fatalf("testenv: temp dir for mariadbd: %v", err)
 	}
 	t.Cleanup(func() { _ = os.RemoveAll(base) })
-	t.Cleanup(func() {
-		if p := s.take(); p != nil {
-			p.stop(syscall.SIGKILL, 0)
-		}
-	})
 	s.dir = filepath.Join(base, "data")
 	install := filepath.Join(filepath.Dir(s.bin), "mariadb-install-db")
 	if !isExecutable(install) {
@@ -335,19 +314,12 @@ func startMyServer(t testing.TB) *myServer {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("testenv: mariadb-install-db failed: %v\n%s", err, tailText(string(out), 20))
 	}
-	for attempt := 1; attempt <= portAttempts; attempt++ {
-		s.port = FreePort(t)
-		portTaken, err := s.launch()
-		if err == nil {
-			return s
-		}
-		if !portTaken {
-			t.Fatalf("testenv: mariadbd did not start: %v\n%s", err, s.output.tail(30))
-		}
-		t.Logf("testenv: mariadbd port %d was taken by another process, retrying on a new port", s.port)
+	s.dbServer = dbServer{
+		name: "mariadbd", started: myStartTimeout, stopSig: syscall.SIGTERM, stopWait: myStopTimeout,
+		command: s.command, probe: func() error { return probeMariaDB(s.account()) }, exitLog: s.errorLog,
 	}
-	t.Fatalf("testenv: mariadbd did not start: every port tried was taken\n%s", s.output.tail(30))
-	return nil
+	s.startOnFreePort(t)
+	return s
 }
 
 // myUser is the system user mariadbd runs as: the test's own.
@@ -362,59 +334,23 @@ func (s *myServer) account() myAccount {
 	return myAccount{user: "root", addr: "127.0.0.1:" + strconv.Itoa(s.port)}
 }
 
-func (s *myServer) running() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.p != nil
-}
-
-func (s *myServer) take() *proc {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p := s.p
-	s.p = nil
-	return p
-}
-
-// launch starts mariadbd on s.port (TCP on 127.0.0.1, a socket in its data
+// command is mariadbd on s.port (TCP on 127.0.0.1, a socket in its data
 // directory, small buffers, no binary log, no flush at each commit: a
-// killed server keeps what the OS holds) and waits until it accepts
-// connections. It reports portTaken when another process has the port.
-func (s *myServer) launch() (portTaken bool, err error) {
-	cmd := exec.Command(s.bin, "--no-defaults", "--datadir="+s.dir, "--user="+myUser(),
+// killed server keeps what the OS holds).
+func (s *myServer) command() *exec.Cmd {
+	return exec.Command(s.bin, "--no-defaults", "--datadir="+s.dir, "--user="+myUser(),
 		"--port="+strconv.Itoa(s.port), "--bind-address=127.0.0.1", "--socket="+filepath.Join(s.dir, "mysqld.sock"),
 		"--pid-file="+filepath.Join(s.dir, "mysqld.pid"), "--skip-name-resolve", "--skip-log-bin",
 		"--innodb-buffer-pool-size=16M", "--innodb-log-file-size=8M", "--innodb-flush-log-at-trx-commit=2",
 		"--skip-performance-schema", "--max-connections=100", "--log-error="+filepath.Join(s.dir, "error.log"))
-	cmd.Stdout = s.output.writer(nil)
-	cmd.Stderr = s.output.writer(nil)
-	p, err := startProc(cmd)
-	if err != nil {
-		return false, fmt.Errorf("exec %s: %v", cmd.Path, err)
-	}
-	deadline := time.Now().Add(myStartTimeout)
-	for {
-		probeErr := probeMariaDB(s.account())
-		switch {
-		case p.exited():
-			log, _ := os.ReadFile(filepath.Join(s.dir, "error.log"))
-			_, _ = s.output.writer(nil).Write(log)
-			return strings.Contains(string(log), "Address already in use"),
-				fmt.Errorf("mariadbd exited during startup (%v)", p.err)
-		case probeErr == nil:
-			s.mu.Lock()
-			s.p = p
-			s.mu.Unlock()
-			return false, nil
-		case time.Now().After(deadline):
-			p.stop(syscall.SIGKILL, 0)
-			return false, fmt.Errorf("no connection on port %d within %v (last error: %v)", s.port, myStartTimeout, probeErr)
-		}
-		select {
-		case <-p.done:
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+}
+
+// errorLog is what mariadbd wrote to its error log, copied to its output
+// so that a failure shows it.
+func (s *myServer) errorLog() string {
+	log, _ := os.ReadFile(filepath.Join(s.dir, "error.log"))
+	_, _ = s.output.writer(nil).Write(log)
+	return string(log)
 }
 
 var mariadbInstall installOnce

@@ -57,15 +57,10 @@ type Postgres struct {
 // pgServer is a private postgres process: its own data directory, port and,
 // when the test runs as root, the unprivileged user postgres requires.
 type pgServer struct {
-	bin     string // directory holding initdb and postgres
-	dir     string // data directory
-	port    int
-	cred    *syscall.Credential // nil unless running as root
-	output  lineLog
-	started bool
-
-	mu sync.Mutex
-	p  *proc // nil while stopped
+	dbServer
+	bin  string              // directory holding initdb and postgres
+	dir  string              // data directory
+	cred *syscall.Credential // nil unless running as root
 }
 
 type postgresConfig struct {
@@ -195,9 +190,7 @@ func (p *Postgres) TerminateBackends(t testing.TB) int {
 func (p *Postgres) Kill(t testing.TB) {
 	t.Helper()
 	if s := p.privateServer(t, "Kill"); s != nil {
-		if pr := s.take(); pr != nil {
-			pr.stop(syscall.SIGKILL, 0)
-		}
+		s.kill()
 	}
 }
 
@@ -207,9 +200,7 @@ func (p *Postgres) Kill(t testing.TB) {
 func (p *Postgres) Stop(t testing.TB) {
 	t.Helper()
 	if s := p.privateServer(t, "Stop"); s != nil {
-		if pr := s.take(); pr != nil && !pr.stop(syscall.SIGINT, pgStopTimeout) {
-			t.Fatalf("testenv: postgres on port %d ignored SIGINT for %v and was killed\n%s", s.port, pgStopTimeout, s.output.tail(30))
-		}
+		s.stop(t)
 	}
 }
 
@@ -218,15 +209,8 @@ func (p *Postgres) Stop(t testing.TB) {
 // once it accepts connections.
 func (p *Postgres) Start(t testing.TB) {
 	t.Helper()
-	s := p.privateServer(t, "Start")
-	if s == nil {
-		return
-	}
-	if s.running() {
-		t.Fatalf("testenv: postgres on port %d is already running: call Stop or Kill before Start", s.port)
-	}
-	if _, err := s.launch(); err != nil {
-		t.Fatalf("testenv: postgres restart on port %d failed: %v\n%s", s.port, err, s.output.tail(30))
+	if s := p.privateServer(t, "Start"); s != nil {
+		s.restart(t)
 	}
 }
 
@@ -335,11 +319,6 @@ func startPGServer(t testing.TB) *pgServer {
 		t.Fatalf("testenv: temp dir for postgres: %v", err)
 	}
 	t.Cleanup(func() { _ = os.RemoveAll(base) })
-	t.Cleanup(func() {
-		if pr := s.take(); pr != nil {
-			pr.stop(syscall.SIGKILL, 0)
-		}
-	})
 	s.dir = filepath.Join(base, "data")
 	if err := os.Mkdir(s.dir, 0o700); err != nil {
 		t.Fatalf("testenv: %v", err)
@@ -370,19 +349,13 @@ func startPGServer(t testing.TB) *pgServer {
 	if out, err := initdb.CombinedOutput(); err != nil {
 		t.Fatalf("testenv: initdb failed: %v\n%s", err, tailText(string(out), 20))
 	}
-	for attempt := 1; attempt <= portAttempts; attempt++ {
-		s.port = FreePort(t)
-		portTaken, err := s.launch()
-		if err == nil {
-			return s
-		}
-		if !portTaken {
-			t.Fatalf("testenv: postgres did not start: %v\n%s", err, s.output.tail(30))
-		}
-		t.Logf("testenv: postgres port %d was taken by another process, retrying on a new port", s.port)
+	s.dbServer = dbServer{
+		name: "postgres", started: pgStartTimeout, stopSig: syscall.SIGINT, stopWait: pgStopTimeout,
+		command: s.command, probe: func() error { return probePostgres(s.url("postgres")) },
+		exitLog: func() string { return s.output.tail(maxLogLines) },
 	}
-	t.Fatalf("testenv: postgres did not start: every port tried was taken\n%s", s.output.tail(30))
-	return nil
+	s.startOnFreePort(t)
+	return s
 }
 
 // url returns a URL of database db on the private server.
@@ -390,58 +363,17 @@ func (s *pgServer) url(db string) string {
 	return "postgres://postgres@127.0.0.1:" + strconv.Itoa(s.port) + "/" + db + "?sslmode=disable"
 }
 
-func (s *pgServer) running() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.p != nil
-}
-
-func (s *pgServer) take() *proc {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p := s.p
-	s.p = nil
-	return p
-}
-
-// launch starts postgres on s.port (TCP on 127.0.0.1 only, no Unix socket,
-// no fsync: a killed server keeps what it committed, the OS holds it) and waits until it accepts connections. It reports portTaken
-// when the failure is because another process has the port.
-func (s *pgServer) launch() (portTaken bool, err error) {
+// command is postgres on s.port (TCP on 127.0.0.1 only, no Unix socket,
+// no fsync: a killed server keeps what it committed, the OS holds it).
+func (s *pgServer) command() *exec.Cmd {
 	cmd := exec.Command(filepath.Join(s.bin, "postgres"), "-D", s.dir, "-p", strconv.Itoa(s.port),
 		"-h", "127.0.0.1", "-k", "", "-c", "fsync=off",
 		"-c", "full_page_writes=off", "-c", "max_connections=50")
 	cmd.Env = pgEnv()
-	cmd.Stdout = s.output.writer(nil)
-	cmd.Stderr = s.output.writer(nil)
 	if s.cred != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred}
 	}
-	p, err := startProc(cmd)
-	if err != nil {
-		return false, fmt.Errorf("exec %s: %v", cmd.Path, err)
-	}
-	deadline := time.Now().Add(pgStartTimeout)
-	for {
-		probeErr := probePostgres(s.url("postgres"))
-		switch {
-		case p.exited():
-			return strings.Contains(s.output.tail(maxLogLines), "Address already in use"),
-				fmt.Errorf("postgres exited during startup (%v)", p.err)
-		case probeErr == nil:
-			s.mu.Lock()
-			s.p = p
-			s.mu.Unlock()
-			return false, nil
-		case time.Now().After(deadline):
-			p.stop(syscall.SIGKILL, 0)
-			return false, fmt.Errorf("no connection on port %d within %v (last error: %v)", s.port, pgStartTimeout, probeErr)
-		}
-		select {
-		case <-p.done:
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	return cmd
 }
 
 // pgEnv is the environment without the PG* variables libpq tools read.
