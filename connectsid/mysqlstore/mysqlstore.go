@@ -197,35 +197,32 @@ func (s *Store) Get(ctx context.Context, sid string) (*connectsid.Session, error
 	if !utf8.ValidString(sid) {
 		return nil, noSession(sid, "not valid UTF-8")
 	}
-	// 2. One query (one round trip with OpenURL's interpolateParams).
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	var data, expires sql.RawBytes
+	// 2. One query (one round trip with OpenURL's interpolateParams),
+	// retried once on a lost connection as every call is.
 	now := jsSeconds(s.opts.Now())
-	start := time.Now()
 	var sess *connectsid.Session
 	var judged error
-	rows, err := s.db.QueryContext(ctx, s.q.get, sid)
-	if err == nil {
-		if rows.Next() {
-			if err = rows.Scan(&data, &expires); err == nil {
-				// 3. The record and its expires, judged while the
-				// driver's buffer holds them (RawBytes: no copy).
-				sess, judged = s.judge(sid, data, expires, now)
-			}
-		} else {
+	err := s.do(ctx, "get", func(ctx context.Context) error {
+		rows, err := s.db.QueryContext(ctx, s.q.get, sid)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		if !rows.Next() {
 			judged = noSession(sid, "")
+			return rows.Err()
 		}
-		if cerr := rows.Close(); err == nil {
-			err = cerr
+		var data, expires sql.RawBytes
+		if err := rows.Scan(&data, &expires); err != nil {
+			return err
 		}
-		if err == nil {
-			err = rows.Err()
-		}
-	}
-	s.timing("get", start, err)
+		// 3. The record and its expires, judged while the driver's
+		// buffer holds them (RawBytes: no copy).
+		sess, judged = s.judge(sid, data, expires, now)
+		return rows.Close()
+	})
 	if err != nil {
-		return nil, s.failed(ctx, "get", err)
+		return nil, err
 	}
 	return sess, judged
 }
@@ -703,7 +700,7 @@ func ParseURL(rawURL string) (*Config, error) {
 	}
 	db := strings.TrimPrefix(u.Path, "/")
 	if u.Hostname() == "" || db == "" || strings.Contains(db, "/") {
-		return nil, fmt.Errorf("mysql URL %s: want mysql://USER:PASSWORD@HOST:PORT/DATABASE", Redact(rawURL))
+		return nil, fmt.Errorf("mysql URL %s: name the database (and the host): want mysql://USER:PASSWORD@HOST:PORT/DATABASE", Redact(rawURL))
 	}
 	c := mysql.NewConfig()
 	c.Net, c.DBName = "tcp", db
