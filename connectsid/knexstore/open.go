@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -14,14 +13,11 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite" // the "sqlite" driver, pure Go
 
+	"github.com/expressbridge/expressbridge/connectsid/mysqlstore"
 	"github.com/expressbridge/expressbridge/connectsid/pgstore"
 )
 
 const (
-	// dialTimeout bounds a new MySQL connection (PostgreSQL's is
-	// pgstore.OpenURL's), so that a black-holed host does not use up a
-	// whole call's Timeout.
-	dialTimeout = time.Second
 	// sqliteBusyTimeout is how long a statement waits for a lock the
 	// Express app (or anyone) holds on the file: under DefaultTimeout, so
 	// that a file locked for long answers ErrStoreUnavailable in time.
@@ -55,7 +51,7 @@ func DialectOf(rawURL string) (Dialect, bool) {
 // "knex+" before it:
 //
 //	knex+postgres://user:pass@host:5432/db[?sslmode=…]  (pgstore.OpenURL's form)
-//	knex+mysql://user:pass@host:3306/db
+//	knex+mysql://user:pass@host:3306/db[?tls=…&timeout=…]  (mysqlstore.ParseURL's form)
 //	knex+sqlite:///absolute/path/to/file.sqlite
 //
 // each with an optional ?table= (opts.TableName wins when both are set).
@@ -97,11 +93,15 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		db = stdlib.OpenDBFromPool(pool)
 		close = func() error { err := db.Close(); pool.Close(); return err }
 	case MySQL:
-		cfg, err := mysqlConfig(u)
+		// mysql2's connection from the same URL is express-mysql-session's
+		// too: one parser (TLS, timeout), with found rows counted so that
+		// a touch writing the same expired still counts its row.
+		mc, err := mysqlstore.ParseURL(u.String())
 		if err != nil {
-			return nil, fmt.Errorf("knex+mysql URL %s: %v", Redact(rawURL), err)
+			return nil, fmt.Errorf("knex+%v", err)
 		}
-		conn, err := mysql.NewConnector(cfg)
+		mc.Driver.ClientFoundRows = true
+		conn, err := mysql.NewConnector(mc.Driver)
 		if err != nil {
 			return nil, fmt.Errorf("knex+mysql URL %s: %v", Redact(rawURL), err)
 		}
@@ -125,36 +125,6 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	}
 	s.close = close
 	return s, nil
-}
-
-// mysqlConfig is the driver's configuration for a mysql:// URL: the
-// connection mysql2 makes from the same URL, with clientFoundRows so that
-// a touch that writes the same expired still counts its row.
-func mysqlConfig(u *url.URL) (*mysql.Config, error) {
-	if len(u.Query()) > 0 {
-		return nil, errors.New("the only parameter is table")
-	}
-	cfg := mysql.NewConfig()
-	cfg.Net = "tcp"
-	host, port := u.Hostname(), u.Port()
-	if host == "" {
-		host = "localhost"
-	}
-	if port == "" {
-		port = "3306"
-	}
-	cfg.Addr = net.JoinHostPort(host, port)
-	if u.User != nil {
-		cfg.User = u.User.Username()
-		cfg.Passwd, _ = u.User.Password()
-	}
-	cfg.DBName = strings.TrimPrefix(u.Path, "/")
-	if cfg.DBName == "" || strings.Contains(cfg.DBName, "/") {
-		return nil, errors.New("name the database: knex+mysql://user:pass@host:3306/db")
-	}
-	cfg.ClientFoundRows = true
-	cfg.Timeout = dialTimeout
-	return cfg, nil
 }
 
 // sqliteDSN is modernc.org/sqlite's name for a sqlite:///path URL: the
