@@ -43,6 +43,10 @@ var (
 // the caller may try again.
 var ErrConflict = errors.New("session record kept changing during the update")
 
+// MaxUpdateAttempts is how many times a store's Update reads, changes and
+// tries to write a record before it gives up with ErrConflict.
+const MaxUpdateAttempts = 16
+
 // ErrEmptySecret is a usage error: a verifier needs at least one secret and
 // no secret may be empty.
 var ErrEmptySecret = errors.New("connectsid: empty secret")

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"hash"
+	"net/url"
 	"strings"
 	"sync"
 	"unsafe"
@@ -206,6 +207,16 @@ func secretsN(n int) string {
 		return "1 secret"
 	}
 	return fmt.Sprintf("%d secrets", n)
+}
+
+// RedactURL returns a store URL without its password, for logs and
+// errors; a URL that does not parse is not shown at all.
+func RedactURL(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }
 
 // Redact returns a prefix of a session ID that is safe to log: enough to

@@ -350,10 +350,6 @@ func (s *Store) setArgs(sess *connectsid.Session) (rec, expired string) {
 	return string(sess.Encode()), s.d.date(s.SetExpired(sess).UnixMilli())
 }
 
-// maxUpdateAttempts bounds Update's retries when the record keeps
-// changing under it: each retry means another writer won.
-const maxUpdateAttempts = 16
-
 // Update reads, changes and writes a session without losing a concurrent
 // write: it reads the row as Get does, calls fn on the record, and writes
 // it with Set's expired in an UPDATE that applies only while the row still
@@ -374,7 +370,7 @@ func (s *Store) Update(ctx context.Context, sid string, fn func(*connectsid.Sess
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
-	for range maxUpdateAttempts {
+	for range connectsid.MaxUpdateAttempts {
 		// 1. The row as Get reads it, and judges it.
 		var (
 			rec  sql.NullString
@@ -416,7 +412,7 @@ func (s *Store) Update(ctx context.Context, sid string, fn func(*connectsid.Sess
 			return sess, nil
 		}
 	}
-	return nil, fmt.Errorf("%w (sid %s): %d attempts", connectsid.ErrConflict, connectsid.Redact(sid), maxUpdateAttempts)
+	return nil, fmt.Errorf("%w (sid %s): %d attempts", connectsid.ErrConflict, connectsid.Redact(sid), connectsid.MaxUpdateAttempts)
 }
 
 // Touch renews a session's expired as express-session + connect-session-knex

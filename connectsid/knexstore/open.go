@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite" // the "sqlite" driver, pure Go
 
+	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/connectsid/mysqlstore"
 	"github.com/expressbridge/expressbridge/connectsid/pgstore"
 )
@@ -143,10 +144,4 @@ func sqliteDSN(u *url.URL) (string, error) {
 }
 
 // Redact returns a knex+ URL without its password, for logs and messages.
-func Redact(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
-}
+func Redact(rawURL string) string { return connectsid.RedactURL(rawURL) }

@@ -338,10 +338,6 @@ func (s *Store) setArgs(sess *connectsid.Session) (rec string, expires int64) {
 	return string(sess.Encode()), s.SetExpires(sess)
 }
 
-// maxUpdateAttempts bounds Update's retries when the record keeps
-// changing under it: each retry means another writer won.
-const maxUpdateAttempts = 16
-
 // Update reads, changes and writes a session without losing a concurrent
 // write: it reads the row as Get does, calls fn on the record, and writes
 // it with Set's expires in an UPDATE that applies only while the row
@@ -361,7 +357,7 @@ func (s *Store) Update(ctx context.Context, sid string, fn func(*connectsid.Sess
 	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	for range maxUpdateAttempts {
+	for range connectsid.MaxUpdateAttempts {
 		// 1. The row as Get reads it, and judges it.
 		var (
 			data    sql.NullString
@@ -417,7 +413,7 @@ func (s *Store) Update(ctx context.Context, sid string, fn func(*connectsid.Sess
 			return sess, nil
 		}
 	}
-	return nil, fmt.Errorf("%w (sid %s): %d attempts", connectsid.ErrConflict, connectsid.Redact(sid), maxUpdateAttempts)
+	return nil, fmt.Errorf("%w (sid %s): %d attempts", connectsid.ErrConflict, connectsid.Redact(sid), connectsid.MaxUpdateAttempts)
 }
 
 // Touch renews a session's expires as express-session +
@@ -764,10 +760,4 @@ func OpenURL(rawURL string) (db *sql.DB, table string, err error) {
 
 // Redact returns a mysql:// URL without its password, for logs and
 // messages.
-func Redact(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
-}
+func Redact(rawURL string) string { return connectsid.RedactURL(rawURL) }

@@ -279,10 +279,6 @@ func (s *Store) Set(ctx context.Context, sess *connectsid.Session) error {
 	})
 }
 
-// maxUpdateAttempts bounds Update's retries when the record keeps
-// changing under it: each retry means another writer won.
-const maxUpdateAttempts = 16
-
 // Update reads, changes and writes a session without losing a concurrent
 // write: it reads the row as Get does, calls fn on the record, and writes
 // it with Set's expire in an UPDATE that applies only while the row still
@@ -301,7 +297,7 @@ func (s *Store) Update(ctx context.Context, sid string, fn func(*connectsid.Sess
 	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	for range maxUpdateAttempts {
+	for range connectsid.MaxUpdateAttempts {
 		// 1. The row as Get reads it.
 		var (
 			rec  string
@@ -333,7 +329,7 @@ func (s *Store) Update(ctx context.Context, sid string, fn func(*connectsid.Sess
 			return sess, nil
 		}
 	}
-	return nil, fmt.Errorf("%w (sid %s): %d attempts", connectsid.ErrConflict, connectsid.Redact(sid), maxUpdateAttempts)
+	return nil, fmt.Errorf("%w (sid %s): %d attempts", connectsid.ErrConflict, connectsid.Redact(sid), connectsid.MaxUpdateAttempts)
 }
 
 // Touch renews a session's expire as express-session + connect-pg-simple do
@@ -636,10 +632,4 @@ func OpenURL(ctx context.Context, rawURL string) (*pgxpool.Pool, error) {
 
 // Redact returns a PostgreSQL URL without its password, for logs and
 // messages.
-func Redact(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
-}
+func Redact(rawURL string) string { return connectsid.RedactURL(rawURL) }

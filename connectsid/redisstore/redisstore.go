@@ -133,10 +133,7 @@ func (s *Store) Set(ctx context.Context, sess *connectsid.Session) error {
 	return nil
 }
 
-// maxUpdateAttempts bounds Update's retries when the record keeps
-// changing under it: each retry means another writer won, so a few are
 // plenty unless something writes the key in a loop.
-const maxUpdateAttempts = 16
 
 // Update reads, changes and writes a session as one optimistic
 // transaction: WATCH the key, GET it, call fn on the decoded record, then
@@ -151,7 +148,7 @@ func (s *Store) Update(ctx context.Context, sid string, fn func(*connectsid.Sess
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	key := s.Key(sid)
-	for range maxUpdateAttempts {
+	for range connectsid.MaxUpdateAttempts {
 		var (
 			out   *connectsid.Session
 			fnErr error // fn's, or the record's: returned as they are
@@ -201,7 +198,7 @@ func (s *Store) Update(ctx context.Context, sid string, fn func(*connectsid.Sess
 		}
 		return out, nil
 	}
-	return nil, fmt.Errorf("%w (sid %s): %d attempts", connectsid.ErrConflict, connectsid.Redact(sid), maxUpdateAttempts)
+	return nil, fmt.Errorf("%w (sid %s): %d attempts", connectsid.ErrConflict, connectsid.Redact(sid), connectsid.MaxUpdateAttempts)
 }
 
 // Touch renews a session's TTL as express-session + connect-redis do on a
@@ -433,10 +430,4 @@ func withoutURL(err error) error {
 }
 
 // Redact returns a Redis URL without its password, for logs and messages.
-func Redact(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
-}
+func Redact(rawURL string) string { return connectsid.RedactURL(rawURL) }

@@ -71,10 +71,11 @@ type Options struct {
 	TTL time.Duration
 	// DisableTTL is connect-redis's disableTTL (Redis only).
 	DisableTTL bool
-	// DisableTouch is both stores' disableTouch.
+	// DisableTouch is connect-redis's, connect-pg-simple's and
+	// express-mysql-session's disableTouch (connect-session-knex has none).
 	DisableTouch bool
-	// Timing, when set, times each PostgreSQL round trip (Redis is timed
-	// by a hook on its client).
+	// Timing, when set, times each round trip of the SQL stores (Redis is
+	// timed by a hook on its client).
 	Timing func(op string, d time.Duration, err error)
 }
 
@@ -139,17 +140,7 @@ func KindOf(rawURL string) (Kind, error) {
 }
 
 // Redact returns rawURL without its password.
-func Redact(rawURL string) string {
-	switch k, _ := KindOf(rawURL); k {
-	case Postgres:
-		return pgstore.Redact(rawURL)
-	case MySQL:
-		return mysqlstore.Redact(rawURL)
-	case Knex:
-		return knexstore.Redact(rawURL)
-	}
-	return redisstore.Redact(rawURL)
-}
+func Redact(rawURL string) string { return connectsid.RedactURL(rawURL) }
 
 // Open opens the store rawURL names with opts. Errors wrap ErrBadURL and
 // hold the URL only without its password. The caller must Close the store.
@@ -175,7 +166,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		return openCookieSession(rawURL, opts)
 	}
 	if opts.Table != "" || opts.Schema != "" {
-		return nil, fmt.Errorf("%w: a table and a schema are connect-pg-simple's and express-mysql-session's: they need a postgres:// or mysql:// URL", ErrBadURL)
+		return nil, fmt.Errorf("%w: a table and a schema are connect-pg-simple's and express-mysql-session's: they need a postgres:// or mysql:// URL (connect-session-knex's is ?table= in its knex+ URL)", ErrBadURL)
 	}
 	if opts.Prefix == "" {
 		opts.Prefix = redisstore.DefaultPrefix
