@@ -9,6 +9,9 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
+
+	"github.com/expressbridge/expressbridge/connectsid/mysqlstore"
+	"github.com/expressbridge/expressbridge/connectsid/pgstore"
 )
 
 // Dialect is the SQL database under connect-session-knex's knex client.
@@ -59,17 +62,13 @@ func dialectOf(d Dialect) (*dialect, bool) {
 
 func dollar(i int) string { return "$" + strconv.Itoa(i) }
 func question(int) string { return "?" }
-func doubleQuote(s string) string {
-	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
-}
-func backquote(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
 
 // isoDate is JavaScript's Date.prototype.toISOString for years 0–9999.
 func isoDate(ms int64) string { return time.UnixMilli(ms).UTC().Format("2006-01-02T15:04:05.000Z") }
 
 var postgres = dialect{
 	name:  Postgres,
-	quote: doubleQuote,
+	quote: pgstore.QuoteIdent, // SQLite quotes as PostgreSQL does
 	ph:    dollar,
 	date:  isoDate,
 	live: func(n int) string {
@@ -91,7 +90,7 @@ var postgres = dialect{
 
 var mysqlDialect = dialect{
 	name:  MySQL,
-	quote: backquote,
+	quote: mysqlstore.QuoteIdent,
 	ph:    question,
 	// date.toISOString().slice(0, 19).replace("T", " "): UTC, the
 	// milliseconds cut off (not rounded).
@@ -112,7 +111,7 @@ var mysqlDialect = dialect{
 
 var sqliteDialect = dialect{
 	name:  SQLite,
-	quote: doubleQuote,
+	quote: pgstore.QuoteIdent, // SQLite quotes as PostgreSQL does
 	ph:    question,
 	date:  isoDate,
 	// SQLite has no date type: knex stores the ISO text, and

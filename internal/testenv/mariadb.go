@@ -127,14 +127,14 @@ func StartMariaDB(t testing.TB, opts ...MariaDBOption) *MariaDB {
 		m.admin = m.server.account()
 	}
 	m.db = databaseName(t.Name())
-	if err := m.adminExec("CREATE DATABASE " + QuoteMySQLIdent(m.db) + " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"); err != nil {
+	if err := m.adminExec("CREATE DATABASE " + quoteMySQLIdent(m.db) + " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"); err != nil {
 		t.Fatalf("testenv: CREATE DATABASE %s on %s: %v", m.db, m.admin.addr, err)
 	}
 	t.Cleanup(func() {
 		if m.server != nil && !m.server.running() {
 			return // the data directory goes with the server
 		}
-		if err := m.adminExec("DROP DATABASE IF EXISTS " + QuoteMySQLIdent(m.db)); err != nil {
+		if err := m.adminExec("DROP DATABASE IF EXISTS " + quoteMySQLIdent(m.db)); err != nil {
 			t.Errorf("testenv: DROP DATABASE %s: %v", m.db, err)
 		}
 	})
@@ -251,9 +251,9 @@ func (m *MariaDB) adminExec(query string) error {
 	return err
 }
 
-// QuoteMySQLIdent quotes a name for MariaDB and MySQL: in backquotes, each
+// quoteMySQLIdent quotes a name for MariaDB and MySQL: in backquotes, each
 // backquote doubled.
-func QuoteMySQLIdent(name string) string {
+func quoteMySQLIdent(name string) string {
 	return "`" + strings.ReplaceAll(name, "`", "``") + "`"
 }
 
