@@ -64,7 +64,7 @@ bad-signature, malformed, malformed-session), 2 usage error.`,
 		if err != nil {
 			return err
 		}
-		if k, kerr := storeKind(o.storeURLFlag); o.storeURLFlag != "" && kerr == nil && k == storeurl.CookieSession {
+		if o.isCookieSession() {
 			return o.unsignCookieSession(in)
 		}
 		sid, idx, err := o.unsign(parseCookieArg(in))
