@@ -303,17 +303,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		if revalidate == 0 {
 			revalidate = DefaultPostgresRevalidateInterval
 		}
-	case store.MySQL != nil:
-		// MariaDB reports no changes: poll from the start, one GetMany a
-		// round, as PostgreSQL does without its trigger.
-		sessions = store.MySQL
-		if revalidate == 0 {
-			revalidate = DefaultPostgresRevalidateInterval
-		}
-	case store.Knex != nil:
-		// Watch polls the table; GetMany serves the revalidation when
-		// the table is too large for it.
-		sessions, watch = store.Knex, store.Knex.Watch
+	case store.MySQL != nil, store.Knex != nil:
+		// Their tables report no changes: poll the open sessions from the
+		// start, one GetMany a round, as PostgreSQL does without its
+		// trigger.
+		sessions = store.Sessions()
 		if revalidate == 0 {
 			revalidate = DefaultPostgresRevalidateInterval
 		}

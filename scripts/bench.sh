@@ -23,7 +23,7 @@ go test -run '^$' -bench RevocationPostgres -benchtime 1x ./bridge | tee "$out/r
 echo "== MySQL store: Get over the bare query, revocation latency by polling (loopback MariaDB)" >&2
 go test -run '^$' -bench 'GetOverBare' -benchtime "$benchtime" ./connectsid/mysqlstore | tee "$out/mysql.txt" >&2
 go test -count=1 -v -run '^TestRevocationLatency$' ./connectsid/mysqlstore | tee "$out/revocation-mysql.txt" >&2
-echo "== connect-session-knex's table (PostgreSQL, SQLite, MariaDB): Get against the bare driver's query + decode; revocation latency of the polling Watch" >&2
+echo "== connect-session-knex's table (PostgreSQL, SQLite, MariaDB): Get against the bare driver's query + decode; revocation latency of the GetMany polls" >&2
 go test -run '^$' -bench 'BenchmarkGet$' -benchmem -benchtime "$benchtime" ./connectsid/knexstore | tee "$out/knex.txt" >&2
 go test -run '^$' -bench 'BenchmarkRevocation$' -benchtime 1x ./connectsid/knexstore | tee "$out/revocation-knex.txt" >&2
 echo "== Node: cookie-signature unsign and cookie.parse, as express-session loads them" >&2

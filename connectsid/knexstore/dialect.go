@@ -39,7 +39,7 @@ type dialect struct {
 	// live is connect-session-knex's expiredCondition, the date parameter
 	// numbered n: true while the row's expired has not passed.
 	live func(n int) string
-	// expiryMS is expired as Unix milliseconds (a number), for TTL and Watch.
+	// expiryMS is expired as Unix milliseconds (a number), for TTL.
 	expiryMS string
 	// noTable reports the database's "no such table".
 	noTable func(error) bool

@@ -19,8 +19,9 @@
 // its context and is bounded by Options.Timeout, so that a dead database
 // answers connectsid.ErrStoreUnavailable quickly.
 //
-// connect-session-knex has no change notifications: Watch polls the table
-// (see Watch), and GetMany revalidates many sessions in one query.
+// connect-session-knex has no change notifications: Watch reports none,
+// and the caller revalidates its open sessions with GetMany, one query per
+// 10,000 of them (expressbridge.New does so every second).
 package knexstore
 
 import (
@@ -28,10 +29,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -48,13 +47,6 @@ const (
 	// DefaultTimeout bounds one store call; ours, so that a dead database
 	// delays a handshake by at most this much.
 	DefaultTimeout = 2 * time.Second
-	// DefaultWatchInterval is how often Watch reads the table: the latency
-	// of a revocation.
-	DefaultWatchInterval = time.Second
-	// DefaultWatchMaxRows bounds the table Watch follows: past it Watch
-	// says it cannot, and the caller revalidates its own sessions
-	// (GetMany) instead of the whole table being read every interval.
-	DefaultWatchMaxRows = 100_000
 	// maxBatch bounds the sids of one GetMany query, under every
 	// dialect's limit on parameters.
 	maxBatch = 10_000
@@ -63,6 +55,10 @@ const (
 // ErrNoTable means the session table does not exist (yet):
 // connect-session-knex creates it at start unless createTable is false.
 var ErrNoTable = errors.New("session table does not exist")
+
+// ErrNoWatch is what Watch gives onSync: the databases report no changes,
+// so the caller must poll (GetMany).
+var ErrNoWatch = errors.New("connect-session-knex's table reports no session changes: revalidate open sessions by polling")
 
 // Options are connect-session-knex's options that change what is stored,
 // plus the Go side's limits. The zero value is its defaults.
@@ -76,18 +72,12 @@ type Options struct {
 	MaxRecordSize int
 	// Timeout bounds each call (DefaultTimeout when zero).
 	Timeout time.Duration
-	// WatchInterval is how often Watch reads the table
-	// (DefaultWatchInterval when zero).
-	WatchInterval time.Duration
-	// WatchMaxRows bounds the rows Watch follows (DefaultWatchMaxRows
-	// when zero).
-	WatchMaxRows int
 	// Now returns the time used for expired and its checks (time.Now
 	// when nil): connect-session-knex uses the app server's clock.
 	Now func() time.Time
 	// Timing, when set, is called after each round trip with the
 	// operation ("get", "get many", "set", "update", "touch", "destroy",
-	// "ttl", "ids", "ping", "watch"), how long it took (a retry included) and its
+	// "ttl", "ids", "ping"), how long it took (a retry included) and its
 	// error; a missing row is an answer, not an error.
 	Timing func(op string, d time.Duration, err error)
 }
@@ -95,21 +85,18 @@ type Options struct {
 // Store is a session store on a database/sql handle. It is safe for
 // concurrent use.
 type Store struct {
-	db     *sql.DB
-	d      *dialect
-	opts   Options
-	table  string // quoted
-	q      queries
-	seed   maphash.Seed
-	close  func() error
-	polls  atomic.Uint64 // Watch's reads of the table that succeeded
-	outage atomic.Bool   // a call failed since Watch's last read: it syncs again
+	db    *sql.DB
+	d     *dialect
+	opts  Options
+	table string // quoted
+	q     queries
+	close func() error
 }
 
 // queries are the statements, built once for the table.
 type queries struct {
-	get, set, update, touch, destroy, ttl, exists, watch string
-	getMany, ids                                         string // prefixes, completed per call
+	get, set, update, touch, destroy, ttl, exists string
+	getMany, ids                                  string // prefixes, completed per call
 }
 
 // New returns a store on db, a handle on a database of dialect d (the
@@ -137,16 +124,10 @@ func New(db *sql.DB, d Dialect, opts Options) (*Store, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
 	}
-	if opts.WatchInterval <= 0 {
-		opts.WatchInterval = DefaultWatchInterval
-	}
-	if opts.WatchMaxRows <= 0 {
-		opts.WatchMaxRows = DefaultWatchMaxRows
-	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Store{db: db, d: dl, opts: opts, table: dl.quote(opts.TableName), seed: maphash.MakeSeed(), close: func() error { return nil }}
+	s := &Store{db: db, d: dl, opts: opts, table: dl.quote(opts.TableName), close: func() error { return nil }}
 	t, sid, p := s.table, dl.quote(opts.SIDFieldName), dl.ph
 	sess := "sess"
 	if d == Postgres {
@@ -162,7 +143,6 @@ func New(db *sql.DB, d Dialect, opts Options) (*Store, error) {
 		destroy: `DELETE FROM ` + t + ` WHERE ` + sid + ` = ` + p(1),
 		ttl:     `SELECT ` + dl.expiryMS + ` FROM ` + t + ` WHERE ` + sid + ` = ` + p(1),
 		ids:     `SELECT ` + sid + ` FROM ` + t + ` WHERE ` + dl.live(1),
-		watch:   `SELECT ` + sid + `, ` + sess + `, ` + dl.expiryMS + ` FROM ` + t + ` LIMIT ` + strconv.Itoa(opts.WatchMaxRows+1),
 	}
 	// Update's write: set's columns as an UPDATE only (never an insert),
 	// and only of the text Update read, compared as the text Get reads
@@ -614,7 +594,6 @@ func (s *Store) run(ctx context.Context, op string, retry bool, fn func(ctx cont
 	case ctx.Err() != nil && !errors.Is(err, ctx.Err()):
 		err = fmt.Errorf("%w: %w", err, ctx.Err())
 	}
-	s.outage.Store(true)
 	return s.unavailable(op, err)
 }
 
@@ -638,4 +617,15 @@ func noSession(sid, why string) error {
 // UTF-8 without NUL.
 func storable(sid string) bool {
 	return utf8.ValidString(sid) && !strings.ContainsRune(sid, 0)
+}
+
+// Watch reports no changes: no database connect-session-knex runs on
+// sends any. It calls onSync(err) once with err wrapping ErrNoWatch, so
+// that the caller polls (GetMany), and returns ctx's error when ctx ends.
+// It is here so that the store has the shape of the others;
+// expressbridge.New does not call it and polls from the start.
+func (s *Store) Watch(ctx context.Context, onEvent func(sid string, op connectsid.Op), onSync func(error)) error {
+	onSync(fmt.Errorf("%w (table %s)", ErrNoWatch, s.table))
+	<-ctx.Done()
+	return ctx.Err()
 }

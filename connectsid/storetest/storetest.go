@@ -15,8 +15,8 @@
 // A store's test gives Run a Harness: how to start its backend, point the
 // Node app at it, and reach into it (read a record, move its TTL, kill and
 // restart it). redisstore's, pgstore's, mysqlstore's and knexstore's
-// conformance_test.go are the ones there are (mysqlstore's is Polled:
-// MariaDB reports no changes).
+// conformance_test.go are the ones there are (mysqlstore's and knexstore's are
+// Polled: their databases report no changes).
 package storetest
 
 import (
