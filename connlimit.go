@@ -34,9 +34,6 @@ const (
 	doorHTTP = "http"
 )
 
-// limitObserver hears each limit a client hits (metrics.Metrics is one).
-type limitObserver interface{ LimitHit(door, limit string) }
-
 // connCap caps the connections of an http.Server through its ConnState
 // hook: connections New, Active or Idle count; a hijacked one (a WebSocket
 // upgrade: wsconn's poller holds it for a few hundred bytes) or a closed
@@ -46,20 +43,17 @@ type limitObserver interface{ LimitHit(door, limit string) }
 // never shed.
 type connCap struct {
 	max int
-	log *slog.Logger
-	obs limitObserver // nil: not counted
-	// limits logs both limits once per interval with their counts, as
-	// every door logs its limits.
+	// limits counts both limits and logs them once per interval with
+	// their counts, as every door notes its limits.
 	limits ratelog.Limits
 
 	mu    sync.Mutex
 	conns map[net.Conn]*list.Element // counted connections; an idle one's element is in idle
 	idle  list.List                  // of net.Conn, longest idle first
-	open  int
 }
 
-func newConnCap(max int, log *slog.Logger, obs limitObserver) *connCap {
-	return &connCap{max: max, log: log, obs: obs, conns: make(map[net.Conn]*list.Element)}
+func newConnCap(max int, log *slog.Logger, obs ratelog.Observer) *connCap {
+	return &connCap{max: max, limits: ratelog.Limits{Log: log, Observer: obs}, conns: make(map[net.Conn]*list.Element)}
 }
 
 // connState is the http.Server's ConnState hook. StateNew is called on
@@ -71,11 +65,10 @@ func (c *connCap) connState(conn net.Conn, state http.ConnState) {
 	c.mu.Lock()
 	switch state {
 	case http.StateNew:
-		if c.open >= c.max {
+		if len(c.conns) >= c.max {
 			if front := c.idle.Front(); front != nil {
 				shed = c.idle.Remove(front).(net.Conn)
 				delete(c.conns, shed)
-				c.open--
 				limit = LimitIdleShed
 			} else {
 				c.mu.Unlock()
@@ -85,7 +78,6 @@ func (c *connCap) connState(conn net.Conn, state http.ConnState) {
 			}
 		}
 		c.conns[conn] = nil
-		c.open++
 	case http.StateActive:
 		if e, ok := c.conns[conn]; ok && e != nil {
 			c.idle.Remove(e)
@@ -101,7 +93,6 @@ func (c *connCap) connState(conn net.Conn, state http.ConnState) {
 				c.idle.Remove(e)
 			}
 			delete(c.conns, conn)
-			c.open--
 		}
 	}
 	c.mu.Unlock()
@@ -113,17 +104,7 @@ func (c *connCap) connState(conn net.Conn, state http.ConnState) {
 	}
 }
 
-// Len returns the connections counted now.
-func (c *connCap) Len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.open
-}
-
 // hit counts a limit and logs it once per interval with the count.
 func (c *connCap) hit(limit string, conn net.Conn) {
-	if c.obs != nil {
-		c.obs.LimitHit(doorHTTP, limit)
-	}
-	c.limits.Hit(c.log, doorHTTP, limit, conn.RemoteAddr().String())
+	c.limits.Hit(doorHTTP, limit, conn.RemoteAddr().String)
 }

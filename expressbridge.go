@@ -28,6 +28,7 @@ import (
 	"github.com/expressbridge/expressbridge/connectsid/redisstore"
 	"github.com/expressbridge/expressbridge/connectsid/storeurl"
 	"github.com/expressbridge/expressbridge/internal/defaults"
+	"github.com/expressbridge/expressbridge/internal/ratelog"
 	"github.com/expressbridge/expressbridge/liveness"
 	"github.com/expressbridge/expressbridge/metrics"
 	"github.com/expressbridge/expressbridge/socketio"
@@ -588,7 +589,7 @@ func (s *Server) HTTPServer() *http.Server {
 		ErrorLog:          newHTTPErrorLog(s.log),
 	}
 	if s.cfg.MaxHTTPConnections > 0 { // idle connections shed first (connCap)
-		var obs limitObserver
+		var obs ratelog.Observer
 		if s.cfg.Metrics != nil {
 			obs = s.cfg.Metrics
 		}

@@ -22,11 +22,11 @@ const acceptLogInterval = 10 * time.Second
 // client's problem, at debug level.
 type httpErrorLog struct {
 	log     *slog.Logger
-	accepts ratelog.Counter
+	accepts ratelog.Counter[string]
 }
 
 func newHTTPErrorLog(l *slog.Logger) *log.Logger {
-	return log.New(&httpErrorLog{log: l, accepts: ratelog.Counter{Interval: acceptLogInterval}}, "", 0)
+	return log.New(&httpErrorLog{log: l, accepts: ratelog.Counter[string]{Interval: acceptLogInterval}}, "", 0)
 }
 
 func (h *httpErrorLog) Write(p []byte) (int, error) {

@@ -17,7 +17,7 @@ func TestHTTPErrorLog(t *testing.T) {
 	var buf testenv.Buffer
 	now := time.Unix(1000, 0)
 	h := &httpErrorLog{log: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo})),
-		accepts: ratelog.Counter{Interval: acceptLogInterval, Now: func() time.Time { return now }}}
+		accepts: ratelog.Counter[string]{Interval: acceptLogInterval, Now: func() time.Time { return now }}}
 	l := log.New(h, "", 0)
 	l.Print("http: TLS handshake error from 1.2.3.4:5: EOF")
 	for range 500 { // net/http retries every few ms

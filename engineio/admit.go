@@ -60,7 +60,7 @@ func (s *Server) admit(r *http.Request, sess *auth.Session, ref *auth.Refusal) (
 				Message: "this login has as many sessions open on this server as one login may (" +
 					strconv.Itoa(s.cfg.MaxSessionsPerLogin) + "): close a tab"}
 			defer s.refused(r, ref)
-			defer s.LimitHit(CodeTooManySessions, auth.RemoteAddr(r, s.cfg.TrustedProxies))
+			defer s.limitHitBy(CodeTooManySessions, r)
 		} else {
 			login = sess.ID
 			s.perLogin[login]++
@@ -109,7 +109,7 @@ func clientIP(remote string) string {
 // handshake result and as a limit hit (LimitHit).
 func (s *Server) refusedLimit(r *http.Request, ref *auth.Refusal) {
 	s.report(r, ref.Code)
-	s.LimitHit(ref.Code, auth.RemoteAddr(r, s.cfg.TrustedProxies))
+	s.limitHitBy(ref.Code, r)
 }
 
 // limitLife closes a refused session after refusedLife.

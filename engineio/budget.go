@@ -88,5 +88,5 @@ func (s *Server) refusePost(e *Session, w http.ResponseWriter, r *http.Request) 
 		e.endReason = CodeTooManyPostBytes
 	}
 	e.mu.Unlock()
-	s.LimitHit(CodeTooManyPostBytes, auth.RemoteAddr(r, s.cfg.TrustedProxies))
+	s.limitHitBy(CodeTooManyPostBytes, r)
 }

@@ -82,7 +82,7 @@ func (s *Server) writePayload(w http.ResponseWriter, r *http.Request, ps []parse
 	}
 	if err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			s.LimitHit(LimitWriteTimeout, auth.RemoteAddr(r, s.cfg.TrustedProxies))
+			s.limitHitBy(LimitWriteTimeout, r)
 		}
 		return false
 	}
@@ -133,5 +133,5 @@ func (s *Server) bodyRefused(e *Session, r *http.Request, err error) {
 		e.endReason = reason
 	}
 	e.mu.Unlock()
-	s.LimitHit(reason, auth.RemoteAddr(r, s.cfg.TrustedProxies))
+	s.limitHitBy(reason, r)
 }

@@ -1,6 +1,11 @@
 package engineio
 
-import "github.com/expressbridge/expressbridge/wsconn"
+import (
+	"net/http"
+
+	"github.com/expressbridge/expressbridge/auth"
+	"github.com/expressbridge/expressbridge/wsconn"
+)
 
 // The limits a client can hit, as LimitHit logs them and a LimitObserver
 // hears them. Beside them, the table's bounds under their refusal codes:
@@ -8,9 +13,9 @@ import "github.com/expressbridge/expressbridge/wsconn"
 // POST budget's, CodeTooManyPostBytes.
 const (
 	LimitReadTimeout    = "read-timeout"     // a POST body not read within Config.ReadTimeout (408)
-	LimitBodyTooLarge   = "body-too-large"   // a POST body or WebSocket message over its limit (413, 1009)
+	LimitBodyTooLarge   = "body-too-large"   // a POST body over its limit (413; a WebSocket message over it is wsconn's message-too-large)
 	LimitWriteTimeout   = "write-timeout"    // a long-polling response not written within Config.WriteTimeout
-	LimitSlowClient     = "slow-client"      // a send queue full, in messages or bytes
+	LimitSlowClient     = wsconn.LimitSlowClient // a send queue full, in messages or bytes
 	LimitTooManyPackets = "too-many-packets" // a POST of more than parser.MaxPackets packets (400)
 )
 
@@ -24,8 +29,11 @@ type LimitObserver = wsconn.LimitObserver
 // is the client's address, or "". The Socket.IO server notes its own
 // limits (arguments, auth, event rate) here too.
 func (s *Server) LimitHit(limit, remote string) {
-	if o, ok := s.cfg.Observer.(LimitObserver); ok {
-		o.LimitHit(s.cfg.Door, limit)
-	}
-	s.limitLog.Hit(s.log, s.cfg.Door, limit, remote)
+	s.limits.Hit(s.cfg.Door, limit, func() string { return remote })
+}
+
+// limitHitBy is LimitHit for a limit r's client hit: its address (behind
+// TrustedProxies, the forwarded one) is worked out only for a log line.
+func (s *Server) limitHitBy(limit string, r *http.Request) {
+	s.limits.Hit(s.cfg.Door, limit, func() string { return auth.RemoteAddr(r, s.cfg.TrustedProxies) })
 }

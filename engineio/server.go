@@ -200,7 +200,7 @@ type Server struct {
 	// of refused sessions by client address.
 	admitted  int
 	refusedBy map[string]int
-	limitLog  ratelog.Limits // LimitHit's
+	limits    ratelog.Limits // LimitHit's, the hub's too
 	// refusedLife is refusedLife but in tests.
 	refusedLife time.Duration
 	perLogin    map[string]int   // sessions admitted and not yet forgotten, by Express session ID (admit)
@@ -240,12 +240,14 @@ func New(cfg Config) (*Server, error) {
 	}
 	// The hub's connections are uncounted (a session counts once): the
 	// Observer hears only the limits they hit.
+	var s *Server // set below, before any connection
 	hub, err := wsconn.NewHub(wsconn.Config{Live: cfg.Live, SendQueue: cfg.SendQueue, SendQueueBytes: cfg.SendQueueBytes,
-		HandshakeTimeout: cfg.HandshakeTimeout, Logger: cfg.Logger, Observer: cfg.Observer})
+		HandshakeTimeout: cfg.HandshakeTimeout, Logger: cfg.Logger, Observer: cfg.Observer,
+		LimitHit: func(door, limit string) { s.limits.Hit(door, limit, nil) }})
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{
+	s = &Server{
 		cfg:         cfg,
 		live:        cfg.Live,
 		hub:         hub,
@@ -258,6 +260,10 @@ func New(cfg Config) (*Server, error) {
 		refusedLife: refusedLife,
 		perLogin:    make(map[string]int),
 		postBytes:   make(map[string]int64),
+	}
+	s.limits.Log = cfg.Logger
+	if o, ok := cfg.Observer.(LimitObserver); ok {
+		s.limits.Observer = o
 	}
 	if cfg.Insecure {
 		cfg.Logger.Warn(cfg.LogName + " door without authentication (Config.Insecure): every client is accepted; for tests only")

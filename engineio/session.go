@@ -765,7 +765,7 @@ func (e *Session) post(w http.ResponseWriter, r *http.Request) {
 	ps, err := parser.DecodePayload(body, 0)
 	if err != nil {
 		if errors.Is(err, parser.ErrTooManyPackets) {
-			e.s.LimitHit(LimitTooManyPackets, auth.RemoteAddr(r, e.s.cfg.TrustedProxies))
+			e.s.limitHitBy(LimitTooManyPackets, r)
 		}
 		badRequest(w, "malformed payload: "+err.Error())
 		e.close("parse error", closeHard)

@@ -151,6 +151,10 @@ type Config struct {
 	// Options.Uncounted), and the limits they hit when it is a
 	// LimitObserver.
 	Observer Observer
+	// LimitHit, when set, hears the limits the connections hit instead of
+	// the Observer and the hub's own log line, so that a server owning
+	// the hub (engineio) counts and logs each door's limits once.
+	LimitHit func(door, limit string)
 	// Logger receives the hub's logs (slog.Default when nil).
 	Logger *slog.Logger
 }
@@ -212,6 +216,10 @@ func NewHub(cfg Config) (*Hub, error) {
 		cfg.Logger = slog.Default()
 	}
 	h := &Hub{cfg: cfg, log: cfg.Logger, live: cfg.Live, conns: make(map[*Conn]struct{})}
+	h.limits.Log = cfg.Logger
+	if o, ok := cfg.Observer.(LimitObserver); ok {
+		h.limits.Observer = o
+	}
 	h.upgrader = websocket.Upgrader{
 		HandshakeTimeout: cfg.HandshakeTimeout,
 		// frameConn hands gorilla one frame at a time, so the smallest
@@ -259,10 +267,11 @@ func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, sess *auth.Session,
 // limitHit notes a limit c's client hit: the Observer hears it, and it is
 // logged once per interval with the count.
 func (h *Hub) limitHit(c *Conn, limit string) {
-	if o, ok := h.cfg.Observer.(LimitObserver); ok {
-		o.LimitHit(c.door, limit)
+	if h.cfg.LimitHit != nil {
+		h.cfg.LimitHit(c.door, limit)
+		return
 	}
-	h.limits.Hit(h.log, c.door, limit, "")
+	h.limits.Hit(c.door, limit, nil)
 }
 
 // Len returns the number of open connections.

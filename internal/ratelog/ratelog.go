@@ -12,7 +12,7 @@ import (
 
 // Counter counts events by key. The zero value counts with time.Now and a
 // 10 s interval; it is safe for concurrent use.
-type Counter struct {
+type Counter[K comparable] struct {
 	// Interval is the least time between two lines of one key (10 s when
 	// zero).
 	Interval time.Duration
@@ -20,14 +20,14 @@ type Counter struct {
 	Now func() time.Time
 
 	mu   sync.Mutex
-	last map[string]time.Time
-	n    map[string]int
+	last map[K]time.Time
+	n    map[K]int
 }
 
 // Note counts one event of key. When a line is due (the first event, or
 // the first after Interval since the last line) it reports true and how
 // many events of key there were since that line, this one included.
-func (c *Counter) Note(key string) (n int, due bool) {
+func (c *Counter[K]) Note(key K) (n int, due bool) {
 	now := time.Now
 	if c.Now != nil {
 		now = c.Now
@@ -40,7 +40,7 @@ func (c *Counter) Note(key string) (n int, due bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.last == nil {
-		c.last, c.n = make(map[string]time.Time), make(map[string]int)
+		c.last, c.n = make(map[K]time.Time), make(map[K]int)
 	}
 	c.n[key]++
 	last, seen := c.last[key]
@@ -52,21 +52,41 @@ func (c *Counter) Note(key string) (n int, due bool) {
 	return n, true
 }
 
+// Observer hears each limit a client hits (metrics.Metrics is one).
+type Observer interface{ LimitHit(door, limit string) }
+
 // Limits logs the limits clients hit: one warning the first time, then at
 // most one per Interval per door and limit, with how many there were
-// since. It is the one line every door logs a hit limit with.
-type Limits struct{ Counter }
+// since, and tells Observer of each. It is the one place every door notes
+// a hit limit; the zero value logs to slog.Default and tells no one.
+type Limits struct {
+	Log      *slog.Logger
+	Observer Observer // nil: not counted
+	Counter  Counter[limitKey]
+}
 
-// Hit counts one hit of limit on door and logs it when a line is due.
-// remote is the client's address or ""; never a cookie or a session ID.
-func (l *Limits) Hit(log *slog.Logger, door, limit, remote string) {
-	n, due := l.Note(door + " " + limit)
+type limitKey struct{ door, limit string }
+
+// Hit notes one hit of limit on door. remote, when not nil, gives the
+// client's address for the log line, asked only when a line is due (never
+// a cookie or a session ID).
+func (l *Limits) Hit(door, limit string, remote func() string) {
+	if l.Observer != nil {
+		l.Observer.LimitHit(door, limit)
+	}
+	n, due := l.Counter.Note(limitKey{door, limit})
 	if !due {
 		return
 	}
 	attrs := []slog.Attr{slog.String("door", door), slog.String("limit", limit), slog.Int("count", n)}
-	if remote != "" {
-		attrs = append(attrs, slog.String("last_remote", remote))
+	if remote != nil {
+		if a := remote(); a != "" {
+			attrs = append(attrs, slog.String("last_remote", a))
+		}
+	}
+	log := l.Log
+	if log == nil {
+		log = slog.Default()
 	}
 	log.LogAttrs(context.Background(), slog.LevelWarn, "a client hit a limit", attrs...)
 }
