@@ -1,9 +1,11 @@
 package socketio
 
 import (
+	"encoding/json"
 	"sync"
 
 	eioparser "github.com/expressbridge/expressbridge/engineio/parser"
+	"github.com/expressbridge/expressbridge/socketio/parser"
 )
 
 // SocketID identifies a socket within its server (socket.id).
@@ -25,6 +27,25 @@ type Encoded struct {
 
 	once    sync.Once
 	message []byte // the Engine.IO MESSAGE: '4' then Text, shared by every socket
+
+	decodeOnce sync.Once
+	name       string            // the event's name, for OnAnyOutgoing listeners
+	args       []json.RawMessage // its arguments, shared by every socket's listeners
+	isEvent    bool
+}
+
+// event returns the event Text carries, decoded once however many
+// sockets' OnAnyOutgoing listeners hear it; false when Text is not an
+// event with a name.
+func (p *Encoded) event() (name string, args []json.RawMessage, ok bool) {
+	p.decodeOnce.Do(func() {
+		pk, err := parser.Decode(p.Text)
+		if err != nil || len(pk.Args) == 0 || json.Unmarshal(pk.Args[0], &p.name) != nil {
+			return
+		}
+		p.args, p.isEvent = pk.Args[1:], true
+	})
+	return p.name, p.args, p.isEvent
 }
 
 // engineMessage returns the Engine.IO MESSAGE packet that carries Text,

@@ -1,11 +1,5 @@
 package socketio
 
-import (
-	"encoding/json"
-
-	"github.com/expressbridge/expressbridge/socketio/parser"
-)
-
 // Catch-all listeners ----------------------------------------------------
 //
 // socket.onAny, socket.onAnyOutgoing and their removal.
@@ -68,18 +62,20 @@ func (so *Socket) notifyAny(list *[]*anyListener, event string, args Args) {
 }
 
 // writeEvent writes an EVENT packet, after the OnAnyOutgoing listeners
-// have heard it (decoded from p only when there are some).
+// have heard it (decoded once per packet, only when some listen).
 func (so *Socket) writeEvent(p *Encoded) bool {
 	so.mu.Lock()
-	listening := len(so.anyOut) > 0
+	gone, ls := so.gone, so.anyOut
 	so.mu.Unlock()
-	if listening {
-		if pk, err := parser.Decode(p.Text); err == nil && len(pk.Args) > 0 {
-			var name string
-			if json.Unmarshal(pk.Args[0], &name) == nil {
-				so.notifyAny(&so.anyOut, name, Args{raw: pk.Args[1:], bin: p.Attachments})
+	if gone {
+		return false
+	}
+	if len(ls) > 0 {
+		if name, args, ok := p.event(); ok {
+			for _, l := range ls {
+				l.f(name, Args{raw: args, bin: p.Attachments})
 			}
 		}
 	}
-	return so.write(p)
+	return so.deliver(p)
 }

@@ -446,6 +446,12 @@ func (so *Socket) write(p *Encoded) bool {
 	if gone {
 		return false
 	}
+	return so.deliver(p)
+}
+
+// deliver sends p to the socket's client; a volatile packet is dropped
+// when the transport cannot take it at once.
+func (so *Socket) deliver(p *Encoded) bool {
 	if p.Volatile && !so.c.e.Writable() {
 		return true
 	}
