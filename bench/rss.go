@@ -12,23 +12,27 @@ import (
 )
 
 // ReadRSSKB returns VmRSS of process pid, in KiB, from /proc/PID/status.
-func ReadRSSKB(pid int) (int64, error) {
+func ReadRSSKB(pid int) (int64, error) { return ReadStatusKB(pid, "VmRSS") }
+
+// ReadStatusKB returns field (VmRSS, VmHWM, …) of process pid, in KiB,
+// from /proc/PID/status.
+func ReadStatusKB(pid int, field string) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
 	}
 	for line := range bytes.Lines(b) {
-		rest, ok := bytes.CutPrefix(line, []byte("VmRSS:"))
+		rest, ok := bytes.CutPrefix(line, []byte(field+":"))
 		if !ok {
 			continue
 		}
 		f := strings.Fields(string(rest)) // "12345", "kB"
 		if len(f) != 2 || f[1] != "kB" {
-			return 0, fmt.Errorf("/proc/%d/status: odd VmRSS line %q", pid, line)
+			return 0, fmt.Errorf("/proc/%d/status: odd %s line %q", pid, field, line)
 		}
 		return strconv.ParseInt(f[0], 10, 64)
 	}
-	return 0, fmt.Errorf("/proc/%d/status has no VmRSS line", pid)
+	return 0, fmt.Errorf("/proc/%d/status has no %s line", pid, field)
 }
 
 // Plateau is the RSS of a server holding a number of connections.

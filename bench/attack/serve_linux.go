@@ -2,7 +2,6 @@ package attack
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -72,7 +71,7 @@ func RunServe(ctx context.Context, o ServeOptions) ([]Result, error) {
 
 	mc := &http.Client{Timeout: 5 * time.Second}
 	probe := func() (int64, int, error) {
-		rss, err := statusKB(pid, "VmRSS:")
+		rss, err := bench.ReadStatusKB(pid, "VmRSS")
 		if err != nil {
 			return 0, 0, err
 		}
@@ -80,7 +79,7 @@ func RunServe(ctx context.Context, o ServeOptions) ([]Result, error) {
 		return rss << 10, g, err
 	}
 	peak := func() (int64, error) {
-		hwm, err := statusKB(pid, "VmHWM:")
+		hwm, err := bench.ReadStatusKB(pid, "VmHWM")
 		// Reset the high-water mark to the current RSS for the next call.
 		os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
 		return hwm << 10, err
@@ -116,23 +115,6 @@ func RunServe(ctx context.Context, o ServeOptions) ([]Result, error) {
 	}
 	o.Logf("serve's warnings:\n%s", srv.Tail(40))
 	return out, nil
-}
-
-// statusKB reads a "Name: N kB" line of /proc/PID/status.
-func statusKB(pid int, name string) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for line := range bytes.Lines(b) {
-		if rest, ok := bytes.CutPrefix(line, []byte(name)); ok {
-			f := strings.Fields(string(rest))
-			if len(f) == 2 {
-				return strconv.ParseInt(f[0], 10, 64)
-			}
-		}
-	}
-	return 0, fmt.Errorf("/proc/%d/status has no %s line", pid, name)
 }
 
 // goroutines reads go_goroutines from a Prometheus text page.
