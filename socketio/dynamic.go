@@ -17,8 +17,8 @@ import (
 // CONNECT to a namespace that is not registered makes it, once, a child of
 // the first parent whose match accepts its name and the CONNECT's auth.
 // Handlers, hooks and middleware registered on the parent (before or after)
-// apply to every child, after the child's own middleware and before its
-// own hooks are added; the parent's Emit and Broadcast reach every child's
+// apply to every child, before the child's own (as socket.io's createChild
+// copies the parent's middleware first); the parent's Emit and Broadcast reach every child's
 // sockets. The parent itself has no sockets and cannot be connected to;
 // its Name is "".
 func (s *Server) OfMatch(match func(name string, auth json.RawMessage) bool) *Namespace {
