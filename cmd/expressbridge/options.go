@@ -132,7 +132,7 @@ func (o *sessionOptions) addStoreFlags(cmd *cobra.Command) {
 		"Redis holding the sessions when --store-url is not set: redis://[user:pass@]host:port[/db], rediss:// for TLS, "+
 			"?master_name=NAME for Sentinel, redis+cluster:// for Cluster")
 	bindEnv(fs, "redis-url", envRedisURL)
-	fs.StringVar(&o.table, "table", "", "PostgreSQL: the session table (connect-pg-simple's tableName; default session); MySQL: express-mysql-session's schema.tableName (default sessions)")
+	fs.StringVar(&o.table, "table", "", "PostgreSQL: the session table (connect-pg-simple's tableName; default session); MySQL: express-mysql-session's schema.tableName (default sessions); knex+: connect-session-knex's tableName (default sessions)")
 	bindEnv(fs, "table", envTable)
 	fs.StringVar(&o.schema, "schema", "", "PostgreSQL: the table's schema (connect-pg-simple's schemaName; default: the search_path's)")
 	bindEnv(fs, "schema", envSchema)

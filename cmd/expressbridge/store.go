@@ -95,8 +95,8 @@ func (o *sessionOptions) checkStoreFlags() (storeurl.Kind, error) {
 		switch {
 		case o.disableTTL || o.disableTouch:
 			return "", usageErrorf("--disable-ttl and --disable-touch are not connect-session-knex's: it always writes expired and touches")
-		case o.schema != "" || o.table != "":
-			return "", usageErrorf("connect-session-knex's table is ?table= in the knex+ --store-url (--table and --schema are connect-pg-simple's)")
+		case o.schema != "":
+			return "", usageErrorf("--schema is connect-pg-simple's: connect-session-knex takes a table (--table or ?table= in the knex+ --store-url)")
 		case o.ttl != redisstore.DefaultTTL:
 			return "", usageErrorf("--ttl is not connect-session-knex's: a cookie without maxAge lives one day")
 		}

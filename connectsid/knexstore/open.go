@@ -55,7 +55,8 @@ func DialectOf(rawURL string) (Dialect, bool) {
 //	knex+mysql://user:pass@host:3306/db[?tls=…&timeout=…]  (mysqlstore.ParseURL's form)
 //	knex+sqlite:///absolute/path/to/file.sqlite
 //
-// each with an optional ?table= (opts.TableName wins when both are set).
+// each with an optional ?table= (a different opts.TableName beside it is
+// refused, as a mistake).
 // The SQLite file must exist (the Express app creates it). It does not
 // connect: a database that is down gives a store whose calls fail with
 // ErrStoreUnavailable until it is back. Errors never hold the password.
@@ -74,7 +75,10 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("knex URL: cannot parse: %v", err)
 	}
 	q := u.Query()
-	if t := q.Get("table"); t != "" && opts.TableName == "" {
+	if t := q.Get("table"); t != "" {
+		if opts.TableName != "" && opts.TableName != t {
+			return nil, fmt.Errorf("knex URL: its ?table=%s and the table option %s differ", t, opts.TableName)
+		}
 		opts.TableName = t
 	}
 	q.Del("table")

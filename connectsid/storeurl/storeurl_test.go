@@ -33,6 +33,8 @@ func TestOpen(t *testing.T) {
 		{"mongodb://u:hunter2@db/app", storeurl.Options{}, "", `the scheme "mongodb" is not a store's: use redis://, rediss://, redis+cluster://, postgres://, mysql://`},
 		{"knex+postgres://u:hunter2@127.0.0.1:5432/app?table=s", storeurl.Options{}, storeurl.Knex, ""},
 		{"knex+mysql://u:hunter2@127.0.0.1:3306/app", storeurl.Options{Table: "s"}, storeurl.Knex, ""},
+		{"knex+mysql://u:hunter2@127.0.0.1:3306/app?table=s", storeurl.Options{Table: "s"}, storeurl.Knex, ""},
+		{"knex+mysql://u:hunter2@127.0.0.1:3306/app?table=s", storeurl.Options{Table: "t"}, "", "differ"},
 		{"knex+sqlite:///var/lib/app/sessions.sqlite", storeurl.Options{}, storeurl.Knex, ""},
 		{"knex+sqlite://relative/sessions.sqlite", storeurl.Options{}, "", "three slashes"},
 		{"knex+mysql://u:hunter2@127.0.0.1:3306/", storeurl.Options{}, "", "name the database"},
