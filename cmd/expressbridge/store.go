@@ -72,8 +72,22 @@ func (o *sessionOptions) storeOptions() storeurl.Options {
 	}
 }
 
-// checkStoreFlags refuses the flag combinations storeurl would, in the
-// flags' own words.
+// optionFlag names the flag of a storeurl.Options field.
+func optionFlag(field string) string {
+	switch field {
+	case "DisableTTL":
+		return "--disable-ttl"
+	case "DisableTouch":
+		return "--disable-touch"
+	case "TTL":
+		return "--ttl"
+	}
+	return "--" + strings.ToLower(field) // Table, Schema
+}
+
+// checkStoreFlags refuses the flag combinations storeurl.Check refuses, in
+// the flags' own words, and those only a CLI has (--ttl zero, an empty
+// --prefix).
 func (o *sessionOptions) checkStoreFlags() (storeurl.Kind, error) {
 	kind, err := storeKind(o.storeURL())
 	if err != nil {
@@ -85,40 +99,16 @@ func (o *sessionOptions) checkStoreFlags() (storeurl.Kind, error) {
 	if o.ttl <= 0 {
 		return "", usageErrorf("--ttl must be positive, not %v", o.ttl)
 	}
-	if kind == storeurl.CookieSession {
-		if o.table != "" || o.schema != "" || o.disableTTL {
-			return "", usageErrorf("--table, --schema and --disable-ttl are a store's: cookie-session keeps the session in the cookie")
+	var oe *storeurl.OptionError
+	if err := storeurl.Check(kind, o.storeOptions()); errors.As(err, &oe) {
+		flags := make([]string, len(oe.Options))
+		for i, name := range oe.Options {
+			flags[i] = optionFlag(name)
 		}
-		return kind, nil
+		return "", usageErrorf("%s %s", strings.Join(flags, " and "), oe.Why)
 	}
-	if kind == storeurl.Knex {
-		switch {
-		case o.disableTTL || o.disableTouch:
-			return "", usageErrorf("--disable-ttl and --disable-touch are not connect-session-knex's: it always writes expired and touches")
-		case o.schema != "":
-			return "", usageErrorf("--schema is connect-pg-simple's: connect-session-knex takes a table (--table or ?table= in the knex+ --store-url)")
-		case o.ttl != redisstore.DefaultTTL:
-			return "", usageErrorf("--ttl is not connect-session-knex's: a cookie without maxAge lives one day")
-		}
+	if kind != storeurl.Redis {
 		return kind, nil
-	}
-	if kind == storeurl.Postgres {
-		if o.disableTTL {
-			return "", usageErrorf("--disable-ttl is connect-redis's: connect-pg-simple always writes expire")
-		}
-		return kind, nil
-	}
-	if kind == storeurl.MySQL {
-		if o.disableTTL {
-			return "", usageErrorf("--disable-ttl is connect-redis's: express-mysql-session always writes expires")
-		}
-		if o.schema != "" {
-			return "", usageErrorf("--schema is connect-pg-simple's: on MySQL the database is the --store-url's path")
-		}
-		return kind, nil
-	}
-	if o.table != "" || o.schema != "" {
-		return "", usageErrorf("--table and --schema are connect-pg-simple's: they need a postgres:// --store-url")
 	}
 	if o.prefix == "" {
 		return "", usageErrorf("--prefix must not be empty (connect-redis's default is %q)", redisstore.DefaultPrefix)

@@ -152,6 +152,9 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	if opts.TTL < 0 {
 		return nil, fmt.Errorf("%w: TTL must not be negative, not %v", ErrBadURL, opts.TTL)
 	}
+	if err := Check(kind, opts); err != nil {
+		return nil, err
+	}
 	if opts.TTL == 0 {
 		opts.TTL = redisstore.DefaultTTL
 	}
@@ -164,9 +167,6 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		return openKnex(ctx, rawURL, opts)
 	case CookieSession:
 		return openCookieSession(rawURL, opts)
-	}
-	if opts.Table != "" || opts.Schema != "" {
-		return nil, fmt.Errorf("%w: a table and a schema are connect-pg-simple's and express-mysql-session's: they need a postgres:// or mysql:// URL (connect-session-knex's is ?table= in its knex+ URL)", ErrBadURL)
 	}
 	if opts.Prefix == "" {
 		opts.Prefix = redisstore.DefaultPrefix
@@ -185,9 +185,6 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 }
 
 func openPostgres(ctx context.Context, rawURL string, opts Options) (*Store, error) {
-	if opts.DisableTTL {
-		return nil, fmt.Errorf("%w: DisableTTL is connect-redis's: connect-pg-simple always writes expire", ErrBadURL)
-	}
 	pool, err := pgstore.OpenURL(ctx, rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadURL, err)
@@ -213,9 +210,6 @@ func openCookieSession(rawURL string, opts Options) (*Store, error) {
 	if u.Host != "" || (u.Path != "" && u.Path != "/") || u.Opaque != "" || u.User != nil {
 		return nil, fmt.Errorf("%w: %s: a cookie-session URL names no server: cookie-session: or cookie-session:?algorithm=sha256", ErrBadURL, Redact(rawURL))
 	}
-	if opts.Table != "" || opts.Schema != "" || opts.DisableTTL {
-		return nil, fmt.Errorf("%w: tables, schemas and TTLs are a store's: cookie-session keeps the session in the cookie", ErrBadURL)
-	}
 	q := u.Query()
 	alg := q.Get("algorithm")
 	switch alg {
@@ -234,12 +228,6 @@ func openCookieSession(rawURL string, opts Options) (*Store, error) {
 }
 
 func openMySQL(rawURL string, opts Options) (*Store, error) {
-	if opts.DisableTTL {
-		return nil, fmt.Errorf("%w: DisableTTL is connect-redis's: express-mysql-session always writes expires", ErrBadURL)
-	}
-	if opts.Schema != "" {
-		return nil, fmt.Errorf("%w: a schema is connect-pg-simple's: name the database in the mysql:// URL's path", ErrBadURL)
-	}
 	db, table, err := mysqlstore.OpenURL(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrBadURL, Scrub(err.Error(), rawURL))
@@ -265,14 +253,6 @@ func openMySQL(rawURL string, opts Options) (*Store, error) {
 }
 
 func openKnex(ctx context.Context, rawURL string, opts Options) (*Store, error) {
-	switch {
-	case opts.DisableTTL || opts.DisableTouch:
-		return nil, fmt.Errorf("%w: DisableTTL and DisableTouch are not connect-session-knex's: it always writes expired and touches", ErrBadURL)
-	case opts.Schema != "":
-		return nil, fmt.Errorf("%w: a schema is connect-pg-simple's: connect-session-knex takes a table (?table=)", ErrBadURL)
-	case opts.TTL != redisstore.DefaultTTL:
-		return nil, fmt.Errorf("%w: connect-session-knex has no ttl: a cookie without maxAge lives one day", ErrBadURL)
-	}
 	st, err := knexstore.Open(ctx, rawURL, knexstore.Options{TableName: opts.Table, Timing: opts.Timing})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrBadURL, Scrub(err.Error(), rawURL))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/expressbridge/expressbridge/connectsid/storeurl"
 )
@@ -40,7 +41,7 @@ func TestOpen(t *testing.T) {
 		{"knex+mysql://u:hunter2@127.0.0.1:3306/", storeurl.Options{}, "", "name the database"},
 		{"knex+mysql://u:hunter2@127.0.0.1/app", storeurl.Options{DisableTouch: true}, "", "not connect-session-knex's"},
 		{"knex+oracle://u:hunter2@db/app", storeurl.Options{}, "", `knex+sqlite:///path`},
-		{"redis://127.0.0.1:6379", storeurl.Options{Table: "t"}, "", "need a postgres:// or mysql:// URL"},
+		{"redis://127.0.0.1:6379", storeurl.Options{Table: "t"}, "", "Table is connect-pg-simple's, express-mysql-session's or connect-session-knex's: they need a postgres://, mysql:// or knex+ URL"},
 		{"postgres://u:hunter2@127.0.0.1/app", storeurl.Options{DisableTTL: true}, "", "DisableTTL is connect-redis's"},
 		{"redis://127.0.0.1:6379", storeurl.Options{TTL: -1}, "", "TTL must not be negative"},
 		{"redis://u:hunter2@127.0.0.1:notaport", storeurl.Options{}, "", "not a URL"},
@@ -50,7 +51,12 @@ func TestOpen(t *testing.T) {
 		{"cookie-session:?algorithm=md5", storeurl.Options{}, "", "keygrip's algorithm"},
 		{"cookie-session:?keys=x", storeurl.Options{}, "", "not an option of cookie-session"},
 		{"cookie-session://u:hunter2@host", storeurl.Options{}, "", "names no server"},
-		{"cookie-session:", storeurl.Options{Table: "t"}, "", "keeps the session in the cookie"},
+		{"cookie-session:", storeurl.Options{Table: "t"}, "", "Table is a store's: cookie-session keeps the session in the cookie"},
+		{"cookie-session:", storeurl.Options{Table: "t", DisableTTL: true}, "", "Table and DisableTTL are a store's"},
+		{"knex+sqlite:///tmp/s.sqlite", storeurl.Options{Schema: "s"}, "", "Schema is connect-pg-simple's"},
+		{"knex+sqlite:///tmp/s.sqlite", storeurl.Options{TTL: time.Hour}, "", "TTL is not connect-session-knex's"},
+		{"knex+sqlite:///tmp/s.sqlite", storeurl.Options{DisableTTL: true, DisableTouch: true}, "", "DisableTTL and DisableTouch are not connect-session-knex's"},
+		{"mysql://u:hunter2@127.0.0.1/app", storeurl.Options{Schema: "s"}, "", "Schema is connect-pg-simple's: on MySQL"},
 	} {
 		st, err := storeurl.Open(context.Background(), tc.url, tc.opts)
 		if tc.err == "" {
