@@ -167,27 +167,20 @@ func (s *Session) ResetMaxAge(now time.Time) {
 	if err != nil {
 		return // decodeCookie split it already: cannot happen
 	}
-	val := `"` + exp.Format(jsDateLayout) + `"`
+	val := `"` + ISOString(exp) + `"`
 	if j := indexOf(members, "expires"); j >= 0 {
 		members[j].raw = val
 	} else {
 		members = append(members, member{key: "expires", rawKey: `"expires"`, raw: val})
 	}
-	b := []byte{'{'}
-	for j, m := range members {
-		if j > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, m.rawKey...)
-		b = append(b, ':')
-		b = append(b, m.raw...)
-	}
-	s.members[i].raw = string(append(b, '}'))
+	s.members[i].raw = string(appendMembers(nil, members, ""))
 	s.cookie.Expires = &exp
 }
 
-// jsDateLayout is Date.prototype.toISOString's form.
-const jsDateLayout = "2006-01-02T15:04:05.000Z"
+// ISOString formats t as JavaScript's Date.prototype.toISOString does
+// (UTC, milliseconds), for years 0 to 9999: the form express-session
+// stores cookie.expires in.
+func ISOString(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 
 // Keys returns the names of the app's fields, in stored order, without
 // "cookie".
@@ -333,10 +326,20 @@ func (s *Session) MarshalJSON() ([]byte, error) { return s.Encode(), nil }
 func (s *Session) AppJSON() []byte { return s.appendObject(nil, false) }
 
 func (s *Session) appendObject(b []byte, withCookie bool) []byte {
+	skip := ""
+	if !withCookie && !s.fieldsOnly {
+		skip = "cookie"
+	}
+	return appendMembers(b, s.members, skip)
+}
+
+// appendMembers appends members as one JSON object in their order,
+// leaving out the member named skip (none when skip is "").
+func appendMembers(b []byte, members []member, skip string) []byte {
 	b = append(b, '{')
 	first := true
-	for _, m := range s.members {
-		if !withCookie && m.key == "cookie" && !s.fieldsOnly {
+	for _, m := range members {
+		if skip != "" && m.key == skip {
 			continue
 		}
 		if !first {

@@ -195,3 +195,22 @@ func TestResetMaxAge(t *testing.T) {
 		}
 	}
 }
+
+// TestISOString: what Date.prototype.toISOString prints for the same
+// instants (node -p 'new Date(MS).toISOString()').
+func TestISOString(t *testing.T) {
+	for _, tc := range []struct {
+		ms   int64
+		want string
+	}{
+		{0, "1970-01-01T00:00:00.000Z"},
+		{1, "1970-01-01T00:00:00.001Z"},
+		{1764806400123, "2025-12-04T00:00:00.123Z"},
+		{-1, "1969-12-31T23:59:59.999Z"},
+		{253402300799999, "9999-12-31T23:59:59.999Z"},
+	} {
+		if got := ISOString(time.UnixMilli(tc.ms).In(time.FixedZone("x", 3600))); got != tc.want {
+			t.Errorf("ISOString(%d) = %s, want %s", tc.ms, got, tc.want)
+		}
+	}
+}

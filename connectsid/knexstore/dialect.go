@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
 
+	"github.com/expressbridge/expressbridge/connectsid"
 	"github.com/expressbridge/expressbridge/connectsid/mysqlstore"
 	"github.com/expressbridge/expressbridge/connectsid/pgstore"
 )
@@ -63,8 +64,8 @@ func dialectOf(d Dialect) (*dialect, bool) {
 func dollar(i int) string { return "$" + strconv.Itoa(i) }
 func question(int) string { return "?" }
 
-// isoDate is JavaScript's Date.prototype.toISOString for years 0–9999.
-func isoDate(ms int64) string { return time.UnixMilli(ms).UTC().Format("2006-01-02T15:04:05.000Z") }
+// isoDate is JavaScript's Date.prototype.toISOString of a time in ms.
+func isoDate(ms int64) string { return connectsid.ISOString(time.UnixMilli(ms)) }
 
 var postgres = dialect{
 	name:  Postgres,

@@ -40,7 +40,7 @@ func PolledRevocationLatency(tb testing.TB, st Store, n int, interval time.Durat
 	go func() { defer close(ran); _ = tr.Run(ctx) }()
 	defer func() { cancel(); <-ran }()
 
-	exp := time.Now().Add(time.Hour).UTC().Format("2006-01-02T15:04:05.000Z")
+	exp := connectsid.ISOString(time.Now().Add(time.Hour))
 	var (
 		mu    sync.Mutex
 		ended = make(map[string]time.Time, n)

@@ -747,7 +747,7 @@ func downAndBack(t *testing.T, h Harness) {
 // maxAge, as express-session would write it.
 func goSession(t *testing.T, sid string) *connectsid.Session {
 	t.Helper()
-	exp := time.Now().Add(maxAge).UTC().Format("2006-01-02T15:04:05.000Z")
+	exp := connectsid.ISOString(time.Now().Add(maxAge))
 	sess, err := connectsid.DecodeSession(sid, `{"cookie":{"originalMaxAge":3600000,"expires":"`+exp+
 		`","httpOnly":true,"path":"/"},"loggedIn":true,"username":"`+user+`"}`)
 	if err != nil {
