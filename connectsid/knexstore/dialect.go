@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
 
 	"github.com/expressbridge/expressbridge/connectsid"
@@ -76,17 +74,8 @@ var postgres = dialect{
 		return "CAST(" + dollar(n) + " AS timestamp with time zone) <= expired"
 	},
 	expiryMS: "(extract(epoch FROM expired) * 1000)::float8",
-	noTable: func(err error) bool {
-		var e *pgconn.PgError
-		return errors.As(err, &e) && e.Code == "42P01" // undefined_table
-	},
-	lost: func(err error) bool {
-		var e *pgconn.PgError
-		if !errors.As(err, &e) {
-			return true
-		}
-		return strings.HasPrefix(e.Code, "57P") || strings.HasPrefix(e.Code, "08")
-	},
+	noTable:  pgstore.NoSuchTable,
+	lost:     pgstore.ConnectionLost,
 }
 
 var mysqlDialect = dialect{
@@ -100,14 +89,8 @@ var mysqlDialect = dialect{
 	// A DATETIME has no time zone, and knex wrote UTC into it: counted
 	// from the epoch as a DATETIME, whatever the session's time_zone.
 	expiryMS: "TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', expired) DIV 1000",
-	noTable: func(err error) bool {
-		var e *mysql.MySQLError
-		return errors.As(err, &e) && e.Number == 1146 // ER_NO_SUCH_TABLE
-	},
-	lost: func(err error) bool {
-		var e *mysql.MySQLError
-		return !errors.As(err, &e) || e.Number == 1053 // ER_SERVER_SHUTDOWN
-	},
+	noTable:  mysqlstore.NoSuchTable,
+	lost:     mysqlstore.ConnectionLost,
 }
 
 var sqliteDialect = dialect{

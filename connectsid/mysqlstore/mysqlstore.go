@@ -59,8 +59,9 @@ const (
 // Errors of MariaDB and MySQL that mean the table is missing or a column
 // is not express-mysql-session's.
 const (
-	erNoSuchTable = 1146
-	erBadField    = 1054
+	erNoSuchTable    = 1146
+	erBadField       = 1054
+	erServerShutdown = 1053
 )
 
 // ErrNoTable means the session table does not exist (yet):
@@ -593,7 +594,7 @@ func (s *Store) run(ctx context.Context, op string, retry bool, f func(ctx conte
 	defer cancel()
 	start := time.Now()
 	err := f(ctx)
-	if err != nil && retry && ctx.Err() == nil && connectionLost(err) {
+	if err != nil && retry && ctx.Err() == nil && ConnectionLost(err) {
 		err = f(ctx)
 	}
 	s.timing(op, start, err)
@@ -614,7 +615,7 @@ func (s *Store) timing(op string, start time.Time, err error) {
 func (s *Store) failed(ctx context.Context, op string, err error) error {
 	var myErr *mysql.MySQLError
 	switch {
-	case errors.As(err, &myErr) && myErr.Number == erNoSuchTable:
+	case NoSuchTable(err):
 		err = fmt.Errorf("%w: %w", s.noTable(), err)
 	case errors.As(err, &myErr) && myErr.Number == erBadField:
 		err = fmt.Errorf("%s is not express-mysql-session's table (columns %s, %s, %s): %w",
@@ -634,11 +635,19 @@ func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc)
 	return context.WithTimeout(ctx, s.opts.Timeout)
 }
 
-// connectionLost reports whether err is the loss of a connection rather
-// than the database's answer to the statement.
-func connectionLost(err error) bool {
+// NoSuchTable reports whether err is MySQL's ER_NO_SUCH_TABLE (1146).
+func NoSuchTable(err error) bool {
 	var myErr *mysql.MySQLError
-	return !errors.As(err, &myErr)
+	return errors.As(err, &myErr) && myErr.Number == erNoSuchTable
+}
+
+// ConnectionLost reports whether err (from go-sql-driver/mysql) is the
+// loss of a connection rather than the database's answer to the
+// statement: anything but a server error, or ER_SERVER_SHUTDOWN (1053). A
+// statement that failed so may be retried on another connection.
+func ConnectionLost(err error) bool {
+	var myErr *mysql.MySQLError
+	return !errors.As(err, &myErr) || myErr.Number == erServerShutdown
 }
 
 func noSession(sid, why string) error {

@@ -181,7 +181,7 @@ func (s *Store) Get(ctx context.Context, sid string) (*connectsid.Session, error
 	now := jsSeconds(s.opts.Now())
 	start := time.Now()
 	err := s.pool.QueryRow(ctx, s.q.get, sid, now).Scan(&rec, &live)
-	if err != nil && ctx.Err() == nil && connectionLost(err) && !errors.Is(err, pgx.ErrNoRows) {
+	if err != nil && ctx.Err() == nil && ConnectionLost(err) && !errors.Is(err, pgx.ErrNoRows) {
 		err = s.pool.QueryRow(ctx, s.q.get, sid, now).Scan(&rec, &live)
 	}
 	s.timing("get", start, err)
@@ -472,7 +472,7 @@ func (s *Store) do(ctx context.Context, op string, fn func(ctx context.Context) 
 	defer cancel()
 	start := time.Now()
 	err := fn(ctx)
-	if err != nil && ctx.Err() == nil && connectionLost(err) {
+	if err != nil && ctx.Err() == nil && ConnectionLost(err) {
 		err = fn(ctx)
 	}
 	s.timing(op, start, err)
@@ -496,9 +496,8 @@ func (s *Store) timing(op string, start time.Time, err error) {
 // failed turns the failure of op under ctx into ErrStoreUnavailable,
 // naming a missing table and keeping ctx's own error visible to errors.Is.
 func (s *Store) failed(ctx context.Context, op string, err error) error {
-	var pgErr *pgconn.PgError
 	switch {
-	case errors.As(err, &pgErr) && pgErr.Code == "42P01": // undefined_table
+	case NoSuchTable(err):
 		err = fmt.Errorf("%w: %w", s.noTable(), err)
 	case ctx.Err() != nil && !errors.Is(err, ctx.Err()):
 		err = fmt.Errorf("%w: %w", err, ctx.Err())
@@ -506,11 +505,19 @@ func (s *Store) failed(ctx context.Context, op string, err error) error {
 	return s.unavailable(op, err)
 }
 
-// connectionLost reports whether err is the loss of a connection rather
-// than the database's answer to the statement: a network error, or the
-// FATAL a backend sends when it is terminated (class 57P: admin or crash
-// shutdown, pg_terminate_backend) or cannot take connections yet.
-func connectionLost(err error) bool {
+// NoSuchTable reports whether err is PostgreSQL's undefined_table (42P01).
+func NoSuchTable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "42P01"
+}
+
+// ConnectionLost reports whether err (from pgx) is the loss of a
+// connection rather than the database's answer to the statement: a
+// network error, or the FATAL a backend sends when it is terminated (class
+// 57P: admin or crash shutdown, pg_terminate_backend) or cannot take
+// connections yet (class 08). A statement that failed so may be retried on
+// another connection.
+func ConnectionLost(err error) bool {
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) {
 		return true
