@@ -12,11 +12,11 @@ import (
 // CodeServerFull, CodeTooManyRefused, CodeTooManySessions, and a login's
 // POST budget's, CodeTooManyPostBytes.
 const (
-	LimitReadTimeout    = "read-timeout"     // a POST body not read within Config.ReadTimeout (408)
-	LimitBodyTooLarge   = "body-too-large"   // a POST body over its limit (413; a WebSocket message over it is wsconn's message-too-large)
-	LimitWriteTimeout   = "write-timeout"    // a long-polling response not written within Config.WriteTimeout
+	LimitReadTimeout    = "read-timeout"         // a POST body not read within Config.ReadTimeout (408)
+	LimitBodyTooLarge   = "body-too-large"       // a POST body over its limit (413; a WebSocket message over it is wsconn's message-too-large)
+	LimitWriteTimeout   = "write-timeout"        // a long-polling response not written within Config.WriteTimeout
 	LimitSlowClient     = wsconn.LimitSlowClient // a send queue full, in messages or bytes
-	LimitTooManyPackets = "too-many-packets" // a POST of more than parser.MaxPackets packets (400)
+	LimitTooManyPackets = "too-many-packets"     // a POST of more than parser.MaxPackets packets (400)
 )
 
 // LimitObserver is an Observer that also hears each limit a client hits
