@@ -281,7 +281,7 @@ func (c *Conn) SendCompress(msg []byte, compress bool) error {
 // permessage-deflate, m's compress flag is set and it reaches the
 // connection's threshold.
 func (c *Conn) SendMessage(m *Message) error {
-	return c.sendFrame(m.frame(c.compresses(len(m.data), m.compress)))
+	return c.sendFrame(m.frame(c.compresses(len(m.data), m.compress), &c.h.deflaters))
 }
 
 // Deflates reports whether permessage-deflate was negotiated.

@@ -82,10 +82,11 @@ func (m *Message) Data() []byte { return m.data }
 // Compress returns the message's compress flag.
 func (m *Message) Compress() bool { return m.compress }
 
-// frame returns the message framed for a connection: compressed when z.
-func (m *Message) frame(z bool) []byte {
+// frame returns the message framed for a connection: compressed when z,
+// with a compressor of pool's.
+func (m *Message) frame(z bool, pool *sync.Pool) []byte {
 	if z {
-		m.zOnce.Do(func() { m.z = deflateFrame(m.data) })
+		m.zOnce.Do(func() { m.z = deflateFrame(m.data, pool) })
 		return m.z
 	}
 	m.plainOnce.Do(func() { m.plain = textFrame(m.data) })
@@ -94,13 +95,22 @@ func (m *Message) frame(z bool) []byte {
 
 // deflateFrame frames msg as a server's final, unmasked text frame with
 // RSV1, its payload deflated without context takeover: the stream's sync
-// flush with its final 00 00 ff ff left off (RFC 7692 §7.2.1).
-func deflateFrame(msg []byte) []byte {
+// flush with its final 00 00 ff ff left off (RFC 7692 §7.2.1). A
+// compressor is most of a megabyte to make, so pool keeps them (the
+// hub's: Hub.deflaters).
+func deflateFrame(msg []byte, pool *sync.Pool) []byte {
 	var z bytes.Buffer
 	z.Grow(len(msg)/2 + 16)
-	fw, _ := flate.NewWriter(&z, deflateLevel) // the level is valid
-	fw.Write(msg)                              // a bytes.Buffer does not fail
+	fw, _ := pool.Get().(*flate.Writer)
+	if fw == nil {
+		fw, _ = flate.NewWriter(&z, deflateLevel) // the level is valid
+	} else {
+		fw.Reset(&z)
+	}
+	fw.Write(msg) // a bytes.Buffer does not fail
 	fw.Flush()
+	fw.Reset(nil) // the pool keeps no buffer of z
+	pool.Put(fw)
 	p := bytes.TrimSuffix(z.Bytes(), []byte{0, 0, 0xff, 0xff})
 	return appendFrameHeader(make([]byte, 0, 10+len(p)), 0xc1, len(p), p)
 }

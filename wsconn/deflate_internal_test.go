@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"compress/flate"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -21,11 +23,12 @@ func inflate(payload []byte, limit int64) ([]byte, error) {
 // takes at most the limit (or fails), and never panics; and any text the
 // server compresses (deflateFrame) inflates back to itself.
 func FuzzInflate(f *testing.F) {
-	for _, s := range [][]byte{nil, {0}, {0x4b, 0x4c, 0x4a, 0x06, 0}, deflateFrame([]byte("hello hello hello"))[2:],
-		deflateFrame(make([]byte, 1<<16))[4:]} {
+	for _, s := range [][]byte{nil, {0}, {0x4b, 0x4c, 0x4a, 0x06, 0}, deflateFrame([]byte("hello hello hello"), &sync.Pool{})[2:],
+		deflateFrame(make([]byte, 1<<16), &sync.Pool{})[4:]} {
 		f.Add(s)
 	}
 	const limit = 4096
+	var pool sync.Pool
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		msg, err := inflate(payload, limit)
 		if err == nil && len(msg) > limit {
@@ -34,7 +37,7 @@ func FuzzInflate(f *testing.F) {
 		if errors.Is(err, ErrInflateLimit) && msg != nil {
 			t.Fatal("a message returned with ErrInflateLimit")
 		}
-		frame := deflateFrame(payload)
+		frame := deflateFrame(payload, &pool)
 		if frame[0] != 0xc1 {
 			t.Fatalf("first byte %#x, want FIN, RSV1, text", frame[0])
 		}
@@ -49,5 +52,33 @@ func FuzzInflate(f *testing.F) {
 		if err != nil || !bytes.Equal(back, payload) {
 			t.Fatalf("round trip of %d bytes: %d bytes, %v", len(payload), len(back), err)
 		}
+	})
+}
+
+// BenchmarkDeflateFrame: the server's cost of compressing one broadcast
+// (once, however many connections get it) of a 4 KiB JSON-like text,
+// against framing it plain.
+func BenchmarkDeflateFrame(b *testing.B) {
+	var sb strings.Builder
+	for i := 0; sb.Len() < 4096; i++ {
+		fmt.Fprintf(&sb, `{"id":%d,"name":"user-%d","state":"online"},`, i, i)
+	}
+	msg := []byte(sb.String())
+	b.Run("plain", func(b *testing.B) {
+		b.SetBytes(int64(len(msg)))
+		b.ReportAllocs()
+		for range b.N {
+			textFrame(msg)
+		}
+	})
+	b.Run("deflate", func(b *testing.B) {
+		b.SetBytes(int64(len(msg)))
+		b.ReportAllocs()
+		var n int
+		var pool sync.Pool
+		for range b.N {
+			n = len(deflateFrame(msg, &pool))
+		}
+		b.ReportMetric(float64(n), "frame-B")
 	})
 }

@@ -192,6 +192,8 @@ type Hub struct {
 
 	limits ratelog.Limits // limitHit's
 
+	deflaters sync.Pool // *flate.Writer of Messages' compressed frames (deflateFrame)
+
 	mu     sync.Mutex
 	conns  map[*Conn]struct{}
 	closed bool
