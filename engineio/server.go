@@ -170,6 +170,15 @@ type Config struct {
 	// is refused with CodeTooManyPostBytes and its session closed.
 	// Negative: no budget.
 	MaxPostBytesPerLogin int64
+	// PerMessageDeflate, when set, negotiates permessage-deflate (RFC
+	// 7692) on the WebSocket transport with a client that offers it
+	// (engine.io's perMessageDeflate, off when nil as in socket.io 4).
+	// It is always without context takeover, so a connection keeps no
+	// window between messages; a message is compressed from the
+	// threshold on (1024 bytes when zero) unless sent with compress
+	// false, and a client's inflates up to MaxHTTPBufferSize, past which
+	// its connection closes with 1009.
+	PerMessageDeflate *wsconn.Deflate
 	// LogName names the sessions in the logs ("engine.io" when empty).
 	LogName string
 	// Logger receives the server's logs (slog.Default when nil). Logs

@@ -18,6 +18,7 @@ import (
 	"github.com/expressbridge/expressbridge/engineio/parser"
 	"github.com/expressbridge/expressbridge/internal/randid"
 	"github.com/expressbridge/expressbridge/liveness"
+	"github.com/expressbridge/expressbridge/wsconn"
 )
 
 // Handler is the layer above one session (Socket.IO; an echo in the
@@ -248,15 +249,35 @@ func (e *Session) Send(ps ...parser.Packet) error {
 // in order and together: on WebSocket msg goes out as it is, without a
 // copy. It fails as Send does.
 func (e *Session) SendMessage(msg []byte, bins [][]byte) error {
+	return e.sendMessage(msg, nil, bins)
+}
+
+// SendPrepared is SendMessage for a message going to many sessions (a
+// broadcast), m.Data() being the encoded MESSAGE: on WebSocket its frame,
+// compressed or not, is built once for all of them (wsconn.Message), and
+// with m's compress flag false neither it nor bins go compressed
+// (socket.io's compress(false)). It fails as Send does.
+func (e *Session) SendPrepared(m *wsconn.Message, bins [][]byte) error {
+	return e.sendMessage(m.Data(), m, bins)
+}
+
+// sendMessage is SendMessage, with m (when not nil) the prepared msg.
+func (e *Session) sendMessage(msg []byte, m *wsconn.Message, bins [][]byte) error {
 	e.mu.Lock()
 	var err error
 	switch {
 	case e.closed || e.goodbye: // nothing may follow the goodbye (Goodbye)
 		err = ErrClosed
 	case e.ws != nil:
-		err = e.ws.Send(msg)
+		compress := true
+		if m != nil {
+			compress = m.Compress()
+			err = e.ws.SendMessage(m)
+		} else {
+			err = e.ws.Send(msg)
+		}
 		for i := 0; err == nil && i < len(bins); i++ {
-			err = e.ws.SendBinary(bins[i])
+			err = e.ws.SendBinaryCompress(bins[i], compress)
 		}
 		err = connErr(err)
 	default:

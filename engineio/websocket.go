@@ -78,7 +78,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, sid stri
 	}
 	// 3. A connection; Open takes it from here. Uncounted: the session
 	// counts itself once, on whichever transports it lives (register).
-	if _, err := s.hub.Accept(w, r, bsess, wsconn.Options{Handler: t, ReadLimit: limit, Door: s.cfg.Door,
+	if _, err := s.hub.Accept(w, r, bsess, wsconn.Options{Handler: t, ReadLimit: limit, Door: s.cfg.Door, Deflate: s.cfg.PerMessageDeflate,
 		Since: since, Uncounted: true}); err != nil && t.fresh {
 		// The upgrade failed (the client has its answer): Open never runs,
 		// and no session came of it.

@@ -6,6 +6,7 @@ import (
 
 	eioparser "github.com/expressbridge/expressbridge/engineio/parser"
 	"github.com/expressbridge/expressbridge/socketio/parser"
+	"github.com/expressbridge/expressbridge/wsconn"
 )
 
 // SocketID identifies a socket within its server (socket.id).
@@ -24,9 +25,12 @@ type Encoded struct {
 	// Volatile drops the packet for a socket whose transport cannot take
 	// it at once (engineio.Session.Writable), as socket.io's volatile flag.
 	Volatile bool
+	// NoCompress sends the packet uncompressed even where permessage-deflate
+	// was negotiated (socket.io's compress(false); Config.PerMessageDeflate).
+	NoCompress bool
 
-	once    sync.Once
-	message []byte // the Engine.IO MESSAGE: '4' then Text, shared by every socket
+	once sync.Once
+	wire *wsconn.Message // the Engine.IO MESSAGE: '4' then Text, framed once for every socket
 
 	decodeOnce sync.Once
 	name       string            // the event's name, for OnAnyOutgoing listeners
@@ -49,12 +53,14 @@ func (p *Encoded) event() (name string, args []json.RawMessage, ok bool) {
 }
 
 // engineMessage returns the Engine.IO MESSAGE packet that carries Text,
-// encoded once however many sockets it goes to.
-func (p *Encoded) engineMessage() []byte {
+// encoded once however many sockets it goes to, and on WebSocket framed
+// (and compressed) once too.
+func (p *Encoded) engineMessage() *wsconn.Message {
 	p.once.Do(func() {
-		p.message = eioparser.AppendText(make([]byte, 0, 1+len(p.Text)), eioparser.Packet{Type: eioparser.Message, Data: p.Text})
+		msg := eioparser.AppendText(make([]byte, 0, 1+len(p.Text)), eioparser.Packet{Type: eioparser.Message, Data: p.Text})
+		p.wire = wsconn.NewMessage(msg, !p.NoCompress)
 	})
-	return p.message
+	return p.wire
 }
 
 // BroadcastOptions choose the sockets of a broadcast, as socket.io's
@@ -69,6 +75,11 @@ type BroadcastOptions struct {
 	Except   []Room
 	Local    bool
 	Volatile bool
+	// NoCompress sends the broadcast uncompressed (socket.io's
+	// compress(false), carried across the fleet as flags.compress false);
+	// the zero value is socket.io's default, compressed where
+	// permessage-deflate was negotiated and from its threshold on.
+	NoCompress bool
 }
 
 // Adapter keeps a namespace's rooms and delivers its broadcasts, as

@@ -39,7 +39,7 @@ func (s *Server) newClient(e *engineio.Session) engineio.Handler {
 }
 
 func (c *client) send(p *Encoded) bool {
-	return c.e.SendMessage(p.engineMessage(), p.Attachments) == nil
+	return c.e.SendPrepared(p.engineMessage(), p.Attachments) == nil
 }
 
 // Opened starts the connect timeout: a session must join a namespace.
@@ -300,9 +300,9 @@ func (c *client) End(r liveness.Reason) {
 			if enc, err := encodeEvent(so.ns.name, SessionEnded, []any{struct {
 				Reason string `json:"reason"`
 			}{string(r)}}, nil); err == nil {
-				msgs = append(msgs, enc.engineMessage())
+				msgs = append(msgs, enc.engineMessage().Data())
 			}
-			msgs = append(msgs, disconnectPacket(so.ns.name).engineMessage())
+			msgs = append(msgs, disconnectPacket(so.ns.name).engineMessage().Data())
 		}
 		_ = e.Goodbye(msgs) // fails only when the session is closing already; CloseWith is then moot
 		for _, so := range sockets {

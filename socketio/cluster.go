@@ -295,6 +295,7 @@ func (l Local) BroadcastWithAck(opts BroadcastOptions, timeout time.Duration,
 	if err != nil {
 		return 0, err
 	}
+	p.NoCompress = opts.NoCompress
 	var reached []*Socket
 	for _, so := range n.localSockets(opts) {
 		if !so.expectAck(id, ack) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/expressbridge/expressbridge/internal/testenv"
 	"github.com/expressbridge/expressbridge/socketio"
+	"github.com/expressbridge/expressbridge/wsconn"
 )
 
 // The proof by difference: node-app/difftest/client.js (the real
@@ -22,7 +24,7 @@ import (
 // server set up the same way, handler for handler; the two traces must be
 // equal. Each feature of the Node API that the Go server has adds a
 // scenario (and its handlers on both sides).
-var diffScenarios = []string{"basic", "lifecycle", "rooms", "middleware", "any", "handshake", "dynamic", "acks"}
+var diffScenarios = []string{"basic", "lifecycle", "rooms", "middleware", "any", "handshake", "dynamic", "acks", "compress"}
 
 // diffAuth is the auth the scenarios connect with.
 type diffAuth struct {
@@ -164,6 +166,39 @@ func diffServer(t *testing.T, trusted ...netip.Prefix) *socketio.Server {
 	return srv
 }
 
+// diffCompress is server.js's second server, on /z/: PerMessageDeflate as
+// engine.io's perMessageDeflate {threshold: 1024}.
+func diffCompress(t *testing.T) *socketio.Server {
+	t.Helper()
+	srv, err := socketio.New(socketio.Config{Insecure: true, PerMessageDeflate: &wsconn.Deflate{Threshold: 1024},
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	z := srv.Of("/")
+	big := strings.Repeat("compressible ", 100)
+	// `42["z","edge","` + pad + `"]` is 1024 bytes: the threshold; "under" is 1023.
+	edge := strings.Repeat("x", 1024-len(`42["z","edge",""]`))
+	under := strings.Repeat("x", 1023-len(`42["z","under",""]`))
+	z.On("sizes", func(so *socketio.Socket, _ socketio.Args, ack socketio.AckFunc) {
+		so.Emit("z", "big", big)
+		so.Emit("z", "small", "small")
+		so.Emit("z", "edge", edge)
+		so.Emit("z", "under", under)
+		so.Compress(false).Emit("z", "big-uncompressed", big)
+		z.Emit("z", "broadcast-big", big)
+		z.Broadcast(socketio.BroadcastOptions{NoCompress: true}, "z", "broadcast-uncompressed", big)
+		ack()
+	})
+	z.On("length", func(so *socketio.Socket, args socketio.Args, ack socketio.AckFunc) {
+		var text string
+		args.Decode(0, &text)
+		ack(len(text))
+	})
+	t.Cleanup(func() { srv.Shutdown(context.Background()) })
+	return srv
+}
+
 // mwData is what "/mw"'s middleware keeps in socket.data.
 type mwData struct {
 	Name  string   `json:"name"`
@@ -268,7 +303,10 @@ func diffDynamic(srv *socketio.Server) {
 // one, and compares the traces.
 func TestDifference(t *testing.T) {
 	nodeURL := testenv.StartNodeServer(t, "difftest/server.js", "PORT=0")
-	goURL := "http://" + testenv.ServeHTTP(t, diffServer(t))
+	mux := http.NewServeMux()
+	mux.Handle("/", diffServer(t))
+	mux.Handle("/z/", diffCompress(t))
+	goURL := "http://" + testenv.ServeHTTP(t, mux)
 	for _, sc := range diffScenarios {
 		t.Run(sc, func(t *testing.T) {
 			want := diffTrace(t, nodeURL, sc)

@@ -17,6 +17,7 @@ import (
 	"github.com/expressbridge/expressbridge/examples/chat"
 	"github.com/expressbridge/expressbridge/liveness"
 	"github.com/expressbridge/expressbridge/socketio"
+	"github.com/expressbridge/expressbridge/wsconn"
 )
 
 // Serve Socket.IO beside the plain WebSocket door: one gate, one Tracker,
@@ -174,4 +175,20 @@ func ExampleServer_OfRegexp() {
 		ack(so.Namespace().Name()) // "/org-12"
 	})
 	orgs.Emit("maintenance", "in 5 minutes") // every org's sockets
+}
+
+// Opt in to permessage-deflate, as engine.io's perMessageDeflate: to the
+// clients that offer it (browsers and socket.io-client do), messages from
+// the threshold on (1024 bytes) go compressed, without context takeover
+// (no window kept per connection). Compress(false) and NoCompress skip it
+// for what deflate cannot shrink; a broadcast is compressed once for all.
+func ExampleSocket_Compress() {
+	var live *liveness.Tracker // from liveness.New
+	sio, _ := socketio.New(socketio.Config{Live: live, PerMessageDeflate: &wsconn.Deflate{Threshold: 1024}})
+	ns := sio.Of("/")
+	ns.OnConnection(func(so *socketio.Socket) {
+		so.Emit("report", strings.Repeat("row;", 1000))      // compressed
+		so.Compress(false).Emit("photo", []byte{0xff, 0xd8}) // a JPEG is compressed already
+		ns.Broadcast(socketio.BroadcastOptions{NoCompress: true}, "tick", time.Now().Unix())
+	})
 }

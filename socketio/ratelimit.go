@@ -144,7 +144,7 @@ func (c *client) rateLimited() {
 	c.mu.Unlock()
 	msgs := make([][]byte, 0, len(sockets))
 	for _, so := range sockets {
-		msgs = append(msgs, disconnectPacket(so.ns.name).engineMessage())
+		msgs = append(msgs, disconnectPacket(so.ns.name).engineMessage().Data())
 	}
 	_ = c.e.Goodbye(msgs) // fails only when the session is closing already; CloseWith is then moot
 	for _, so := range sockets {

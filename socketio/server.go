@@ -163,6 +163,12 @@ type Config struct {
 	// 10 s before its session is disconnected with ReasonRateLimited
 	// (DefaultMaxDroppedEvents). Negative: drop only, never disconnect.
 	MaxDroppedEvents int
+	// PerMessageDeflate, when set, negotiates permessage-deflate on the
+	// WebSocket transport (engineio.Config.PerMessageDeflate; off when
+	// nil, as socket.io's default). Emits and broadcasts are compressed
+	// from its threshold on unless sent with compress false
+	// (Socket.Compress, BroadcastOptions.NoCompress).
+	PerMessageDeflate *wsconn.Deflate
 	// NewAdapter makes each namespace's rooms (NewMemoryAdapter when nil).
 	NewAdapter func(deliver func(SocketID, *Encoded)) Adapter
 	// Logger receives the server's logs (slog.Default when nil).
@@ -228,6 +234,7 @@ func New(cfg Config) (*Server, error) {
 		WriteTimeout:         cfg.WriteTimeout,
 		MaxSessionsPerLogin:  cfg.MaxSessionsPerLogin,
 		MaxPostBytesPerLogin: cfg.MaxPostBytesPerLogin,
+		PerMessageDeflate:    cfg.PerMessageDeflate,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("socketio: %w", err)

@@ -215,7 +215,7 @@ func (n *Namespace) Broadcast(opts BroadcastOptions, event string, args ...any) 
 	if err != nil {
 		return err
 	}
-	enc.Volatile = opts.Volatile
+	enc.Volatile, enc.NoCompress = opts.Volatile, opts.NoCompress
 	n.adapter.Broadcast(enc, opts)
 	return nil
 }
@@ -330,6 +330,33 @@ func (so *Socket) Emit(event string, args ...any) error {
 		return err
 	}
 	if !so.writeEvent(enc) {
+		return ErrDisconnected
+	}
+	return nil
+}
+
+// Compress returns an Emitter whose Emit sends with socket.io's compress
+// flag: socket.compress(false).emit(…) is so.Compress(false).Emit(…).
+// With false the event goes uncompressed even where permessage-deflate
+// was negotiated (Config.PerMessageDeflate); Emit is Compress(true).Emit.
+func (so *Socket) Compress(compress bool) Emitter {
+	return Emitter{so: so, noCompress: !compress}
+}
+
+// Emitter is a socket with the flags of its next emit (Socket.Compress).
+type Emitter struct {
+	so         *Socket
+	noCompress bool
+}
+
+// Emit sends an event as Socket.Emit does, with the Emitter's flags.
+func (em Emitter) Emit(event string, args ...any) error {
+	enc, err := encodeEvent(em.so.ns.name, event, args, nil)
+	if err != nil {
+		return err
+	}
+	enc.NoCompress = em.noCompress
+	if !em.so.writeEvent(enc) {
 		return ErrDisconnected
 	}
 	return nil

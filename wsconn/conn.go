@@ -2,6 +2,7 @@ package wsconn
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -63,6 +64,9 @@ type Conn struct {
 	sid       string
 	user      string
 	hold      *liveness.Hold // follows the session, set at registration; nil without a Tracker
+	deflate   bool           // permessage-deflate was negotiated
+	threshold int            // from which a message is compressed, when deflate
+	readLimit int64          // Options.ReadLimit: of a message, inflated
 
 	lastRead atomic.Int64 // unix nanoseconds of the last frame received
 	pollGen  uint32       // the poller's, guarded by it
@@ -89,8 +93,9 @@ type Conn struct {
 }
 
 type outFrame struct {
-	op   int // websocket.TextMessage, BinaryMessage, PingMessage, PongMessage, or opRaw
-	data []byte
+	op         int // websocket.TextMessage, BinaryMessage, PingMessage, PongMessage, or opRaw
+	data       []byte
+	noCompress bool // socket.io's compress(false)
 }
 
 // opRaw marks an outFrame whose data is a whole frame, or the rest of one
@@ -164,8 +169,20 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // upgrade completes the handshake of an authenticated request.
 func (hub *Hub) upgrade(w http.ResponseWriter, r *http.Request, sess *auth.Session, opts Options) (*Conn, error) {
 	h := &hijacker{ResponseWriter: w}
-	ws, err := hub.upgrader.Upgrade(h, r, nil)
+	up := &hub.upgrader
+	if opts.Deflate != nil {
+		withDeflate := hub.upgrader
+		withDeflate.EnableCompression = true
+		up = &withDeflate
+	}
+	ws, err := up.Upgrade(h, r, nil)
+	deflate := false
 	if h.fc != nil {
+		// Whether gorilla agreed to the client's offer is in the 101 it
+		// answered, held until the first frame.
+		h.fc.holdMu.Lock()
+		deflate = opts.Deflate != nil && bytes.Contains(h.fc.held, []byte("\r\nSec-WebSocket-Extensions: permessage-deflate"))
+		h.fc.holdMu.Unlock()
 		h.fc.release() // the 101 goes out with the first frame, or at start
 	}
 	if err != nil {
@@ -175,7 +192,11 @@ func (hub *Hub) upgrade(w http.ResponseWriter, r *http.Request, sess *auth.Sessi
 		return nil, err
 	}
 	c := &Conn{h: hub, proto: opts.Handler, value: opts.Value, door: opts.Door, broadcast: opts.Broadcast,
-		uncounted: opts.Uncounted, since: opts.Since, ws: ws, fc: h.fc, sess: sess.Record, sid: sess.ID, user: sess.User, fd: -1}
+		uncounted: opts.Uncounted, since: opts.Since, ws: ws, fc: h.fc, sess: sess.Record, sid: sess.ID, user: sess.User, fd: -1,
+		deflate: deflate, readLimit: opts.ReadLimit}
+	if deflate {
+		c.threshold = opts.Deflate.threshold()
+	}
 	c.lastRead.Store(time.Now().UnixNano())
 	h.fc.onFrame = func() { c.lastRead.Store(time.Now().UnixNano()) }
 	h.fc.onPing = func(p []byte) { c.enqueue(outFrame{op: websocket.PongMessage, data: p}) }
@@ -248,9 +269,39 @@ func (c *Conn) Send(msg []byte) error {
 	return c.enqueue(outFrame{op: websocket.TextMessage, data: msg})
 }
 
+// SendCompress is Send with socket.io's compress flag: with compress
+// false the message goes uncompressed even when permessage-deflate was
+// negotiated and it reaches the threshold. Send is SendCompress(msg, true).
+func (c *Conn) SendCompress(msg []byte, compress bool) error {
+	return c.enqueue(outFrame{op: websocket.TextMessage, data: msg, noCompress: !compress})
+}
+
+// SendMessage sends m as Send does, with the frame m built once for every
+// connection it goes to: compressed when the connection negotiated
+// permessage-deflate, m's compress flag is set and it reaches the
+// connection's threshold.
+func (c *Conn) SendMessage(m *Message) error {
+	return c.sendFrame(m.frame(c.compresses(len(m.data), m.compress), &c.h.deflaters))
+}
+
+// Deflates reports whether permessage-deflate was negotiated.
+func (c *Conn) Deflates() bool { return c.deflate }
+
+// compresses tells whether a message of n bytes with the compress flag
+// goes compressed: negotiated, flagged, at least the threshold.
+func (c *Conn) compresses(n int, compress bool) bool {
+	return c.deflate && compress && n >= c.threshold
+}
+
 // SendBinary queues a binary message, as Send does a text one.
 func (c *Conn) SendBinary(msg []byte) error {
-	return c.enqueue(outFrame{op: websocket.BinaryMessage, data: msg})
+	return c.SendBinaryCompress(msg, true)
+}
+
+// SendBinaryCompress is SendBinary with the compress flag, as
+// SendCompress is Send with it.
+func (c *Conn) SendBinaryCompress(msg []byte, compress bool) error {
+	return c.enqueue(outFrame{op: websocket.BinaryMessage, data: msg, noCompress: !compress})
 }
 
 // SendJSON queues v encoded as JSON.
@@ -371,6 +422,9 @@ func (c *Conn) writeLoop() {
 			_, err = c.fc.Write(f.data)
 		case f.op == websocket.TextMessage || f.op == websocket.BinaryMessage:
 			c.ws.SetWriteDeadline(deadline)
+			if c.deflate {
+				c.ws.EnableWriteCompression(c.compresses(len(f.data), !f.noCompress))
+			}
 			err = c.ws.WriteMessage(f.op, f.data)
 		default:
 			err = c.ws.WriteControl(f.op, f.data, deadline)
@@ -432,7 +486,7 @@ func (c *Conn) readReady() {
 		if err == nil && forGorilla {
 			var msg []byte
 			var op int
-			if op, msg, err = c.ws.ReadMessage(); err == nil {
+			if op, msg, err = c.readMessage(); err == nil {
 				if c.hold != nil {
 					c.hold.Active()
 				}
@@ -461,12 +515,32 @@ func (c *Conn) readReady() {
 	}
 }
 
+// readMessage reads the message whose first frame has begun. A
+// compressed one is inflated no further than the read limit (gorilla's
+// limit counts the bytes on the wire): past it the client gets 1009, as
+// gorilla gives for a message over the limit on the wire.
+func (c *Conn) readMessage() (int, []byte, error) {
+	if !c.deflate {
+		return c.ws.ReadMessage()
+	}
+	op, r, err := c.ws.NextReader()
+	if err != nil {
+		return op, nil, err
+	}
+	msg, err := readBounded(r, c.readLimit)
+	if errors.Is(err, ErrInflateLimit) {
+		c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseMessageTooBig, ""),
+			time.Now().Add(closeGrace))
+	}
+	return op, msg, err
+}
+
 // readFailed notes a read that failed on a limit: a message over the
 // read limit (gorilla has written 1009), a frame not finished in time.
 func (c *Conn) readFailed(err error) {
 	var ne net.Error
 	switch {
-	case errors.Is(err, websocket.ErrReadLimit):
+	case errors.Is(err, websocket.ErrReadLimit), errors.Is(err, ErrInflateLimit):
 		c.h.limitHit(c, LimitMessageTooLarge)
 	case errors.As(err, &ne) && ne.Timeout() && !c.lingering.Load():
 		c.h.limitHit(c, LimitFrameTimeout)

@@ -9,7 +9,6 @@ package wsconn
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -177,6 +176,10 @@ type Options struct {
 	Uncounted bool
 	// Value is the door's, returned by Conn.Value.
 	Value any
+	// Deflate negotiates permessage-deflate when the client offers it
+	// (nil: off, as engine.io's perMessageDeflate). Messages inflate up to
+	// ReadLimit, then the connection closes with 1009.
+	Deflate *Deflate
 }
 
 // Hub holds a set of connections: their poller, their keeper, their
@@ -188,6 +191,8 @@ type Hub struct {
 	upgrader websocket.Upgrader
 
 	limits ratelog.Limits // limitHit's
+
+	deflaters sync.Pool // *flate.Writer of Messages' compressed frames (deflateFrame)
 
 	mu     sync.Mutex
 	conns  map[*Conn]struct{}
@@ -319,18 +324,7 @@ func (h *Hub) Broadcast(msg []byte) int {
 // textFrame frames msg as a server's final, unmasked, uncompressed text
 // frame (RFC 6455 §5.2), as gorilla writes it.
 func textFrame(msg []byte) []byte {
-	n := len(msg)
-	var f []byte
-	switch {
-	case n < 126:
-		f = append(make([]byte, 0, 2+n), 0x81, byte(n))
-	case n < 1<<16:
-		f = append(make([]byte, 0, 4+n), 0x81, 126, byte(n>>8), byte(n))
-	default:
-		f = append(make([]byte, 0, 10+n), 0x81, 127)
-		f = binary.BigEndian.AppendUint64(f, uint64(n))
-	}
-	return append(f, msg...)
+	return appendFrameHeader(make([]byte, 0, 10+len(msg)), 0x81, len(msg), msg)
 }
 
 // snapshot returns the open connections.

@@ -461,7 +461,7 @@ func (a *Adapter) deliver(p *wire.Packet, opts socketio.BroadcastOptions) {
 		a.bus.log.Debug("redis adapter: ignoring a broadcast Go cannot encode", "nsp", a.nsp, "err", err)
 		return
 	}
-	enc.Volatile = opts.Volatile
+	enc.Volatile, enc.NoCompress = opts.Volatile, opts.NoCompress
 	a.local.Broadcast(enc, opts)
 }
 

@@ -192,14 +192,21 @@ func bufferJSON(v any) any {
 	return v
 }
 
-// optionsOf is o as the adapter publishes it: volatile is a flag the
-// other servers honour (local never leaves this one).
+// optionsOf is o as the adapter publishes it: volatile and compress are
+// flags the other servers honour (local never leaves this one). compress
+// is sent only when false, as socket.io leaves it out unless
+// compress(…) was called (and true is its default).
 func optionsOf(o socketio.BroadcastOptions) wire.Options {
-	return wire.Options{Rooms: roomStrings(o.Rooms), Except: roomStrings(o.Except), Flags: wire.Flags{Volatile: o.Volatile}}
+	f := wire.Flags{Volatile: o.Volatile}
+	if o.NoCompress {
+		f.Compress = new(bool)
+	}
+	return wire.Options{Rooms: roomStrings(o.Rooms), Except: roomStrings(o.Except), Flags: f}
 }
 
 func broadcastOptionsOf(o *wire.Options) socketio.BroadcastOptions {
-	return socketio.BroadcastOptions{Rooms: toRooms(o.Rooms), Except: toRooms(o.Except), Volatile: o.Flags.Volatile}
+	return socketio.BroadcastOptions{Rooms: toRooms(o.Rooms), Except: toRooms(o.Except), Volatile: o.Flags.Volatile,
+		NoCompress: o.Flags.Compress != nil && !*o.Flags.Compress}
 }
 
 func roomStrings(rooms []socketio.Room) []string {

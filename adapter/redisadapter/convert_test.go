@@ -1,6 +1,8 @@
 package redisadapter
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -169,5 +171,35 @@ func TestAckTimeout(t *testing.T) {
 		if got := ackTimeout(tc.o); got != tc.want {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestCompressFlag: socket.io's compress(false) crosses the fleet as
+// flags.compress false and arrives as NoCompress: the broadcast the real
+// @socket.io/redis-adapter published for io.except("room:x").compress(false)
+// .emit("plain", 2) (wire/testdata/messages.json, "server except, compress
+// false") decodes to NoCompress, and Go publishes the same options byte for
+// byte. Without NoCompress Go leaves the flag out, as socket.io does unless
+// compress(…) was called; Node's compress(true) is the default.
+func TestCompressFlag(t *testing.T) {
+	node, _ := base64.StdEncoding.DecodeString("k6Y4dVZERWeDpHR5cGUCpGRhdGGSpXBsYWluAqNuc3ChL4Olcm9vbXOQpmV4Y2VwdJGmcm9vbTp4pWZsYWdzgahjb21wcmVzc8I=")
+	b, err := wire.DecodeBroadcast(node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := broadcastOptionsOf(&b.Opts)
+	if !opts.NoCompress {
+		t.Fatalf("Node's compress(false) arrived as %+v", opts)
+	}
+	b.Opts = optionsOf(opts)
+	if again, err := b.Encode(); err != nil || !bytes.Equal(again, node) {
+		t.Errorf("Go's encoding of the same broadcast differs: %v\n got %x\nwant %x", err, again, node)
+	}
+	if f := optionsOf(socketio.BroadcastOptions{}).Flags; f.Compress != nil {
+		t.Errorf("the default sends compress %v; socket.io leaves it out", *f.Compress)
+	}
+	yes := true
+	if broadcastOptionsOf(&wire.Options{Flags: wire.Flags{Compress: &yes}}).NoCompress {
+		t.Error("Node's compress(true) arrived as NoCompress")
 	}
 }

@@ -154,6 +154,30 @@ orgs.on('connection', (socket) => {
 const teams = io.of((name, auth, next) => next(null, name.startsWith('/team-') && auth.team === name.slice(6)))
 teams.on('connection', (socket) => socket.emit('welcome', socket.nsp.name))
 
+// "compress": a second server on /z/ with perMessageDeflate as engine.io
+// enables it ({threshold: 1024}). "sizes" sends messages over, at, under
+// the threshold, and with compress(false), by emit and by broadcast; the
+// client's relay traces which arrived compressed. "length" answers the
+// length of what the client sent (compressed by the client).
+const z = new Server(server, { path: '/z/', perMessageDeflate: { threshold: 1024 } })
+const big = 'compressible '.repeat(100)
+// '42["z","edge","' + pad + '"]' is 1024 bytes: the threshold; "under" is 1023.
+const edge = 'x'.repeat(1024 - '42["z","edge",""]'.length)
+const under = 'x'.repeat(1023 - '42["z","under",""]'.length)
+z.on('connection', (socket) => {
+  socket.on('sizes', (ack) => {
+    socket.emit('z', 'big', big)
+    socket.emit('z', 'small', 'small')
+    socket.emit('z', 'edge', edge)
+    socket.emit('z', 'under', under)
+    socket.compress(false).emit('z', 'big-uncompressed', big)
+    z.emit('z', 'broadcast-big', big)
+    z.compress(false).emit('z', 'broadcast-uncompressed', big)
+    ack()
+  })
+  socket.on('length', (text, ack) => ack(text.length))
+})
+
 server.listen(Number(process.env.PORT || 0), '127.0.0.1', () => {
   console.log(`listening on http://127.0.0.1:${server.address().port}`)
 })
