@@ -184,6 +184,12 @@ func optsView(o *wire.Options) any {
 
 func value(v any) any {
 	switch v := v.(type) {
+	case wire.Object: // the view compares members, order is checked byte for byte
+		m := make(map[string]any, len(v))
+		for _, x := range v {
+			m[x.Key] = x.Value
+		}
+		return value(m)
 	case []byte:
 		return map[string]any{"$bin": hex.EncodeToString(v)}
 	case time.Time:
