@@ -111,7 +111,7 @@ func TestAckValues(t *testing.T) {
 		}{
 			{"nil", nil, `null`, 0},
 			{"map", map[string]any{"n": int64(1), "s": "x"}, `{"n":1,"s":"x"}`, 0},
-			{"object in order", wire.Object{{"s", "x"}, {"n", uint64(1 << 60)}}, `{"s":"x","n":1152921504606847000}`, 0},
+			{"object in order", wire.Object{{Key: "s", Value: "x"}, {Key: "n", Value: uint64(1 << 60)}}, `{"s":"x","n":1152921504606847000}`, 0},
 			{"binary inside", map[string]any{"b": []byte{9}}, `{"b":{"_placeholder":true,"num":0}}`, 1},
 			{"date", when, `"2026-01-02T03:04:05.006Z"`, 0},
 		} {
@@ -140,7 +140,7 @@ func TestAckValues(t *testing.T) {
 		}{
 			{"buffer", []byte{1, 2}, `{"type":"Buffer","data":[1,2]}`},
 			{"buffer inside", map[string]any{"b": []byte{3}}, `{"b":{"type":"Buffer","data":[3]}}`},
-			{"object in order", wire.Object{{"z", int64(1)}, {"a", []byte{4}}}, `{"z":1,"a":{"type":"Buffer","data":[4]}}`},
+			{"object in order", wire.Object{{Key: "z", Value: int64(1)}, {Key: "a", Value: []byte{4}}}, `{"z":1,"a":{"type":"Buffer","data":[4]}}`},
 			{"date", when, `"2026-01-02T03:04:05.006Z"`},
 			{"struct", answer{OK: true}, `{"ok":true}`},
 			{"string", "pong", `"pong"`},
