@@ -38,6 +38,23 @@ async function server(adapter) {
   return { io, httpServer, port: httpServer.address().port }
 }
 
+// exactJSON is a payload as JSON.parse gives it from a client's packet.
+function exactJSON() {
+  return JSON.parse(
+    '{"order":1,"text":"hi ✓","from":"a","2":"two","1":"one","nested":{"z":[3,{"y":-0,"x":0.1}],"a":null},' +
+      '"big":9007199254740993,"bigger":12345678901234567890,"huge":123456789012345678901234567890,' +
+      '"negbig":-9223372036854775809,"floats":[1.5,-2.25,1e-7,5e-324,-1e-300,123.456],"ints":[4294967296,-2147483649,255,-33]}',
+  )
+}
+
+// exact is exactJSON with Buffers nested inside and a Date.
+function exact() {
+  const v = exactJSON()
+  v.bin = { inner: [Buffer.from([1, 2]), { deep: Buffer.from([]) }] }
+  v.when = new Date(Date.UTC(2026, 0, 2, 3, 4, 5, 6))
+  return v
+}
+
 async function main() {
   const a = await server(createAdapter(await redis(), await redis()))
   const b = await server(createAdapter(await redis(), await redis()))
@@ -49,8 +66,10 @@ async function main() {
     socket.join('user:42')
   })
   a.io.on('hello-servers', (n, cb) => cb('pong ' + n))
+  a.io.on('exact-answer', (cb) => cb(exactJSON()))
   const client = ioc(`http://127.0.0.1:${a.port}`, { transports: ['websocket'] })
   client.on('q', (x, cb) => cb({ answer: x + 1 }))
+  client.on('exact-q', (cb) => cb(exact()))
   await new Promise((resolve) => client.once('connect', resolve))
   await sleep(300) // the adapters' subscriptions
 
@@ -73,6 +92,15 @@ async function main() {
     ['sharded room broadcast, binary', () => c.io.to('room:s').emit('s-room', { b: Buffer.from([9]) })],
     ['sharded socketsJoin', () => c.io.in('room:s').socketsJoin('room:t')],
     ['emitter disconnectSockets', () => emitter.disconnectSockets()],
+    // Payloads that must cross exactly: keys out of alphabetical order (and
+    // array-index keys, which JavaScript enumerates first), integers beyond
+    // 2^53, 2^63 and 2^64 (notepack.io wraps the last), floats, -0, Buffers
+    // nested in objects and arrays, a Date.
+    ['emitter exact payload', () => emitter.emit('exact-emitter', exact(), Buffer.from([0xff, 0]))],
+    ['server exact payload', () => a.io.emit('exact-server', exact())],
+    ['server exact serverSideEmit', () => b.io.serverSideEmit('exact-sse', exactJSON())],
+    ['server exact serverSideEmit answer', () => b.io.serverSideEmitWithAck('exact-answer')],
+    ['server exact broadcast ack', () => b.io.timeout(2000).emitWithAck('exact-q')],
   ]
   for (const [name, run] of steps) {
     console.log('step ' + name)

@@ -2,7 +2,6 @@ package wire
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -333,8 +332,7 @@ func (f *fields) json() ([]byte, error) {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		kb, _ := json.Marshal(k)
-		b.Write(kb)
+		b.Write(appendString(b.AvailableBuffer(), k))
 		b.WriteByte(':')
 		v := f.vals[i]
 		if ov, ok := v.(optionsValue); ok {
@@ -355,7 +353,7 @@ func (f *fields) json() ([]byte, error) {
 		if unlikeStringify(v) {
 			v = asStringify(v)
 		}
-		vb, err := json.Marshal(v)
+		vb, err := AppendJSON(b.AvailableBuffer(), v, nil) // as JSON.stringify writes it
 		if err != nil {
 			return nil, fmt.Errorf("wire: %s: %w", k, err)
 		}
