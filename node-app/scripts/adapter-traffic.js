@@ -18,6 +18,7 @@ const { io: ioc } = require('socket.io-client')
 const { createClient } = require('redis')
 const { createAdapter, createShardedAdapter } = require('@socket.io/redis-adapter')
 const { Emitter } = require('@socket.io/redis-emitter')
+const { exactJSON, exact } = require('./exact-payload')
 
 const url = process.argv[2]
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -36,23 +37,6 @@ async function server(adapter) {
   const io = new Server(httpServer, { adapter })
   await new Promise((resolve) => httpServer.listen(0, '127.0.0.1', resolve))
   return { io, httpServer, port: httpServer.address().port }
-}
-
-// exactJSON is a payload as JSON.parse gives it from a client's packet.
-function exactJSON() {
-  return JSON.parse(
-    '{"order":1,"text":"hi ✓","from":"a","2":"two","1":"one","nested":{"z":[3,{"y":-0,"x":0.1}],"a":null},' +
-      '"big":9007199254740993,"bigger":12345678901234567890,"huge":123456789012345678901234567890,' +
-      '"negbig":-9223372036854775809,"floats":[1.5,-2.25,1e-7,5e-324,-1e-300,123.456],"ints":[4294967296,-2147483649,255,-33]}',
-  )
-}
-
-// exact is exactJSON with Buffers nested inside and a Date.
-function exact() {
-  const v = exactJSON()
-  v.bin = { inner: [Buffer.from([1, 2]), { deep: Buffer.from([]) }] }
-  v.when = new Date(Date.UTC(2026, 0, 2, 3, 4, 5, 6))
-  return v
 }
 
 async function main() {
@@ -92,10 +76,7 @@ async function main() {
     ['sharded room broadcast, binary', () => c.io.to('room:s').emit('s-room', { b: Buffer.from([9]) })],
     ['sharded socketsJoin', () => c.io.in('room:s').socketsJoin('room:t')],
     ['emitter disconnectSockets', () => emitter.disconnectSockets()],
-    // Payloads that must cross exactly: keys out of alphabetical order (and
-    // array-index keys, which JavaScript enumerates first), integers beyond
-    // 2^53, 2^63 and 2^64 (notepack.io wraps the last), floats, -0, Buffers
-    // nested in objects and arrays, a Date.
+    // Payloads that must cross exactly (exact-payload.js), Buffers nested.
     ['emitter exact payload', () => emitter.emit('exact-emitter', exact(), Buffer.from([0xff, 0]))],
     ['server exact payload', () => a.io.emit('exact-server', exact())],
     ['server exact serverSideEmit', () => b.io.serverSideEmit('exact-sse', exactJSON())],
