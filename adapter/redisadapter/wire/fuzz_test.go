@@ -3,6 +3,7 @@ package wire_test
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -107,6 +108,18 @@ func FuzzDecodeJSONValue(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		v, err := wire.DecodeJSONValue(data)
+		// The reader takes exactly what encoding/json calls valid, within
+		// the limits.
+		valid := json.Valid(data)
+		if err == nil && !valid {
+			t.Fatalf("accepted what is not JSON: %q", data)
+		}
+		if err != nil && valid && len(data) <= wire.MaxMessageSize {
+			var x any
+			if json.Unmarshal(data, &x) == nil && depth(x) < wire.MaxDepth {
+				t.Fatalf("refused valid JSON %q: %v", data, err)
+			}
+		}
 		if malformedOnly(t, "DecodeJSONValue", err); err != nil {
 			return
 		}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
 	"math"
 	"slices"
 	"strconv"
@@ -402,70 +401,217 @@ func appendString(dst []byte, s string) []byte {
 }
 
 // Decoding JSON in order ----------------------------------------------------
+//
+// A small recursive-descent reader rather than encoding/json's Token API,
+// which allocates per token: objects as Objects, numbers as int64 when
+// integral and within int64, float64 otherwise (as JSON.parse reads them),
+// strings without escapes sliced once. Depth is checked by jsonDepth first.
 
-// decodeJSONValue reads one value from d with objects as Objects, numbers
-// as int64 when integral and within int64, float64 otherwise (json.Number
-// read as JSON.parse reads it).
-func decodeJSONValue(d *json.Decoder) (any, error) {
-	t, err := d.Token()
-	if err != nil {
-		return nil, err
+// jsonReader reads one JSON text.
+type jsonReader struct {
+	data []byte
+	i    int
+}
+
+var errJSONSyntax = errors.New("invalid JSON")
+
+func (r *jsonReader) space() {
+	for r.i < len(r.data) {
+		switch r.data[r.i] {
+		case ' ', '\t', '\n', '\r':
+			r.i++
+		default:
+			return
+		}
 	}
-	switch t := t.(type) {
-	case json.Delim:
-		switch t {
-		case '[':
-			a := []any{}
-			for d.More() {
-				v, err := decodeJSONValue(d)
-				if err != nil {
-					return nil, err
-				}
-				a = append(a, v)
-			}
-			_, err := d.Token()
-			return a, err
-		case '{':
-			var b objectBuilder
-			for d.More() {
-				kt, err := d.Token()
-				if err != nil {
-					return nil, err
-				}
-				k, _ := kt.(string)
-				v, err := decodeJSONValue(d)
-				if err != nil {
-					return nil, err
-				}
-				b.set(k, v)
-			}
-			_, err := d.Token()
-			return b.done(), err
-		}
-		return nil, errors.New("unexpected " + t.String())
-	case json.Number:
-		if i, err := t.Int64(); err == nil {
-			return i, nil
-		}
-		f, err := strconv.ParseFloat(string(t), 64)
-		if err != nil && !errors.Is(err, strconv.ErrRange) {
-			return nil, err
-		}
-		return f, nil // beyond float64: ±Inf, as JSON.parse gives
+}
+
+func (r *jsonReader) literal(word string, v any) (any, error) {
+	if !bytes.HasPrefix(r.data[r.i:], []byte(word)) {
+		return nil, errJSONSyntax
 	}
-	return t, nil // string, bool, nil
+	r.i += len(word)
+	return v, nil
+}
+
+func (r *jsonReader) value() (any, error) {
+	r.space()
+	if r.i >= len(r.data) {
+		return nil, errJSONSyntax
+	}
+	switch c := r.data[r.i]; {
+	case c == '{':
+		r.i++
+		var b objectBuilder
+		r.space()
+		if r.i < len(r.data) && r.data[r.i] == '}' {
+			r.i++
+			return b.done(), nil
+		}
+		for {
+			r.space()
+			if r.i >= len(r.data) || r.data[r.i] != '"' {
+				return nil, errJSONSyntax
+			}
+			k, err := r.str()
+			if err != nil {
+				return nil, err
+			}
+			r.space()
+			if r.i >= len(r.data) || r.data[r.i] != ':' {
+				return nil, errJSONSyntax
+			}
+			r.i++
+			v, err := r.value()
+			if err != nil {
+				return nil, err
+			}
+			b.set(k, v)
+			r.space()
+			if r.i >= len(r.data) {
+				return nil, errJSONSyntax
+			}
+			r.i++
+			switch r.data[r.i-1] {
+			case ',':
+				continue
+			case '}':
+				return b.done(), nil
+			}
+			return nil, errJSONSyntax
+		}
+	case c == '[':
+		r.i++
+		a := []any{}
+		r.space()
+		if r.i < len(r.data) && r.data[r.i] == ']' {
+			r.i++
+			return a, nil
+		}
+		for {
+			v, err := r.value()
+			if err != nil {
+				return nil, err
+			}
+			a = append(a, v)
+			r.space()
+			if r.i >= len(r.data) {
+				return nil, errJSONSyntax
+			}
+			r.i++
+			switch r.data[r.i-1] {
+			case ',':
+				continue
+			case ']':
+				return a, nil
+			}
+			return nil, errJSONSyntax
+		}
+	case c == '"':
+		return r.str()
+	case c == 't':
+		return r.literal("true", true)
+	case c == 'f':
+		return r.literal("false", false)
+	case c == 'n':
+		return r.literal("null", nil)
+	case c == '-' || (c >= '0' && c <= '9'):
+		return r.number()
+	}
+	return nil, errJSONSyntax
+}
+
+// str reads a string at r.i (a quote): sliced when it has no escape and
+// is UTF-8, through encoding/json otherwise (its \u and surrogate rules,
+// U+FFFD for bytes that are not UTF-8).
+func (r *jsonReader) str() (string, error) {
+	start, escaped, ascii := r.i, false, true
+	for j := start + 1; j < len(r.data); j++ {
+		switch c := r.data[j]; {
+		case c == '"':
+			r.i = j + 1
+			if seg := r.data[start+1 : j]; !escaped && (ascii || utf8.Valid(seg)) {
+				return string(seg), nil
+			}
+			var s string
+			if err := json.Unmarshal(r.data[start:j+1], &s); err != nil {
+				return "", errJSONSyntax
+			}
+			return s, nil
+		case c == '\\':
+			escaped = true
+			j++ // the escaped byte, checked by encoding/json
+		case c < 0x20:
+			return "", errJSONSyntax
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	return "", errJSONSyntax
+}
+
+// number reads a number with JSON's grammar.
+func (r *jsonReader) number() (any, error) {
+	d, start := r.data, r.i
+	j := start
+	if d[j] == '-' {
+		j++
+	}
+	digits := func() int {
+		n := 0
+		for j < len(d) && d[j] >= '0' && d[j] <= '9' {
+			j++
+			n++
+		}
+		return n
+	}
+	switch {
+	case j < len(d) && d[j] == '0':
+		j++
+	case digits() == 0:
+		return nil, errJSONSyntax
+	}
+	integral := true
+	if j < len(d) && d[j] == '.' {
+		j++
+		integral = false
+		if digits() == 0 {
+			return nil, errJSONSyntax
+		}
+	}
+	if j < len(d) && (d[j] == 'e' || d[j] == 'E') {
+		j++
+		integral = false
+		if j < len(d) && (d[j] == '+' || d[j] == '-') {
+			j++
+		}
+		if digits() == 0 {
+			return nil, errJSONSyntax
+		}
+	}
+	r.i = j
+	text := string(d[start:j]) // strconv does not keep it: no allocation
+	if integral {
+		if n, err := strconv.ParseInt(text, 10, 64); err == nil {
+			return n, nil
+		}
+	}
+	f, err := strconv.ParseFloat(text, 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		return nil, errJSONSyntax
+	}
+	return f, nil // beyond float64: ±Inf, as JSON.parse gives
 }
 
 // decodeJSONOrdered decodes one whole JSON payload (its size and depth
 // already checked).
 func decodeJSONOrdered(data []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	v, err := decodeJSONValue(dec)
+	r := jsonReader{data: data}
+	v, err := r.value()
 	if err != nil {
 		return nil, err
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+	if r.space(); r.i != len(data) {
 		return nil, errors.New("data after the message")
 	}
 	return v, nil
