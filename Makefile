@@ -109,7 +109,7 @@ fuzz:
 	          FuzzChatMessage:./examples/chat FuzzTruthyText:./auth FuzzDecodePayload:./engineio/parser FuzzDecode:./socketio/parser FuzzArrayLen:./socketio/parser \
 	          FuzzDecodeBroadcast:./adapter/redisadapter/wire FuzzDecodeRequest:./adapter/redisadapter/wire \
 	          FuzzDecodeResponse:./adapter/redisadapter/wire FuzzDecodeClusterMessage:./adapter/redisadapter/wire \
-	          FuzzDecodeJSONValue:./adapter/redisadapter/wire FuzzQuoteIdent:./connectsid/pgstore FuzzParsePayload:./connectsid/pgstore \
+	          FuzzDecodeJSONValue:./adapter/redisadapter/wire FuzzJSONMsgpackRoundTrip:./adapter/redisadapter/wire FuzzQuoteIdent:./connectsid/pgstore FuzzParsePayload:./connectsid/pgstore \
 	          FuzzFromHeader:./connectsid/cookiesession FuzzDecode:./connectsid/cookiesession \
 	          FuzzParseURL:./connectsid/mysqlstore FuzzInflate:./wsconn; do \
 	  name=$${t%%:*}; pkg=$${t#*:}; echo "== $$name ($(FUZZTIME))"; \

@@ -1,11 +1,9 @@
 package redisadapter
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/expressbridge/expressbridge/adapter/redisadapter/wire"
 	"github.com/expressbridge/expressbridge/socketio"
@@ -20,8 +18,8 @@ import (
 // nsp}, Buffers inside data. These convert one to the other.
 
 // packetOf turns an encoded EVENT into the adapter's packet: each argument
-// decoded from JSON (numbers kept exact as json.Number), each attachment
-// back in its placeholder's place as []byte.
+// decoded from JSON with its objects' keys in order (wire.DecodeJSONValue),
+// each attachment back in its placeholder's place as []byte.
 func packetOf(p *socketio.Encoded, nsp string) (wire.Packet, error) {
 	// 1. The packet's text.
 	sp, err := parser.Decode(p.Text)
@@ -34,22 +32,20 @@ func packetOf(p *socketio.Encoded, nsp string) (wire.Packet, error) {
 	// 2. Its arguments, attachments in place.
 	data := make([]any, len(sp.Args))
 	for i, raw := range sp.Args {
-		if n, ok := parser.PlaceholderNum(raw); ok && n < len(p.Attachments) {
-			data[i] = p.Attachments[n]
-			continue
-		}
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.UseNumber()
-		if err := dec.Decode(&data[i]); err != nil {
+		if data[i], err = wire.DecodeJSONValue(raw); err != nil {
 			return wire.Packet{}, err
+		}
+		if len(p.Attachments) > 0 {
+			data[i] = attached(data[i], p.Attachments)
 		}
 	}
 	return wire.Packet{Type: wire.PacketEvent, Nsp: nsp, Data: data}, nil
 }
 
-// encodedOf encodes a packet of another server for Go's sockets: []byte
-// anywhere in data becomes an attachment, time.Time the string JSON.stringify
-// writes for a Date. The packet's own id is not kept (Go gives its own).
+// encodedOf encodes a packet of another server for Go's sockets as
+// JSON.stringify writes it (wire.AppendJSON: keys in order, numbers as Node
+// holds them), []byte anywhere in data as an attachment. The packet's own id
+// is not kept (Go gives its own).
 func encodedOf(p *wire.Packet) (*socketio.Encoded, error) {
 	return encodedWithID(p, nil)
 }
@@ -62,7 +58,7 @@ func encodedWithID(p *wire.Packet, id *uint64) (*socketio.Encoded, error) {
 	var bins [][]byte
 	elems := make([]json.RawMessage, len(p.Data))
 	for i, v := range p.Data {
-		b, err := json.Marshal(forJSON(v, &bins))
+		b, err := wire.AppendJSON(nil, v, placeholders(&bins))
 		if err != nil {
 			return nil, err
 		}
@@ -78,30 +74,37 @@ func encodedWithID(p *wire.Packet, id *uint64) (*socketio.Encoded, error) {
 	return &socketio.Encoded{Text: parser.Append(nil, sp), Attachments: bins}, nil
 }
 
-// forJSON returns v ready for encoding/json: binary as placeholders
-// (collected in bins, depth first as socket.io-parser numbers them), dates
-// as JavaScript writes them.
-func forJSON(v any, bins *[][]byte) any {
+// attached puts each attachment in its placeholder's place, at any depth,
+// as socket.io-parser's reconstructPacket does (an object whose
+// _placeholder is true and whose num is an attachment's index).
+func attached(v any, bins [][]byte) any {
 	switch v := v.(type) {
-	case []byte:
-		*bins = append(*bins, v)
-		return parser.Placeholder(len(*bins) - 1)
-	case time.Time:
-		return wire.JSONDate(v)
+	case wire.Object:
+		if ph, _ := v.Get("_placeholder"); ph == true {
+			if n, ok := v.Get("num"); ok {
+				if i, ok := n.(int64); ok && i >= 0 && i < int64(len(bins)) {
+					return bins[i]
+				}
+			}
+		}
+		for i := range v {
+			v[i].Value = attached(v[i].Value, bins)
+		}
 	case []any:
-		out := make([]any, len(v))
-		for i, x := range v {
-			out[i] = forJSON(x, bins)
+		for i := range v {
+			v[i] = attached(v[i], bins)
 		}
-		return out
-	case map[string]any:
-		out := make(map[string]any, len(v))
-		for k, x := range v {
-			out[k] = forJSON(x, bins)
-		}
-		return out
 	}
 	return v
+}
+
+// placeholders writes each []byte as socket.io-parser's placeholder and
+// collects it in bins, depth first as the parser numbers them.
+func placeholders(bins *[][]byte) func(dst, b []byte) []byte {
+	return func(dst, b []byte) []byte {
+		*bins = append(*bins, b)
+		return append(dst, parser.Placeholder(len(*bins)-1)...)
+	}
 }
 
 // jsonValues makes Go arguments publishable: each through encoding/json
@@ -146,11 +149,10 @@ func ackValue(args socketio.Args) any {
 }
 
 // argsOf is an ack value of another server as the one argument of a
-// client's acknowledgement: binary anywhere as attachments, dates as
-// JSON.stringify writes them (as encodedOf does for a packet).
+// client's acknowledgement, written as encodedOf writes a packet's.
 func argsOf(v any) socketio.Args {
 	var bins [][]byte
-	raw, err := json.Marshal(forJSON(v, &bins))
+	raw, err := wire.AppendJSON(nil, v, placeholders(&bins))
 	if err != nil {
 		return socketio.NewArgs([]json.RawMessage{json.RawMessage("null")}, nil)
 	}
@@ -160,36 +162,18 @@ func argsOf(v any) socketio.Args {
 // stringified returns v as JSON.stringify would write the value Node
 // decodes it to, for the messages the adapter writes with JSON.stringify
 // (a serverSideEmit answer): a []byte as a Buffer's toJSON
-// ({"type":"Buffer","data":[…]}), a time.Time as a Date's, then through
-// jsonValues.
+// ({"type":"Buffer","data":[…]}), a time.Time as a Date's, keys in order
+// (wire.AppendJSON); nil when the decoders would refuse it.
 func stringified(v any) any {
-	return jsonValues([]any{bufferJSON(v)})[0]
-}
-
-func bufferJSON(v any) any {
-	switch v := v.(type) {
-	case []byte:
-		data := make([]any, len(v))
-		for i, b := range v {
-			data[i] = int64(b)
-		}
-		return map[string]any{"type": "Buffer", "data": data}
-	case time.Time:
-		return wire.JSONDate(v)
-	case []any:
-		out := make([]any, len(v))
-		for i, x := range v {
-			out[i] = bufferJSON(x)
-		}
-		return out
-	case map[string]any:
-		out := make(map[string]any, len(v))
-		for k, x := range v {
-			out[k] = bufferJSON(x)
-		}
-		return out
+	raw, err := wire.AppendJSON(nil, v, nil)
+	if err != nil {
+		return nil
 	}
-	return v
+	out, err := wire.DecodeJSONValue(raw)
+	if err != nil {
+		return nil // beyond what the decoders take
+	}
+	return out
 }
 
 // optionsOf is o as the adapter publishes it: volatile and compress are

@@ -15,15 +15,22 @@ import (
 )
 
 // TestEncodedRoundTrip: a Go broadcast becomes the adapter's packet and back
-// into the same Socket.IO packet (binary attachments in place; map keys
-// sorted), and a Node packet's Date becomes what JSON.stringify writes.
+// into the Socket.IO packet a Node server relaying it writes (keys in the
+// sender's order, numbers as Node holds them, binary attachments in place,
+// nested too), and a Node packet's Date becomes what JSON.stringify writes.
 func TestEncodedRoundTrip(t *testing.T) {
 	for _, tc := range []struct {
 		name, text string
 		bins       [][]byte
 		want       string
 	}{
-		{"plain", `2["said",{"user":"ann","text":"hi"}]`, nil, `2["said",{"text":"hi","user":"ann"}]`},
+		{"plain", `2["said",{"user":"ann","text":"hi"}]`, nil, `2["said",{"user":"ann","text":"hi"}]`},
+		{"key order", `2["m",{"order":1,"text":"hi","from":"a","in":{"z":1,"y":[{"b":1,"a":2}]}}]`, nil,
+			`2["m",{"order":1,"text":"hi","from":"a","in":{"z":1,"y":[{"b":1,"a":2}]}}]`},
+		{"numbers as Node holds them", `2["n",9007199254740993,12345678901234567890,-0,1.0,1e-7,0.1,1e999]`, nil,
+			`2["n",9007199254740992,12345678901234567000,0,1,1e-7,0.1,null]`},
+		{"nested binary", `52-["b",{"z":{"_placeholder":true,"num":0},"a":[{"_placeholder":true,"num":1}]}]`, [][]byte{{1}, {2}},
+			`52-["b",{"z":{"_placeholder":true,"num":0},"a":[{"_placeholder":true,"num":1}]}]`},
 		{"namespace", `2/chat,["n",1,2.5,-3,null,true,"x"]`, nil, `2/chat,["n",1,2.5,-3,null,true,"x"]`},
 		{"big integers stay exact", `2["n",9007199254740991]`, nil, `2["n",9007199254740991]`},
 		{"binary", `51-["bin",{"_placeholder":true,"num":0},"after"]`, [][]byte{{1, 2, 3}}, `51-["bin",{"_placeholder":true,"num":0},"after"]`},
@@ -85,7 +92,7 @@ func TestAckValues(t *testing.T) {
 			want string
 		}{
 			{"none", socketio.NewArgs(nil, nil), "<nil>"},
-			{"first only", socketio.NewArgs([]json.RawMessage{[]byte(`{"a":1,"b":[2.5,"x"]}`), []byte(`7`)}, nil), "map[a:1 b:[2.5 x]]"},
+			{"first only, in order", socketio.NewArgs([]json.RawMessage{[]byte(`{"b":[2.5,"x"],"a":1}`), []byte(`7`)}, nil), "[{b [2.5 x]} {a 1}]"},
 			{"integer exact", socketio.NewArgs([]json.RawMessage{[]byte(`9007199254740993`)}, nil), "9007199254740993"},
 			{"binary", socketio.NewArgs([]json.RawMessage{parser.Placeholder(0)}, [][]byte{{1, 2}}), "[1 2]"},
 		} {
@@ -106,6 +113,7 @@ func TestAckValues(t *testing.T) {
 		}{
 			{"nil", nil, `null`, 0},
 			{"map", map[string]any{"n": int64(1), "s": "x"}, `{"n":1,"s":"x"}`, 0},
+			{"object in order", wire.Object{{Key: "s", Value: "x"}, {Key: "n", Value: uint64(1 << 60)}}, `{"s":"x","n":1152921504606847000}`, 0},
 			{"binary inside", map[string]any{"b": []byte{9}}, `{"b":{"_placeholder":true,"num":0}}`, 1},
 			{"date", when, `"2026-01-02T03:04:05.006Z"`, 0},
 		} {
@@ -132,8 +140,9 @@ func TestAckValues(t *testing.T) {
 			v    any
 			want string
 		}{
-			{"buffer", []byte{1, 2}, `{"data":[1,2],"type":"Buffer"}`},
-			{"buffer inside", map[string]any{"b": []byte{3}}, `{"b":{"data":[3],"type":"Buffer"}}`},
+			{"buffer", []byte{1, 2}, `{"type":"Buffer","data":[1,2]}`},
+			{"buffer inside", map[string]any{"b": []byte{3}}, `{"b":{"type":"Buffer","data":[3]}}`},
+			{"object in order", wire.Object{{Key: "z", Value: int64(1)}, {Key: "a", Value: []byte{4}}}, `{"z":1,"a":{"type":"Buffer","data":[4]}}`},
 			{"date", when, `"2026-01-02T03:04:05.006Z"`},
 			{"struct", answer{OK: true}, `{"ok":true}`},
 			{"string", "pong", `"pong"`},

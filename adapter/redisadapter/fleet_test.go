@@ -191,8 +191,8 @@ func (c *sioClient) expect(prefix string) string {
 	return expectMsg(c.t, c.name, c.msgs, prefix)
 }
 
-// expectEvent waits for the event packet whose JSON equals want's (key
-// order aside: a packet from another instance has its maps' keys sorted).
+// expectEvent waits for the event packet whose JSON equals want's, key
+// order aside (TestPayloadsCrossExactly checks the exact text).
 func (c *sioClient) expectEvent(want string) {
 	c.t.Helper()
 	var w any

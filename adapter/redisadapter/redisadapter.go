@@ -14,6 +14,15 @@
 // The messages themselves are package wire's (adapter/redisadapter/wire,
 // a codec with no I/O); this package converts between them and socketio's
 // types and does the publishing, subscribing and request/response dance.
+//
+// Payloads cross exactly: an event's arguments (and a serverSideEmit's, an
+// ack's answer) reach every instance as a Node server relaying them would
+// write them: objects with their keys in the sender's order, numbers as
+// the float64 Node holds (notepack.io's integer forms), Buffers anywhere
+// as binary, Dates as JSON.stringify writes them. Values handed to Go code
+// (ServerSideHandler's args, serverSideEmit's answers, broadcast acks) are
+// package wire's: a JavaScript object is a wire.Object, its members in
+// order; a socket's Data and Handshake stay map[string]any.
 package redisadapter
 
 import "github.com/expressbridge/expressbridge/adapter/redisadapter/wire"

@@ -26,6 +26,8 @@
 //
 //   {"emit": [EVENT, ...ARGS]}          io.emit(EVENT, ...ARGS)
 //   {"to": ROOM, "emit": [EVENT, ...]}  io.to(ROOM).emit(...)
+//   {"emitExact": EVENT}                io.emit(EVENT, exact()) (exact-payload.js:
+//                                       nested Buffers, a Date)
 //   {"fetch": true}                     io.fetchSockets()
 //   {"join": ROOM, "in": ROOM}          io.in(ROOM).socketsJoin(ROOM)
 //   {"sse": [EVENT, ...ARGS]}           io.serverSideEmit(EVENT, ...ARGS, callback)
@@ -45,6 +47,7 @@ const { Server } = require('socket.io')
 const { io: ioc } = require('socket.io-client')
 const { createClient } = require('redis')
 const { createAdapter, createShardedAdapter } = require('@socket.io/redis-adapter')
+const { exact } = require('./exact-payload')
 
 const url = process.argv[2]
 const clients = []
@@ -95,6 +98,7 @@ async function main() {
   rl.on('line', async (line) => {
     const cmd = JSON.parse(line)
     if (cmd.emit) (cmd.to ? io.to(cmd.to) : io).emit(...cmd.emit)
+    if (cmd.emitExact) io.emit(cmd.emitExact, exact())
     if (cmd.join) io.in(cmd.in).socketsJoin(cmd.join)
     if (cmd.sse) {
       io.serverSideEmit(...cmd.sse, (err, responses) =>

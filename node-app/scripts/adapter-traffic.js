@@ -18,6 +18,7 @@ const { io: ioc } = require('socket.io-client')
 const { createClient } = require('redis')
 const { createAdapter, createShardedAdapter } = require('@socket.io/redis-adapter')
 const { Emitter } = require('@socket.io/redis-emitter')
+const { exactJSON, exact } = require('./exact-payload')
 
 const url = process.argv[2]
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -49,8 +50,10 @@ async function main() {
     socket.join('user:42')
   })
   a.io.on('hello-servers', (n, cb) => cb('pong ' + n))
+  a.io.on('exact-answer', (cb) => cb(exactJSON()))
   const client = ioc(`http://127.0.0.1:${a.port}`, { transports: ['websocket'] })
   client.on('q', (x, cb) => cb({ answer: x + 1 }))
+  client.on('exact-q', (cb) => cb(exact()))
   await new Promise((resolve) => client.once('connect', resolve))
   await sleep(300) // the adapters' subscriptions
 
@@ -73,6 +76,12 @@ async function main() {
     ['sharded room broadcast, binary', () => c.io.to('room:s').emit('s-room', { b: Buffer.from([9]) })],
     ['sharded socketsJoin', () => c.io.in('room:s').socketsJoin('room:t')],
     ['emitter disconnectSockets', () => emitter.disconnectSockets()],
+    // Payloads that must cross exactly (exact-payload.js), Buffers nested.
+    ['emitter exact payload', () => emitter.emit('exact-emitter', exact(), Buffer.from([0xff, 0]))],
+    ['server exact payload', () => a.io.emit('exact-server', exact())],
+    ['server exact serverSideEmit', () => b.io.serverSideEmit('exact-sse', exactJSON())],
+    ['server exact serverSideEmit answer', () => b.io.serverSideEmitWithAck('exact-answer')],
+    ['server exact broadcast ack', () => b.io.timeout(2000).emitWithAck('exact-q')],
   ]
   for (const [name, run] of steps) {
     console.log('step ' + name)

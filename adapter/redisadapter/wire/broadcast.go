@@ -151,7 +151,7 @@ func encodePacket(e *msgpack.Encoder, p *Packet) error {
 }
 
 func decodePacket(v any, p *Packet) error {
-	m, ok := v.(map[string]any)
+	m, ok := asMap(v)
 	if !ok {
 		return malformed("packet of type %T", v)
 	}
@@ -225,7 +225,7 @@ func encodeStrings(e *msgpack.Encoder, s []string) error {
 }
 
 func decodeOptions(v any, o *Options) error {
-	m, ok := v.(map[string]any)
+	m, ok := asMap(v)
 	if !ok {
 		return malformed("options of type %T", v)
 	}
@@ -236,12 +236,12 @@ func decodeOptions(v any, o *Options) error {
 	if o.Except, err = rooms(m["except"]); err != nil {
 		return err
 	}
-	switch f := m["flags"].(type) {
-	case nil:
-	case map[string]any:
-		return o.Flags.fromMap(f)
-	default:
-		return malformed("flags of type %T", f)
+	if f := m["flags"]; f != nil {
+		fm, ok := asMap(f)
+		if !ok {
+			return malformed("flags of type %T", f)
+		}
+		return o.Flags.fromMap(fm)
 	}
 	return nil
 }

@@ -50,8 +50,9 @@ func ExampleDecodeBroadcast() {
 	if err != nil {
 		panic(err) // errors.Is(err, wire.ErrMalformed) for what no Node package would publish
 	}
-	fmt.Println(b.UID, b.Packet.Nsp, b.Packet.Data, b.Opts.Rooms)
-	// Output: emitter / [hello map[text:hi]] [user:42]
+	args, _ := wire.AppendJSON(nil, b.Packet.Data, nil)
+	fmt.Println(b.UID, b.Packet.Nsp, string(args), b.Opts.Rooms)
+	// Output: emitter / ["hello",{"text":"hi"}] [user:42]
 }
 
 // The sharded adapter's broadcast with acks: Data built with the Map
@@ -82,4 +83,25 @@ func ExampleClusterMessage() {
 	// Output:
 	// {"type":3,"data":{"opts":{"except":["muted"],"flags":{},"rooms":[]},"packet":{"data":["ping"],"nsp":"/","type":2},"requestId":"r1"},"uid":"a1b2c3","nsp":"/"} on socket.io#/#
 	// r1 [ping] [muted]
+}
+
+// An object argument keeps its keys in the order the sender wrote them, and
+// its numbers as Node holds them, from JSON to MessagePack and back.
+func ExampleObject() {
+	v, err := wire.DecodeJSONValue([]byte(`{"order":1,"text":"hi","from":"a","big":9007199254740993,"neg":-0}`))
+	if err != nil {
+		panic(err)
+	}
+	payload, err := (&wire.Broadcast{UID: "a1", Packet: wire.Packet{Type: wire.PacketEvent, Nsp: "/",
+		Data: []any{"chat", v}}}).Encode()
+	if err != nil {
+		panic(err)
+	}
+	b, err := wire.DecodeBroadcast(payload)
+	if err != nil {
+		panic(err)
+	}
+	out, _ := wire.AppendJSON(nil, b.Packet.Data[1], nil)
+	fmt.Println(string(out))
+	// Output: {"order":1,"text":"hi","from":"a","big":9007199254740992,"neg":0}
 }

@@ -1,9 +1,13 @@
 package wire_test
 
 import (
+	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"testing"
 
 	"github.com/expressbridge/expressbridge/adapter/redisadapter/wire"
@@ -104,6 +108,18 @@ func FuzzDecodeJSONValue(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		v, err := wire.DecodeJSONValue(data)
+		// The reader takes exactly what encoding/json calls valid, within
+		// the limits.
+		valid := json.Valid(data)
+		if err == nil && !valid {
+			t.Fatalf("accepted what is not JSON: %q", data)
+		}
+		if err != nil && valid && len(data) <= wire.MaxMessageSize {
+			var x any
+			if json.Unmarshal(data, &x) == nil && depth(x) < wire.MaxDepth {
+				t.Fatalf("refused valid JSON %q: %v", data, err)
+			}
+		}
 		if malformedOnly(t, "DecodeJSONValue", err); err != nil {
 			return
 		}
@@ -134,6 +150,86 @@ func depth(v any) int {
 			d = max(d, depth(x))
 		}
 		return d + 1
+	case wire.Object:
+		for _, x := range v {
+			d = max(d, depth(x.Value))
+		}
+		return d + 1
 	}
 	return 0
+}
+
+// FuzzJSONMsgpackRoundTrip: the one conversion, on any JSON. A value
+// decoded from JSON is written back as JSON.stringify writes it (j1),
+// which decodes and writes again to the same text; through MessagePack
+// and back it is j1 again, key order included, unless it holds an integer
+// notepack.io wraps (2^64 and up, below -2^63: documented at
+// encodeNumber), and then a second trip changes nothing more; MessagePack
+// Go wrote decodes and re-encodes to the same bytes when nothing wraps.
+func FuzzJSONMsgpackRoundTrip(f *testing.F) {
+	for _, s := range []string{`{"order":1,"text":"hi","from":"a"}`, `{"b":1,"2":2,"a":3,"1":4,"a":5}`,
+		`[9007199254740993,12345678901234567890,123456789012345678901234567890,-0,1e-7,0.1,1e21,1e999,-1e999]`,
+		`{"z":[{"y":{"x":[]}},{}],"s":"\u2028\ud800\"\\/\u0000é"}`, `-9223372036854775809`, `18446744073709551615`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		v, err := wire.DecodeJSONValue(data)
+		if err != nil || depth(v) >= wire.MaxDepth {
+			return
+		}
+		j1, err := wire.AppendJSON(nil, v, nil)
+		if err != nil {
+			t.Fatalf("AppendJSON: %v", err)
+		}
+		v1, err := wire.DecodeJSONValue(j1)
+		if err != nil {
+			t.Fatalf("AppendJSON wrote what does not decode: %v\n%s", err, j1)
+		}
+		if again, _ := wire.AppendJSON(nil, v1, nil); !bytes.Equal(again, j1) {
+			t.Fatalf("JSON → JSON is not stable:\n%s\n%s", j1, again)
+		}
+		b, err := wire.EncodeMsgpackValue(v)
+		if err != nil {
+			t.Fatalf("EncodeMsgpackValue: %v", err)
+		}
+		if len(b) > wire.MaxMessageSize {
+			return
+		}
+		m, err := wire.DecodeMsgpackValue(b)
+		if err != nil {
+			t.Fatalf("Go's MessagePack does not decode: %v\n%x", err, b)
+		}
+		j2, _ := wire.AppendJSON(nil, m, nil)
+		b2, _ := wire.EncodeMsgpackValue(m)
+		if !wraps(v) {
+			if !bytes.Equal(j2, j1) {
+				t.Fatalf("JSON → MessagePack → JSON changed it:\n%s\n%s", j1, j2)
+			}
+			if !bytes.Equal(b2, b) {
+				t.Fatalf("MessagePack → MessagePack changed it:\n%x\n%x", b, b2)
+			}
+			return
+		}
+		m2, err := wire.DecodeMsgpackValue(b2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j3, _ := wire.AppendJSON(nil, m2, nil); !bytes.Equal(j3, j2) {
+			t.Fatalf("a second trip changed it:\n%s\n%s", j2, j3)
+		}
+	})
+}
+
+// wraps reports whether v holds an integral number notepack.io writes
+// wrapped (2^64 and up, below -2^63).
+func wraps(v any) bool {
+	switch v := v.(type) {
+	case float64:
+		return v == math.Trunc(v) && !math.IsInf(v, 0) && (v >= 1<<64 || v < -1<<63)
+	case []any:
+		return slices.ContainsFunc(v, wraps)
+	case wire.Object:
+		return slices.ContainsFunc(v, func(m wire.Member) bool { return wraps(m.Value) })
+	}
+	return false
 }

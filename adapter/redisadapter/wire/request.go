@@ -2,7 +2,6 @@ package wire
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -102,7 +101,7 @@ func DecodeRequest(data []byte) (*Request, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, ok := v.(map[string]any)
+	m, ok := asMap(v)
 	if !ok {
 		return nil, malformed("a request is a map, got %T", v)
 	}
@@ -228,7 +227,7 @@ func DecodeResponse(data []byte) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, ok := v.(map[string]any)
+	m, ok := asMap(v)
 	if !ok {
 		return nil, malformed("a response is a map, got %T", v)
 	}
@@ -252,18 +251,19 @@ func DecodeResponse(data []byte) (*Response, error) {
 			return nil, malformed("sockets of type %T", s)
 		}
 		for _, x := range a {
-			switch x := x.(type) {
-			case string:
-				r.SocketIDs = append(r.SocketIDs, x)
-			case map[string]any:
-				var si SocketInfo
-				if err := socketInfo(x, &si); err != nil {
-					return nil, err
-				}
-				r.Sockets = append(r.Sockets, si)
-			default:
+			if s, ok := x.(string); ok {
+				r.SocketIDs = append(r.SocketIDs, s)
+				continue
+			}
+			xm, ok := asMap(x)
+			if !ok {
 				return nil, malformed("socket of type %T", x)
 			}
+			var si SocketInfo
+			if err := socketInfo(xm, &si); err != nil {
+				return nil, err
+			}
+			r.Sockets = append(r.Sockets, si)
 		}
 	}
 	r.Data, r.Packet = m["data"], m["packet"]
@@ -280,7 +280,7 @@ func socketInfo(m map[string]any, si *SocketInfo) error {
 		return err
 	}
 	if h, ok := m["handshake"]; ok && h != nil {
-		if si.Handshake, ok = h.(map[string]any); !ok {
+		if si.Handshake, ok = plainMaps(h).(map[string]any); !ok {
 			return malformed("handshake of type %T", h)
 		}
 	}
@@ -288,7 +288,7 @@ func socketInfo(m map[string]any, si *SocketInfo) error {
 	if si.Rooms, err = rooms(m["rooms"]); err != nil {
 		return err
 	}
-	si.Data = m["data"]
+	si.Data = plainMaps(m["data"]) // the Go API's maps
 	return nil
 }
 
@@ -332,8 +332,7 @@ func (f *fields) json() ([]byte, error) {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		kb, _ := json.Marshal(k)
-		b.Write(kb)
+		b.Write(appendString(b.AvailableBuffer(), k))
 		b.WriteByte(':')
 		v := f.vals[i]
 		if ov, ok := v.(optionsValue); ok {
@@ -354,7 +353,7 @@ func (f *fields) json() ([]byte, error) {
 		if unlikeStringify(v) {
 			v = asStringify(v)
 		}
-		vb, err := json.Marshal(v)
+		vb, err := AppendJSON(b.AvailableBuffer(), v, nil) // as JSON.stringify writes it
 		if err != nil {
 			return nil, fmt.Errorf("wire: %s: %w", k, err)
 		}

@@ -60,7 +60,7 @@ func DecodeClusterMessage(data []byte) (*ClusterMessage, error) {
 	if err != nil {
 		return nil, err
 	}
-	mm, ok := v.(map[string]any)
+	mm, ok := asMap(v)
 	if !ok {
 		return nil, malformed("a cluster message is a map, got %T", v)
 	}
@@ -76,7 +76,7 @@ func DecodeClusterMessage(data []byte) (*ClusterMessage, error) {
 		return nil, err
 	}
 	if d, ok := mm["data"]; ok && d != nil {
-		if m.Data, ok = d.(map[string]any); !ok {
+		if m.Data, ok = asMap(d); !ok {
 			return nil, malformed("data of type %T", d)
 		}
 	}
@@ -97,6 +97,12 @@ func hasBinary(v any) bool {
 	case map[string]any:
 		for _, x := range v {
 			if hasBinary(x) {
+				return true
+			}
+		}
+	case Object:
+		for _, x := range v {
+			if hasBinary(x.Value) {
 				return true
 			}
 		}
@@ -154,7 +160,7 @@ func (m *ClusterMessage) Sockets() []SocketInfo {
 	list, _ := m.Data["sockets"].([]any)
 	var out []SocketInfo
 	for _, x := range list {
-		if xm, ok := x.(map[string]any); ok {
+		if xm, ok := asMap(x); ok {
 			var si SocketInfo
 			if socketInfo(xm, &si) == nil {
 				out = append(out, si)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -155,7 +156,8 @@ func decodeValue(d *msgpack.Decoder, depth int) (any, error) {
 		if err != nil {
 			return nil, malformed("map: %v", err)
 		}
-		m := make(map[string]any, min(n, 16)) // n is untrusted
+		var b objectBuilder
+		b.o = make(Object, 0, min(n, 16)) // n is untrusted
 		for range n {
 			k, err := decodeValue(d, depth+1)
 			if err != nil {
@@ -165,11 +167,13 @@ func decodeValue(d *msgpack.Decoder, depth int) (any, error) {
 			if !ok {
 				return nil, malformed("map key of type %T", k)
 			}
-			if m[ks], err = decodeValue(d, depth+1); err != nil {
+			v, err := decodeValue(d, depth+1)
+			if err != nil {
 				return nil, err
 			}
+			b.set(ks, v)
 		}
-		return m, nil
+		return b.done(), nil
 	case msgpcode.IsFixedArray(c) || c == msgpcode.Array16 || c == msgpcode.Array32:
 		n, err := d.DecodeArrayLen()
 		if err != nil {
@@ -234,8 +238,8 @@ func decodeExt(id int8, b []byte) (any, error) {
 }
 
 // newEncoder returns a MessagePack encoder writing as notepack.io does:
-// integers in their smallest form, map keys sorted for stable bytes (the
-// order of a JavaScript object's keys carries no meaning here).
+// integers in their smallest form, the keys of a Go map sorted for stable
+// bytes (an Object keeps its order).
 func newEncoder(w io.Writer) *msgpack.Encoder {
 	e := msgpack.NewEncoder(w)
 	e.UseCompactInts(true)
@@ -243,15 +247,33 @@ func newEncoder(w io.Writer) *msgpack.Encoder {
 	return e
 }
 
-// encodeValue writes v; integral floats are written as integers, as
-// notepack.io writes every JavaScript number without a fraction.
+// encodeValue writes v; numbers as notepack.io writes the float64 Node
+// holds for them (encodeNumber), an Object's members in order.
 func encodeValue(e *msgpack.Encoder, v any) error {
 	switch v := v.(type) {
 	case float64:
-		if v == math.Trunc(v) && math.Abs(v) < 1<<53 {
-			return e.EncodeInt(int64(v))
+		return encodeNumber(e, v)
+	case float32:
+		return encodeNumber(e, float64(v))
+	case int64:
+		return encodeInt(e, v)
+	case int:
+		return encodeInt(e, int64(v))
+	case uint64:
+		return encodeUint(e, v)
+	case Object:
+		if err := e.EncodeMapLen(len(v)); err != nil {
+			return err
 		}
-		return e.EncodeFloat64(v)
+		for _, m := range v {
+			if err := e.EncodeString(m.Key); err != nil {
+				return err
+			}
+			if err := encodeValue(e, m.Value); err != nil {
+				return err
+			}
+		}
+		return nil
 	case []any:
 		if err := e.EncodeArrayLen(len(v)); err != nil {
 			return err
@@ -265,14 +287,11 @@ func encodeValue(e *msgpack.Encoder, v any) error {
 	case map[string]any:
 		return encodeMap(e, v)
 	case json.Number:
-		if i, err := v.Int64(); err == nil {
-			return e.EncodeInt(i)
-		}
-		f, err := v.Float64()
-		if err != nil {
+		f, err := strconv.ParseFloat(string(v), 64)
+		if err != nil && !errors.Is(err, strconv.ErrRange) {
 			return err
 		}
-		return e.EncodeFloat64(f)
+		return encodeNumber(e, f) // JSON.parse's value
 	case time.Time:
 		return e.EncodeTime(v)
 	}
@@ -302,8 +321,8 @@ func encodeMap(e *msgpack.Encoder, m map[string]any) error {
 
 // JSON -------------------------------------------------------------------
 
-// decodeJSON decodes one whole JSON payload into a value, numbers as int64
-// when integral, float64 otherwise.
+// decodeJSON decodes one whole JSON payload into a value, objects as
+// Objects in order, numbers as int64 when integral, float64 otherwise.
 func decodeJSON(data []byte) (any, error) {
 	if len(data) > MaxMessageSize {
 		return nil, malformed("%d bytes exceed %d", len(data), MaxMessageSize)
@@ -311,16 +330,11 @@ func decodeJSON(data []byte) (any, error) {
 	if err := jsonDepth(data); err != nil {
 		return nil, err
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
+	v, err := decodeJSONOrdered(data)
+	if err != nil {
 		return nil, malformed("json: %v", err)
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, malformed("json: data after the message")
-	}
-	return numbers(v), nil
+	return v, nil
 }
 
 // jsonDepth fails when brackets nest deeper than MaxDepth (strings
@@ -347,27 +361,6 @@ func jsonDepth(data []byte) error {
 		}
 	}
 	return nil
-}
-
-// numbers replaces json.Number by int64 or float64, in place.
-func numbers(v any) any {
-	switch v := v.(type) {
-	case json.Number:
-		if i, err := v.Int64(); err == nil {
-			return i
-		}
-		f, _ := v.Float64()
-		return f
-	case []any:
-		for i := range v {
-			v[i] = numbers(v[i])
-		}
-	case map[string]any:
-		for k := range v {
-			v[k] = numbers(v[k])
-		}
-	}
-	return v
 }
 
 // Writing JSON as JSON.stringify does -------------------------------------
@@ -416,6 +409,12 @@ func unlikeStringify(v any) bool {
 				return true
 			}
 		}
+	case Object:
+		for _, x := range v {
+			if unlikeStringify(x.Value) {
+				return true
+			}
+		}
 	case []SocketInfo:
 		for _, s := range v {
 			if unlikeStringify(s.Data) || unlikeStringify(s.Handshake) {
@@ -455,6 +454,12 @@ func asStringify(v any) any {
 			out[k] = asStringify(x)
 		}
 		return out
+	case Object:
+		out := make(Object, len(v))
+		for i, x := range v {
+			out[i] = Member{x.Key, asStringify(x.Value)}
+		}
+		return out
 	case []SocketInfo:
 		out := make([]SocketInfo, len(v))
 		for i, s := range v {
@@ -482,3 +487,20 @@ func decodeAny(data []byte) (v any, isJSON bool, err error) {
 // with their limits: an error wrapping ErrMalformed when data is over
 // MaxMessageSize, nests deeper than MaxDepth or is not one JSON value.
 func DecodeJSONValue(data []byte) (any, error) { return decodeJSON(data) }
+
+// EncodeMsgpackValue returns v as notepack.io writes the value Node holds
+// for it: an Object's members in order, numbers by notepack.io's rules
+// (see encodeNumber), []byte as bin, time.Time as a timestamp.
+func EncodeMsgpackValue(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := encodeValue(newEncoder(&buf), v); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// DecodeMsgpackValue decodes one MessagePack value as the decoders decode
+// the values inside messages (maps as Objects in order), with their limits:
+// an error wrapping ErrMalformed when data is over MaxMessageSize, nests
+// deeper than MaxDepth or is not one value.
+func DecodeMsgpackValue(data []byte) (any, error) { return decodeMsgpack(data) }

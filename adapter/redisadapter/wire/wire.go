@@ -21,9 +21,13 @@
 //
 // Values inside packets (event arguments, socket data) decode to nil, bool,
 // int64, uint64, float64, string, []byte (MessagePack bin: a Node Buffer),
-// time.Time (a MessagePack timestamp: a Node Date), []any and
-// map[string]any. A JSON number decodes to int64 when it is an integer that
-// fits, float64 otherwise.
+// time.Time (a MessagePack timestamp: a Node Date), []any and Object (a
+// JavaScript object, its members in Node's order; a socket's data and
+// handshake are given as map[string]any). A JSON number decodes to int64
+// when it is an integer that fits, float64 otherwise. Encoders write an
+// Object in order, a Go map with sorted keys, and every number as
+// notepack.io writes the float64 Node holds for it; AppendJSON writes a
+// value as JSON.stringify does.
 package wire
 
 import (
