@@ -48,12 +48,24 @@ type connCap struct {
 	limits ratelog.Limits
 
 	mu    sync.Mutex
-	conns map[net.Conn]*list.Element // counted connections; an idle one's element is in idle
-	idle  list.List                  // of net.Conn, longest idle first
+	conns map[net.Conn]*capped // counted connections
+	idle  list.List            // of *capped, longest idle first
+	seq   uint64               // numbers the requests as they start
+}
+
+// capped is a counted connection. It is ordered among the idle ones by
+// when its last request started, not by when net/http marked it idle:
+// net/http does so after the response is written, so a client may have
+// read it and opened another connection, served and idle, before this
+// one is marked.
+type capped struct {
+	conn net.Conn
+	seq  uint64        // when its last request started
+	e    *list.Element // its place in idle, nil while not idle
 }
 
 func newConnCap(max int, log *slog.Logger, obs ratelog.Observer) *connCap {
-	return &connCap{max: max, limits: ratelog.Limits{Log: log, Observer: obs}, conns: make(map[net.Conn]*list.Element)}
+	return &connCap{max: max, limits: ratelog.Limits{Log: log, Observer: obs}, conns: make(map[net.Conn]*capped)}
 }
 
 // connState is the http.Server's ConnState hook. StateNew is called on
@@ -67,7 +79,7 @@ func (c *connCap) connState(conn net.Conn, state http.ConnState) {
 	case http.StateNew:
 		if len(c.conns) >= c.max {
 			if front := c.idle.Front(); front != nil {
-				shed = c.idle.Remove(front).(net.Conn)
+				shed = c.idle.Remove(front).(*capped).conn
 				delete(c.conns, shed)
 				limit = LimitIdleShed
 			} else {
@@ -77,20 +89,34 @@ func (c *connCap) connState(conn net.Conn, state http.ConnState) {
 				return
 			}
 		}
-		c.conns[conn] = nil
+		c.seq++
+		c.conns[conn] = &capped{conn: conn, seq: c.seq}
 	case http.StateActive:
-		if e, ok := c.conns[conn]; ok && e != nil {
-			c.idle.Remove(e)
-			c.conns[conn] = nil
+		if cc, ok := c.conns[conn]; ok {
+			if cc.e != nil {
+				c.idle.Remove(cc.e)
+				cc.e = nil
+			}
+			c.seq++
+			cc.seq = c.seq
 		}
 	case http.StateIdle:
-		if e, ok := c.conns[conn]; ok && e == nil {
-			c.conns[conn] = c.idle.PushBack(conn)
+		if cc, ok := c.conns[conn]; ok && cc.e == nil {
+			// Nearly always the latest: the walk from the back is short.
+			at := c.idle.Back()
+			for at != nil && at.Value.(*capped).seq > cc.seq {
+				at = at.Prev()
+			}
+			if at == nil {
+				cc.e = c.idle.PushFront(cc)
+			} else {
+				cc.e = c.idle.InsertAfter(cc, at)
+			}
 		}
 	case http.StateHijacked, http.StateClosed:
-		if e, ok := c.conns[conn]; ok {
-			if e != nil {
-				c.idle.Remove(e)
+		if cc, ok := c.conns[conn]; ok {
+			if cc.e != nil {
+				c.idle.Remove(cc.e)
 			}
 			delete(c.conns, conn)
 		}
