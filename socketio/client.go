@@ -242,12 +242,14 @@ func (c *client) connect(p parser.Packet) {
 	}{so.id, so.pid})
 	connected := &Encoded{Text: parser.Append(nil, parser.Packet{Type: parser.Connect, Namespace: ns.name, Data: data})}
 	if kept != nil {
-		// The CONNECT and the missed packets before the rooms: a
-		// broadcast cannot come between them, or before them.
-		c.send(connected)
+		// The missed packets, then the CONNECT, before the rooms: a
+		// broadcast cannot come between them. Node sends them in that
+		// order too (from the Socket's constructor): the client holds
+		// them until the CONNECT and hands them out before "connect".
 		for _, m := range kept.Missed {
 			so.deliver(m)
 		}
+		c.send(connected)
 		ns.adapter.AddAll(so.id, kept.Rooms)
 	} else {
 		ns.adapter.AddAll(so.id, []Room{Room(so.id)})
