@@ -318,12 +318,16 @@ func (c *client) remove(so *Socket, reason string) {
 	so.mu.Lock()
 	was := !so.gone
 	so.gone = true
+	var kept *KeptSocket
 	if was {
-		so.keepLocked(reason) // for recovery, while still in its rooms
+		kept = so.keptLocked(reason) // for recovery, while still in its rooms
 	}
 	so.mu.Unlock()
 	if !was {
 		return
+	}
+	if kept != nil {
+		so.keep(kept)
 	}
 	close(so.done)
 	if so.user != nil {

@@ -120,6 +120,9 @@ type RecoveryStore interface {
 }
 
 // MemoryRecoveryStore is the in-process RecoveryStore, for one instance.
+// Record looks at every kept socket under one lock: a broadcast costs
+// nothing more while none is kept, and at most MaxKeptSockets comparisons
+// of rooms when many are.
 type MemoryRecoveryStore struct {
 	cfg RecoveryConfig
 	now func() time.Time
@@ -376,18 +379,24 @@ func (s *Server) withOffset(args []any) []any {
 // handlers ran.
 func (so *Socket) Recovered() bool { return so.recovered }
 
-// keep keeps the socket for recovery when reason allows it; so.mu is held
-// and the socket still in its rooms.
-func (so *Socket) keepLocked(reason string) {
-	r := so.ns.s.recovery
-	if r == nil || so.pid == "" || !recoverableReasons[reason] {
-		return
+// keptLocked is what to keep of the socket for recovery, or nil when
+// recovery is off or reason does not allow it; so.mu is held and the
+// socket still in its rooms.
+func (so *Socket) keptLocked(reason string) *KeptSocket {
+	if so.ns.s.recovery == nil || so.pid == "" || !recoverableReasons[reason] {
+		return nil
 	}
 	k := &KeptSocket{PID: so.pid, ID: so.id, Namespace: so.ns.name, Rooms: so.ns.adapter.SocketRooms(so.id), Data: so.data}
 	if sess := so.Session(); sess != nil {
 		k.Session, k.User = sess.ID, sess.User
 	}
-	if err := r.store.Keep(context.Background(), k); err != nil {
+	return k
+}
+
+// keep hands k to the store, outside the socket's lock (a store may
+// block).
+func (so *Socket) keep(k *KeptSocket) {
+	if err := so.ns.s.recovery.store.Keep(context.Background(), k); err != nil {
 		so.ns.s.log.Warn("socket.io: keeping a socket for recovery", "err", err)
 	}
 }
