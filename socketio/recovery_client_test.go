@@ -16,11 +16,33 @@ import (
 func TestSocketIORecovery(t *testing.T) {
 	e := newEnv(t)
 	app := testenv.StartNodeApp(t, testenv.NodeAppConfig{RedisURL: e.redis.URL(), Secrets: []string{testSecret}})
+	recoveryServer(t, e)
+	e.serve(t)
+	testenv.RunNode(t, clientTimeout, []string{"APP_URL=" + app.URL(), "BRIDGE_URL=" + e.url}, "test/socketio-client.js", "recovery")
+}
+
+// TestSocketIORecoveryExpiry: a session that expires while its socket is
+// disconnected (the app's cookie maxAge is 2 s, recovery's duration 2 min)
+// is refused at the reconnect with the gate's code, not recovered.
+func TestSocketIORecoveryExpiry(t *testing.T) {
+	e := newEnv(t)
+	app := testenv.StartNodeApp(t, testenv.NodeAppConfig{RedisURL: e.redis.URL(), Secrets: []string{testSecret}, MaxAgeMS: 2000})
+	recoveryServer(t, e)
+	e.serve(t)
+	testenv.RunNode(t, clientTimeout, []string{"APP_URL=" + app.URL(), "BRIDGE_URL=" + e.url}, "test/socketio-client.js", "recovery-expiry")
+}
+
+// recoveryServer is the server of the recovery scenarios at /socket.io/:
+// "hello" on connection (a first offset), "join" a room, "news" {to, text}
+// to a room, "left" with the reason to the watchers.
+func recoveryServer(t *testing.T, e *env) {
+	t.Helper()
 	srv, err := socketio.New(socketio.Config{Live: e.live, Logger: e.logger(), Recovery: &socketio.RecoveryConfig{}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	io := srv.Of("/")
+	io.OnConnection(func(so *socketio.Socket) { so.Emit("hello", so.Recovered()) })
 	io.On("join", func(so *socketio.Socket, args socketio.Args, ack socketio.AckFunc) {
 		var room socketio.Room
 		args.Decode(0, &room)
@@ -40,6 +62,4 @@ func TestSocketIORecovery(t *testing.T) {
 		io.Broadcast(socketio.BroadcastOptions{Rooms: []socketio.Room{"watchers"}}, "left", reason)
 	})
 	e.mux.Handle("/socket.io/", srv)
-	e.serve(t)
-	testenv.RunNode(t, clientTimeout, []string{"APP_URL=" + app.URL(), "BRIDGE_URL=" + e.url}, "test/socketio-client.js", "recovery")
 }

@@ -11,7 +11,8 @@
 //
 // Scenarios: polling-upgrade, websocket, polling-only, identity, save
 // (needs the Go handler "count"), passport (needs the passport flavor),
-// refusals, expiry, recovery (needs the Go server of TestSocketIORecovery),
+// refusals, expiry, recovery and recovery-expiry (need the Go server of
+// TestSocketIORecovery; the second an app whose sessions last 2 s),
 // (needs an app whose sessions last a few seconds), store-unavailable
 // (needs COOKIE: a cookie whose session was valid), and one user cannot
 // push others off (the server's default limits): burst (one user sends
@@ -641,6 +642,26 @@ const scenarios = {
     c.close()
     bob.close()
     log(`ok recovery: a pid with another cookie → connect_error ${err3.message}; its own session still recovers`)
+  },
+
+  // The session expires while the socket is disconnected (needs an app
+  // whose sessions last 2 s): the reconnect is refused with the gate's
+  // code, whatever recovery kept.
+  async 'recovery-expiry'() {
+    const a = connect(await login('Exp'), { transports: ['websocket'] })
+    const [recovered, offset] = await once(a, 'hello')
+    assert.equal(recovered, false)
+    assert.equal(typeof offset, 'string')
+    const disc = once(a, 'disconnect')
+    a.io.engine.close()
+    await disc
+    await sleep(3000)
+    a.connect()
+    const err = await connectError(a)
+    assert.ok(['expired', 'no-session'].includes(err.message), `connect_error ${err.message}`)
+    assert.equal(a.recovered, false)
+    a.close()
+    log(`ok recovery-expiry: the session expired meanwhile → connect_error ${err.message} ${JSON.stringify(err.data)}`)
   },
 }
 
