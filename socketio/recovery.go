@@ -47,6 +47,8 @@ const (
 
 // RecoveryConfig turns connection state recovery on (Config.Recovery;
 // nil is off, as in Node). Zero fields take the defaults named beside them.
+// With it on, an event's handlers on the client get one more argument,
+// its offset (a string), as with Node's connectionStateRecovery.
 type RecoveryConfig struct {
 	// MaxDisconnectionDuration is how long a socket is kept
 	// (DefaultMaxDisconnectionDuration).
@@ -56,6 +58,7 @@ type RecoveryConfig struct {
 	MaxKeptSockets int
 	// MaxKeptPerSession bounds the kept sockets of one Express session
 	// (DefaultMaxKeptPerSession); past it the session's oldest is dropped.
+	// Sockets without a session (Config.Insecure) have no such bound.
 	MaxKeptPerSession int
 	// MaxMissedPackets bounds the packets kept for one socket
 	// (DefaultMaxMissedPackets); past it the socket is dropped.
@@ -178,9 +181,10 @@ func (m *MemoryRecoveryStore) Keep(_ context.Context, k *KeptSocket) error {
 	m.sweepLocked(now)
 	m.kept[k.PID] = k
 	m.order = append(m.order, keptEntry{k.PID, k})
-	// 1. The session's bound: its oldest go first.
+	// 1. The session's bound: its oldest go first. Sockets without a
+	// session (an Insecure server's) have only the bound of all.
 	n := 0
-	for i := len(m.order) - 1; i >= 0; i-- {
+	for i := len(m.order) - 1; i >= 0 && k.Session != ""; i-- {
 		e := m.order[i]
 		if m.kept[e.pid] != e.k || e.k.Session != k.Session {
 			continue

@@ -102,6 +102,8 @@ func TestMemoryRecoveryStoreBounds(t *testing.T) {
 		{"oldest of the session dropped", RecoveryConfig{MaxKeptPerSession: 2},
 			[]*KeptSocket{kept("a", "s1"), kept("b", "s2"), kept("c", "s1"), kept("d", "s1")}, 0, 0,
 			map[string]bool{"a": false, "b": true, "c": true, "d": true}, 3},
+		{"no session: no bound per session", RecoveryConfig{MaxKeptPerSession: 1}, []*KeptSocket{kept("a", ""), kept("b", ""), kept("c", "")}, 0, 0,
+			map[string]bool{"a": true, "b": true, "c": true}, 3},
 		{"expired", RecoveryConfig{MaxDisconnectionDuration: time.Minute}, []*KeptSocket{kept("a", "s1"), kept("b", "s2")}, 30 * time.Second, 31 * time.Second,
 			map[string]bool{"a": false, "b": true}, 1},
 		{"at the duration still kept", RecoveryConfig{MaxDisconnectionDuration: time.Minute}, []*KeptSocket{kept("a", "s1")}, 0, time.Minute,
