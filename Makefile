@@ -111,7 +111,7 @@ fuzz:
 	          FuzzDecodeResponse:./adapter/redisadapter/wire FuzzDecodeClusterMessage:./adapter/redisadapter/wire \
 	          FuzzDecodeJSONValue:./adapter/redisadapter/wire FuzzJSONMsgpackRoundTrip:./adapter/redisadapter/wire FuzzQuoteIdent:./connectsid/pgstore FuzzParsePayload:./connectsid/pgstore \
 	          FuzzFromHeader:./connectsid/cookiesession FuzzDecode:./connectsid/cookiesession \
-	          FuzzParseURL:./connectsid/mysqlstore FuzzInflate:./wsconn; do \
+	          FuzzParseURL:./connectsid/mysqlstore FuzzInflate:./wsconn FuzzDecodeRecoveryAuth:./socketio; do \
 	  name=$${t%%:*}; pkg=$${t#*:}; echo "== $$name ($(FUZZTIME))"; \
 	  $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	done

@@ -150,6 +150,12 @@ type Config struct {
 	// MaxPostBytesPerLogin: 4 × SocketIOMaxBuffer when zero; negative:
 	// no budget).
 	SocketIOMaxPostBytesPerLogin int64
+	// SocketIORecovery turns Socket.IO's connection state recovery on
+	// with this maxDisconnectionDuration (socketio.Config.Recovery, its
+	// other bounds at their defaults); 0 is off, as in Node. The Express
+	// session is checked again at every recovery. One instance only: a
+	// client that reconnects to another instance connects afresh.
+	SocketIORecovery time.Duration
 
 	// SingleInstance turns the fan-out between instances off. By default
 	// broadcasts, rooms and the emitter's pushes cross instances through
@@ -366,6 +372,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			MaxUserEventsPerSecond: cfg.SocketIOMaxUserEventsPerSecond, UserEventBurst: cfg.SocketIOUserEventBurst,
 			MaxDroppedEvents: cfg.SocketIOMaxDroppedEvents, MaxSessionsPerLogin: cfg.SocketIOMaxSessionsPerLogin,
 			MaxPostBytesPerLogin: cfg.SocketIOMaxPostBytesPerLogin, Observer: brObs}
+		if cfg.SocketIORecovery < 0 {
+			return nil, fmt.Errorf("%w: SocketIORecovery must not be negative (0: off)", ErrConfig)
+		}
+		if cfg.SocketIORecovery > 0 {
+			sioCfg.Recovery = &socketio.RecoveryConfig{MaxDisconnectionDuration: cfg.SocketIORecovery}
+		}
 		if s.bus != nil {
 			sioCfg.NewAdapter = s.bus.NewAdapter
 		}

@@ -2,6 +2,7 @@ package socketio
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"strconv"
@@ -193,14 +194,31 @@ func (c *client) connect(p parser.Packet) {
 	if ns == nil {
 		ns = c.s.child(parent, p.Namespace)
 	}
-	// 5. The socket, in the room of its ID; then the namespace's handlers.
-	so := &Socket{id: SocketID(randid.New()), ns: ns, c: c, auth: authData, made: time.Now(), done: make(chan struct{})}
-	// 4. The namespace's middleware, in order; a refusal leaves no trace
-	// of the socket (the rooms a middleware joined included).
-	if ce := ns.runMiddleware(so); ce != nil {
-		ns.adapter.DelAll(so.id)
-		c.connectError(p.Namespace, *ce)
+	// 4. With recovery on, a reconnect's {pid, offset}: the socket kept
+	// for that pid, if it is this Express session's and user's (the gate
+	// has checked the session again at this Engine.IO handshake, step 2).
+	kept, refused := c.claim(ns.name, authData)
+	if refused {
+		c.connectError(p.Namespace, connectError{Message: CodeRecoveryOtherSession,
+			Data: &connectErrorData{"recovery", "the socket of that pid was kept for another session"}})
 		return
+	}
+	// 6. The socket, in the room of its ID; then the namespace's handlers.
+	so := &Socket{id: SocketID(randid.New()), ns: ns, c: c, auth: authData, made: time.Now(), done: make(chan struct{})}
+	if kept != nil {
+		so.id, so.pid, so.data, so.recovered = kept.ID, kept.PID, kept.Data, true
+	} else if c.s.recovery != nil {
+		so.pid = randid.New()
+	}
+	// 5. The namespace's middleware, in order; a refusal leaves no trace
+	// of the socket (the rooms a middleware joined included). A recovered
+	// socket skips it, as Node's skipMiddlewares (its default) does.
+	if kept == nil {
+		if ce := ns.runMiddleware(so); ce != nil {
+			ns.adapter.DelAll(so.id)
+			c.connectError(p.Namespace, *ce)
+			return
+		}
 	}
 	c.mu.Lock()
 	if c.over || c.sockets[ns.name] != nil {
@@ -218,7 +236,24 @@ func (c *client) connect(p parser.Packet) {
 	ns.mu.Lock()
 	ns.sockets[so.id] = so
 	ns.mu.Unlock()
-	ns.adapter.AddAll(so.id, []Room{Room(so.id)})
+	data, _ := json.Marshal(struct {
+		SID SocketID `json:"sid"`
+		PID string   `json:"pid,omitempty"`
+	}{so.id, so.pid})
+	connected := &Encoded{Text: parser.Append(nil, parser.Packet{Type: parser.Connect, Namespace: ns.name, Data: data})}
+	if kept != nil {
+		// The missed packets, then the CONNECT, before the rooms: a
+		// broadcast cannot come between them. Node sends them in that
+		// order too (from the Socket's constructor): the client holds
+		// them until the CONNECT and hands them out before "connect".
+		for _, m := range kept.Missed {
+			so.deliver(m)
+		}
+		c.send(connected)
+		ns.adapter.AddAll(so.id, kept.Rooms)
+	} else {
+		ns.adapter.AddAll(so.id, []Room{Room(so.id)})
+	}
 	// The session may have closed meanwhile (a heartbeat timeout, the
 	// Express session's end): remove ran before the socket was in the
 	// namespace, so take it out again rather than leave a ghost.
@@ -232,13 +267,40 @@ func (c *client) connect(p parser.Packet) {
 		ns.adapter.DelAll(so.id)
 		return
 	}
-	data, _ := json.Marshal(struct {
-		SID SocketID `json:"sid"`
-	}{so.id})
-	c.send(&Encoded{Text: parser.Append(nil, parser.Packet{Type: parser.Connect, Namespace: ns.name, Data: data})})
+	if kept == nil {
+		c.send(connected)
+	}
 	for _, f := range handlers {
 		f(so)
 	}
+}
+
+// claim returns the socket kept for the pid of a CONNECT's auth, if
+// recovery is on and one is kept for this session; refused when one is
+// kept for another session or user (ErrOtherSession).
+func (c *client) claim(nsp string, authData []byte) (kept *KeptSocket, refused bool) {
+	r := c.s.recovery
+	if r == nil {
+		return nil, false
+	}
+	pid, _, ok := DecodeRecoveryAuth(authData)
+	if !ok {
+		return nil, false
+	}
+	var session, user string
+	if a := c.e.Auth(); a != nil {
+		session, user = a.ID, a.User
+	}
+	k, err := r.store.Claim(context.Background(), nsp, pid, session, user)
+	switch {
+	case err == nil:
+		return k, false
+	case errors.Is(err, ErrOtherSession):
+		return nil, true
+	case !errors.Is(err, ErrNotKept):
+		c.s.log.Warn("socket.io: claiming a kept socket", "err", err)
+	}
+	return nil, false
 }
 
 func (c *client) connectError(nsp string, ce connectError) {
@@ -256,9 +318,16 @@ func (c *client) remove(so *Socket, reason string) {
 	so.mu.Lock()
 	was := !so.gone
 	so.gone = true
+	var kept *KeptSocket
+	if was {
+		kept = so.keptLocked(reason) // for recovery, while still in its rooms
+	}
 	so.mu.Unlock()
 	if !was {
 		return
+	}
+	if kept != nil {
+		so.keep(kept)
 	}
 	close(so.done)
 	if so.user != nil {

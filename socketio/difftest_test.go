@@ -24,7 +24,7 @@ import (
 // server set up the same way, handler for handler; the two traces must be
 // equal. Each feature of the Node API that the Go server has adds a
 // scenario (and its handlers on both sides).
-var diffScenarios = []string{"basic", "lifecycle", "rooms", "middleware", "any", "handshake", "dynamic", "acks", "compress"}
+var diffScenarios = []string{"basic", "lifecycle", "rooms", "middleware", "any", "handshake", "dynamic", "acks", "compress", "recovery"}
 
 // diffAuth is the auth the scenarios connect with.
 type diffAuth struct {
@@ -200,6 +200,44 @@ func diffCompress(t *testing.T) *socketio.Server {
 }
 
 // mwData is what "/mw"'s middleware keeps in socket.data.
+// diffRecovery is server.js's third server, on /r/, with recovery on
+// (its defaults, as connectionStateRecovery: {}).
+func diffRecovery(t *testing.T) *socketio.Server {
+	t.Helper()
+	srv, err := socketio.New(socketio.Config{Insecure: true, Recovery: &socketio.RecoveryConfig{}, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := srv.Of("/")
+	r.OnConnection(func(so *socketio.Socket) {
+		if !so.Recovered() {
+			so.SetData(map[string]any{"first": true})
+		}
+		so.Emit("hello", so.Recovered())
+	})
+	r.On("join", func(so *socketio.Socket, args socketio.Args, ack socketio.AckFunc) {
+		var rooms []socketio.Room
+		args.Decode(0, &rooms)
+		so.Join(rooms...)
+		ack(roomsOf(so))
+	})
+	r.On("news", func(so *socketio.Socket, args socketio.Args, ack socketio.AckFunc) {
+		var o struct {
+			To   socketio.Room
+			Text string
+		}
+		args.Decode(0, &o)
+		r.Broadcast(socketio.BroadcastOptions{Rooms: []socketio.Room{o.To}}, "news", o.Text)
+		ack()
+	})
+	r.On("data", func(so *socketio.Socket, _ socketio.Args, ack socketio.AckFunc) { ack(so.Data()) })
+	r.OnDisconnect(func(so *socketio.Socket, reason string) {
+		r.Broadcast(socketio.BroadcastOptions{Rooms: []socketio.Room{"watchers"}}, "left", reason)
+	})
+	t.Cleanup(func() { srv.Shutdown(context.Background()) })
+	return srv
+}
+
 type mwData struct {
 	Name  string   `json:"name"`
 	Order []string `json:"order"`
@@ -306,6 +344,7 @@ func TestDifference(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.Handle("/", diffServer(t))
 	mux.Handle("/z/", diffCompress(t))
+	mux.Handle("/r/", diffRecovery(t))
 	goURL := "http://" + testenv.ServeHTTP(t, mux)
 	for _, sc := range diffScenarios {
 		t.Run(sc, func(t *testing.T) {

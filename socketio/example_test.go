@@ -192,3 +192,52 @@ func ExampleSocket_Compress() {
 		ns.Broadcast(socketio.BroadcastOptions{NoCompress: true}, "tick", time.Now().Unix())
 	})
 }
+
+// Turn on connection state recovery, as socket.io's
+// connectionStateRecovery: a socket whose transport drops (a phone in a
+// tunnel) comes back within two minutes with its ID, rooms and Data, and
+// the broadcasts it missed, before its OnConnection handlers run again.
+// Unlike Node, the Express session is checked again at the reconnect: a
+// user who logged out meanwhile is refused (connect_error no-session), and
+// a pid kept for another session or user too (CodeRecoveryOtherSession).
+// The namespace's middleware is skipped for a recovered socket, as Node's
+// skipMiddlewares.
+func ExampleSocket_Recovered() {
+	var live *liveness.Tracker // from liveness.New
+	sio, _ := socketio.New(socketio.Config{Live: live, Recovery: &socketio.RecoveryConfig{
+		MaxDisconnectionDuration: 2 * time.Minute,
+		MaxKeptPerSession:        10, // tabs × namespaces one login may leave behind
+	}})
+	ns := sio.Of("/")
+	ns.OnConnection(func(so *socketio.Socket) {
+		if so.Recovered() {
+			return // rooms, Data and the missed events are back already
+		}
+		so.Join("room:" + socketio.Room(so.User()))
+		so.SetData(map[string]any{"since": time.Now().Unix()})
+	})
+}
+
+// A RecoveryStore keeps what a reconnect gets back: the packets broadcast
+// to a kept socket's rooms, in order, handed back once to its own session.
+func ExampleMemoryRecoveryStore() {
+	ctx := context.Background()
+	store := socketio.NewMemoryRecoveryStore(socketio.RecoveryConfig{})
+	store.Keep(ctx, &socketio.KeptSocket{PID: "p1", ID: "s1", Namespace: "/", Session: "sess-zoe", User: "Zoë",
+		Rooms: []socketio.Room{"s1", "news"}})
+	store.Record("/", socketio.BroadcastOptions{Rooms: []socketio.Room{"news"}}, &socketio.Encoded{Text: []byte(`2["news","a","o1"]`)})
+	store.Record("/", socketio.BroadcastOptions{Rooms: []socketio.Room{"sport"}}, &socketio.Encoded{Text: []byte(`2["sport","b","o2"]`)})
+
+	_, err := store.Claim(ctx, "/", "p1", "sess-eve", "Eve")
+	fmt.Println(errors.Is(err, socketio.ErrOtherSession))
+	k, _ := store.Claim(ctx, "/", "p1", "sess-zoe", "Zoë")
+	for _, p := range k.Missed {
+		fmt.Println(string(p.Text))
+	}
+	_, err = store.Claim(ctx, "/", "p1", "sess-zoe", "Zoë")
+	fmt.Println(errors.Is(err, socketio.ErrNotKept))
+	// Output:
+	// true
+	// 2["news","a","o1"]
+	// true
+}

@@ -169,6 +169,11 @@ type Config struct {
 	// from its threshold on unless sent with compress false
 	// (Socket.Compress, BroadcastOptions.NoCompress).
 	PerMessageDeflate *wsconn.Deflate
+	// Recovery, when set, turns on connection state recovery
+	// (socket.io's connectionStateRecovery; off when nil, as in Node): see
+	// RecoveryConfig and Socket.Recovered. The Express session is checked
+	// again at every recovery.
+	Recovery *RecoveryConfig
 	// NewAdapter makes each namespace's rooms (NewMemoryAdapter when nil).
 	NewAdapter func(deliver func(SocketID, *Encoded)) Adapter
 	// Logger receives the server's logs (slog.Default when nil).
@@ -187,6 +192,7 @@ type Server struct {
 	nsps    map[string]*Namespace
 	parents []*Namespace // OfMatch's, in order
 
+	recovery      *recovery     // nil: off (recovery.go)
 	users         userLimits    // the users' event buckets (ratelimit.go)
 	droppedEvents atomic.Uint64 // events dropped over a rate limit
 }
@@ -212,6 +218,13 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger = slog.Default()
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, nsps: make(map[string]*Namespace)}
+	if cfg.Recovery != nil {
+		if cfg.Recovery.MaxDisconnectionDuration < 0 || cfg.Recovery.MaxKeptSockets < 0 ||
+			cfg.Recovery.MaxKeptPerSession < 0 || cfg.Recovery.MaxMissedPackets < 0 {
+			return nil, errors.New("socketio: RecoveryConfig bounds must not be negative")
+		}
+		s.recovery = newRecovery(cfg.Recovery)
+	}
 	eio, err := engineio.New(engineio.Config{
 		Handler:              s.newClient,
 		Gate:                 cfg.Gate,

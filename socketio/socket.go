@@ -211,12 +211,22 @@ func (n *Namespace) Broadcast(opts BroadcastOptions, event string, args ...any) 
 		}
 		return nil
 	}
+	// With recovery on, a packet that is not volatile carries its offset
+	// and is kept for the sockets of its rooms that lost their transport
+	// (socket.io-adapter's SessionAwareAdapter).
+	keep := n.s.recovery != nil && !opts.Volatile
+	if keep {
+		args = n.s.withOffset(args)
+	}
 	enc, err := encodeEvent(n.name, event, args, nil)
 	if err != nil {
 		return err
 	}
 	enc.Volatile, enc.NoCompress = opts.Volatile, opts.NoCompress
 	n.adapter.Broadcast(enc, opts)
+	if keep {
+		n.s.recovery.store.Record(n.name, opts, enc)
+	}
 	return nil
 }
 
@@ -243,6 +253,11 @@ type Socket struct {
 	c    *client
 	auth json.RawMessage
 	made time.Time // Handshake's Time
+
+	// pid is the socket's private ID for recovery ("" when off);
+	// recovered tells that it was recovered (recovery.go).
+	pid       string
+	recovered bool
 
 	mu   sync.Mutex
 	acks map[uint64]func(Args) // the client's acks expected, by ack id
@@ -324,8 +339,11 @@ func (so *Socket) Connected() bool {
 // encoded with encoding/json, except a []byte, which travels as a binary
 // attachment (an ArrayBuffer on the browser, a Buffer on Node), and a
 // json.RawMessage, sent as it is.
+//
+// With recovery on (Config.Recovery) the event carries its offset as a
+// last argument, as socket.io 4.8's socket.emit does.
 func (so *Socket) Emit(event string, args ...any) error {
-	enc, err := encodeEvent(so.ns.name, event, args, nil)
+	enc, err := encodeEvent(so.ns.name, event, so.ns.s.withOffset(args), nil)
 	if err != nil {
 		return err
 	}
@@ -351,7 +369,7 @@ type Emitter struct {
 
 // Emit sends an event as Socket.Emit does, with the Emitter's flags.
 func (em Emitter) Emit(event string, args ...any) error {
-	enc, err := encodeEvent(em.so.ns.name, event, args, nil)
+	enc, err := encodeEvent(em.so.ns.name, event, em.so.ns.s.withOffset(args), nil)
 	if err != nil {
 		return err
 	}

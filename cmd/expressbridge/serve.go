@@ -41,6 +41,7 @@ type serveOptions struct {
 	sioQueueBytes    int           // bytes waiting for a Socket.IO client; 0: 4 × sioMaxBuffer
 	sioReadTimeout   time.Duration // a long-polling POST's body
 	sioWriteTimeout  time.Duration // a long-polling response
+	sioRecovery      time.Duration // connection state recovery's maxDisconnectionDuration; 0: off
 	idleTimeout      time.Duration
 	writeTimeout     time.Duration // every response but long-polling's
 	sioLimits        sioLimits     // what one user may make the Socket.IO door do
@@ -157,6 +158,11 @@ SIGTERM stop accepting, close every connection with 1001 and exit within
 	fs.DurationVar(&so.sioWriteTimeout, "socketio-write-timeout", socketio.DefaultWriteTimeout,
 		"bound on sending a Socket.IO long-polling response: a client that does not read it is cut and its session closed")
 	bindEnv(fs, "socketio-write-timeout", "EXPRESSBRIDGE_SOCKETIO_WRITE_TIMEOUT")
+	fs.DurationVar(&so.sioRecovery, "socketio-recovery", 0,
+		"Socket.IO connection state recovery: how long a socket that lost its transport is kept (its id, rooms, data, "+
+			"the broadcasts it missed) for the same Express session and user, checked again at the reconnect; "+
+			"0: off, as in Node (socket.io's default when on: 2m); this instance only")
+	bindEnv(fs, "socketio-recovery", "EXPRESSBRIDGE_SOCKETIO_RECOVERY")
 	so.sioLimits.addFlags(fs)
 	fs.StringSliceVar(&so.origins, "allow-origin", nil,
 		"origin (scheme://host[:port]) whose pages may connect; repeatable; none: only pages of the bridge's own host")
@@ -333,6 +339,9 @@ func (so *serveOptions) config(o *sessionOptions, g *gateOptions, ver *connectsi
 		if so.sioQueueBytes < 0 {
 			return cfg, usageErrorf("--socketio-send-queue-bytes must not be negative")
 		}
+		if so.sioRecovery < 0 {
+			return cfg, usageErrorf("--socketio-recovery must not be negative (0: off)")
+		}
 		if err := so.sioLimits.check(); err != nil {
 			return cfg, err
 		}
@@ -376,6 +385,7 @@ func (so *serveOptions) config(o *sessionOptions, g *gateOptions, ver *connectsi
 		SocketIOSendQueueBytes:       so.sioQueueBytes,
 		SocketIOReadTimeout:          so.sioReadTimeout,
 		SocketIOWriteTimeout:         so.sioWriteTimeout,
+		SocketIORecovery:             so.sioRecovery,
 		IdleTimeout:                  so.idleTimeout,
 		WriteTimeout:                 so.writeTimeout,
 	}

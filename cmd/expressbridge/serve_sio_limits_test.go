@@ -47,6 +47,43 @@ func TestServeSocketIOLimits(t *testing.T) {
 	}
 }
 
+// TestServeSocketIORecovery: --socketio-recovery (and its environment
+// form) turns connection state recovery on: the CONNECT answer carries a
+// pid, which it does not by default; a negative duration is a usage error.
+func TestServeSocketIORecovery(t *testing.T) {
+	const secret, sid = "socket.io recovery secret", "r-L9xbwSXrMcxjPo6X_sFHJSTgb3vlOR"
+	s, cookie := zoe(t, secret, sid)
+	for _, tc := range []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		wantPID bool
+	}{
+		{"default", nil, nil, false},
+		{"flag", nil, []string{"--socketio-recovery", "30s"}, true},
+		{"env", map[string]string{"EXPRESSBRIDGE_SOCKETIO_RECOVERY": "1m"}, nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{envRedisURL: s.r.URL()}
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			sv := startServe(t, []string{secret}, env, append([]string{"--no-pubsub"}, tc.args...)...)
+			base := "http://" + sv.base + "/socket.io/"
+			url := base + "?EIO=4&transport=polling"
+			_, body := do(t, "GET", url, cookie, "")
+			url += "&sid=" + body[len(`0{"sid":"`):strings.Index(body, `","`)]
+			do(t, "POST", url, cookie, "40")
+			_, body = do(t, "GET", url, cookie, "")
+			if got := strings.Contains(body, `"pid":"`); !strings.HasPrefix(body, `40{"sid":"`) || got != tc.wantPID {
+				t.Errorf("CONNECT answer %q: pid %v, want %v", body, got, tc.wantPID)
+			}
+		})
+	}
+	cli(t, map[string]string{envRedisURL: s.r.URL(), envSecret: secret}, "", "serve", "--socketio-recovery", "-1s").
+		want(t, exitUsage, nil, []string{"--socketio-recovery"})
+}
+
 // TestServeChatTextBound: serve's /ws chat relays a text of chat.MaxText
 // characters and answers a longer one bad-message, relaying nothing; the
 // connection stays open.

@@ -185,6 +185,45 @@ const scenarios = {
     r.close()
   },
 
+  // Connection state recovery on the server at /r/: a socket in room r
+  // loses its WebSocket (engine.close()), the watcher hears it leave, two
+  // broadcasts to r and one elsewhere go meanwhile; the socket connects
+  // again: recovered, the same id, its rooms and data, the two missed
+  // events (before "connect", as the client hands them out) and none
+  // twice. Each event's last argument, its offset, is traced by its type.
+  async recovery() {
+    const opts = { path: '/r/', forceNew: true, reconnection: false, transports: ['websocket'] }
+    const w = io(URL + '/', opts)
+    w.on('left', (reason, offset) => trace('w', 'left', reason, typeof offset))
+    await once(w, 'connect')
+    await ack('w', w, 'join', ['watchers'])
+    const a = io(URL + '/', opts)
+    for (const ev of ['hello', 'news']) a.on(ev, (x, offset) => trace('a', ev, x, typeof offset))
+    a.on('connect', () => trace('a', 'connect', 'recovered', a.recovered))
+    a.on('disconnect', (reason) => trace('a', 'disconnect', reason))
+    await once(a, 'connect')
+    await ack('a', a, 'join', ['r'])
+    const n0 = once(a, 'news')
+    await ack('w', w, 'news', { to: 'r', text: 'n0' })
+    await n0
+    const id = a.id
+    const left = once(w, 'left')
+    a.io.engine.close()
+    await left
+    await ack('w', w, 'news', { to: 'r', text: 'n1' })
+    await ack('w', w, 'news', { to: 'watchers', text: 'not for a' })
+    await ack('w', w, 'news', { to: 'r', text: 'n2' })
+    a.connect()
+    await once(a, 'hello')
+    trace('a', 'same id', a.id === id)
+    await ack('a', a, 'join', [])
+    await ack('a', a, 'data')
+    await ack('w', w, 'news', { to: 'r', text: 'n3' })
+    await ack('a', a, 'data') // n3 has come before this ack
+    a.disconnect()
+    w.disconnect()
+  },
+
   // Events, acks both ways, an unknown namespace, the client's
   // disconnect reason when the server kicks it.
   async basic() {

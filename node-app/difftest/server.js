@@ -178,6 +178,26 @@ z.on('connection', (socket) => {
   socket.on('length', (text, ack) => ack(text.length))
 })
 
+// "recovery": a third server on /r/ with connectionStateRecovery (its
+// defaults: 2 min, skipMiddlewares). A fresh socket gets data
+// {first: true}; "hello" says whether it was recovered; "news" is
+// io.to(to).emit('news', text); a watcher hears "left" with the reason.
+const r = new Server(server, { path: '/r/', connectionStateRecovery: {} })
+r.on('connection', (socket) => {
+  if (!socket.recovered) socket.data = { first: true }
+  socket.emit('hello', socket.recovered)
+  socket.on('join', (rooms, ack) => {
+    socket.join(rooms)
+    ack(roomsOf(socket))
+  })
+  socket.on('news', (o, ack) => {
+    r.to(o.to).emit('news', o.text)
+    ack()
+  })
+  socket.on('data', (ack) => ack(socket.data))
+  socket.on('disconnect', (reason) => r.to('watchers').emit('left', reason))
+})
+
 server.listen(Number(process.env.PORT || 0), '127.0.0.1', () => {
   console.log(`listening on http://127.0.0.1:${server.address().port}`)
 })

@@ -11,7 +11,8 @@
 //
 // Scenarios: polling-upgrade, websocket, polling-only, identity, save
 // (needs the Go handler "count"), passport (needs the passport flavor),
-// refusals, expiry
+// refusals, expiry, recovery and recovery-expiry (need the Go server of
+// TestSocketIORecovery; the second an app whose sessions last 2 s),
 // (needs an app whose sessions last a few seconds), store-unavailable
 // (needs COOKIE: a cookie whose session was valid), and one user cannot
 // push others off (the server's default limits): burst (one user sends
@@ -544,6 +545,123 @@ const scenarios = {
     log(`ok ${name}: a tab closed makes room for a new one`)
     again.close()
     tabs.forEach((so) => so.close())
+  },
+
+  // Connection state recovery (needs the Go server of
+  // TestSocketIORecovery: "join", "news" to a room, "left" to the
+  // watchers): a WebSocket dropped while the server broadcasts comes back
+  // with socket.recovered, the same id and the missed events in order;
+  // the Express session is checked again at each recovery: logged out
+  // meanwhile → connect_error no-session, another user in the session →
+  // recovery-other-session, a pid presented with another cookie →
+  // recovery-other-session.
+  async recovery() {
+    const opts = { transports: ['websocket'] }
+    const bob = connect(await login('Bob'), opts)
+    await once(bob, 'connect')
+    await within(bob.emitWithAck('join', 'watchers'), 'join watchers')
+    const news = (text) => within(bob.emitWithAck('news', { to: 'r', text }), `news ${text}`)
+
+    // Drops a's transport; resolves once the server has seen it go.
+    async function drop(a) {
+      const left = once(bob, 'left')
+      const disc = once(a, 'disconnect')
+      a.io.engine.close()
+      await disc // "forced close" on this side, "transport close" on the server's
+      await left
+    }
+    async function joined(cookie) {
+      const a = connect(cookie, opts)
+      await once(a, 'connect')
+      assert.equal(a.recovered, false)
+      await within(a.emitWithAck('join', 'r'), 'join r')
+      const got = once(a, 'news')
+      await news('n0') // a's last offset
+      const [text, offset] = await got
+      assert.equal(text, 'n0')
+      assert.equal(typeof offset, 'string', 'a broadcast carries its offset')
+      return a
+    }
+
+    // 1. Recovered: same id, the missed events in order, none twice.
+    const cookie = await login('Zoë')
+    const a = await joined(cookie)
+    const id = a.id
+    await drop(a)
+    await news('n1')
+    await news('n2')
+    const seen = []
+    a.on('news', (text) => seen.push(text))
+    a.connect()
+    await once(a, 'connect')
+    assert.equal(a.recovered, true, 'socket.recovered')
+    assert.equal(a.id, id, 'the same socket id')
+    await within(a.emitWithAck('join', 'r'), 'a round trip') // every missed event has come before its ack
+    assert.deepStrictEqual(seen, ['n1', 'n2'])
+    await news('n3')
+    await within(a.emitWithAck('join', 'r'), 'a round trip')
+    assert.deepStrictEqual(seen, ['n1', 'n2', 'n3'])
+    log(`ok recovery: socket.recovered, the same id, missed ${JSON.stringify(seen.slice(0, 2))} in order then live`)
+
+    // 2. Logged out while disconnected: refused with the gate's code.
+    await drop(a)
+    assert.equal((await appPost('/logout', cookie)).status, 200)
+    a.connect()
+    const err = await connectError(a)
+    assert.equal(err.message, 'no-session')
+    a.close()
+    log(`ok recovery: logged out meanwhile → connect_error ${err.message}`)
+
+    // 3. Another user in the session while disconnected: refused.
+    const cookie2 = await login('Zoë')
+    const b = await joined(cookie2)
+    await drop(b)
+    assert.equal((await appPost('/test/set', cookie2, { username: 'Mallory' })).status, 200)
+    b.connect()
+    const err2 = await connectError(b)
+    assert.equal(err2.message, 'recovery-other-session')
+    b.close()
+    log(`ok recovery: another user meanwhile → connect_error ${err2.message}`)
+
+    // 4. A pid presented with another session's cookie: refused.
+    const c = await joined(await login('Zoë'))
+    const pid = c._pid
+    const offset = c._lastOffset
+    await drop(c)
+    const thief = connect(await login('Eve'), { ...opts, autoConnect: false })
+    thief._pid = pid
+    thief._lastOffset = offset
+    thief.connect()
+    const err3 = await connectError(thief)
+    assert.equal(err3.message, 'recovery-other-session')
+    thief.close()
+    // The pid stays its own session's.
+    c.connect()
+    await once(c, 'connect')
+    assert.equal(c.recovered, true)
+    c.close()
+    bob.close()
+    log(`ok recovery: a pid with another cookie → connect_error ${err3.message}; its own session still recovers`)
+  },
+
+  // The session expires while the socket is disconnected (needs an app
+  // whose sessions last 2 s): the reconnect is refused with the gate's
+  // code, whatever recovery kept.
+  async 'recovery-expiry'() {
+    const a = connect(await login('Exp'), { transports: ['websocket'] })
+    const [recovered, offset] = await once(a, 'hello')
+    assert.equal(recovered, false)
+    assert.equal(typeof offset, 'string')
+    const disc = once(a, 'disconnect')
+    a.io.engine.close()
+    await disc
+    await sleep(3000)
+    a.connect()
+    const err = await connectError(a)
+    assert.ok(['expired', 'no-session'].includes(err.message), `connect_error ${err.message}`)
+    assert.equal(a.recovered, false)
+    a.close()
+    log(`ok recovery-expiry: the session expired meanwhile → connect_error ${err.message} ${JSON.stringify(err.data)}`)
   },
 }
 
