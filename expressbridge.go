@@ -153,8 +153,9 @@ type Config struct {
 	// SocketIORecovery turns Socket.IO's connection state recovery on
 	// with this maxDisconnectionDuration (socketio.Config.Recovery, its
 	// other bounds at their defaults); 0 is off, as in Node. The Express
-	// session is checked again at every recovery. One instance only: a
-	// client that reconnects to another instance connects afresh.
+	// session is checked again at every recovery. One instance only: it
+	// needs SingleInstance (socketio.ErrRecoveryFleet otherwise), since a
+	// kept socket is sent this instance's broadcasts only.
 	SocketIORecovery time.Duration
 
 	// SingleInstance turns the fan-out between instances off. By default

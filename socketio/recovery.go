@@ -78,6 +78,11 @@ var (
 	// another Express session or user than the claim's: the CONNECT is
 	// refused (CodeRecoveryOtherSession).
 	ErrOtherSession = errors.New("socketio: the kept socket belongs to another session")
+	// ErrRecoveryFleet refuses Config.Recovery beside a Config.NewAdapter:
+	// a kept socket is sent the broadcasts made on this server only, so
+	// with a fleet's adapter it would be recovered missing the other
+	// instances' and say it missed nothing.
+	ErrRecoveryFleet = errors.New("socketio: connection state recovery keeps this instance's broadcasts only, and Config.NewAdapter is set")
 )
 
 // CodeRecoveryOtherSession is the connect_error message of a CONNECT

@@ -193,3 +193,17 @@ func TestMemoryRecoveryStoreClaim(t *testing.T) {
 		t.Errorf("Len %d after every claim and a release", m.Len())
 	}
 }
+
+// TestRecoveryRefusedWithAdapter: Recovery beside a NewAdapter (a fleet's)
+// is refused, since the broadcasts of other instances would not be kept
+// for a disconnected socket.
+func TestRecoveryRefusedWithAdapter(t *testing.T) {
+	_, err := New(Config{Insecure: true, Recovery: &RecoveryConfig{},
+		NewAdapter: func(deliver func(SocketID, *Encoded)) Adapter { return NewMemoryAdapter(deliver) }})
+	if !errors.Is(err, ErrRecoveryFleet) {
+		t.Fatalf("New: %v, want ErrRecoveryFleet", err)
+	}
+	if _, err := New(Config{Insecure: true, Recovery: &RecoveryConfig{}}); err != nil {
+		t.Fatalf("New without NewAdapter: %v", err)
+	}
+}

@@ -198,10 +198,13 @@ type Server struct {
 }
 
 // New returns a server for cfg. It fails when neither Insecure nor Live is
-// set, or a limit is negative.
+// set, or a limit is negative, or with ErrRecoveryFleet.
 func New(cfg Config) (*Server, error) {
 	if cfg.ConnectTimeout < 0 || cfg.MaxAuthBytes < 0 || cfg.EventBurst < 0 || cfg.UserEventBurst < 0 {
 		return nil, errors.New("socketio: Config limits and timeouts must not be negative")
+	}
+	if cfg.Recovery != nil && cfg.NewAdapter != nil {
+		return nil, ErrRecoveryFleet
 	}
 	defaults.Set(&cfg.MaxHTTPBufferSize, DefaultMaxHTTPBufferSize)
 	defaults.Set(&cfg.ConnectTimeout, DefaultConnectTimeout)

@@ -343,14 +343,7 @@ func (so *Socket) Connected() bool {
 // With recovery on (Config.Recovery) the event carries its offset as a
 // last argument, as socket.io 4.8's socket.emit does.
 func (so *Socket) Emit(event string, args ...any) error {
-	enc, err := encodeEvent(so.ns.name, event, so.ns.s.withOffset(args), nil)
-	if err != nil {
-		return err
-	}
-	if !so.writeEvent(enc) {
-		return ErrDisconnected
-	}
-	return nil
+	return Emitter{so: so}.Emit(event, args...)
 }
 
 // Compress returns an Emitter whose Emit sends with socket.io's compress

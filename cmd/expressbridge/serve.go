@@ -161,7 +161,7 @@ SIGTERM stop accepting, close every connection with 1001 and exit within
 	fs.DurationVar(&so.sioRecovery, "socketio-recovery", 0,
 		"Socket.IO connection state recovery: how long a socket that lost its transport is kept (its id, rooms, data, "+
 			"the broadcasts it missed) for the same Express session and user, checked again at the reconnect; "+
-			"0: off, as in Node (socket.io's default when on: 2m); this instance only")
+			"0: off, as in Node (socket.io's default when on: 2m); one instance only, with --no-pubsub")
 	bindEnv(fs, "socketio-recovery", "EXPRESSBRIDGE_SOCKETIO_RECOVERY")
 	so.sioLimits.addFlags(fs)
 	fs.StringSliceVar(&so.origins, "allow-origin", nil,
@@ -263,6 +263,9 @@ func (so *serveOptions) run(ctx context.Context, a *app, o *sessionOptions, g *g
 	redis.SetLogger(redisLog{log})
 	srv, err := expressbridge.New(ctx, cfg)
 	if err != nil {
+		if errors.Is(err, socketio.ErrRecoveryFleet) {
+			return usageErrorf("--socketio-recovery keeps this instance's broadcasts only: run it with --no-pubsub (recovery across instances is not built yet)")
+		}
 		if errors.Is(err, storeurl.ErrBadURL) {
 			kind, _ := storeKind(o.storeURL())
 			return o.badStore(kind, err)

@@ -49,7 +49,8 @@ func TestServeSocketIOLimits(t *testing.T) {
 
 // TestServeSocketIORecovery: --socketio-recovery (and its environment
 // form) turns connection state recovery on: the CONNECT answer carries a
-// pid, which it does not by default; a negative duration is a usage error.
+// pid, which it does not by default; a negative duration is a usage error,
+// and so is recovery beside the fan-out between instances.
 func TestServeSocketIORecovery(t *testing.T) {
 	const secret, sid = "socket.io recovery secret", "r-L9xbwSXrMcxjPo6X_sFHJSTgb3vlOR"
 	s, cookie := zoe(t, secret, sid)
@@ -82,6 +83,10 @@ func TestServeSocketIORecovery(t *testing.T) {
 	}
 	cli(t, map[string]string{envRedisURL: s.r.URL(), envSecret: secret}, "", "serve", "--socketio-recovery", "-1s").
 		want(t, exitUsage, nil, []string{"--socketio-recovery"})
+	// With the fan-out between instances on (the default), recovery
+	// would miss the other instances' broadcasts: refused, naming the fix.
+	cli(t, map[string]string{envRedisURL: s.r.URL(), envSecret: secret}, "", "serve", "--socketio-recovery", "1m").
+		want(t, exitUsage, nil, []string{"--socketio-recovery", "--no-pubsub"})
 }
 
 // TestServeChatTextBound: serve's /ws chat relays a text of chat.MaxText
